@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The qvk context: error detail and logging. Every other object hangs off
+ * one; there is no global mutable state. A context is not thread-safe: use
+ * one per thread, or serialise calls on it.
+ */
+#ifndef QVK_CTX_H
+#define QVK_CTX_H
+
+#include <qvk/status.h>
+
+struct qvk_ctx;
+
+enum qvk_log_level {
+	QVK_LOG_ERROR = 0,
+	QVK_LOG_WARN = 1,
+	QVK_LOG_INFO = 2,
+	QVK_LOG_DEBUG = 3,
+};
+
+typedef void (*qvk_log_fn)(void *user, enum qvk_log_level level,
+			   const char *message);
+
+QVK_MUST_CHECK qvk_status qvk_ctx_create(struct qvk_ctx **out);
+void qvk_ctx_destroy(struct qvk_ctx *ctx);
+
+/*
+ * Messages at or below @level go to @fn (NULL: stderr, prefixed "qvk: ").
+ * The default level is QVK_LOG_WARN, or QVK_LOG=error|warn|info|debug.
+ */
+void qvk_ctx_set_log(struct qvk_ctx *ctx, enum qvk_log_level level,
+		     qvk_log_fn fn, void *user);
+
+/*
+ * Detail of the last failure on this context ("" if none): what failed and
+ * where (file and byte offset, tensor and index, Vulkan call and VkResult).
+ */
+const char *qvk_ctx_message(const struct qvk_ctx *ctx);
+
+/* Optional progress reports for long work (quantization, perplexity). */
+typedef void (*qvk_progress_fn)(void *user, const char *what, double done,
+				double total);
+void qvk_ctx_set_progress(struct qvk_ctx *ctx, qvk_progress_fn fn, void *user);
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+struct qvk_ctx *qvk_test_ctx;
+struct qvk_device *qvk_test_dev;
+
+uint64_t qvk_test_seed(const char *test_name)
+{
+	const char *env = getenv("QVK_TEST_SEED");
+	struct timespec ts;
+	uint64_t seed;
+
+	if (env && *env) {
+		seed = strtoull(env, NULL, 0);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^
+		       (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+	}
+	printf("%s: seed %llu (QVK_TEST_SEED=%llu replays it)\n", test_name,
+	       (unsigned long long)seed, (unsigned long long)seed);
+	fflush(stdout);
+	return seed;
+}
+
+uint64_t qvk_test_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+float qvk_test_uniform(uint64_t *state, float lo, float hi)
+{
+	double u = (double)(qvk_test_rand(state) >> 11) * 0x1.0p-53;
+
+	return (float)(lo + (hi - lo) * u);
+}
+
+float qvk_test_normal(uint64_t *state)
+{
+	double u1 = ((double)(qvk_test_rand(state) >> 11) + 1.0) * 0x1.0p-53;
+	double u2 = (double)(qvk_test_rand(state) >> 11) * 0x1.0p-53;
+
+	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+const char *qvk_test_model_path(const char *file, char *buf, size_t len)
+{
+	const char *dir = getenv("QVK_MODELS");
+
+	if (!dir || !*dir)
+		dir = QVK_MODELS_DEFAULT;
+	snprintf(buf, len, "%s/%s", dir, file);
+	if (access(buf, R_OK) != 0) {
+		printf("SKIP: %s not found (set QVK_MODELS to the folder of "
+		       "real model files)\n", buf);
+		fflush(stdout);
+		return NULL;
+	}
+	return buf;
+}
+
+const char *qvk_test_source_path(const char *rel, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", QVK_SOURCE_DIR, rel);
+	return buf;
+}
+
+void qvk_test_ctx_setup(void)
+{
+	ck_assert_int_eq(qvk_ctx_create(&qvk_test_ctx), QVK_OK);
+}
+
+void qvk_test_ctx_teardown(void)
+{
+	qvk_ctx_destroy(qvk_test_ctx);
+	qvk_test_ctx = NULL;
+}
+
+static void qvk_test_gpu_open(bool no_int_dot)
+{
+	struct qvk_device_options opt = { .validation = true,
+					  .no_int_dot = no_int_dot };
+	qvk_status st;
+
+	qvk_test_ctx_setup();
+	st = qvk_device_create(qvk_test_ctx, &opt, &qvk_test_dev);
+	ck_assert_msg(st == QVK_OK, "device: %s: %s", qvk_strerror(st),
+		      qvk_ctx_message(qvk_test_ctx));
+}
+
+void qvk_test_gpu_setup(void)
+{
+	qvk_test_gpu_open(false);
+}
+
+void qvk_test_gpu_fallback_setup(void)
+{
+	qvk_test_gpu_open(true);
+}
+
+void qvk_test_gpu_teardown(void)
+{
+	uint32_t msgs = qvk_device_validation_messages(qvk_test_dev);
+
+	qvk_device_destroy(qvk_test_dev);
+	qvk_test_dev = NULL;
+	qvk_test_ctx_teardown();
+	ck_assert_msg(msgs == 0, "validation layer reported %u message(s)",
+		      msgs);
+}

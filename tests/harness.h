@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers for the Check suites: seeds, data paths, GPU fixtures. */
+#ifndef QVK_TESTS_HARNESS_H
+#define QVK_TESTS_HARNESS_H
+
+#include <check.h>
+#include <stdint.h>
+
+#include <qvk/qvk.h>
+
+/*
+ * A fresh seed per run (time and pid), or QVK_TEST_SEED to replay one.
+ * Printed so that any failure can be reproduced.
+ */
+uint64_t qvk_test_seed(const char *test_name);
+
+/* splitmix64: small, good enough for test data, reproducible from a seed. */
+uint64_t qvk_test_rand(uint64_t *state);
+/* Uniform in [lo, hi). */
+float qvk_test_uniform(uint64_t *state, float lo, float hi);
+/* Standard normal (Box-Muller). */
+float qvk_test_normal(uint64_t *state);
+
+/*
+ * Path of a file in the shared model folder ($QVK_MODELS), or NULL after
+ * printing a clear skip message when it is absent.
+ */
+const char *qvk_test_model_path(const char *file, char *buf, size_t len);
+
+/* Path of a file in the source tree (tests/data/...). */
+const char *qvk_test_source_path(const char *rel, char *buf, size_t len);
+
+/*
+ * GPU fixture: a context and a device with the validation layer on. Tests
+ * use qvk_test_ctx/qvk_test_dev; teardown fails the test if the validation
+ * layer said anything. Add with tcase_add_checked_fixture().
+ */
+extern struct qvk_ctx *qvk_test_ctx;
+extern struct qvk_device *qvk_test_dev;
+void qvk_test_gpu_setup(void);
+void qvk_test_gpu_teardown(void);
+/* The same on the fallback (no integer dot product) kernels. */
+void qvk_test_gpu_fallback_setup(void);
+
+/* CPU-only fixture: just a context. */
+void qvk_test_ctx_setup(void);
+void qvk_test_ctx_teardown(void);
+
+#endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+int qvk_tool_fail(struct qvk_ctx *ctx, qvk_status st, const char *cmd,
+		  const char *what)
+{
+	const char *detail = qvk_ctx_message(ctx);
+
+	fprintf(stderr, "qvk %s: %s: %s%s%s\n", cmd, what, qvk_strerror(st),
+		*detail ? ": " : "", detail);
+	return 1;
+}
+
+int qvk_tool_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "qvk %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see qvk %s --help)\n", cmd);
+	return 2;
+}
+
+bool qvk_tool_parse_u64(const char *cmd, const char *opt, const char *text,
+			uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!text || !*text || *text == '-' || *text == '+') {
+		qvk_tool_usage_error(cmd, "%s needs a whole number from %llu to "
+				     "%llu", opt, (unsigned long long)min,
+				     (unsigned long long)max);
+		return false;
+	}
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		qvk_tool_usage_error(cmd, "%s: '%s' is not a whole number from "
+				     "%llu to %llu", opt, text,
+				     (unsigned long long)min,
+				     (unsigned long long)max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool qvk_tool_parse_double(const char *cmd, const char *opt, const char *text,
+			   double min, double max, double *out)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = text && *text ? strtod(text, &end) : NAN;
+	if (!text || !*text || errno || *end || !isfinite(v) || v < min ||
+	    v > max) {
+		qvk_tool_usage_error(cmd, "%s: '%s' is not a number from %g to "
+				     "%g", opt, text ? text : "", min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+void qvk_tool_progress(void *user, const char *what, double done,
+		       double total)
+{
+	static int last_tenth = -1;
+	double frac = total > 0 ? done / total : 0;
+	int width = 30, filled;
+
+	(void)user;
+	if (frac < 0)
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	if (isatty(STDERR_FILENO)) {
+		filled = (int)(frac * width);
+		fprintf(stderr, "\r%-32.32s [%.*s%*s] %5.1f%%", what, filled,
+			"##############################", width - filled, "",
+			frac * 100);
+		if (done >= total)
+			fputc('\n', stderr);
+	} else if ((int)(frac * 10) != last_tenth || done >= total) {
+		last_tenth = (int)(frac * 10);
+		fprintf(stderr, "%s: %.0f%%\n", what, frac * 100);
+	}
+	if (done >= total)
+		last_tenth = -1;
+	fflush(stderr);
+}
+
+struct qvk_ctx *qvk_tool_ctx(const char *cmd)
+{
+	struct qvk_ctx *ctx;
+	qvk_status st = qvk_ctx_create(&ctx);
+
+	if (st != QVK_OK) {
+		fprintf(stderr, "qvk %s: %s\n", cmd, qvk_strerror(st));
+		return NULL;
+	}
+	qvk_ctx_set_progress(ctx, qvk_tool_progress, NULL);
+	return ctx;
+}
+
+double qvk_tool_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

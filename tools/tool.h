@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers of the qvk command: argument parsing, errors, progress. */
+#ifndef QVK_TOOLS_TOOL_H
+#define QVK_TOOLS_TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <qvk/qvk.h>
+
+#define QVK_COMMAND(name)                                                      \
+	int qvk_cmd_##name(int argc, char **argv);                             \
+	extern const char qvk_cmd_##name##_summary[];
+#define QVK_BENCH(name)                                                        \
+	int qvk_bench_##name(int argc, char **argv);                           \
+	extern const char qvk_bench_##name##_summary[];
+#include "tool_commands.h"
+#undef QVK_COMMAND
+#undef QVK_BENCH
+
+/* Print "qvk CMD: WHAT: status: detail" to stderr; returns 1 (exit code). */
+int qvk_tool_fail(struct qvk_ctx *ctx, qvk_status st, const char *cmd,
+		  const char *what);
+
+/* Print "qvk CMD: message" to stderr; returns 2 (usage exit code). */
+int qvk_tool_usage_error(const char *cmd, const char *fmt, ...)
+	QVK_PRINTF(2, 3);
+
+/*
+ * Strict number parsing for CLI arguments: the whole string must be a
+ * number within [min, max]; otherwise print an error naming @opt and
+ * return false.
+ */
+bool qvk_tool_parse_u64(const char *cmd, const char *opt, const char *text,
+			uint64_t min, uint64_t max, uint64_t *out);
+bool qvk_tool_parse_double(const char *cmd, const char *opt, const char *text,
+			   double min, double max, double *out);
+
+/*
+ * A progress callback for qvk_ctx_set_progress(): a bar on stderr when
+ * stderr is a terminal, otherwise a line every 10%. @user is unused.
+ */
+void qvk_tool_progress(void *user, const char *what, double done,
+		       double total);
+
+/* Create a context with the tool's progress bar; prints errors itself. */
+struct qvk_ctx *qvk_tool_ctx(const char *cmd);
+
+/* Monotonic time in seconds. */
+double qvk_tool_now_s(void);
+
+#endif
