@@ -21,25 +21,25 @@ enum qvk_log_level {
 typedef void (*qvk_log_fn)(void *user, enum qvk_log_level level,
 			   const char *message);
 
-QVK_MUST_CHECK qvk_status qvk_ctx_create(struct qvk_ctx **out);
-void qvk_ctx_destroy(struct qvk_ctx *ctx);
+QVK_API QVK_MUST_CHECK qvk_status qvk_ctx_create(struct qvk_ctx **out);
+QVK_API void qvk_ctx_destroy(struct qvk_ctx *ctx);
 
 /*
  * Messages at or below @level go to @fn (NULL: stderr, prefixed "qvk: ").
  * The default level is QVK_LOG_WARN, or QVK_LOG=error|warn|info|debug.
  */
-void qvk_ctx_set_log(struct qvk_ctx *ctx, enum qvk_log_level level,
+QVK_API void qvk_ctx_set_log(struct qvk_ctx *ctx, enum qvk_log_level level,
 		     qvk_log_fn fn, void *user);
 
 /*
  * Detail of the last failure on this context ("" if none): what failed and
  * where (file and byte offset, tensor and index, Vulkan call and VkResult).
  */
-const char *qvk_ctx_message(const struct qvk_ctx *ctx);
+QVK_API const char *qvk_ctx_message(const struct qvk_ctx *ctx);
 
 /* Optional progress reports for long work (quantization, perplexity). */
 typedef void (*qvk_progress_fn)(void *user, const char *what, double done,
 				double total);
-void qvk_ctx_set_progress(struct qvk_ctx *ctx, qvk_progress_fn fn, void *user);
+QVK_API void qvk_ctx_set_progress(struct qvk_ctx *ctx, qvk_progress_fn fn, void *user);
 
 #endif

@@ -82,7 +82,7 @@ struct qvk_device_info {
  * @select = NULL (honouring QVK_DEVICE), or UINT32_MAX when QVK_DEVICE names
  * nothing, in which case the call still succeeds so the list can be shown.
  */
-QVK_MUST_CHECK qvk_status qvk_device_list(struct qvk_ctx *ctx,
+QVK_API QVK_MUST_CHECK qvk_status qvk_device_list(struct qvk_ctx *ctx,
 					  struct qvk_device_info **infos,
 					  uint32_t *count,
 					  uint32_t *default_index);
@@ -103,23 +103,23 @@ struct qvk_device_options {
 	bool no_int_dot;
 };
 
-QVK_MUST_CHECK qvk_status qvk_device_create(struct qvk_ctx *ctx,
+QVK_API QVK_MUST_CHECK qvk_status qvk_device_create(struct qvk_ctx *ctx,
 					    const struct qvk_device_options *opt,
 					    struct qvk_device **out);
-void qvk_device_destroy(struct qvk_device *dev);
+QVK_API void qvk_device_destroy(struct qvk_device *dev);
 
-const struct qvk_device_info *qvk_device_info(const struct qvk_device *dev);
+QVK_API const struct qvk_device_info *qvk_device_info(const struct qvk_device *dev);
 
 /* True when integer kernels use OpSDot; false for the fallback variant. */
-bool qvk_device_uses_int_dot(const struct qvk_device *dev);
+QVK_API bool qvk_device_uses_int_dot(const struct qvk_device *dev);
 
 /* Validation messages seen since creation (0 when validation is off). */
-uint32_t qvk_device_validation_messages(const struct qvk_device *dev);
+QVK_API uint32_t qvk_device_validation_messages(const struct qvk_device *dev);
 
 /* Device-local memory in use by qvk, and the budget when known (else 0). */
-void qvk_device_memory_usage(const struct qvk_device *dev, uint64_t *used_bytes,
+QVK_API void qvk_device_memory_usage(const struct qvk_device *dev, uint64_t *used_bytes,
 			     uint64_t *budget_bytes);
 
-const char *qvk_device_type_name(enum qvk_device_type type);
+QVK_API const char *qvk_device_type_name(enum qvk_device_type type);
 
 #endif

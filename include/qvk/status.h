@@ -25,15 +25,18 @@ typedef enum qvk_status {
 	QVK_STATUS_COUNT
 } qvk_status;
 
+/* Public API symbols: libqvk.so is built with -fvisibility=hidden. */
 #if defined(__GNUC__)
+#define QVK_API __attribute__((visibility("default")))
 #define QVK_MUST_CHECK __attribute__((warn_unused_result))
 #define QVK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
+#define QVK_API
 #define QVK_MUST_CHECK
 #define QVK_PRINTF(fmt, args)
 #endif
 
 /* Short fixed text for a status; never NULL (unknown codes say so). */
-const char *qvk_strerror(qvk_status status);
+QVK_API const char *qvk_strerror(qvk_status status);
 
 #endif
