@@ -168,6 +168,7 @@ static qvk_status qvk_create_pools(struct qvk_device *dev)
 	};
 	VkDescriptorPoolCreateInfo dpci = {
 		.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+		.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT,
 		.maxSets = 4096,
 		.poolSizeCount = 1,
 		.pPoolSizes = &size,

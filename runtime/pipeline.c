@@ -201,3 +201,10 @@ qvk_status qvk_descset_create(struct qvk_pipeline *pipe,
 	vkUpdateDescriptorSets(dev->device, pipe->n_bindings, w, 0, NULL);
 	return QVK_OK;
 }
+
+void qvk_descset_free(struct qvk_device *dev, VkDescriptorSet *sets,
+		      uint32_t n)
+{
+	if (n)
+		vkFreeDescriptorSets(dev->device, dev->desc_pool, n, sets);
+}

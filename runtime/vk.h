@@ -183,6 +183,10 @@ qvk_status qvk_descset_create(struct qvk_pipeline *pipe,
 			      const struct qvk_binding *bindings,
 			      VkDescriptorSet *out);
 
+/* Give descriptor sets back to the device's pool. */
+void qvk_descset_free(struct qvk_device *dev, VkDescriptorSet *sets,
+		      uint32_t n);
+
 /* ---------------------------------------------------------- commands */
 struct qvk_cmd {
 	struct qvk_device *dev;
