@@ -116,7 +116,7 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 				 "k %u, output stride %u", w->n, w->k, a->k,
 				 y_stride);
 	if (y->n_pieces != 1 || a->qa->n_pieces != 1 || a->x->n_pieces != 1 ||
-	    w->scales->n_pieces != 1)
+	    (w->scales && w->scales->n_pieces != 1))
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
 				 "matmul activations, scales and outputs must "
 				 "fit in maxStorageBufferRange (%llu bytes)",
@@ -145,8 +145,8 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	for (uint32_t p = 0; p < w->qs->n_pieces; p++) {
 		struct qvk_binding qb[8] = {
 			{ w->qs, p, 0, 0 },
-			{ w->scales, 0, 0, 0 },
-			{ w->mins ? w->mins : w->scales, 0, 0, 0 },
+			{ w->scales ? w->scales : mm->dummy, 0, 0, 0 },
+			{ w->mins ? w->mins : mm->dummy, 0, 0, 0 },
 			{ a->qa, 0, 0, 0 },
 			{ a->sa, 0, 0, 0 },
 			{ a->suma, 0, 0, 0 },

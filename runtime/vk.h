@@ -192,6 +192,8 @@ struct qvk_cmd {
 	struct qvk_device *dev;
 	VkCommandBuffer cb;
 	VkFence fence;
+	VkQueryPool timestamps; /* optional: qvk_cmd_timestamps_init() */
+	uint32_t n_timestamps;
 };
 
 qvk_status qvk_cmd_init(struct qvk_device *dev, struct qvk_cmd *cmd);
@@ -202,6 +204,17 @@ void qvk_cmd_dispatch(struct qvk_cmd *cmd, const struct qvk_pipeline *pipe,
 		      uint32_t gy, uint32_t gz);
 /* Make compute writes visible to later compute reads (and host reads). */
 void qvk_cmd_barrier(struct qvk_cmd *cmd);
+/*
+ * GPU timestamps (devices with timestamps on the compute queue): @n query
+ * slots, reset by qvk_cmd_timestamps_reset() (record it first), written by
+ * qvk_cmd_timestamp() after all earlier work, read back in nanoseconds.
+ */
+qvk_status qvk_cmd_timestamps_init(struct qvk_cmd *cmd, uint32_t n);
+void qvk_cmd_timestamps_reset(struct qvk_cmd *cmd);
+void qvk_cmd_timestamp(struct qvk_cmd *cmd, uint32_t slot);
+qvk_status qvk_cmd_timestamps_read_ns(struct qvk_cmd *cmd, uint32_t n,
+				      double *ns);
+
 /* End, submit, wait. The command buffer may be submitted again. */
 qvk_status qvk_cmd_submit_wait(struct qvk_cmd *cmd, bool end_first);
 
