@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/fp16.h>
 #include <qvk/metrics.h>
 #include <qvk/quant.h>
 
@@ -187,6 +188,117 @@ START_TEST(test_awq_beats_rtn)
 }
 END_TEST
 
+/* Calibration sums gathered in 4 pieces give the same quality. */
+START_TEST(test_gptq_hessian_pieces)
+{
+	uint64_t seed = qvk_test_seed("gptq pieces"), st = seed;
+	struct qvk_gptq_params gp = {
+		.quant = qvk_quant_params_default(QVK_QFORMAT_Q4, 128),
+	};
+	struct qvk_qtensor *a, *b;
+	struct layer l;
+	float *xtx;
+	double ea, eb;
+
+	if (!qvk_quant_has_blas()) {
+		printf("SKIP: GPTQ left out of this build (QVK_BLAS=0)\n");
+		return;
+	}
+	layer_make(&st, &l);
+	xtx = calloc((size_t)K * K, sizeof(*xtx));
+	for (uint32_t p = 0; p < 4; p++)
+		ck_assert_int_eq(qvk_gptq_hessian_add(qvk_test_ctx, "w",
+						      l.xcal + (size_t)p * (T_CAL / 4) * K,
+						      T_CAL / 4, K, xtx), QVK_OK);
+	ck_assert_int_eq(qvk_gptq_quantize_hessian(qvk_test_ctx, "w", xtx, T_CAL,
+						   l.w, N, K, &gp, &b), QVK_OK);
+	ck_assert_int_eq(qvk_gptq_quantize(qvk_test_ctx, "w", l.xcal, T_CAL, l.w,
+					   N, K, &gp, &a), QVK_OK);
+	ea = output_nmse(&l, a, NULL);
+	eb = output_nmse(&l, b, NULL);
+	printf("gptq: one-shot NMSE %.5g, from 4 pieces %.5g (need within 2%%)\n",
+	       ea, eb);
+	ck_assert(fabs(ea - eb) <= 0.02 * ea);
+	qvk_qtensor_destroy(a);
+	qvk_qtensor_destroy(b);
+	free(xtx);
+	layer_free(&l);
+}
+END_TEST
+
+/*
+ * K = 172 (stories260K's width) per row and at group 32, with and without
+ * act-order: a valid tensor whose padding encodes 0, no worse than RTN.
+ */
+START_TEST(test_gptq_padded)
+{
+	static const uint32_t groups[] = { 32, 128, QVK_GROUP_ROW };
+	uint64_t seed = qvk_test_seed("gptq padded"), st = seed;
+	uint32_t n = 48, k = 172, t = 512;
+	float *x = malloc(sizeof(float) * t * k), *w = malloc(sizeof(float) * n * k);
+	float *y = malloc(sizeof(float) * t * n), *yq = malloc(sizeof(float) * t * n);
+	float *wd = malloc(sizeof(float) * n * k);
+
+	if (!qvk_quant_has_blas()) {
+		printf("SKIP: GPTQ left out of this build (QVK_BLAS=0)\n");
+		goto out;
+	}
+	for (uint32_t i = 0; i < t; i++) {
+		float prev = qvk_test_normal(&st);
+
+		for (uint32_t j = 0; j < k; j++) {
+			prev = 0.8f * prev + 0.6f * qvk_test_normal(&st);
+			x[(size_t)i * k + j] = prev;
+		}
+	}
+	for (size_t i = 0; i < (size_t)n * k; i++)
+		w[i] = qvk_test_normal(&st);
+	qvk_ref_matmul_f32(x, w, y, t, n, k);
+	for (size_t g = 0; g < 3; g++)
+		for (int ao = 0; ao < 2; ao++) {
+			struct qvk_gptq_params gp = {
+				.quant = qvk_quant_params_default(QVK_QFORMAT_Q4A, groups[g]),
+				.act_order = ao,
+			};
+			struct qvk_qtensor *qt, *rt;
+			struct qvk_error_stats eg, er;
+
+			ck_assert_int_eq(qvk_gptq_quantize(qvk_test_ctx, "w", x, t, w, n,
+							   k, &gp, &qt), QVK_OK);
+			ck_assert_int_eq(qvk_quantize_weights(qvk_test_ctx, "w", w, n, k,
+							      &gp.quant, &rt), QVK_OK);
+			for (uint32_t r = 0; r < n; r++)
+				for (uint32_t j = k; j < qt->k_padded; j++) {
+					size_t gi = (size_t)r * qt->n_groups + qt->n_groups - 1;
+					float d = qvk_fp16_to_f32(qt->scales[gi]);
+					float m = qvk_fp16_to_f32(qt->mins[gi]);
+
+					ck_assert(fabsf(d * qvk_qtensor_get_code(qt, r, j) + m) <=
+						  fabsf(d) / 2);
+				}
+			qvk_qtensor_dequantize(qt, wd);
+			qvk_ref_matmul_f32(x, wd, yq, t, n, k);
+			ck_assert_int_eq(qvk_error_stats_compute(qvk_test_ctx, "y", y, yq,
+								 (size_t)t * n, &eg), QVK_OK);
+			qvk_qtensor_dequantize(rt, wd);
+			qvk_ref_matmul_f32(x, wd, yq, t, n, k);
+			ck_assert_int_eq(qvk_error_stats_compute(qvk_test_ctx, "y", y, yq,
+								 (size_t)t * n, &er), QVK_OK);
+			printf("gptq q4a k172 g%u%s: NMSE %.4g vs RTN %.4g\n",
+			       qt->group, ao ? " act-order" : "", eg.nmse, er.nmse);
+			ck_assert(eg.nmse < er.nmse);
+			qvk_qtensor_destroy(qt);
+			qvk_qtensor_destroy(rt);
+		}
+out:
+	free(x);
+	free(w);
+	free(y);
+	free(yq);
+	free(wd);
+}
+END_TEST
+
 START_TEST(test_rejects)
 {
 	float w[64 * 32], x[16 * 32];
@@ -232,6 +344,8 @@ Suite *suite_gptq_awq(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_gptq_beats_rtn);
 	tcase_add_test(tc, test_awq_beats_rtn);
+	tcase_add_test(tc, test_gptq_hessian_pieces);
+	tcase_add_test(tc, test_gptq_padded);
 	tcase_add_test(tc, test_rejects);
 	suite_add_tcase(s, tc);
 	return s;

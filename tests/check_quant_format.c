@@ -413,6 +413,14 @@ START_TEST(test_gguf_rejects)
 			 QVK_ERR_UNSUPPORTED);
 	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", 7, buf, 34 * 4,
 					       2, 64, &qt), QVK_ERR_UNSUPPORTED);
+	buf[34 * 3 + 1] = 0x7e; /* a NaN scale in row 1, block 1 */
+	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "tok_embd",
+					       QVK_GGUF_Q8_0, buf, 34 * 4, 2, 64,
+					       &qt), QVK_ERR_NUMERIC);
+	ck_assert_ptr_nonnull(strstr(qvk_ctx_message(qvk_test_ctx),
+				     "tok_embd: non-finite fp16 scale or min in "
+				     "row 1, block 1"));
+	buf[34 * 3 + 1] = 0;
 	ck_assert_int_eq(qvk_quantize_weights(qvk_test_ctx, "w", w, 2, 172, &p,
 					      &qt), QVK_OK);
 	ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, "w", qt, QVK_GGUF_Q8_0,
