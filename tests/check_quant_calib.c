@@ -68,11 +68,14 @@ START_TEST(test_mse_clip_lowers_error)
 		p.clip = QVK_CLIP_MSE;
 		b = quant(w, &p);
 		e_mse = sse(w, b, NULL);
-		/* 8 bits rarely gain from clipping; 4 bits must */
+		/*
+		 * 8 bits rarely gain from clipping (the search may not lose more
+		 * than its rounding shortcut's 0.1%); 4 bits must gain.
+		 */
 		printf("clip %s g128: SSE min/max %.5g, MSE-clip %.5g (ratio %.3f, "
-		       "need %s 1)\n", qvk_qformat_name(formats[f]), e_minmax, e_mse,
-		       e_mse / e_minmax, f ? "<" : "<=");
-		ck_assert(f ? e_mse < e_minmax : e_mse <= e_minmax);
+		       "need %s)\n", qvk_qformat_name(formats[f]), e_minmax, e_mse,
+		       e_mse / e_minmax, f ? "< 1" : "<= 1.001");
+		ck_assert(f ? e_mse < e_minmax : e_mse <= 1.001 * e_minmax);
 		qvk_qtensor_destroy(a);
 		qvk_qtensor_destroy(b);
 	}
