@@ -284,7 +284,14 @@ qvk_status qvk_model_load_gguf(struct qvk_ctx *ctx, const char *path,
 	*out = NULL;
 	if ((st = qvk_gguf_open(ctx, path, &g)))
 		return st;
-	return qvk_model_from_gguf(ctx, g, out);
+	st = qvk_model_from_gguf(ctx, g, out);
+	if (st && ctx) { /* name the file in front of the detail */
+		char detail[QVK_MESSAGE_MAX];
+
+		snprintf(detail, sizeof(detail), "%s", qvk_ctx_message(ctx));
+		qvk_error(ctx, st, "%s: %s", path, detail);
+	}
+	return st;
 }
 
 qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
