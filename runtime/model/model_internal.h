@@ -56,10 +56,6 @@ void qvk_unmap_file(void *map, size_t size_bytes);
 bool qvk_ggml_tensor_size(uint32_t type, uint32_t n_dims, const uint64_t *ne,
 			  uint64_t *size_bytes);
 
-/* Read a little-endian IEEE half as float (until runtime/quant/fp16.c lands
- * in main; the lead dedupes). */
-float qvk_model_half_to_f32(uint16_t h);
-
 /* Little-endian loads from unaligned file bytes. */
 static inline uint32_t qvk_load_u32(const uint8_t *p)
 {

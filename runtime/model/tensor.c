@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <qvk/fp16.h>
+
 #include "model_internal.h"
 
 #define QVK_QK 32 /* elements per Q8_0/Q4_0/Q4_1 block */
@@ -75,27 +77,9 @@ uint64_t qvk_host_tensor_rows(const struct qvk_host_tensor *t)
 	return rows;
 }
 
-float qvk_model_half_to_f32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h >> 15) << 31;
-	uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-	union { uint32_t u; float f; } v;
-
-	if (exp == 0x1f) {
-		v.u = sign | 0x7f800000u | mant << 13; /* Inf, NaN keeps payload */
-	} else if (exp == 0) {
-		/* zero or subnormal: mant * 2^-24, exact in float */
-		v.f = ldexpf((float)mant, -24);
-		v.u |= sign;
-	} else {
-		v.u = sign | (exp + 112) << 23 | mant << 13;
-	}
-	return v.f;
-}
-
 static float qvk_block_half(const uint8_t *p)
 {
-	return qvk_model_half_to_f32((uint16_t)(p[0] | p[1] << 8));
+	return qvk_fp16_to_f32((uint16_t)(p[0] | p[1] << 8));
 }
 
 qvk_status qvk_host_tensor_row(const struct qvk_host_tensor *t, uint64_t row,
