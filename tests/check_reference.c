@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <qvk/metrics.h>
 #include <qvk/model.h>
+#include <qvk/quant.h>
 #include <qvk/tokenizer.h>
 
 #include "harness.h"
@@ -338,6 +341,154 @@ START_TEST(test_forward_arguments)
 }
 END_TEST
 
+/*
+ * A mixed-precision GGUF file: every matrix with K = 64 in @block (Q8_0,
+ * Q4_0 or Q4_1, quantized by the quantization core), ffn_down (K = 172, no
+ * whole blocks) and the norms kept F32. The reference on that file must
+ * equal, bit for bit, the reference on an F32 file holding the core's own
+ * dequantization of the same codes: the block decoder agrees with
+ * qvk_qtensor_dequantize(). The distance to the F32 model is printed.
+ */
+struct qmodel {
+	struct qvk_model fake;
+	struct qvk_layer_weights layers[5];
+	void *buffers[64];
+	int n_buffers;
+};
+
+static void quantize_tensor(struct qmodel *q, struct qvk_host_tensor *t,
+			    enum qvk_gguf_block block, bool dequantized)
+{
+	const enum qvk_qformat fmt = block == QVK_GGUF_Q8_0 ? QVK_QFORMAT_Q8 :
+				     block == QVK_GGUF_Q4_0 ? QVK_QFORMAT_Q4 :
+							      QVK_QFORMAT_Q4A;
+	struct qvk_quant_params p = qvk_quant_params_default(fmt, 32);
+	uint32_t n = (uint32_t)t->ne[1], k = (uint32_t)t->ne[0];
+	struct qvk_qtensor *qt;
+	void *out;
+
+	ck_assert_int_eq(qvk_quantize_weights(qvk_test_ctx, t->name, t->data, n,
+					      k, &p, &qt), QVK_OK);
+	if (dequantized) {
+		out = malloc((size_t)n * k * sizeof(float));
+		qvk_qtensor_dequantize(qt, out);
+	} else {
+		size_t bytes = (size_t)n * k / 32 * qvk_gguf_block_bytes(block);
+
+		out = malloc(bytes);
+		ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, t->name, qt,
+						     block, out, bytes), QVK_OK);
+		t->type = (enum qvk_ggml_type)block;
+		t->size_bytes = bytes;
+	}
+	qvk_qtensor_destroy(qt);
+	t->data = out;
+	q->buffers[q->n_buffers++] = out;
+}
+
+static struct qvk_model *write_quantized(const struct qvk_model *m,
+					 enum qvk_gguf_block block,
+					 bool dequantized, const char *path)
+{
+	struct qmodel q = { .fake = *m };
+	struct qvk_gguf_writer *w;
+	struct qvk_model *out = NULL;
+
+	memcpy(q.layers, m->layers, sizeof(q.layers));
+	q.fake.layers = q.layers;
+	quantize_tensor(&q, &q.fake.tok_embd, block, dequantized);
+	q.fake.output = q.fake.tok_embd;
+	for (int l = 0; l < 5; l++) {
+		struct qvk_layer_weights *lw = &q.layers[l];
+
+		quantize_tensor(&q, &lw->wq, block, dequantized);
+		quantize_tensor(&q, &lw->wk, block, dequantized);
+		quantize_tensor(&q, &lw->wv, block, dequantized);
+		quantize_tensor(&q, &lw->wo, block, dequantized);
+		quantize_tensor(&q, &lw->w1, block, dequantized);
+		quantize_tensor(&q, &lw->w3, block, dequantized);
+	}
+	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
+	ck_assert_int_eq(qvk_model_to_gguf(&q.fake, w), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_write(w, path), QVK_OK);
+	qvk_gguf_writer_destroy(w);
+	while (q.n_buffers--)
+		free(q.buffers[q.n_buffers]);
+	ck_assert_int_eq(qvk_model_load(qvk_test_ctx, path, &out), QVK_OK);
+	remove(path);
+	return out;
+}
+
+START_TEST(test_quantized_gguf)
+{
+	static const enum qvk_gguf_block blocks[3] = { QVK_GGUF_Q8_0,
+						       QVK_GGUF_Q4_0,
+						       QVK_GGUF_Q4_1 };
+	enum { POS = 64 };
+	struct qvk_model *m = load_model();
+	float *ref_logits = malloc(POS * 512 * sizeof(float));
+	float *q_logits = malloc(POS * 512 * sizeof(float));
+	uint32_t tokens[POS + 1] = { 1 };
+	struct qvk_reference *r;
+	char path[64];
+
+	/* F32 greedy path from BOS: the positions every model is run on */
+	ck_assert_int_eq(qvk_reference_create(qvk_test_ctx, m, &r), QVK_OK);
+	for (uint32_t pos = 0; pos < POS; pos++) {
+		const float *l;
+
+		ck_assert_int_eq(qvk_reference_forward(r, tokens[pos], pos, &l), QVK_OK);
+		memcpy(ref_logits + pos * 512, l, 512 * sizeof(float));
+		tokens[pos + 1] = argmax(l, 512);
+	}
+	qvk_reference_destroy(r);
+	snprintf(path, sizeof(path), "/tmp/qvk-q-%d.gguf", (int)getpid());
+
+	for (int b = 0; b < 3; b++) {
+		struct qvk_model *qm = write_quantized(m, blocks[b], false, path);
+		struct qvk_model *dm = write_quantized(m, blocks[b], true, path);
+		struct qvk_reference *rq, *rd;
+		struct qvk_logit_stats ls;
+
+		ck_assert_uint_eq(qm->layers[3].w1.type, (uint32_t)blocks[b]);
+		ck_assert_uint_eq(qm->layers[3].w2.type, QVK_GGML_TYPE_F32);
+		ck_assert_uint_eq(dm->layers[3].w1.type, QVK_GGML_TYPE_F32);
+		ck_assert_int_eq(qvk_reference_create(qvk_test_ctx, qm, &rq), QVK_OK);
+		ck_assert_int_eq(qvk_reference_create(qvk_test_ctx, dm, &rd), QVK_OK);
+		for (uint32_t pos = 0; pos < POS; pos++) {
+			const float *lq, *ld;
+
+			ck_assert_int_eq(qvk_reference_forward(rq, tokens[pos], pos,
+							       &lq), QVK_OK);
+			ck_assert_int_eq(qvk_reference_forward(rd, tokens[pos], pos,
+							       &ld), QVK_OK);
+			ck_assert_msg(!memcmp(lq, ld, 512 * sizeof(float)),
+				      "%s: block decoder and core dequantization "
+				      "differ at position %u",
+				      qvk_ggml_type_name(blocks[b]), pos);
+			memcpy(q_logits + pos * 512, lq, 512 * sizeof(float));
+		}
+		ck_assert_int_eq(qvk_logit_stats_compute(qvk_test_ctx, "logits",
+				 ref_logits, q_logits, POS, 512, &ls), QVK_OK);
+		printf("stories260K %s (ffn_down F32) vs F32 over %d positions: "
+		       "KL %.5f nats (max %.5f), top-1 %.1f%%\n",
+		       qvk_ggml_type_name(blocks[b]), POS, ls.kl_mean, ls.kl_max,
+		       100.0 * ls.top1);
+		if (blocks[b] == QVK_GGUF_Q8_0)
+			ck_assert(ls.kl_mean < 0.01 && ls.top1 >= 0.9);
+		else
+			ck_assert(ls.kl_mean < 1.0 && ls.top1 >= 0.5);
+		qvk_reference_destroy(rq);
+		qvk_reference_destroy(rd);
+		qvk_model_destroy(qm);
+		qvk_model_destroy(dm);
+	}
+	free(ref_logits);
+	free(q_logits);
+	qvk_model_destroy(m);
+}
+END_TEST
+
 Suite *suite_reference(void);
 Suite *suite_reference(void)
 {
@@ -349,6 +500,7 @@ Suite *suite_reference(void)
 	tcase_add_test(tc, test_matches_double_oracle);
 	tcase_add_test(tc, test_greedy_story);
 	tcase_add_test(tc, test_forward_arguments);
+	tcase_add_test(tc, test_quantized_gguf);
 	suite_add_tcase(s, tc);
 	return s;
 }
