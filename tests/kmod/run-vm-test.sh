@@ -51,7 +51,7 @@ STATIC_CFLAGS="-static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I$SRC
 	fail "building telem_vm_test.c failed"
 # shellcheck disable=SC2086
 "$CC" $STATIC_CFLAGS -DQVK_VERSION='"vm"' $(pkg-config --cflags libdrm) \
-	-o "$OUT/root/libqvk_test" "$SRC/tests/kmod/libqvk_vm_test.c" \
+	-o "$OUT/root/libqvk_test" "$SRC/tests/kmod/libqvk_vm_test.c" "$SRC"/runtime/telemetry/*.c \
 	"$SRC/runtime/ctx.c" "$SRC/runtime/status.c" \
 	-ldl -lm 2>"$OUT/libqvk_test.log" ||
 	{ cat "$OUT/libqvk_test.log" >&2; fail "building libqvk_vm_test.c failed"; }
