@@ -124,7 +124,7 @@ START_TEST(test_embed_matches_table)
 	uint64_t seed = qvk_test_seed("embed");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	qvk_embed_case(&ops, &seed, false, 64, 512, 5);
 	qvk_embed_case(&ops, &seed, true, 64, 512, 5);
 	qvk_embed_case(&ops, &seed, true, 173, 300, 7); /* odd dim: half rows */
@@ -147,7 +147,7 @@ START_TEST(test_embed_table_in_pieces)
 		       "over 1 GiB\n", (unsigned long long)range);
 		return;
 	}
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	qvk_embed_case(&ops, &seed, false, dim, (uint32_t)rows, 6);
 	qvk_ops_finish(&ops);
 }
@@ -169,7 +169,7 @@ START_TEST(test_rope_matches_reference)
 	uint64_t seed = qvk_test_seed("rope");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
 		struct qvk_ops_model mdl = qvk_attn_model(cases[c].hd, cases[c].heads,
 							  cases[c].kv, 4096);
@@ -232,7 +232,7 @@ START_TEST(test_kv_write_matches_reference)
 	uint64_t seed = qvk_test_seed("kv_write");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
 		struct qvk_ops_model mdl = qvk_attn_model(cases[c].hd, 8, cases[c].kv,
 							  cases[c].max_seq);
@@ -390,7 +390,7 @@ START_TEST(test_attention_decode_matches_reference)
 	uint64_t seed = qvk_test_seed("attention decode");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	const struct qvk_attn_case cases[] = {
 		{ 8, 8, 4, 512, 1, 0, 1.0f },    /* one position */
 		{ 8, 8, 4, 512, 1, 511, 1.0f },  /* the whole cache */
@@ -413,7 +413,7 @@ START_TEST(test_attention_prefill_is_causal)
 	uint64_t seed = qvk_test_seed("attention prefill");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	const struct qvk_attn_case cases[] = {
 		{ 8, 8, 4, 512, 13, 0, 1.0f },
 		{ 64, 8, 4, 512, 32, 100, 1.0f },
@@ -434,16 +434,16 @@ Suite *suite_ops_attn(void)
 
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_embed_matches_table);
+	tcase_add_loop_test(tc, test_embed_matches_table, 0, 2);
 	tcase_add_test(tc, test_embed_table_in_pieces);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("position");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_rope_matches_reference);
-	tcase_add_test(tc, test_kv_write_matches_reference);
-	tcase_add_test(tc, test_attention_decode_matches_reference);
-	tcase_add_test(tc, test_attention_prefill_is_causal);
+	tcase_add_loop_test(tc, test_rope_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_kv_write_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_attention_decode_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_attention_prefill_is_causal, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -39,7 +39,7 @@ START_TEST(test_decode_replays_one_command_buffer)
 	double worst = 0;
 
 	_Static_assert(sizeof(qa) == 128, "one 128-padded row of 64");
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	qvk_ops_test_fill_normal(&seed, table, (size_t)mdl.n_vocab * mdl.dim, 1.0f);
 	tb = qvk_ops_test_buffer(table, 4ull * mdl.n_vocab * mdl.dim);
 	ck_assert_int_eq(qvk_buffer_create(qvk_test_dev, QVK_MEM_UPLOAD,
@@ -160,7 +160,7 @@ Suite *suite_ops_replay(void)
 
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_decode_replays_one_command_buffer);
+	tcase_add_loop_test(tc, test_decode_replays_one_command_buffer, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
