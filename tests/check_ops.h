@@ -85,9 +85,10 @@ static inline void qvk_ops_test_init(struct qvk_ops *ops, int variant)
 					  ops);
 
 	ck_assert_msg(st == QVK_OK, "ops: %s", qvk_ctx_message(qvk_test_ctx));
-	printf("  [work sizes: row %u, flat %u, attention %u x %u positions; "
+	printf("  [work sizes: row %u, flat %u, attention %u x %u..%u positions; "
 	       "subgroup %u]\n", ops->wg_row, ops->wg_flat, ops->wg_attn,
-	       ops->attn_chunk, info->subgroup_size);
+	       ops->attn_chunk[QVK_OPS_ATTN_VARIANTS - 1], ops->attn_chunk[0],
+	       info->subgroup_size);
 }
 
 static inline void qvk_ops_test_check_bind(qvk_status st)

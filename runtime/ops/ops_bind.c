@@ -326,9 +326,9 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	memset(op, 0, sizeof(*op));
 	QVK_OPS_CHECK(qvk_ops_model_check(ctx, mdl));
 	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, qn));
-	if (mdl->n_heads > ops->dev->info.max_workgroup_count[0])
+	if (mdl->n_kv_heads > ops->dev->info.max_workgroup_count[0])
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "attention: %u heads", mdl->n_heads);
+				 "attention: %u kv heads", mdl->n_kv_heads);
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "step", step,
 					    QVK_OPS_STEP_BYTES(m)));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "attention q", q,
@@ -341,10 +341,11 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[2] = mdl->n_kv_heads;
 	op->push[3] = mdl->max_seq;
 	qvk_ops_push_f32(op, 4, 1.0f / sqrtf((float)mdl->head_dim));
-	op->groups[0] = mdl->n_heads;
+	op->groups[0] = mdl->n_kv_heads; /* a kv head's query heads together */
 	op->groups[1] = m;
 	op->groups[2] = 1;
-	return qvk_ops_bind_set(ops, op, ops->attention,
+	return qvk_ops_bind_set(ops, op,
+				ops->attention[qvk_ops_attention_variant(mdl)],
 				(struct qvk_binding[]){ *step, *q, *k_cache,
 							*v_cache, *out });
 }
@@ -422,7 +423,7 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "residual x", x, 4ull * n));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "residual y", y, 4ull * n));
 	op->push[0] = n;
-	qvk_ops_flat_grid(ops, op, n, ops->wg_flat);
+	qvk_ops_flat_grid(ops, op, n / 4 + n % 4, ops->wg_flat);
 	return qvk_ops_bind_set(ops, op, ops->residual_add,
 				(struct qvk_binding[]){ *x, *y });
 }
