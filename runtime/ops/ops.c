@@ -101,6 +101,9 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 				       &ops->wg_attn);
 	if (st != QVK_OK)
 		return st;
+	ops->grid_x_max = QVK_MIN(info->max_workgroup_count[0], 65535u);
+	if (opt->grid_x_max)
+		ops->grid_x_max = QVK_MIN(ops->grid_x_max, opt->grid_x_max);
 	/*
 	 * Attention's shared memory: q of GMAX heads (MAX_HEAD_DIM floats
 	 * each), reduction partials (WG), and the scores of a chunk of
@@ -136,9 +139,12 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     ops->wg_row, 0),
 		QVK_OPS_PIPE(embed_f16, "embed", 2 + QVK_OPS_EMBED_PIECES,
 			     ops->wg_row, 1),
-		QVK_OPS_PIPE(rmsnorm, "rmsnorm", 3, ops->wg_row),
-		QVK_OPS_PIPE(rmsnorm_q8, "rmsnorm_q8", 5, ops->wg_row),
-		QVK_OPS_PIPE(act_quant, "act_quant", 4, ops->wg_row),
+		QVK_OPS_PIPE(rmsnorm[0], "rmsnorm", 3, ops->wg_row, 0),
+		QVK_OPS_PIPE(rmsnorm[1], "rmsnorm", 3, ops->wg_row, 1),
+		QVK_OPS_PIPE(rmsnorm_q8[0], "rmsnorm_q8", 5, ops->wg_row, 0),
+		QVK_OPS_PIPE(rmsnorm_q8[1], "rmsnorm_q8", 5, ops->wg_row, 1),
+		QVK_OPS_PIPE(act_quant[0], "act_quant", 4, ops->wg_row, 0),
+		QVK_OPS_PIPE(act_quant[1], "act_quant", 4, ops->wg_row, 1),
 		QVK_OPS_PIPE(rope, "rope", 4, ops->wg_flat, 0),
 		QVK_OPS_PIPE(rope_neox, "rope", 4, ops->wg_flat, 1),
 		QVK_OPS_PIPE(kv_write, "kv_write", 5, ops->wg_flat),
@@ -150,8 +156,10 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     chunk[2], QVK_OPS_MAX_HEAD_DIM, upt, 4),
 		QVK_OPS_PIPE(attention[3], "attention", 5, ops->wg_attn,
 			     chunk[3], QVK_OPS_MAX_HEAD_DIM, upt, 8),
-		QVK_OPS_PIPE(swiglu, "swiglu", 3, ops->wg_flat),
-		QVK_OPS_PIPE(swiglu_q8, "swiglu_q8", 5, ops->wg_row),
+		QVK_OPS_PIPE(swiglu[0], "swiglu", 3, ops->wg_flat, 0),
+		QVK_OPS_PIPE(swiglu[1], "swiglu", 3, ops->wg_flat, 1),
+		QVK_OPS_PIPE(swiglu_q8[0], "swiglu_q8", 5, ops->wg_row, 0),
+		QVK_OPS_PIPE(swiglu_q8[1], "swiglu_q8", 5, ops->wg_row, 1),
 		QVK_OPS_PIPE(residual_add, "residual_add", 2, ops->wg_flat),
 #undef QVK_OPS_PIPE
 	};
@@ -173,11 +181,13 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 void qvk_ops_finish(struct qvk_ops *ops)
 {
 	struct qvk_pipeline **all[] = {
-		&ops->embed_f32, &ops->embed_f16, &ops->rmsnorm,
-		&ops->rmsnorm_q8, &ops->act_quant, &ops->rope,
+		&ops->embed_f32, &ops->embed_f16, &ops->rmsnorm[0],
+		&ops->rmsnorm[1], &ops->rmsnorm_q8[0], &ops->rmsnorm_q8[1],
+		&ops->act_quant[0], &ops->act_quant[1], &ops->rope,
 		&ops->rope_neox, &ops->kv_write, &ops->attention[0],
 		&ops->attention[1], &ops->attention[2], &ops->attention[3],
-		&ops->swiglu, &ops->swiglu_q8, &ops->residual_add,
+		&ops->swiglu[0], &ops->swiglu[1], &ops->swiglu_q8[0],
+		&ops->swiglu_q8[1], &ops->residual_add,
 	};
 
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(all); i++) {

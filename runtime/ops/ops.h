@@ -102,11 +102,14 @@ struct qvk_ops {
 	uint32_t wg_attn;  /* invocations per attention (kv head, token) */
 	/* Positions per attention round (shared memory), per GMAX variant. */
 	uint32_t attn_chunk[QVK_OPS_ATTN_VARIANTS];
+	uint32_t grid_x_max; /* workgroups along x before folding into y */
 	struct qvk_pipeline *embed_f32, *embed_f16;
-	struct qvk_pipeline *rmsnorm, *rmsnorm_q8, *act_quant;
+	/* [0] scalar, [1] vec4 accesses (sizes % 4 == 0, 16-byte offsets) */
+	struct qvk_pipeline *rmsnorm[2], *rmsnorm_q8[2], *act_quant[2];
+	struct qvk_pipeline *swiglu[2], *swiglu_q8[2];
 	struct qvk_pipeline *rope, *rope_neox, *kv_write;
 	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
-	struct qvk_pipeline *swiglu, *swiglu_q8, *residual_add;
+	struct qvk_pipeline *residual_add;
 };
 
 /* Push constants of every op kernel fit in this many bytes. */
@@ -129,6 +132,7 @@ qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops);
  */
 struct qvk_ops_options {
 	uint32_t wg_row, wg_flat, wg_attn;
+	uint32_t grid_x_max; /* fold flat grids into y past this (tests) */
 };
 qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     const struct qvk_ops_options *opt,
