@@ -32,7 +32,8 @@ static uint32_t qvk_ops_pick_wg(const struct qvk_device_info *info,
 	return wg ? wg : 1;
 }
 
-static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev)
+static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev,
+					  bool *shuffle)
 {
 	VkPhysicalDeviceSubgroupProperties sgp = {
 		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
@@ -45,6 +46,7 @@ static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev)
 					    VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
 
 	vkGetPhysicalDeviceProperties2(dev->pdev, &p2);
+	*shuffle = sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
 	if (!(sgp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
 	    (sgp.supportedOperations & need) != need)
 		return qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED,
@@ -80,13 +82,14 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 	static const struct qvk_ops_options automatic;
 	const struct qvk_device_info *info = &dev->info;
 	uint32_t shared_floats, upt, chunk[QVK_OPS_ATTN_VARIANTS];
+	bool shuffle = false;
 	qvk_status st;
 
 	memset(ops, 0, sizeof(*ops));
 	ops->dev = dev;
 	if (!opt)
 		opt = &automatic;
-	st = qvk_ops_check_subgroups(dev);
+	st = qvk_ops_check_subgroups(dev, &shuffle);
 	if (st == QVK_OK)
 		st = qvk_ops_wg_choose(dev, opt->wg_row,
 				       qvk_ops_pick_wg(info, 1, 256),
@@ -101,6 +104,16 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 				       &ops->wg_attn);
 	if (st != QVK_OK)
 		return st;
+	/*
+	 * On a CPU device a lane-varying address is one access per lane,
+	 * a uniform one a single access: prefill attention with lanes on
+	 * tokens shares every cache load among them. GPUs would spill the
+	 * per-token registers; they keep the lanes-on-positions kernel.
+	 */
+	ops->prefer_token_lanes = !opt->no_token_lanes &&
+				  info->type == QVK_DEVICE_CPU && shuffle &&
+				  info->subgroup_size >= 1 &&
+				  info->min_subgroup_size == info->max_subgroup_size;
 	ops->grid_x_max = QVK_MIN(info->max_workgroup_count[0], 65535u);
 	if (opt->grid_x_max)
 		ops->grid_x_max = QVK_MIN(ops->grid_x_max, opt->grid_x_max);
@@ -194,6 +207,31 @@ void qvk_ops_finish(struct qvk_ops *ops)
 		qvk_pipeline_destroy(*all[i]);
 		*all[i] = NULL;
 	}
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(ops->attention_prefill); i++) {
+		qvk_pipeline_destroy(ops->attention_prefill[i]);
+		ops->attention_prefill[i] = NULL;
+	}
+}
+
+qvk_status qvk_ops_prefill_pipeline(struct qvk_ops *ops, uint32_t head_dim,
+				    struct qvk_pipeline **out)
+{
+	struct qvk_pipeline **slot = &ops->attention_prefill[head_dim / 8];
+	struct qvk_pipeline_desc desc = {
+		.shader = "attention_prefill",
+		.n_bindings = 5,
+		.push_bytes = QVK_OPS_PUSH_BYTES,
+		.n_spec = 3,
+		.spec = { ops->wg_attn, head_dim / 8,
+			  ops->dev->info.subgroup_size },
+		.subgroup_size = ops->dev->info.subgroup_size,
+	};
+	qvk_status st = QVK_OK;
+
+	if (!*slot)
+		st = qvk_pipeline_create(ops->dev, &desc, slot);
+	*out = *slot;
+	return st;
 }
 
 void qvk_op_finish(struct qvk_op *op)

@@ -358,9 +358,20 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[2] = mdl->n_kv_heads;
 	op->push[3] = mdl->max_seq;
 	qvk_ops_push_f32(op, 4, 1.0f / sqrtf((float)mdl->head_dim));
+	op->push[5] = m;
+	op->groups[2] = 1;
+	if (m > 1 && ops->prefer_token_lanes) {
+		struct qvk_pipeline *pipe;
+
+		QVK_OPS_CHECK(qvk_ops_prefill_pipeline(ops, mdl->head_dim, &pipe));
+		op->groups[0] = mdl->n_heads;
+		op->groups[1] = QVK_DIV_ROUND_UP(m, ops->wg_attn);
+		return qvk_ops_bind_set(ops, op, pipe,
+					(struct qvk_binding[]){ *step, *q, *k_cache,
+								*v_cache, *out });
+	}
 	op->groups[0] = mdl->n_kv_heads; /* a kv head's query heads together */
 	op->groups[1] = m;
-	op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
 				ops->attention[qvk_ops_attention_variant(mdl)],
 				(struct qvk_binding[]){ *step, *q, *k_cache,
