@@ -81,17 +81,17 @@ static inline void qvk_ops_test_init(struct qvk_ops *ops, int variant)
 		.wg_flat = cap < 256 ? cap : 256,
 		.wg_attn = cap < 128 ? cap : 128,
 		.grid_x_max = 7, /* every flat grid folds into y */
-		.no_token_lanes = true, /* prefill through the GPU kernel */
+		.no_cpu_attention = true, /* attention through the GPU kernel */
 	};
 	qvk_status st = qvk_ops_init_opts(qvk_test_dev, variant ? &wide : NULL,
 					  ops);
 
 	ck_assert_msg(st == QVK_OK, "ops: %s", qvk_ctx_message(qvk_test_ctx));
 	printf("  [work sizes: row %u, flat %u (grid x <= %u), attention %u x "
-	       "%u..%u positions, prefill with lanes on %s; subgroup %u]\n",
+	       "%u..%u positions, %s attention kernels; subgroup %u]\n",
 	       ops->wg_row, ops->wg_flat, ops->grid_x_max, ops->wg_attn,
 	       ops->attn_chunk[QVK_OPS_ATTN_VARIANTS - 1], ops->attn_chunk[0],
-	       ops->prefer_token_lanes ? "tokens" : "positions",
+	       ops->cpu_attention ? "CPU" : "GPU",
 	       info->subgroup_size);
 }
 

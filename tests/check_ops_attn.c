@@ -399,6 +399,7 @@ START_TEST(test_attention_decode_matches_reference)
 		{ 128, 8, 4, 512, 1, 77, 1.0f },
 		{ 64, 6, 6, 512, 1, 200, 20.0f }, /* MHA, peaked softmax */
 		{ 48, 8, 1, 600, 2, 390, 1.0f },  /* MQA, 2 tokens */
+		{ 48, 8, 1, 600, 1, 599, 1.0f },  /* head_dim / 8 < subgroup */
 		/* Several chunks: the online softmax's rescaling. */
 		{ 64, 4, 2, 2 * ops.attn_chunk[1] + 100, 1,
 		  2 * ops.attn_chunk[1] + 99, 3.0f },

@@ -105,12 +105,13 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 	if (st != QVK_OK)
 		return st;
 	/*
-	 * On a CPU device a lane-varying address is one access per lane,
-	 * a uniform one a single access: prefill attention with lanes on
-	 * tokens shares every cache load among them. GPUs would spill the
-	 * per-token registers; they keep the lanes-on-positions kernel.
+	 * On a CPU device (lavapipe) every buffer or shared-memory access
+	 * is one operation per lane: the CPU attention kernels load each
+	 * cache word once per subgroup and move data between lanes with
+	 * subgroup shuffles instead. They keep whole rows in registers,
+	 * which GPUs would spill; GPUs use attention.comp.
 	 */
-	ops->prefer_token_lanes = !opt->no_token_lanes &&
+	ops->cpu_attention = !opt->no_cpu_attention &&
 				  info->type == QVK_DEVICE_CPU && shuffle &&
 				  info->subgroup_size >= 1 &&
 				  info->min_subgroup_size == info->max_subgroup_size;
@@ -210,21 +211,29 @@ void qvk_ops_finish(struct qvk_ops *ops)
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(ops->attention_prefill); i++) {
 		qvk_pipeline_destroy(ops->attention_prefill[i]);
 		ops->attention_prefill[i] = NULL;
+		for (size_t v = 0; v < QVK_OPS_ATTN_VARIANTS; v++) {
+			qvk_pipeline_destroy(ops->attention_decode[i][v]);
+			ops->attention_decode[i][v] = NULL;
+		}
 	}
 }
 
-qvk_status qvk_ops_prefill_pipeline(struct qvk_ops *ops, uint32_t head_dim,
-				    struct qvk_pipeline **out)
+qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
+					  const struct qvk_ops_model *mdl,
+					  uint32_t m, struct qvk_pipeline **out)
 {
-	struct qvk_pipeline **slot = &ops->attention_prefill[head_dim / 8];
+	uint32_t sg = ops->dev->info.subgroup_size, hu = mdl->head_dim / 8;
+	uint32_t v = qvk_ops_attention_variant(mdl);
+	struct qvk_pipeline **slot = m > 1 ? &ops->attention_prefill[hu] :
+					     &ops->attention_decode[hu][v];
+	/* Prefill: WG, HU, SG. Decode: one subgroup; WG, HU, GMAX, SG. */
 	struct qvk_pipeline_desc desc = {
-		.shader = "attention_prefill",
+		.shader = m > 1 ? "attention_prefill" : "attention_decode",
 		.n_bindings = 5,
 		.push_bytes = QVK_OPS_PUSH_BYTES,
-		.n_spec = 3,
-		.spec = { ops->wg_attn, head_dim / 8,
-			  ops->dev->info.subgroup_size },
-		.subgroup_size = ops->dev->info.subgroup_size,
+		.n_spec = m > 1 ? 3 : 4,
+		.spec = { m > 1 ? ops->wg_attn : sg, hu, m > 1 ? sg : 1u << v, sg },
+		.subgroup_size = sg,
 	};
 	qvk_status st = QVK_OK;
 

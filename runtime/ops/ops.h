@@ -110,12 +110,15 @@ struct qvk_ops {
 	struct qvk_pipeline *rope, *rope_neox, *kv_write;
 	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
 	/*
-	 * m > 1 with invocations on tokens, where prefer_token_lanes (CPU
-	 * devices with subgroup shuffles); one per head_dim / 8, created by
-	 * the first bind that needs it.
+	 * CPU-device attention (cpu_attention: CPU devices with subgroup
+	 * shuffles), created by the first bind that needs each: prefill
+	 * (m > 1, invocations on tokens) per head_dim / 8, and decode
+	 * (subgroup flash-decoding) per head_dim / 8 and GMAX variant.
 	 */
 	struct qvk_pipeline *attention_prefill[QVK_OPS_MAX_HEAD_DIM / 8 + 1];
-	bool prefer_token_lanes;
+	struct qvk_pipeline *attention_decode[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
+					     [QVK_OPS_ATTN_VARIANTS];
+	bool cpu_attention;
 	struct qvk_pipeline *residual_add;
 };
 
@@ -140,7 +143,7 @@ qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops);
 struct qvk_ops_options {
 	uint32_t wg_row, wg_flat, wg_attn;
 	uint32_t grid_x_max; /* fold flat grids into y past this (tests) */
-	bool no_token_lanes; /* prefill through attention.comp as on GPUs */
+	bool no_cpu_attention; /* attention.comp only, as on GPUs */
 };
 qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     const struct qvk_ops_options *opt,
@@ -242,9 +245,10 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 				     uint32_t n, const struct qvk_binding *x,
 				     const struct qvk_binding *y);
 
-/* The prefill attention pipeline for @head_dim, created on first use. */
-qvk_status qvk_ops_prefill_pipeline(struct qvk_ops *ops, uint32_t head_dim,
-				    struct qvk_pipeline **out);
+/* The CPU-device attention pipeline for @mdl and @m, created on first use. */
+qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
+					  const struct qvk_ops_model *mdl,
+					  uint32_t m, struct qvk_pipeline **out);
 /* Shared by the bind functions (ops_bind.c). */
 qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
 				 const struct qvk_binding *b,

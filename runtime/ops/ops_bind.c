@@ -360,12 +360,13 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	qvk_ops_push_f32(op, 4, 1.0f / sqrtf((float)mdl->head_dim));
 	op->push[5] = m;
 	op->groups[2] = 1;
-	if (m > 1 && ops->prefer_token_lanes) {
+	if (ops->cpu_attention) {
 		struct qvk_pipeline *pipe;
 
-		QVK_OPS_CHECK(qvk_ops_prefill_pipeline(ops, mdl->head_dim, &pipe));
-		op->groups[0] = mdl->n_heads;
-		op->groups[1] = QVK_DIV_ROUND_UP(m, ops->wg_attn);
+		QVK_OPS_CHECK(qvk_ops_cpu_attention_pipeline(ops, mdl, m, &pipe));
+		/* Prefill: (head, token block); decode: (kv head, token). */
+		op->groups[0] = m > 1 ? mdl->n_heads : mdl->n_kv_heads;
+		op->groups[1] = m > 1 ? QVK_DIV_ROUND_UP(m, ops->wg_attn) : m;
 		return qvk_ops_bind_set(ops, op, pipe,
 					(struct qvk_binding[]){ *step, *q, *k_cache,
 								*v_cache, *out });
