@@ -468,6 +468,57 @@ START_TEST(test_residual_add_is_exact)
 }
 END_TEST
 
+/* ----------------------------------------------------------- argmax */
+START_TEST(test_argmax_matches_reference)
+{
+	static const uint32_t ns[] = { 512, 32000, 1, 37 };
+	uint64_t seed = qvk_test_seed("argmax");
+	const uint32_t m = 6;
+	struct qvk_ops ops;
+
+	qvk_ops_test_init(&ops, _i);
+	for (size_t c = 0; c < QVK_ARRAY_SIZE(ns); c++) {
+		uint32_t n = ns[c], got[6], want[6];
+		float *x = qvk_ops_test_alloc(4ull * m * n);
+		struct qvk_buffer *xb, *tb;
+		struct qvk_op op;
+
+		qvk_ops_test_fill_normal(&seed, x, (size_t)m * n, 4.0f);
+		/* Row 1: a tie, the first wins. Row 2: NaNs never win. */
+		x[n + n / 2] = x[n + n - 1] = 100.0f;
+		for (uint32_t k = 0; k < n; k += 3)
+			x[2 * n + k] = NAN;
+		/* Row 3: all NaN -> 0. Row 4: all -inf -> 0 (the first). */
+		for (uint32_t k = 0; k < n; k++) {
+			x[3 * n + k] = NAN;
+			x[4 * n + k] = -INFINITY;
+		}
+		/* Row 5: the maximum at the last index. */
+		x[5 * n + n - 1] = 1e30f;
+		xb = qvk_ops_test_buffer(x, 4ull * m * n);
+		tb = qvk_ops_test_buffer(NULL, 4ull * m);
+		qvk_ops_test_check_bind(qvk_ops_argmax_bind(&ops, &op, n, m,
+							    QVK_WHOLE(xb),
+							    QVK_WHOLE(tb)));
+		qvk_ops_test_run(&op, 1);
+		qvk_ops_test_read(tb, got, 4ull * m);
+		for (uint32_t r = 0; r < m; r++) {
+			want[r] = qvk_ref_argmax(x + (size_t)r * n, n);
+			ck_assert_msg(got[r] == want[r], "argmax n %u row %u: %u, want %u",
+				      n, r, got[r], want[r]);
+		}
+		ck_assert_uint_eq(want[1], n > 1 ? n / 2 : 0);
+		ck_assert_uint_eq(want[3], 0);
+		ck_assert_uint_eq(want[5], n - 1);
+		printf("  argmax n %u: %u rows equal the reference\n", n, m);
+		qvk_buffer_destroy(xb);
+		qvk_buffer_destroy(tb);
+		free(x);
+	}
+	qvk_ops_finish(&ops);
+}
+END_TEST
+
 /* ------------------------------------------------------- validation */
 START_TEST(test_bind_rejects_bad_sizes)
 {
@@ -535,6 +586,7 @@ Suite *suite_ops(void)
 	tcase_add_loop_test(tc, test_act_quant_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_swiglu_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_residual_add_is_exact, 0, 2);
+	tcase_add_loop_test(tc, test_argmax_matches_reference, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("validation");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);

@@ -175,6 +175,7 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 		QVK_OPS_PIPE(swiglu_q8[0], "swiglu_q8", 5, ops->wg_row, 0),
 		QVK_OPS_PIPE(swiglu_q8[1], "swiglu_q8", 5, ops->wg_row, 1),
 		QVK_OPS_PIPE(residual_add, "residual_add", 2, ops->wg_flat),
+		QVK_OPS_PIPE(argmax, "argmax", 2, ops->wg_row),
 #undef QVK_OPS_PIPE
 	};
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(table); i++) {
@@ -201,7 +202,7 @@ void qvk_ops_finish(struct qvk_ops *ops)
 		&ops->rope_neox, &ops->kv_write, &ops->attention[0],
 		&ops->attention[1], &ops->attention[2], &ops->attention[3],
 		&ops->swiglu[0], &ops->swiglu[1], &ops->swiglu_q8[0],
-		&ops->swiglu_q8[1], &ops->residual_add,
+		&ops->swiglu_q8[1], &ops->residual_add, &ops->argmax,
 	};
 
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(all); i++) {

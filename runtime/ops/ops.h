@@ -119,7 +119,7 @@ struct qvk_ops {
 	struct qvk_pipeline *attention_decode[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
 					     [QVK_OPS_ATTN_VARIANTS];
 	bool cpu_attention;
-	struct qvk_pipeline *residual_add;
+	struct qvk_pipeline *residual_add, *argmax;
 };
 
 /* Push constants of every op kernel fit in this many bytes. */
@@ -249,6 +249,16 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
 					  const struct qvk_ops_model *mdl,
 					  uint32_t m, struct qvk_pipeline **out);
+/*
+ * tokens (m) uint32 = first index of the largest of each row of logits
+ * (m, n); NaN never wins, a row without numbers gives 0. Greedy decode
+ * then reads back 4 bytes per token.
+ */
+qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
+			       uint32_t n, uint32_t m,
+			       const struct qvk_binding *logits,
+			       const struct qvk_binding *tokens);
+
 /* Shared by the bind functions (ops_bind.c). */
 qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
 				 const struct qvk_binding *b,
@@ -285,6 +295,8 @@ void qvk_ref_kv_write(const struct qvk_ops_model *mdl, uint32_t m,
 void qvk_ref_attention(const struct qvk_ops_model *mdl, uint32_t m,
 		       uint32_t pos, const float *q, const uint16_t *k_cache,
 		       const uint16_t *v_cache, float *att, float *out);
+/* As qvk_ops_argmax_bind, for one row. */
+uint32_t qvk_ref_argmax(const float *x, uint32_t n);
 void qvk_ref_swiglu(const float *gate, const float *up, uint32_t hidden,
 		    uint32_t m, uint32_t x_stride, float *out);
 

@@ -463,3 +463,25 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 	return qvk_ops_bind_set(ops, op, ops->residual_add,
 				(struct qvk_binding[]){ *x, *y });
 }
+
+qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
+			       uint32_t n, uint32_t m,
+			       const struct qvk_binding *logits,
+			       const struct qvk_binding *tokens)
+{
+	struct qvk_ctx *ctx = ops->dev->ctx;
+
+	memset(op, 0, sizeof(*op));
+	if (!n)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "argmax: empty rows");
+	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, n));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "argmax logits", logits,
+					    4ull * m * n));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "argmax tokens", tokens,
+					    4ull * m));
+	op->push[0] = n;
+	op->groups[0] = m;
+	op->groups[1] = op->groups[2] = 1;
+	return qvk_ops_bind_set(ops, op, ops->argmax,
+				(struct qvk_binding[]){ *logits, *tokens });
+}
