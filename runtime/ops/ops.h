@@ -32,8 +32,28 @@
  *   embedding table         (n_vocab, dim) fp32 or fp16, in <= 8 pieces
  *                           of whole rows
  *
- * Threads: struct qvk_ops is read-only after init; binding allocates from
- * the device's descriptor pool, so bind from one thread at a time.
+ * One layer, in recording order (each qvk_op_record ends with the barrier
+ * the next op needs; MM = the lead's matmuls, which read the int8
+ * activations of act_layout.h):
+ *   rmsnorm_q8(x, attn_norm) -> act     MM q, k, v <- act
+ *   rope(q, k)                          k must be rotated before it is cached
+ *   kv_write(k, v -> layer's cache)     every position attention reads
+ *   attention(q, cache) -> att          decode (m = 1) and prefill alike
+ *   act_quant(att) -> act               MM x += wo · act (residual epilogue,
+ *                                       or residual_add)
+ *   rmsnorm_q8(x, ffn_norm) -> act      MM gate, up <- act
+ *   swiglu_q8(gate, up) -> act          MM x += w2 · act
+ * then rmsnorm(x, output_norm), the classifier, and argmax for greedy.
+ *
+ * Kernels by device: attention runs attention.comp on GPUs; on CPU devices
+ * (lavapipe), where every lane-varying memory access costs one operation
+ * per lane, attention_decode.comp (m = 1) and attention_prefill.comp
+ * (m > 1) pass data between lanes with subgroup shuffles instead. Row ops
+ * take vec4 paths when sizes are multiples of 4.
+ *
+ * Threads: recording only reads struct qvk_ops and struct qvk_op; binding
+ * allocates descriptor sets and may create a CPU attention pipeline, so
+ * bind from one thread at a time.
  */
 #ifndef QVK_RUNTIME_OPS_H
 #define QVK_RUNTIME_OPS_H
@@ -153,7 +173,8 @@ void qvk_ops_finish(struct qvk_ops *ops);
 void qvk_op_finish(struct qvk_op *op);
 
 /*
- * Record the dispatch, then a compute-to-compute barrier: every op's output
+ * Record a successfully bound @op: the dispatch, then a compute-to-compute
+ * barrier (the only kind a forward pass needs): every op's output
  * is the next op's input in a Llama block (norm -> matmul -> rope -> cache
  * -> attention -> ...), and the barrier also makes the last op's results
  * visible to the host after the fence.
