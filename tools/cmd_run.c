@@ -173,10 +173,11 @@ static int qvk_generate(struct qvk_ctx *ctx, struct qvk_llm *llm,
 	st = qvk_tokenizer_encode(tok, ctx, a->prompt ? a->prompt : "", plen,
 				  QVK_TOKENIZE_BOS, prompt,
 				  QVK_TOKENIZE_MAX(plen), &n_prompt);
-	if (st == QVK_OK && n_prompt >= p->seq_len)
-		st = qvk_error(ctx, QVK_ERR_INVALID_ARG, "the prompt has %zu "
-			       "tokens, the model's context is %u", n_prompt,
-			       p->seq_len);
+	if (st == QVK_OK && n_prompt >= p->seq_len) {
+		fprintf(stderr, "qvk run: the prompt has %zu tokens, the "
+				"model's context is %u\n", n_prompt, p->seq_len);
+		goto out;
+	}
 	if (st == QVK_OK)
 		st = qvk_sampler_create(ctx, p->vocab_size, &a->sampling, &smp);
 	if (st != QVK_OK) {
