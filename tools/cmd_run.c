@@ -297,9 +297,16 @@ int qvk_cmd_run(int argc, char **argv)
 	fprintf(stderr, "device memory: %.1f MiB\n",
 		(double)qvk_llm_device_bytes(llm) / (1 << 20));
 	if (!en.t || !qvk_telemetry_domain_count(en.t)) {
-		fprintf(stderr, "energy: unavailable (%s)\n",
-			en.t ? qvk_telemetry_describe(en.t) :
-			       qvk_ctx_message(ctx));
+		/* The reason, then what each source said, indented. */
+		const char *why = en.t ? qvk_telemetry_describe(en.t) :
+					 qvk_ctx_message(ctx);
+
+		fprintf(stderr, "energy: unavailable: no energy source could "
+				"be read here; sources probed:\n  ");
+		for (; *why; why++)
+			fprintf(stderr, why[0] == '\n' && why[1] ? "\n  " : "%c",
+				*why);
+		fputc('\n', stderr);
 	} else {
 		if (en.have_prefill)
 			qvk_print_energy("prefill", en.t, &en.prefill, 1);
