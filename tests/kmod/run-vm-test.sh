@@ -29,7 +29,7 @@ done
 
 # The module is built by kbuild next to the sources (make kmod).
 if [ -z "${QVK_VM_NO_BUILD:-}" ]; then
-	make -C "$SRC" --no-print-directory kmod >"$BUILD_DIR/kmod-vm-make.log" 2>&1 ||
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$SRC" --no-print-directory kmod >"$BUILD_DIR/kmod-vm-make.log" 2>&1 ||
 		{ cat "$BUILD_DIR/kmod-vm-make.log" >&2; fail "make kmod failed"; }
 fi
 KO=$SRC/qvk_telem.ko
