@@ -152,7 +152,7 @@ $(foreach s,$(patsubst shaders/%.comp,%,$(INT_SHADERS)),\
 	$(eval $(call spv_rule,$(s)_intdot,$(s),-DQVK_INTDOT=1))\
 	$(eval $(call spv_rule,$(s)_fallback,$(s),-DQVK_INTDOT=0)))
 
-$(BUILD)/gen/shaders.h $(BUILD)/gen/shaders.c: $(SPV_HEADERS) tools/gen-shaders.sh Makefile
+$(BUILD)/gen/shaders.h $(BUILD)/gen/shaders.c &: $(SPV_HEADERS) tools/gen-shaders.sh Makefile
 	@mkdir -p $(BUILD)/gen
 	$(Q)tools/gen-shaders.sh $(BUILD)/gen $(SPV_NAMES)
 

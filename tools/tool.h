@@ -46,6 +46,8 @@ void qvk_tool_progress(void *user, const char *what, double done,
 /* Create a context with the tool's progress bar; prints errors itself. */
 struct qvk_ctx *qvk_tool_ctx(const char *cmd);
 
+#define QVK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Monotonic time in seconds. */
 double qvk_tool_now_s(void);
 

@@ -12,6 +12,7 @@
 struct qvk_ctx;
 
 enum qvk_log_level {
+	QVK_LOG_SILENT = -1, /* nothing is logged */
 	QVK_LOG_ERROR = 0,
 	QVK_LOG_WARN = 1,
 	QVK_LOG_INFO = 2,

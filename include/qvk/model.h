@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Models on the host: the GGUF reader and writer, llama2.c checkpoints, one
+ * model description whatever the file was, and the scalar C reference
+ * forward pass (the oracle of the GPU forward pass).
+ *
+ * Files are memory-mapped read-only; tensors point into the mapping and live
+ * as long as their model (or GGUF file). Every count, size, offset,
+ * alignment and string length of a file is checked before use: a bad file
+ * gets QVK_ERR_FORMAT with the field and its byte offset in
+ * qvk_ctx_message(), never a crash or an over-read.
+ *
+ * Matrix convention everywhere: row-major (out, in) like PyTorch's
+ * nn.Linear.weight: y[o] = sum_i W[o][i] x[i]. In GGUF terms ne[0] = in (the
+ * contiguous dimension, along which quantization blocks run) and ne[1] = out.
+ * Shape comments below are written (rows, cols) = (out, in).
+ *
+ * Thread-safety: a loaded model and its tensors are read-only and may be
+ * shared between threads; a reference forward pass object is not.
+ */
+#ifndef QVK_MODEL_H
+#define QVK_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <qvk/ctx.h>
+
+/* ------------------------------------------------------------ tensors */
+
+/* Tensor element types, numbered as ggml/GGUF number them. */
+enum qvk_ggml_type {
+	QVK_GGML_TYPE_F32 = 0,
+	QVK_GGML_TYPE_F16 = 1,
+	QVK_GGML_TYPE_Q4_0 = 2, /* 32 per block: fp16 d, 16 B nibbles (18 B) */
+	QVK_GGML_TYPE_Q4_1 = 3, /* 32 per block: fp16 d, fp16 m, 16 B (20 B) */
+	QVK_GGML_TYPE_Q8_0 = 8, /* 32 per block: fp16 d, 32 int8 (34 B) */
+};
+
+/* "F32", "Q8_0", ...; NULL for a type qvk does not know. */
+QVK_API const char *qvk_ggml_type_name(uint32_t type);
+/*
+ * Elements and bytes per block of @type (1 and 4 for F32); false for a type
+ * qvk does not know.
+ */
+QVK_API bool qvk_ggml_type_block(uint32_t type, uint32_t *block_elems,
+				 uint32_t *block_bytes);
+
+#define QVK_TENSOR_MAX_DIMS 4
+#define QVK_TENSOR_NAME_MAX 64 /* bytes including the NUL, as ggml's */
+
+/* A typed view of a tensor in a mapped file (or in caller memory). */
+struct qvk_host_tensor {
+	char name[QVK_TENSOR_NAME_MAX]; /* GGUF name, e.g. "blk.0.attn_q.weight" */
+	enum qvk_ggml_type type;
+	uint32_t n_dims;
+	uint64_t ne[QVK_TENSOR_MAX_DIMS]; /* ne[0] contiguous; unused dims 1 */
+	const void *data;                 /* NULL when absent */
+	uint64_t size_bytes;
+};
+
+/* Elements in a row (ne[0]) and rows (product of ne[1..3]). */
+QVK_API uint64_t qvk_host_tensor_rows(const struct qvk_host_tensor *t);
+
+/*
+ * Row @row of @t as float (ne[0] values) into @out: F32 copied, F16
+ * converted, Q8_0/Q4_0/Q4_1 dequantized exactly as ggml does.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_host_tensor_row(
+	const struct qvk_host_tensor *t, uint64_t row, float *out);
+
+/* ------------------------------------------------------------- GGUF */
+
+/* Metadata value types of GGUF. */
+enum qvk_gguf_type {
+	QVK_GGUF_UINT8 = 0,
+	QVK_GGUF_INT8 = 1,
+	QVK_GGUF_UINT16 = 2,
+	QVK_GGUF_INT16 = 3,
+	QVK_GGUF_UINT32 = 4,
+	QVK_GGUF_INT32 = 5,
+	QVK_GGUF_FLOAT32 = 6,
+	QVK_GGUF_BOOL = 7,
+	QVK_GGUF_STRING = 8,
+	QVK_GGUF_ARRAY = 9,
+	QVK_GGUF_UINT64 = 10,
+	QVK_GGUF_INT64 = 11,
+	QVK_GGUF_FLOAT64 = 12,
+};
+
+#define QVK_GGUF_DEFAULT_ALIGNMENT 32
+
+/* An opened, fully validated GGUF file. */
+struct qvk_gguf;
+
+/* A string inside the file: not NUL-terminated. */
+struct qvk_gguf_str {
+	const char *ptr;
+	uint64_t len;
+};
+
+/* One metadata entry, as found by qvk_gguf_find(). */
+struct qvk_gguf_kv {
+	struct qvk_gguf_str key;
+	enum qvk_gguf_type type;
+	/* Arrays: the element type and count; scalars: count 1. */
+	enum qvk_gguf_type elem_type;
+	uint64_t count;
+	/* The value (scalar) or the array's first element, in the file. */
+	const uint8_t *data;
+	uint64_t offset; /* byte offset of data in the file */
+};
+
+/* Open and validate @path (mmap). */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_open(struct qvk_ctx *ctx,
+						const char *path,
+						struct qvk_gguf **out);
+/*
+ * The same over @size bytes at @data, which must stay valid and unchanged
+ * until qvk_gguf_close() (tests, fuzzing, files already in memory).
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_open_memory(
+	struct qvk_ctx *ctx, const void *data, size_t size,
+	struct qvk_gguf **out);
+QVK_API void qvk_gguf_close(struct qvk_gguf *gguf);
+
+QVK_API uint32_t qvk_gguf_version(const struct qvk_gguf *gguf);
+QVK_API uint32_t qvk_gguf_alignment(const struct qvk_gguf *gguf);
+QVK_API uint64_t qvk_gguf_kv_count(const struct qvk_gguf *gguf);
+QVK_API const struct qvk_gguf_kv *qvk_gguf_kv_at(const struct qvk_gguf *gguf,
+						 uint64_t index);
+/* The entry for @key, or NULL. */
+QVK_API const struct qvk_gguf_kv *qvk_gguf_find(const struct qvk_gguf *gguf,
+						const char *key);
+
+/*
+ * Typed getters: QVK_ERR_NOT_FOUND when absent, QVK_ERR_FORMAT (naming the
+ * key and offset) when of another type or out of range. Integers accept any
+ * integer type whose value fits.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_get_u64(struct qvk_ctx *ctx,
+						   const struct qvk_gguf *gguf,
+						   const char *key,
+						   uint64_t *out);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_get_u32(struct qvk_ctx *ctx,
+						   const struct qvk_gguf *gguf,
+						   const char *key,
+						   uint32_t *out);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_get_f32(struct qvk_ctx *ctx,
+						   const struct qvk_gguf *gguf,
+						   const char *key, float *out);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_get_bool(struct qvk_ctx *ctx,
+						    const struct qvk_gguf *gguf,
+						    const char *key, bool *out);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_get_str(
+	struct qvk_ctx *ctx, const struct qvk_gguf *gguf, const char *key,
+	struct qvk_gguf_str *out);
+/* Element @index of a string array (validated at open; O(index) walk). */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_array_str(
+	struct qvk_ctx *ctx, const struct qvk_gguf_kv *kv, uint64_t index,
+	struct qvk_gguf_str *out);
+
+QVK_API uint64_t qvk_gguf_tensor_count(const struct qvk_gguf *gguf);
+QVK_API const struct qvk_host_tensor *qvk_gguf_tensor_at(
+	const struct qvk_gguf *gguf, uint64_t index);
+/* The tensor named @name, or NULL. */
+QVK_API const struct qvk_host_tensor *qvk_gguf_tensor_find(
+	const struct qvk_gguf *gguf, const char *name);
+
+/* ------------------------------------------------------- GGUF writer */
+
+/*
+ * Collects metadata and tensors, then writes a GGUF v3 file in one go:
+ * header, metadata, tensor infos, padding to the alignment, tensor data each
+ * at an aligned offset. Keys and strings are copied; tensor data is only
+ * referenced and must stay valid until qvk_gguf_writer_write() returns.
+ * Setting a key twice replaces its value (keys stay unique in the file).
+ */
+struct qvk_gguf_writer;
+
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_create(
+	struct qvk_ctx *ctx, struct qvk_gguf_writer **out);
+QVK_API void qvk_gguf_writer_destroy(struct qvk_gguf_writer *w);
+
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_u32(
+	struct qvk_gguf_writer *w, const char *key, uint32_t value);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_i32(
+	struct qvk_gguf_writer *w, const char *key, int32_t value);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_u64(
+	struct qvk_gguf_writer *w, const char *key, uint64_t value);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_f32(
+	struct qvk_gguf_writer *w, const char *key, float value);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_bool(
+	struct qvk_gguf_writer *w, const char *key, bool value);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_str(
+	struct qvk_gguf_writer *w, const char *key, const char *value);
+/* An array of @count fixed-size elements of @elem_type (not STRING/ARRAY). */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_array(
+	struct qvk_gguf_writer *w, const char *key, enum qvk_gguf_type elem_type,
+	const void *values, uint64_t count);
+/* An array of @count strings; @lens[i] bytes at @strs[i]. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_str_array(
+	struct qvk_gguf_writer *w, const char *key, const char *const *strs,
+	const uint64_t *lens, uint64_t count);
+/* Copy one entry of an open file verbatim (e.g. the tokenizer's). */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_copy_kv(
+	struct qvk_gguf_writer *w, const struct qvk_gguf_kv *kv);
+/* Power of two; also written as general.alignment when not 32. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
+	struct qvk_gguf_writer *w, uint32_t alignment);
+/*
+ * Add a tensor; @t->size_bytes must equal the size its type and shape
+ * give. Names must be unique and shorter than QVK_TENSOR_NAME_MAX.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_add_tensor(
+	struct qvk_gguf_writer *w, const struct qvk_host_tensor *t);
+/* Write to @path (through @path.tmp and a rename, so never half a file). */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_write(
+	struct qvk_gguf_writer *w, const char *path);
+
+/* ------------------------------------------------------------ model */
+
+enum qvk_model_format {
+	QVK_MODEL_LLAMA2C, /* llama2.c legacy checkpoint (run.c's format) */
+	QVK_MODEL_GGUF,    /* GGUF v2/v3, general.architecture "llama" */
+};
+
+struct qvk_model_params {
+	uint32_t dim;        /* residual stream width */
+	uint32_t hidden_dim; /* SwiGLU width */
+	uint32_t n_layers;
+	uint32_t n_heads;
+	uint32_t n_kv_heads; /* grouped-query: n_heads % n_kv_heads == 0 */
+	uint32_t head_dim;   /* dim / n_heads unless the file says otherwise */
+	uint32_t vocab_size;
+	uint32_t seq_len;    /* the context the model was trained for */
+	float rope_theta;    /* RoPE base, 10000 for Llama 1/2 */
+	/*
+	 * Linear RoPE scaling: angles use pos * rope_freq_scale (1 = none;
+	 * GGUF llama.rope.scaling.type "linear" with factor f gives 1/f).
+	 */
+	float rope_freq_scale;
+	float norm_eps;      /* RMSNorm epsilon */
+	bool shared_classifier; /* output is tok_embd */
+};
+
+/*
+ * RoPE: both formats rotate interleaved pairs (x[2i], x[2i+1]) of each head
+ * by pos * theta^(-2i/head_dim) -- llama2.c's run.c, and llama.cpp's
+ * LLAMA_ROPE_TYPE_NORM for architecture "llama", whose HF converter permutes
+ * wq/wk rows so that the interleaved form is right for GGUF files too.
+ */
+struct qvk_layer_weights {
+	struct qvk_host_tensor attn_norm; /* (dim) */
+	struct qvk_host_tensor wq;  /* (n_heads*head_dim, dim) */
+	struct qvk_host_tensor wk;  /* (n_kv_heads*head_dim, dim) */
+	struct qvk_host_tensor wv;  /* (n_kv_heads*head_dim, dim) */
+	struct qvk_host_tensor wo;  /* (dim, n_heads*head_dim) */
+	struct qvk_host_tensor ffn_norm; /* (dim) */
+	struct qvk_host_tensor w1;  /* gate: (hidden_dim, dim) */
+	struct qvk_host_tensor w2;  /* down: (dim, hidden_dim) */
+	struct qvk_host_tensor w3;  /* up:   (hidden_dim, dim) */
+};
+
+struct qvk_model {
+	enum qvk_model_format format;
+	struct qvk_model_params params;
+	struct qvk_host_tensor tok_embd;    /* (vocab_size, dim) */
+	struct qvk_layer_weights *layers;   /* [n_layers] */
+	struct qvk_host_tensor output_norm; /* (dim) */
+	/* (vocab_size, dim); a copy of tok_embd's view when shared */
+	struct qvk_host_tensor output;
+	/* The GGUF file (metadata, tokenizer), or NULL for llama2.c. */
+	struct qvk_gguf *gguf;
+	/* private: the llama2.c mapping */
+	void *map;
+	size_t map_size_bytes;
+};
+
+/* Load @path, GGUF or llama2.c by its first bytes. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_load(struct qvk_ctx *ctx,
+						 const char *path,
+						 struct qvk_model **out);
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_llama2c(
+	struct qvk_ctx *ctx, const char *path, struct qvk_model **out);
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_gguf(struct qvk_ctx *ctx,
+						      const char *path,
+						      struct qvk_model **out);
+/* Build the model description of an already opened GGUF file (owns it). */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx,
+						      struct qvk_gguf *gguf,
+						      struct qvk_model **out);
+QVK_API void qvk_model_destroy(struct qvk_model *model);
+
+/*
+ * Every tensor of @model in file order (tok_embd, per layer attn_norm wq wk
+ * wv wo ffn_norm w1 w2 w3, output_norm, then output unless shared).
+ */
+QVK_API uint32_t qvk_model_tensor_count(const struct qvk_model *model);
+QVK_API const struct qvk_host_tensor *qvk_model_tensor_at(
+	const struct qvk_model *model, uint32_t index);
+
+/*
+ * Fill @w with the llama hyper-parameters and every tensor of @model under
+ * the GGUF names llama.cpp uses (general.architecture "llama"). The
+ * tokenizer is added separately (qvk_tokenizer_to_gguf()).
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_to_gguf(
+	const struct qvk_model *model, struct qvk_gguf_writer *w);
+
+/* ------------------------------------------- reference forward pass */
+
+/*
+ * The scalar C forward pass, llama2.c's run.c written for any tensor type:
+ * weights are dequantized row by row and every sum is float, so it is the
+ * oracle for the GPU forward pass of the same (quantized) model. Owns an
+ * fp32 KV cache of seq_len positions. Not thread-safe.
+ */
+struct qvk_reference;
+
+QVK_API QVK_MUST_CHECK qvk_status qvk_reference_create(
+	struct qvk_ctx *ctx, const struct qvk_model *model,
+	struct qvk_reference **out);
+QVK_API void qvk_reference_destroy(struct qvk_reference *ref);
+/*
+ * Run @token at @pos (positions 0..pos-1 must have been run before, in
+ * order; pos < seq_len) and point @logits at vocab_size floats owned by
+ * @ref, valid until the next call.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_reference_forward(
+	struct qvk_reference *ref, uint32_t token, uint32_t pos,
+	const float **logits);
+
+#endif

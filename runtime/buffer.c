@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Storage buffers bound in pieces: no piece exceeds maxStorageBufferRange,
+ * so a 2 GiB tensor on a device with a 128 MiB range becomes 16 bindings
+ * that kernels address piece by piece.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk.h"
+
+static void qvk_buffer_pieces_destroy(struct qvk_buffer *buf, uint32_t n)
+{
+	while (n--) {
+		vkDestroyBuffer(buf->dev->device, buf->pieces[n].buffer, NULL);
+		qvk_memory_free(buf->dev, &buf->pieces[n].alloc);
+	}
+}
+
+static qvk_status qvk_piece_create(struct qvk_buffer *buf,
+				   struct qvk_buffer_piece *p)
+{
+	struct qvk_device *dev = buf->dev;
+	VkBufferCreateInfo bci = {
+		.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+		/* Rounded to 16 so vec4 loads of the tail stay in bounds. */
+		.size = QVK_ALIGN_UP(p->size_bytes, 16),
+		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+			 VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+			 VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+	};
+	VkMemoryRequirements req;
+	qvk_status st;
+
+	st = QVK_VK(dev->ctx, vkCreateBuffer(dev->device, &bci, NULL,
+					     &p->buffer));
+	if (st != QVK_OK)
+		return st;
+	vkGetBufferMemoryRequirements(dev->device, p->buffer, &req);
+	st = qvk_memory_alloc(dev, buf->kind, &req, &p->alloc);
+	if (st == QVK_OK)
+		st = QVK_VK(dev->ctx, vkBindBufferMemory(dev->device, p->buffer,
+							 p->alloc.memory,
+							 p->alloc.offset));
+	if (st != QVK_OK) {
+		qvk_memory_free(dev, &p->alloc);
+		vkDestroyBuffer(dev->device, p->buffer, NULL);
+	}
+	return st;
+}
+
+qvk_status qvk_buffer_create(struct qvk_device *dev, enum qvk_mem_kind kind,
+			     VkDeviceSize size_bytes, VkDeviceSize piece_align,
+			     struct qvk_buffer **out)
+{
+	VkDeviceSize range = dev->info.max_storage_buffer_range, piece;
+	struct qvk_buffer *buf;
+	qvk_status st;
+	uint32_t i;
+
+	*out = NULL;
+	if (!size_bytes || !piece_align)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "buffer of %llu bytes, piece alignment %llu",
+				 (unsigned long long)size_bytes,
+				 (unsigned long long)piece_align);
+	/* The range minus the 16-byte tail pad, in whole aligned units. */
+	piece = (range - 16) / piece_align * piece_align;
+	if (!piece)
+		return qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED,
+				 "piece alignment %llu exceeds "
+				 "maxStorageBufferRange %llu",
+				 (unsigned long long)piece_align,
+				 (unsigned long long)range);
+	buf = calloc(1, sizeof(*buf));
+	if (!buf)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "buffer");
+	buf->dev = dev;
+	buf->kind = kind;
+	buf->size_bytes = size_bytes;
+	buf->piece_bytes = QVK_MIN(piece, size_bytes);
+	buf->n_pieces = (uint32_t)QVK_DIV_ROUND_UP(size_bytes, buf->piece_bytes);
+	buf->pieces = calloc(buf->n_pieces, sizeof(*buf->pieces));
+	if (!buf->pieces) {
+		free(buf);
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "buffer pieces");
+	}
+	for (i = 0; i < buf->n_pieces; i++) {
+		struct qvk_buffer_piece *p = &buf->pieces[i];
+
+		p->offset_bytes = (VkDeviceSize)i * buf->piece_bytes;
+		p->size_bytes = QVK_MIN(buf->piece_bytes,
+					size_bytes - p->offset_bytes);
+		st = qvk_piece_create(buf, p);
+		if (st != QVK_OK)
+			goto out_destroy_pieces;
+	}
+	*out = buf;
+	return QVK_OK;
+
+out_destroy_pieces:
+	qvk_buffer_pieces_destroy(buf, i);
+	free(buf->pieces);
+	free(buf);
+	return st;
+}
+
+void qvk_buffer_destroy(struct qvk_buffer *buf)
+{
+	if (!buf)
+		return;
+	qvk_buffer_pieces_destroy(buf, buf->n_pieces);
+	free(buf->pieces);
+	free(buf);
+}
+
+void *qvk_buffer_piece_map(const struct qvk_buffer *buf, uint32_t i)
+{
+	return i < buf->n_pieces ? buf->pieces[i].alloc.mapped : NULL;
+}
+
+/* Walk [offset, offset + size) across pieces, copying to or from host. */
+static qvk_status qvk_buffer_copy(const struct qvk_buffer *buf,
+				  VkDeviceSize offset, void *host,
+				  VkDeviceSize size, bool to_buffer)
+{
+	char *h = host;
+
+	if (offset > buf->size_bytes || size > buf->size_bytes - offset)
+		return qvk_error(buf->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "copy of %llu bytes at %llu past a %llu-byte "
+				 "buffer", (unsigned long long)size,
+				 (unsigned long long)offset,
+				 (unsigned long long)buf->size_bytes);
+	while (size) {
+		uint32_t i = (uint32_t)(offset / buf->piece_bytes);
+		const struct qvk_buffer_piece *p = &buf->pieces[i];
+		VkDeviceSize in = offset - p->offset_bytes;
+		VkDeviceSize n = QVK_MIN(size, p->size_bytes - in);
+		char *m = p->alloc.mapped;
+
+		if (!m)
+			return qvk_error(buf->dev->ctx, QVK_ERR_INVALID_ARG,
+					 "buffer is not host-visible");
+		if (to_buffer)
+			memcpy(m + in, h, n);
+		else
+			memcpy(h, m + in, n);
+		h += n;
+		offset += n;
+		size -= n;
+	}
+	return QVK_OK;
+}
+
+qvk_status qvk_buffer_write(struct qvk_buffer *buf, VkDeviceSize offset,
+			    const void *src, VkDeviceSize size_bytes)
+{
+	return qvk_buffer_copy(buf, offset, (void *)src, size_bytes, true);
+}
+
+qvk_status qvk_buffer_read(const struct qvk_buffer *buf, VkDeviceSize offset,
+			   void *dst, VkDeviceSize size_bytes)
+{
+	return qvk_buffer_copy(buf, offset, dst, size_bytes, false);
+}
+
+void qvk_buffer_fill_u32(struct qvk_buffer *buf, uint32_t pattern)
+{
+	for (uint32_t i = 0; i < buf->n_pieces; i++) {
+		uint32_t *m = buf->pieces[i].alloc.mapped;
+
+		if (!m)
+			continue;
+		for (VkDeviceSize w = 0; w < buf->pieces[i].size_bytes / 4; w++)
+			m[w] = pattern;
+	}
+}

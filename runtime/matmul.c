@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/* The grouped matmul kernels: pipelines, bindings, recording. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "matmul.h"
+
+/* Push constants of matmul_q.comp and matmul_float.comp (std430 uints). */
+struct qvk_mm_push_q {
+	uint32_t n, row0, m, n_groups, group_blocks, row_vec4, act_words,
+		y_stride;
+};
+
+struct qvk_mm_push_f {
+	uint32_t n, row0, m, k, row_vec4, x_stride, y_stride;
+};
+
+qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm)
+{
+	const struct qvk_device_info *info = &dev->info;
+	uint32_t sg = info->subgroup_size ? info->subgroup_size : 1;
+
+	memset(mm, 0, sizeof(*mm));
+	mm->dev = dev;
+	/*
+	 * 64 rows per workgroup, rounded to whole subgroups and capped by the
+	 * device: enough rows to amortise each workgroup's start, few enough
+	 * that small layers still spread over every core or compute unit.
+	 */
+	mm->wg = QVK_ALIGN_UP(64u, sg);
+	if (mm->wg > info->max_workgroup_invocations)
+		mm->wg = info->max_workgroup_invocations / sg * sg;
+	if (mm->wg > info->max_workgroup_size[0])
+		mm->wg = info->max_workgroup_size[0] / sg * sg;
+	mm->broadcast = sg >= 8;
+	return qvk_buffer_create(dev, QVK_MEM_DEVICE, 256, 4, &mm->dummy);
+}
+
+void qvk_mm_finish(struct qvk_mm *mm)
+{
+	for (uint32_t i = 0; i < mm->n_pipes; i++)
+		qvk_pipeline_destroy(mm->pipes[i]);
+	qvk_buffer_destroy(mm->dummy);
+	memset(mm, 0, sizeof(*mm));
+}
+
+static bool qvk_mm_is_float(enum qvk_mm_kind kind)
+{
+	return kind == QVK_MM_F32 || kind == QVK_MM_F16;
+}
+
+/* The pipeline for @key, created on first use and kept. */
+static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
+			      struct qvk_pipeline **out)
+{
+	struct qvk_pipeline_desc d = { .n_spec = 6 };
+	qvk_status st;
+
+	for (uint32_t i = 0; i < mm->n_pipes; i++)
+		if (!memcmp(&mm->keys[i], &key, sizeof(key))) {
+			*out = mm->pipes[i];
+			return QVK_OK;
+		}
+	if (mm->n_pipes == QVK_MM_MAX_PIPES)
+		return qvk_error(mm->dev->ctx, QVK_ERR_NO_MEMORY,
+				 "too many matmul pipeline variants");
+	d.spec[0] = mm->wg;
+	if (qvk_mm_is_float(key.kind)) {
+		d.shader = "matmul_float";
+		d.n_bindings = 3;
+		d.push_bytes = sizeof(struct qvk_mm_push_f);
+		d.spec[1] = key.kind == QVK_MM_F16;
+		d.spec[2] = key.tm;
+		d.spec[3] = key.accumulate;
+		d.spec[4] = mm->broadcast;
+		d.n_spec = 5;
+	} else {
+		d.shader = "matmul_q";
+		d.int_variants = true;
+		d.n_bindings = 8;
+		d.push_bytes = sizeof(struct qvk_mm_push_q);
+		d.spec[1] = key.kind;
+		d.spec[2] = key.tm;
+		d.spec[3] = key.accumulate;
+		d.spec[4] = key.write_dots;
+		d.spec[5] = mm->broadcast;
+	}
+	st = qvk_pipeline_create(mm->dev, &d, out);
+	if (st != QVK_OK)
+		return st;
+	/* Keys are compared with memcmp: zero the padding first. */
+	memset(&mm->keys[mm->n_pipes], 0, sizeof(key));
+	mm->keys[mm->n_pipes].kind = key.kind;
+	mm->keys[mm->n_pipes].tm = key.tm;
+	mm->keys[mm->n_pipes].accumulate = key.accumulate;
+	mm->keys[mm->n_pipes].write_dots = key.write_dots;
+	mm->pipes[mm->n_pipes++] = *out;
+	return QVK_OK;
+}
+
+qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
+		       const struct qvk_mm_act *a, const struct qvk_buffer *y,
+		       uint32_t y_stride, bool accumulate,
+		       const struct qvk_buffer *dots,
+		       struct qvk_mm_binding *out)
+{
+	struct qvk_ctx *ctx = mm->dev->ctx;
+	struct qvk_mm_pipe_key key;
+	qvk_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (a->k != w->k || y_stride < w->n ||
+	    (!qvk_mm_is_float(w->kind) && a->k_padded < w->k_padded))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "matmul shapes: weight (%u, %u), activations "
+				 "k %u, output stride %u", w->n, w->k, a->k,
+				 y_stride);
+	if (y->n_pieces != 1 || a->qa->n_pieces != 1 || a->x->n_pieces != 1 ||
+	    (w->scales && w->scales->n_pieces != 1))
+		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
+				 "matmul activations, scales and outputs must "
+				 "fit in maxStorageBufferRange (%llu bytes)",
+				 (unsigned long long)
+					 mm->dev->info.max_storage_buffer_range);
+	out->mm = mm;
+	out->w = w;
+	out->a = a;
+	out->y = y;
+	out->y_stride = y_stride;
+	out->accumulate = accumulate;
+	out->write_dots = dots != NULL;
+	memset(&key, 0, sizeof(key));
+	key.kind = w->kind;
+	key.accumulate = accumulate;
+	key.write_dots = dots != NULL;
+	for (uint32_t tm = 1; tm <= QVK_MM_MAX_TM && tm <= a->max_m; tm++) {
+		key.tm = tm;
+		st = qvk_mm_pipe(mm, key, &out->pipes[tm]);
+		if (st != QVK_OK)
+			return st;
+	}
+	out->sets = calloc(w->qs->n_pieces, sizeof(*out->sets));
+	if (!out->sets)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "matmul bindings");
+	for (uint32_t p = 0; p < w->qs->n_pieces; p++) {
+		struct qvk_binding qb[8] = {
+			{ w->qs, p, 0, 0 },
+			{ w->scales ? w->scales : mm->dummy, 0, 0, 0 },
+			{ w->mins ? w->mins : mm->dummy, 0, 0, 0 },
+			{ a->qa, 0, 0, 0 },
+			{ a->sa, 0, 0, 0 },
+			{ a->suma, 0, 0, 0 },
+			{ y, 0, 0, 0 },
+			{ dots ? dots : mm->dummy, 0, 0, 0 },
+		};
+		struct qvk_binding fb[3] = {
+			{ w->qs, p, 0, 0 }, { a->x, 0, 0, 0 }, { y, 0, 0, 0 }
+		};
+
+		st = qvk_descset_create(out->pipes[1],
+					qvk_mm_is_float(w->kind) ? fb : qb,
+					&out->sets[p]);
+		if (st != QVK_OK) {
+			qvk_mm_unbind(out);
+			return st;
+		}
+		out->n_sets++;
+	}
+	return QVK_OK;
+}
+
+void qvk_mm_unbind(struct qvk_mm_binding *b)
+{
+	if (b->mm)
+		qvk_descset_free(b->mm->dev, b->sets, b->n_sets);
+	free(b->sets);
+	memset(b, 0, sizeof(*b));
+}
+
+void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
+		   uint32_t m)
+{
+	const struct qvk_mm_weight *w = b->w;
+	uint32_t tm = QVK_MIN(m, QVK_MIN(QVK_MM_MAX_TM, b->a->max_m));
+	const struct qvk_pipeline *pipe = b->pipes[tm];
+
+	for (uint32_t p = 0; p < b->n_sets; p++) {
+		uint32_t row0 = p * w->rows_per_piece;
+		uint32_t rows = QVK_MIN(w->rows_per_piece, w->n - row0);
+		struct qvk_mm_push_q pq = {
+			.n = rows,
+			.row0 = row0,
+			.m = m,
+			.n_groups = w->n_groups,
+			.group_blocks = w->group / 32,
+			.row_vec4 = w->row_words / 4,
+			.act_words = b->a->k_padded / 4,
+			.y_stride = b->y_stride,
+		};
+		struct qvk_mm_push_f pf = {
+			.n = rows,
+			.row0 = row0,
+			.m = m,
+			.k = w->k,
+			.row_vec4 = w->row_words / 4,
+			.x_stride = b->a->k,
+			.y_stride = b->y_stride,
+		};
+
+		qvk_cmd_dispatch(cmd, pipe, b->sets[p],
+				 qvk_mm_is_float(w->kind) ? (void *)&pf :
+							    (void *)&pq,
+				 QVK_DIV_ROUND_UP(rows, b->mm->wg),
+				 QVK_DIV_ROUND_UP(m, tm), 1);
+	}
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libqvk private header: weights on the device and the grouped matmul
+ * kernels (shaders/matmul_q.comp, shaders/matmul_float.comp).
+ *
+ * Recording never builds anything: pipelines are created once per
+ * (format, tokens per workgroup, epilogue) in struct qvk_mm and descriptor
+ * sets once per binding in struct qvk_mm_binding; a record call only binds
+ * and dispatches, so a command buffer can be recorded once and replayed.
+ */
+#ifndef QVK_RUNTIME_MATMUL_H
+#define QVK_RUNTIME_MATMUL_H
+
+#include <qvk/quant.h>
+
+#include "vk.h"
+
+enum qvk_mm_kind {
+	QVK_MM_F32 = 0,
+	QVK_MM_Q8 = QVK_QFORMAT_Q8,
+	QVK_MM_Q4 = QVK_QFORMAT_Q4,
+	QVK_MM_Q4A = QVK_QFORMAT_Q4A,
+	QVK_MM_F16 = 4,
+	QVK_MM_KIND_COUNT,
+};
+
+/* Tokens one workgroup handles at most: the register tile of a row. */
+#define QVK_MM_MAX_TM 8u
+/* Activation rows are padded to this many elements (act_layout). */
+#define QVK_ACT_ALIGN 128u
+
+/* A weight matrix (n, k) on the device. */
+struct qvk_mm_weight {
+	enum qvk_mm_kind kind;
+	uint32_t n, k;
+	uint32_t k_padded;      /* quantized: as in qvk_qtensor; float: ALIGN_UP(k, 8) */
+	uint32_t group, n_groups;
+	uint32_t row_words;     /* uint32 per row of qs (or of the float data) */
+	struct qvk_buffer *qs;  /* (n, row_words), pieces of whole rows */
+	struct qvk_buffer *scales, *mins; /* (n, n_groups) fp16; mins Q4A only */
+	uint32_t rows_per_piece;
+};
+
+qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
+				  const struct qvk_qtensor *qt,
+				  struct qvk_mm_weight **out);
+/* fp32 weights (n, k), kept as fp32 or converted to fp16. */
+qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *w,
+				      uint32_t n, uint32_t k, bool as_f16,
+				      struct qvk_mm_weight **out);
+void qvk_mm_weight_destroy(struct qvk_mm_weight *w);
+
+/*
+ * Activations of up to max_m tokens of k features on the device: int8
+ * (qa, per-token scale sa, per-32-block sums suma; the layout of
+ * struct qvk_qact with k_padded = ALIGN_UP(k, QVK_ACT_ALIGN)) and fp32 (x).
+ */
+struct qvk_mm_act {
+	uint32_t max_m, k, k_padded;
+	struct qvk_buffer *qa, *sa, *suma, *x;
+};
+
+qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
+			     uint32_t k, struct qvk_mm_act **out);
+void qvk_mm_act_destroy(struct qvk_mm_act *a);
+/* Host-side upload of quantized activations (qact->k_padded <= a->k_padded). */
+qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q);
+
+struct qvk_mm_pipe_key {
+	enum qvk_mm_kind kind;
+	uint32_t tm;
+	bool accumulate, write_dots;
+};
+
+#define QVK_MM_MAX_PIPES 64
+
+/* The matmul kernels of one device; thread-compatible, not thread-safe. */
+struct qvk_mm {
+	struct qvk_device *dev;
+	uint32_t wg;          /* rows per workgroup */
+	bool broadcast;       /* subgroups of >= 8 share activation words */
+	struct qvk_buffer *dummy; /* bound where a kernel has no buffer */
+	uint32_t n_pipes;
+	struct qvk_mm_pipe_key keys[QVK_MM_MAX_PIPES];
+	struct qvk_pipeline *pipes[QVK_MM_MAX_PIPES];
+};
+
+qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm);
+void qvk_mm_finish(struct qvk_mm *mm);
+
+/*
+ * y (m, w->n, row stride y_stride floats) = act · wᵀ (or += with
+ * accumulate: the residual epilogue). One descriptor set per weight piece,
+ * written here once. @dots (tests only): int32 dots per (token, row,
+ * group), or NULL.
+ */
+struct qvk_mm_binding {
+	struct qvk_mm *mm;
+	const struct qvk_mm_weight *w;
+	const struct qvk_mm_act *a;
+	const struct qvk_buffer *y;
+	uint32_t y_stride;
+	bool accumulate, write_dots;
+	uint32_t n_sets;
+	VkDescriptorSet *sets;          /* one per weight piece */
+	struct qvk_pipeline *pipes[QVK_MM_MAX_TM + 1]; /* by tokens per group */
+};
+
+qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
+		       const struct qvk_mm_act *a, const struct qvk_buffer *y,
+		       uint32_t y_stride, bool accumulate,
+		       const struct qvk_buffer *dots,
+		       struct qvk_mm_binding *out);
+void qvk_mm_unbind(struct qvk_mm_binding *b);
+
+/* Record the dispatches for @m tokens (1 <= m <= a->max_m). */
+void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
+		   uint32_t m);
+
+#endif

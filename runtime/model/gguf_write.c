@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GGUF v3 writer. Metadata values are serialised when set (so the write is
+ * a plain stream); tensors are referenced and their data streamed at write
+ * time, each at an offset aligned to general.alignment, with zero padding
+ * between them as ggml's gguf writer does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+struct qvk_gguf_wkv {
+	char *key;
+	uint32_t type;
+	uint8_t *value; /* serialised value (arrays: elem type, count, data) */
+	size_t value_bytes;
+};
+
+struct qvk_gguf_writer {
+	struct qvk_ctx *ctx;
+	uint32_t alignment;
+	struct qvk_gguf_wkv *kvs;
+	size_t n_kv, cap_kv;
+	struct qvk_host_tensor *tensors;
+	size_t n_tensors, cap_tensors;
+};
+
+qvk_status qvk_gguf_writer_create(struct qvk_ctx *ctx,
+				  struct qvk_gguf_writer **out)
+{
+	struct qvk_gguf_writer *w;
+
+	if (!out)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "GGUF writer");
+	w = calloc(1, sizeof(*w));
+	*out = w;
+	if (!w)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "GGUF writer");
+	w->ctx = ctx;
+	w->alignment = QVK_GGUF_DEFAULT_ALIGNMENT;
+	return QVK_OK;
+}
+
+void qvk_gguf_writer_destroy(struct qvk_gguf_writer *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n_kv; i++) {
+		free(w->kvs[i].key);
+		free(w->kvs[i].value);
+	}
+	free(w->kvs);
+	free(w->tensors);
+	free(w);
+}
+
+/* Take ownership of @value (freed on failure too). */
+static qvk_status qvk_gguf_writer_put(struct qvk_gguf_writer *w,
+				      const char *key, uint32_t type,
+				      uint8_t *value, size_t value_bytes)
+{
+	struct qvk_gguf_wkv *kv = NULL;
+	char *key_copy;
+
+	if (!key || !*key) {
+		free(value);
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: empty key");
+	}
+	for (size_t i = 0; i < w->n_kv; i++)
+		if (!strcmp(w->kvs[i].key, key))
+			kv = &w->kvs[i];
+	if (kv) { /* replace: keys stay unique */
+		free(kv->value);
+		kv->type = type;
+		kv->value = value;
+		kv->value_bytes = value_bytes;
+		return QVK_OK;
+	}
+	if (w->n_kv == w->cap_kv) {
+		size_t cap = w->cap_kv ? 2 * w->cap_kv : 16;
+		struct qvk_gguf_wkv *kvs = realloc(w->kvs, cap * sizeof(*kvs));
+
+		if (!kvs) {
+			free(value);
+			return qvk_error(w->ctx, QVK_ERR_NO_MEMORY,
+					 "GGUF writer: metadata");
+		}
+		w->kvs = kvs;
+		w->cap_kv = cap;
+	}
+	key_copy = strdup(key);
+	if (!key_copy) {
+		free(value);
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY, "GGUF writer: key");
+	}
+	w->kvs[w->n_kv++] = (struct qvk_gguf_wkv){ key_copy, type, value,
+						   value_bytes };
+	return QVK_OK;
+}
+
+static qvk_status qvk_gguf_writer_scalar(struct qvk_gguf_writer *w,
+					 const char *key, uint32_t type,
+					 const void *value)
+{
+	size_t n = qvk_gguf_type_size(type);
+	uint8_t *v = malloc(n);
+
+	if (!v)
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY, "GGUF writer");
+	memcpy(v, value, n); /* little-endian host (x86, arm64) */
+	return qvk_gguf_writer_put(w, key, type, v, n);
+}
+
+qvk_status qvk_gguf_writer_set_u32(struct qvk_gguf_writer *w, const char *key,
+				   uint32_t value)
+{
+	return qvk_gguf_writer_scalar(w, key, QVK_GGUF_UINT32, &value);
+}
+
+qvk_status qvk_gguf_writer_set_i32(struct qvk_gguf_writer *w, const char *key,
+				   int32_t value)
+{
+	return qvk_gguf_writer_scalar(w, key, QVK_GGUF_INT32, &value);
+}
+
+qvk_status qvk_gguf_writer_set_u64(struct qvk_gguf_writer *w, const char *key,
+				   uint64_t value)
+{
+	return qvk_gguf_writer_scalar(w, key, QVK_GGUF_UINT64, &value);
+}
+
+qvk_status qvk_gguf_writer_set_f32(struct qvk_gguf_writer *w, const char *key,
+				   float value)
+{
+	return qvk_gguf_writer_scalar(w, key, QVK_GGUF_FLOAT32, &value);
+}
+
+qvk_status qvk_gguf_writer_set_bool(struct qvk_gguf_writer *w,
+				    const char *key, bool value)
+{
+	uint8_t b = value;
+
+	return qvk_gguf_writer_scalar(w, key, QVK_GGUF_BOOL, &b);
+}
+
+qvk_status qvk_gguf_writer_set_str(struct qvk_gguf_writer *w, const char *key,
+				   const char *value)
+{
+	uint64_t len = strlen(value);
+	uint8_t *v = malloc(8 + len);
+
+	if (!v)
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY, "GGUF writer");
+	memcpy(v, &len, 8);
+	memcpy(v + 8, value, len);
+	return qvk_gguf_writer_put(w, key, QVK_GGUF_STRING, v, 8 + len);
+}
+
+/* Serialise an array header followed by @data_bytes of @data. */
+static qvk_status qvk_gguf_writer_array(struct qvk_gguf_writer *w,
+					const char *key, uint32_t elem_type,
+					uint64_t count, const void *data,
+					size_t data_bytes)
+{
+	uint8_t *v;
+
+	if (data_bytes > SIZE_MAX - 12 || !(v = malloc(12 + data_bytes)))
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY,
+				 "GGUF writer: array '%s'", key);
+	memcpy(v, &elem_type, 4);
+	memcpy(v + 4, &count, 8);
+	if (data_bytes)
+		memcpy(v + 12, data, data_bytes);
+	return qvk_gguf_writer_put(w, key, QVK_GGUF_ARRAY, v, 12 + data_bytes);
+}
+
+qvk_status qvk_gguf_writer_set_array(struct qvk_gguf_writer *w,
+				     const char *key,
+				     enum qvk_gguf_type elem_type,
+				     const void *values, uint64_t count)
+{
+	size_t elem = qvk_gguf_type_size(elem_type), bytes;
+
+	if (!elem || (count && !values))
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: array '%s' of type %u", key,
+				 elem_type);
+	if (count > SIZE_MAX || !qvk_mul_size((size_t)count, elem, &bytes))
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY,
+				 "GGUF writer: array '%s' too large", key);
+	return qvk_gguf_writer_array(w, key, elem_type, count, values, bytes);
+}
+
+qvk_status qvk_gguf_writer_set_str_array(struct qvk_gguf_writer *w,
+					 const char *key,
+					 const char *const *strs,
+					 const uint64_t *lens, uint64_t count)
+{
+	size_t bytes = 0, pos = 0;
+	uint8_t *buf;
+	qvk_status st;
+
+	for (uint64_t i = 0; i < count; i++)
+		if (lens[i] > SIZE_MAX ||
+		    !qvk_add_size(bytes, 8, &bytes) ||
+		    !qvk_add_size(bytes, (size_t)lens[i], &bytes))
+			return qvk_error(w->ctx, QVK_ERR_NO_MEMORY,
+					 "GGUF writer: array '%s' too large", key);
+	buf = malloc(bytes ? bytes : 1);
+	if (!buf)
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY,
+				 "GGUF writer: array '%s'", key);
+	for (uint64_t i = 0; i < count; i++) {
+		memcpy(buf + pos, &lens[i], 8);
+		if (lens[i])
+			memcpy(buf + pos + 8, strs[i], (size_t)lens[i]);
+		pos += 8 + (size_t)lens[i];
+	}
+	st = qvk_gguf_writer_array(w, key, QVK_GGUF_STRING, count, buf, bytes);
+	free(buf);
+	return st;
+}
+
+qvk_status qvk_gguf_writer_copy_kv(struct qvk_gguf_writer *w,
+				   const struct qvk_gguf_kv *kv)
+{
+	char key[256];
+	size_t bytes;
+	uint8_t *v;
+
+	if (!kv || kv->key.len >= sizeof(key))
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: copy of a missing or over-long key");
+	memcpy(key, kv->key.ptr, kv->key.len);
+	key[kv->key.len] = '\0';
+	if (kv->type == QVK_GGUF_ARRAY) {
+		const uint8_t *p = kv->data;
+
+		if (kv->elem_type == QVK_GGUF_STRING) {
+			/* validated at open: the walk stays in the file */
+			for (uint64_t i = 0; i < kv->count; i++)
+				p += 8 + qvk_load_u64(p);
+		} else {
+			p += kv->count * qvk_gguf_type_size(kv->elem_type);
+		}
+		return qvk_gguf_writer_array(w, key, kv->elem_type, kv->count,
+					     kv->data, (size_t)(p - kv->data));
+	}
+	bytes = kv->type == QVK_GGUF_STRING ? 8 + qvk_load_u64(kv->data) :
+					      qvk_gguf_type_size(kv->type);
+	v = malloc(bytes);
+	if (!v)
+		return qvk_error(w->ctx, QVK_ERR_NO_MEMORY, "GGUF writer");
+	memcpy(v, kv->data, bytes);
+	return qvk_gguf_writer_put(w, key, kv->type, v, bytes);
+}
+
+qvk_status qvk_gguf_writer_set_alignment(struct qvk_gguf_writer *w,
+					 uint32_t alignment)
+{
+	if (alignment < 8 || alignment > (1u << 30) ||
+	    (alignment & (alignment - 1)))
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: alignment %u (power of two, "
+				 "8..2^30)", alignment);
+	w->alignment = alignment;
+	if (alignment == QVK_GGUF_DEFAULT_ALIGNMENT)
+		return QVK_OK;
+	return qvk_gguf_writer_set_u32(w, "general.alignment", alignment);
+}
+
+qvk_status qvk_gguf_writer_add_tensor(struct qvk_gguf_writer *w,
+				      const struct qvk_host_tensor *t)
+{
+	uint64_t size;
+	size_t len = t ? strnlen(t->name, QVK_TENSOR_NAME_MAX) : 0;
+
+	if (!t || len == 0 || len >= QVK_TENSOR_NAME_MAX || !t->data)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: tensor without a name (1..%d "
+				 "bytes) or data", QVK_TENSOR_NAME_MAX - 1);
+	if (!qvk_ggml_tensor_size(t->type, t->n_dims, t->ne, &size) ||
+	    size != t->size_bytes)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: tensor '%s': type %u, %u dims, "
+				 "%llu bytes do not agree", t->name, t->type,
+				 t->n_dims, (unsigned long long)t->size_bytes);
+	for (size_t i = 0; i < w->n_tensors; i++)
+		if (!strcmp(w->tensors[i].name, t->name))
+			return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+					 "GGUF writer: duplicate tensor '%s'",
+					 t->name);
+	if (w->n_tensors == w->cap_tensors) {
+		size_t cap = w->cap_tensors ? 2 * w->cap_tensors : 64;
+		struct qvk_host_tensor *ts =
+			realloc(w->tensors, cap * sizeof(*ts));
+
+		if (!ts)
+			return qvk_error(w->ctx, QVK_ERR_NO_MEMORY,
+					 "GGUF writer: tensors");
+		w->tensors = ts;
+		w->cap_tensors = cap;
+	}
+	w->tensors[w->n_tensors++] = *t;
+	return QVK_OK;
+}
+
+static bool qvk_gguf_put_bytes(FILE *f, const void *p, size_t n, uint64_t *pos)
+{
+	*pos += n;
+	return fwrite(p, 1, n, f) == n;
+}
+
+static bool qvk_gguf_put_u32(FILE *f, uint32_t v, uint64_t *pos)
+{
+	return qvk_gguf_put_bytes(f, &v, 4, pos);
+}
+
+static bool qvk_gguf_put_u64(FILE *f, uint64_t v, uint64_t *pos)
+{
+	return qvk_gguf_put_bytes(f, &v, 8, pos);
+}
+
+static bool qvk_gguf_put_pad(FILE *f, uint32_t alignment, uint64_t *pos)
+{
+	static const uint8_t zeros[64];
+	uint64_t pad = QVK_ALIGN_UP(*pos, (uint64_t)alignment) - *pos;
+
+	while (pad) {
+		size_t n = (size_t)QVK_MIN(pad, (uint64_t)sizeof(zeros));
+
+		if (!qvk_gguf_put_bytes(f, zeros, n, pos))
+			return false;
+		pad -= n;
+	}
+	return true;
+}
+
+static bool qvk_gguf_writer_stream(struct qvk_gguf_writer *w, FILE *f)
+{
+	uint64_t pos = 0, offset = 0;
+	bool ok = qvk_gguf_put_u32(f, 0x46554747u, &pos) &&
+		  qvk_gguf_put_u32(f, 3, &pos) &&
+		  qvk_gguf_put_u64(f, w->n_tensors, &pos) &&
+		  qvk_gguf_put_u64(f, w->n_kv, &pos);
+
+	for (size_t i = 0; ok && i < w->n_kv; i++) {
+		const struct qvk_gguf_wkv *kv = &w->kvs[i];
+		uint64_t len = strlen(kv->key);
+
+		ok = qvk_gguf_put_u64(f, len, &pos) &&
+		     qvk_gguf_put_bytes(f, kv->key, len, &pos) &&
+		     qvk_gguf_put_u32(f, kv->type, &pos) &&
+		     qvk_gguf_put_bytes(f, kv->value, kv->value_bytes, &pos);
+	}
+	for (size_t i = 0; ok && i < w->n_tensors; i++) {
+		const struct qvk_host_tensor *t = &w->tensors[i];
+		uint64_t len = strlen(t->name);
+
+		ok = qvk_gguf_put_u64(f, len, &pos) &&
+		     qvk_gguf_put_bytes(f, t->name, len, &pos) &&
+		     qvk_gguf_put_u32(f, t->n_dims, &pos);
+		for (uint32_t d = 0; ok && d < t->n_dims; d++)
+			ok = qvk_gguf_put_u64(f, t->ne[d], &pos);
+		ok = ok && qvk_gguf_put_u32(f, t->type, &pos) &&
+		     qvk_gguf_put_u64(f, offset, &pos);
+		offset = QVK_ALIGN_UP(offset + t->size_bytes,
+				      (uint64_t)w->alignment);
+	}
+	if (ok && w->n_tensors)
+		ok = qvk_gguf_put_pad(f, w->alignment, &pos);
+	for (size_t i = 0; ok && i < w->n_tensors; i++) {
+		ok = qvk_gguf_put_bytes(f, w->tensors[i].data,
+					(size_t)w->tensors[i].size_bytes, &pos) &&
+		     qvk_gguf_put_pad(f, w->alignment, &pos);
+	}
+	return ok;
+}
+
+qvk_status qvk_gguf_writer_write(struct qvk_gguf_writer *w, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	bool ok;
+
+	if (!path || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+				 "GGUF writer: no path or path too long");
+	f = fopen(tmp, "wb");
+	if (!f)
+		return qvk_error(w->ctx, QVK_ERR_IO, "%s: cannot create: %s",
+				 tmp, strerror(errno));
+	ok = qvk_gguf_writer_stream(w, f);
+	if (fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		int err = errno;
+
+		remove(tmp);
+		return qvk_error(w->ctx, QVK_ERR_IO, "%s: write failed: %s",
+				 tmp, strerror(err));
+	}
+	if (rename(tmp, path) != 0) {
+		int err = errno;
+
+		remove(tmp);
+		return qvk_error(w->ctx, QVK_ERR_IO, "%s: cannot rename to %s: %s",
+				 tmp, path, strerror(err));
+	}
+	return QVK_OK;
+}

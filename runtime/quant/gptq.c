@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GPTQ (Frantar, Ashkboos, Hoefler, Alistarh 2022), Algorithm 1 with lazy
+ * batch updates, optional act-order with static groups, group-wise scales.
+ *
+ *   H   = 2XᵀX/t + λI                      (k, k)   ssyrk
+ *   U   = chol(H⁻¹) upper, H⁻¹ = UᵀU        (k, k)   spotrf, spotri, spotrf
+ *   for each block of B columns [i1, i2):
+ *     for each column i in the block (row by row: rows are independent):
+ *       q = Q(w_i); e = (w_i − q) / U[i][i]
+ *       w_j −= e · U[i][j] for j in (i, i2)           in-block, immediate
+ *     W[:, i2:] −= E · U[i1:i2, i2:]                   lazy, one sgemm
+ *
+ * Group parameters (scale, min) of a row come from its current, already
+ * error-corrected weights at the group's first column; B is rounded to a
+ * multiple of the group so a group never straddles two blocks. With
+ * act_order the columns run by decreasing diag(H) and every group's
+ * parameters are fixed up front from the original W ("static groups"), so
+ * the stored layout stays in the original column order.
+ */
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/quant_internal.h"
+
+struct key_index {
+	float key;
+	uint32_t index;
+};
+
+/* Decreasing key, then increasing index: a deterministic order. */
+static int cmp_key_desc(const void *a, const void *b)
+{
+	const struct key_index *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * H (k, k) = 2XᵀX/t, full symmetric, from the upper triangle of the sums
+ * XᵀX; dead channels (never active) get H_jj = 1 and their weights zeroed,
+ * as the reference implementation does.
+ */
+static void gptq_hessian(float *h, double tokens, uint32_t k, float *w,
+			 uint32_t n)
+{
+	float scale = (float)(2.0 / tokens);
+
+	for (uint32_t i = 0; i < k; i++) {
+		for (uint32_t j = i; j < k; j++)
+			h[(size_t)i * k + j] *= scale;
+		for (uint32_t j = 0; j < i; j++)
+			h[(size_t)i * k + j] = h[(size_t)j * k + i];
+	}
+	for (uint32_t j = 0; j < k; j++) {
+		if (h[(size_t)j * k + j] != 0.0f)
+			continue;
+		h[(size_t)j * k + j] = 1.0f;
+		for (uint32_t r = 0; r < n; r++)
+			w[(size_t)r * k + j] = 0.0f;
+	}
+}
+
+/* U with H⁻¹ = UᵀU from H (k, k), in place; damping grows on failure. */
+static qvk_status gptq_inverse_factor(struct qvk_ctx *ctx, const char *name,
+				      float *h, float *work, uint32_t k,
+				      float damp)
+{
+	double mean = 0.0;
+
+	for (uint32_t j = 0; j < k; j++)
+		mean += h[(size_t)j * k + j];
+	mean /= k;
+	for (int attempt = 0; attempt < 6; attempt++, damp *= 10.0f) {
+		lapack_int info;
+
+		memcpy(work, h, (size_t)k * k * sizeof(*h));
+		for (uint32_t j = 0; j < k; j++)
+			work[(size_t)j * k + j] += damp * (float)mean;
+		info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)k,
+				      work, (lapack_int)k);
+		if (!info)
+			info = LAPACKE_spotri(LAPACK_ROW_MAJOR, 'U',
+					      (lapack_int)k, work, (lapack_int)k);
+		if (!info)
+			info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U',
+					      (lapack_int)k, work, (lapack_int)k);
+		if (!info) {
+			memcpy(h, work, (size_t)k * k * sizeof(*h));
+			return QVK_OK;
+		}
+		qvk_log(ctx, QVK_LOG_WARN,
+			"%s: Hessian not positive definite with damping %g "
+			"(LAPACK info %d); retrying with %g", name,
+			(double)damp, (int)info, (double)damp * 10.0);
+	}
+	return qvk_error(ctx, QVK_ERR_NUMERIC,
+			 "%s: the calibration Hessian stays singular even with "
+			 "damping %g", name, (double)damp);
+}
+
+struct gptq_run {
+	const struct qvk_quant_params *qp;
+	struct qvk_qtensor *qt;
+	uint32_t n, k, block;
+	float *w;             /* (n, k) working weights, processing order */
+	const float *u;       /* (k, k) upper factor, processing order */
+	float *err;           /* (n, block) */
+	const uint32_t *perm; /* processing position -> original column */
+	struct qvk_qgroup *static_groups; /* (n, n_groups) or NULL */
+	float *scratch;       /* group floats */
+};
+
+/* Parameters of (row, g) from the row's current weights in the group. */
+static int gptq_fit_group(struct gptq_run *run, uint32_t row, uint32_t g,
+			  const float *wrow, struct qvk_qgroup *out)
+{
+	uint32_t k0 = g * run->qt->group;
+	uint32_t count = QVK_MIN(run->qt->group, run->k - k0);
+
+	if (qvk_qgroup_choose(run->qp, wrow + k0, count, NULL, run->scratch,
+			      out))
+		return -1;
+	qvk_qtensor_set_group(run->qt, row, g, out);
+	return 0;
+}
+
+/* Columns [i1, i2) of one row, with immediate in-block error feedback. */
+static int gptq_row_block(struct gptq_run *run, uint32_t row, uint32_t i1,
+			  uint32_t i2, struct qvk_qgroup *cur)
+{
+	float *wrow = run->w + (size_t)row * run->k;
+	float *erow = run->err + (size_t)row * run->block;
+	uint32_t group = run->qt->group;
+
+	for (uint32_t i = i1; i < i2; i++) {
+		uint32_t col = run->perm ? run->perm[i] : i;
+		const struct qvk_qgroup *gp;
+		const float *urow = run->u + (size_t)i * run->k;
+		float w = wrow[i], q, e;
+		int code;
+
+		if (run->static_groups) {
+			gp = &run->static_groups[(size_t)row * run->qt->n_groups +
+						 col / group];
+		} else {
+			if (i % group == 0 &&
+			    gptq_fit_group(run, row, i / group, wrow, cur))
+				return -1;
+			gp = cur;
+		}
+		code = qvk_qcode(run->qp->format, gp, w);
+		qvk_qtensor_set_code(run->qt, row, col, code);
+		q = qvk_qvalue(run->qp->format, gp->d, gp->m, code);
+		e = (w - q) / urow[i];
+		erow[i - i1] = e;
+		for (uint32_t j = i + 1; j < i2; j++)
+			wrow[j] -= e * urow[j];
+	}
+	return 0;
+}
+
+static qvk_status gptq_run_blocks(struct qvk_ctx *ctx, const char *name,
+				  struct gptq_run *run)
+{
+	struct qvk_qgroup *cur;
+
+	cur = calloc(run->n, sizeof(*cur));
+	if (!cur)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	for (uint32_t i1 = 0; i1 < run->k; i1 += run->block) {
+		uint32_t i2 = QVK_MIN(i1 + run->block, run->k);
+
+		for (uint32_t r = 0; r < run->n; r++)
+			if (gptq_row_block(run, r, i1, i2, &cur[r])) {
+				free(cur);
+				return qvk_error(ctx, QVK_ERR_NUMERIC,
+						 "%s: row %u near column %u: a "
+						 "group's range does not fit an "
+						 "fp16 scale", name, r, i1);
+			}
+		if (i2 < run->k)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+				    (int)run->n, (int)(run->k - i2),
+				    (int)(i2 - i1), -1.0f, run->err,
+				    (int)run->block,
+				    run->u + (size_t)i1 * run->k + i2,
+				    (int)run->k, 1.0f, run->w + i2, (int)run->k);
+		qvk_progress(ctx, name, i2, run->k);
+	}
+	free(cur);
+	return QVK_OK;
+}
+
+/* Permute the columns of W (n, k) and both axes of H (k, k) by perm. */
+static void gptq_permute(float *w, float *h, float *tmp, uint32_t n,
+			 uint32_t k, const uint32_t *perm)
+{
+	for (uint32_t r = 0; r < n; r++) {
+		float *row = w + (size_t)r * k;
+
+		for (uint32_t i = 0; i < k; i++)
+			tmp[i] = row[perm[i]];
+		memcpy(row, tmp, (size_t)k * sizeof(*row));
+	}
+	for (uint32_t i = 0; i < k; i++)
+		for (uint32_t j = 0; j < k; j++)
+			tmp[(size_t)i * k + j] = h[(size_t)perm[i] * k + perm[j]];
+	memcpy(h, tmp, (size_t)k * k * sizeof(*h));
+}
+
+static qvk_status gptq_check(struct qvk_ctx *ctx, const char *name,
+			     const float *w, uint32_t n, uint32_t k,
+			     const struct qvk_gptq_params *p)
+{
+	size_t bad;
+
+	if (!w || !p || n == 0 || k == 0)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: NULL argument or empty shape", name);
+	if (k > 65536 || n > (1u << 24))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: %u x %u is beyond GPTQ's limits here", name,
+				 n, k);
+	if (p->quant.clip == QVK_CLIP_PERCENTILE || p->quant.importance)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: GPTQ takes min/max or MSE clipping without "
+				 "importance", name);
+	if (!(p->damp >= 0.0f && p->damp < 10.0f))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: damping %g is not in [0, 10)", name,
+				 (double)p->damp);
+	bad = qvk_find_nonfinite(w, (size_t)n * k);
+	if (bad < (size_t)n * k)
+		return qvk_error(ctx, QVK_ERR_NUMERIC,
+				 "%s: non-finite weight at row %zu, column %zu",
+				 name, bad / k, bad % k);
+	return QVK_OK;
+}
+
+static qvk_status gptq_check_x(struct qvk_ctx *ctx, const char *name,
+			       const float *x, uint32_t t, uint32_t k)
+{
+	size_t bad;
+
+	if (!x || t == 0 || t > (1u << 26))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: no calibration rows, or too many (%u)",
+				 name, t);
+	bad = qvk_find_nonfinite(x, (size_t)t * k);
+	if (bad < (size_t)t * k)
+		return qvk_error(ctx, QVK_ERR_NUMERIC,
+				 "%s: non-finite calibration input at token %zu, "
+				 "column %zu", name, bad / k, bad % k);
+	return QVK_OK;
+}
+
+/* Static groups: every (row, group) fitted from the original weights. */
+static int gptq_static_groups(struct gptq_run *run, const float *w0)
+{
+	for (uint32_t r = 0; r < run->n; r++)
+		for (uint32_t g = 0; g < run->qt->n_groups; g++)
+			if (gptq_fit_group(run, r, g, w0 + (size_t)r * run->k,
+					   &run->static_groups[(size_t)r *
+							       run->qt->n_groups + g]))
+				return -1;
+	return 0;
+}
+
+/*
+ * GPTQ proper on @h (k, k): the upper triangle holds XᵀX summed over
+ * @tokens rows. @h is consumed (overwritten, then freed by the caller).
+ */
+static qvk_status gptq_core(struct qvk_ctx *ctx, const char *name, float *h,
+			    double tokens, const float *w, uint32_t n,
+			    uint32_t k, const struct qvk_gptq_params *params,
+			    struct qvk_qtensor **out)
+{
+	struct gptq_run run = { 0 };
+	struct qvk_qtensor *qt = NULL;
+	float *work = NULL, *wk = NULL;
+	struct key_index *order = NULL;
+	uint32_t *perm = NULL;
+	qvk_status st;
+	size_t kk;
+
+	st = qvk_qtensor_create(ctx, params->quant.format, n, k,
+				params->quant.group, &qt);
+	if (st)
+		return st;
+	kk = (size_t)k * k;
+	run.qp = &params->quant;
+	run.qt = qt;
+	run.n = n;
+	run.k = k;
+	run.block = params->block ? params->block : 128;
+	run.block = qt->group >= k ? run.block :
+		    QVK_ALIGN_UP(run.block, qt->group);
+	work = malloc(QVK_MAX(kk, (size_t)k) * sizeof(*work));
+	wk = malloc((size_t)n * k * sizeof(*wk));
+	run.err = malloc((size_t)n * run.block * sizeof(*run.err));
+	run.scratch = malloc((size_t)qt->group * sizeof(*run.scratch));
+	if (!work || !wk || !run.err || !run.scratch) {
+		st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
+			       "%s: no memory for GPTQ of %u x %u", name, n, k);
+		goto out_free;
+	}
+	memcpy(wk, w, (size_t)n * k * sizeof(*wk));
+	gptq_hessian(h, tokens, k, wk, n);
+	run.w = wk;
+	if (params->act_order) {
+		run.static_groups = calloc((size_t)n * qt->n_groups,
+					   sizeof(*run.static_groups));
+		order = malloc((size_t)k * sizeof(*order));
+		perm = malloc((size_t)k * sizeof(*perm));
+		if (!run.static_groups || !order || !perm) {
+			st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory",
+				       name);
+			goto out_free;
+		}
+		if (gptq_static_groups(&run, wk)) {
+			st = qvk_error(ctx, QVK_ERR_NUMERIC,
+				       "%s: a group's range does not fit an fp16 "
+				       "scale", name);
+			goto out_free;
+		}
+		for (uint32_t j = 0; j < k; j++)
+			order[j] = (struct key_index){ h[(size_t)j * k + j], j };
+		qsort(order, k, sizeof(*order), cmp_key_desc);
+		for (uint32_t j = 0; j < k; j++)
+			perm[j] = order[j].index;
+		gptq_permute(wk, h, work, n, k, perm);
+		run.perm = perm;
+	}
+	st = gptq_inverse_factor(ctx, name, h, work,  k,
+				 params->damp > 0.0f ? params->damp : 0.01f);
+	if (st)
+		goto out_free;
+	run.u = h;
+	st = gptq_run_blocks(ctx, name, &run);
+	if (st)
+		goto out_free;
+	/* The zero padding of the last group, with that group's parameters. */
+	for (uint32_t r = 0; r < n && k < qt->k_padded; r++) {
+		size_t gi = (size_t)r * qt->n_groups + qt->n_groups - 1;
+		struct qvk_qgroup gp = {
+			.d = qvk_fp16_to_f32(qt->scales[gi]),
+			.m = qt->mins ? qvk_fp16_to_f32(qt->mins[gi]) : 0.0f,
+		};
+
+		for (uint32_t j = k; j < qt->k_padded; j++)
+			qvk_qtensor_set_code(qt, r, j,
+					     qvk_qcode(qt->format, &gp, 0.0f));
+	}
+	*out = qt;
+	qt = NULL;
+out_free:
+	free(perm);
+	free(order);
+	free(run.static_groups);
+	free(run.scratch);
+	free(run.err);
+	free(wk);
+	free(work);
+	qvk_qtensor_destroy(qt);
+	return st;
+}
+
+qvk_status qvk_gptq_hessian_add(struct qvk_ctx *ctx, const char *name,
+				const float *x, uint32_t t, uint32_t k,
+				float *xtx)
+{
+	qvk_status st;
+
+	if (!name)
+		name = "gptq";
+	if (!xtx || k == 0 || k > 65536)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: NULL sums or bad width %u", name, k);
+	st = gptq_check_x(ctx, name, x, t, k);
+	if (st)
+		return st;
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)t,
+		    1.0f, x, (int)k, 1.0f, xtx, (int)k);
+	return QVK_OK;
+}
+
+qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
+				     const float *xtx, uint64_t tokens,
+				     const float *w, uint32_t n, uint32_t k,
+				     const struct qvk_gptq_params *params,
+				     struct qvk_qtensor **out)
+{
+	qvk_status st;
+	float *h;
+
+	if (!name)
+		name = "gptq";
+	if (!out)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: out is NULL", name);
+	*out = NULL;
+	st = gptq_check(ctx, name, w, n, k, params);
+	if (st)
+		return st;
+	if (!xtx || tokens == 0)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: no calibration sums", name);
+	for (uint32_t i = 0; i < k; i++)
+		for (uint32_t j = i; j < k; j++)
+			if (!isfinite(xtx[(size_t)i * k + j]))
+				return qvk_error(ctx, QVK_ERR_NUMERIC,
+						 "%s: non-finite Hessian sum at "
+						 "(%u, %u)", name, i, j);
+	h = malloc((size_t)k * k * sizeof(*h));
+	if (!h)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	memcpy(h, xtx, (size_t)k * k * sizeof(*h));
+	qvk_progress(ctx, name, 0, k);
+	st = gptq_core(ctx, name, h, (double)tokens, w, n, k, params, out);
+	free(h);
+	return st;
+}
+
+qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
+			     const float *x, uint32_t t, const float *w,
+			     uint32_t n, uint32_t k,
+			     const struct qvk_gptq_params *params,
+			     struct qvk_qtensor **out)
+{
+	qvk_status st;
+	float *h;
+
+	if (!name)
+		name = "gptq";
+	if (!out)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: out is NULL", name);
+	*out = NULL;
+	st = gptq_check(ctx, name, w, n, k, params);
+	if (!st)
+		st = gptq_check_x(ctx, name, x, t, k);
+	if (st)
+		return st;
+	h = malloc((size_t)k * k * sizeof(*h));
+	if (!h)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	qvk_progress(ctx, name, 0, k);
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)t, 1.0f,
+		    x, (int)k, 0.0f, h, (int)k);
+	st = gptq_core(ctx, name, h, (double)t, w, n, k, params, out);
+	free(h);
+	return st;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* Private header of runtime/quant/: group parameters and code helpers. */
+#ifndef QVK_QUANT_INTERNAL_H
+#define QVK_QUANT_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include <qvk/fp16.h>
+#include <qvk/quant.h>
+
+#include "internal.h"
+
+/* The parameters of one group: stored fp16 values and their float twins. */
+struct qvk_qgroup {
+	float d;      /* scale, exactly the fp16 value d16 */
+	float m;      /* Q4A min, exactly m16; 0 otherwise */
+	uint16_t d16;
+	uint16_t m16;
+};
+
+/* fp16 of @v rounded away from zero (|result| >= |v|); Inf if too large. */
+uint16_t qvk_fp16_ceil_mag(float v);
+
+/*
+ * Parameters for the values in [lo, hi] (lo <= hi) in @format, as the
+ * public quantizer documents them. Returns 0, or -1 when a scale or min
+ * does not fit in fp16.
+ */
+int qvk_qgroup_fit(enum qvk_qformat format, float lo, float hi,
+		   struct qvk_qgroup *g);
+
+/*
+ * Choose the group parameters for @count real values @x (finite) with the
+ * clipping of @p. @importance: per-element weights (NULL: ones). @scratch:
+ * @count floats (percentile sorting). Returns 0 or -1 as qvk_qgroup_fit.
+ */
+int qvk_qgroup_choose(const struct qvk_quant_params *p, const float *x,
+		      uint32_t count, const float *importance, float *scratch,
+		      struct qvk_qgroup *g);
+
+/* The stored code of @x in a group, and the value a code stands for. */
+static inline int qvk_qcode(enum qvk_qformat format,
+			    const struct qvk_qgroup *g, float x)
+{
+	float q;
+
+	if (g->d == 0.0f)
+		return format == QVK_QFORMAT_Q4 ? 8 : 0;
+	switch (format) {
+	case QVK_QFORMAT_Q8:
+		q = roundf(x / g->d);
+		return (int)fminf(fmaxf(q, -127.0f), 127.0f);
+	case QVK_QFORMAT_Q4:
+		q = roundf(x / g->d);
+		return (int)fminf(fmaxf(q, -8.0f), 7.0f) + 8;
+	case QVK_QFORMAT_Q4A:
+	default:
+		q = roundf((x - g->m) / g->d);
+		return (int)fminf(fmaxf(q, 0.0f), 15.0f);
+	}
+}
+
+static inline float qvk_qvalue(enum qvk_qformat format, float d, float m,
+			       int code)
+{
+	switch (format) {
+	case QVK_QFORMAT_Q8:
+		return d * (float)code;
+	case QVK_QFORMAT_Q4:
+		return d * (float)(code - 8);
+	case QVK_QFORMAT_Q4A:
+	default:
+		return d * (float)code + m;
+	}
+}
+
+/* Layout arithmetic shared by create and the GGUF conversion. */
+int qvk_qtensor_shape(enum qvk_qformat format, uint32_t k, uint32_t group,
+		      uint32_t *k_padded, uint32_t *group_out,
+		      uint32_t *row_words);
+
+/* Store group (row, g)'s parameters. */
+static inline void qvk_qtensor_set_group(struct qvk_qtensor *qt, uint32_t row,
+					 uint32_t g, const struct qvk_qgroup *p)
+{
+	size_t i = (size_t)row * qt->n_groups + g;
+
+	qt->scales[i] = p->d16;
+	if (qt->mins)
+		qt->mins[i] = p->m16;
+}
+
+/*
+ * Quantize the real values x[0..count) of group (row, g) with @p and write
+ * codes for the whole group, padding included (as 0.0).
+ */
+void qvk_qtensor_write_group(struct qvk_qtensor *qt, uint32_t row, uint32_t g,
+			     const struct qvk_qgroup *p, const float *x,
+			     uint32_t count);
+
+/* Index of the first non-finite value in x[0..count), or count. */
+size_t qvk_find_nonfinite(const float *x, size_t count);
+
+#endif

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Weights and activations on the device. Weights are written straight into
+ * mapped device memory on unified-memory devices (lavapipe, iGPUs) and
+ * through a staging buffer and a transfer otherwise. Weight rows never
+ * straddle two pieces, so a kernel sees whole rows per binding.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <qvk/fp16.h>
+
+#include "matmul.h"
+
+/* Copy @size bytes at @offset into @dst, staging when it is not mapped. */
+static qvk_status qvk_upload(struct qvk_device *dev, struct qvk_buffer *dst,
+			     VkDeviceSize offset, const void *src,
+			     VkDeviceSize size)
+{
+	struct qvk_buffer *staging;
+	struct qvk_cmd cmd;
+	VkDeviceSize done = 0;
+	qvk_status st;
+
+	if (dst->pieces[0].alloc.mapped)
+		return qvk_buffer_write(dst, offset, src, size);
+	st = qvk_buffer_create(dev, QVK_MEM_UPLOAD, QVK_MIN(size, 64u << 20), 4,
+			       &staging);
+	if (st != QVK_OK)
+		return st;
+	st = qvk_cmd_init(dev, &cmd);
+	while (st == QVK_OK && done < size) {
+		VkDeviceSize at = offset + done;
+		uint32_t p = (uint32_t)(at / dst->piece_bytes);
+		VkDeviceSize in = at - dst->pieces[p].offset_bytes;
+		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
+						 staging->size_bytes),
+					 dst->pieces[p].size_bytes - in);
+		VkBufferCopy region = { 0, in, n };
+
+		st = qvk_buffer_write(staging, 0, (const char *)src + done, n);
+		if (st == QVK_OK)
+			st = qvk_cmd_begin(&cmd);
+		if (st != QVK_OK)
+			break;
+		vkCmdCopyBuffer(cmd.cb, staging->pieces[0].buffer,
+				dst->pieces[p].buffer, 1, &region);
+		st = qvk_cmd_submit_wait(&cmd, true);
+		done += n;
+	}
+	qvk_cmd_finish(&cmd);
+	qvk_buffer_destroy(staging);
+	return st;
+}
+
+static qvk_status qvk_weight_alloc(struct qvk_device *dev,
+				   struct qvk_mm_weight *w, bool scales)
+{
+	size_t row_bytes = (size_t)w->row_words * 4, bytes;
+	qvk_status st;
+
+	if (!qvk_mul_size(row_bytes, w->n, &bytes))
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "weight (%u, %u) is too large", w->n, w->k);
+	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, bytes, row_bytes, &w->qs);
+	if (st != QVK_OK)
+		return st;
+	w->rows_per_piece = (uint32_t)(w->qs->piece_bytes / row_bytes);
+	if (!scales)
+		return QVK_OK;
+	/* fp16 pairs: round the count up to whole words. */
+	bytes = QVK_ALIGN_UP((size_t)w->n * w->n_groups * 2, 4);
+	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, bytes, 4, &w->scales);
+	if (st == QVK_OK && w->kind == QVK_MM_Q4A)
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE, bytes, 4, &w->mins);
+	return st;
+}
+
+qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
+				  const struct qvk_qtensor *qt,
+				  struct qvk_mm_weight **out)
+{
+	struct qvk_mm_weight *w;
+	qvk_status st;
+
+	*out = NULL;
+	if (qt->format != QVK_QFORMAT_Q8 && qt->format != QVK_QFORMAT_Q4 &&
+	    qt->format != QVK_QFORMAT_Q4A)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "unknown weight format %d", (int)qt->format);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "weight");
+	w->kind = (enum qvk_mm_kind)qt->format;
+	w->n = qt->n;
+	w->k = qt->k;
+	w->k_padded = qt->k_padded;
+	w->group = qt->group;
+	w->n_groups = qt->n_groups;
+	w->row_words = qt->row_words;
+	st = qvk_weight_alloc(dev, w, true);
+	if (st == QVK_OK)
+		st = qvk_upload(dev, w->qs, 0, qt->qs, qvk_qtensor_qs_bytes(qt));
+	if (st == QVK_OK)
+		st = qvk_upload(dev, w->scales, 0, qt->scales,
+				qvk_qtensor_scales_bytes(qt));
+	if (st == QVK_OK && w->mins)
+		st = qvk_upload(dev, w->mins, 0, qt->mins,
+				qvk_qtensor_scales_bytes(qt));
+	if (st != QVK_OK) {
+		qvk_mm_weight_destroy(w);
+		return st;
+	}
+	*out = w;
+	return QVK_OK;
+}
+
+qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *src,
+				      uint32_t n, uint32_t k, bool as_f16,
+				      struct qvk_mm_weight **out)
+{
+	struct qvk_mm_weight *w = calloc(1, sizeof(*w));
+	size_t elem = as_f16 ? 2 : 4, row_bytes;
+	uint8_t *row = NULL;
+	qvk_status st;
+
+	*out = NULL;
+	if (!w)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "weight");
+	w->kind = as_f16 ? QVK_MM_F16 : QVK_MM_F32;
+	w->n = n;
+	w->k = k;
+	/* Rows padded with zeros to whole uvec4 loads of 8 elements. */
+	w->k_padded = QVK_ALIGN_UP(k, 8);
+	w->row_words = (uint32_t)(w->k_padded * elem / 4);
+	row_bytes = (size_t)w->row_words * 4;
+	st = qvk_weight_alloc(dev, w, false);
+	if (st == QVK_OK && !(row = calloc(1, row_bytes)))
+		st = qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "weight row");
+	for (uint32_t r = 0; st == QVK_OK && r < n; r++) {
+		const float *s = src + (size_t)r * k;
+
+		if (as_f16)
+			for (uint32_t i = 0; i < k; i++)
+				((uint16_t *)row)[i] = qvk_fp16_from_f32(s[i]);
+		else
+			memcpy(row, s, (size_t)k * 4);
+		st = qvk_upload(dev, w->qs, (VkDeviceSize)r * row_bytes, row,
+				row_bytes);
+	}
+	free(row);
+	if (st != QVK_OK) {
+		qvk_mm_weight_destroy(w);
+		return st;
+	}
+	*out = w;
+	return QVK_OK;
+}
+
+void qvk_mm_weight_destroy(struct qvk_mm_weight *w)
+{
+	if (!w)
+		return;
+	qvk_buffer_destroy(w->qs);
+	qvk_buffer_destroy(w->scales);
+	qvk_buffer_destroy(w->mins);
+	free(w);
+}
+
+qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
+			     uint32_t k, struct qvk_mm_act **out)
+{
+	struct qvk_mm_act *a = calloc(1, sizeof(*a));
+	qvk_status st;
+
+	*out = NULL;
+	if (!a)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "activations");
+	a->max_m = max_m;
+	a->k = k;
+	a->k_padded = QVK_ALIGN_UP(k, QVK_ACT_ALIGN);
+	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, (VkDeviceSize)max_m *
+						  a->k_padded, 4, &a->qa);
+	if (st == QVK_OK)
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE, (VkDeviceSize)max_m * 4,
+				       4, &a->sa);
+	if (st == QVK_OK)
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
+				       (VkDeviceSize)max_m * a->k_padded / 32 * 4,
+				       4, &a->suma);
+	if (st == QVK_OK)
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
+				       (VkDeviceSize)max_m * k * 4, 4, &a->x);
+	if (st != QVK_OK) {
+		qvk_mm_act_destroy(a);
+		return st;
+	}
+	*out = a;
+	return QVK_OK;
+}
+
+void qvk_mm_act_destroy(struct qvk_mm_act *a)
+{
+	if (!a)
+		return;
+	qvk_buffer_destroy(a->qa);
+	qvk_buffer_destroy(a->sa);
+	qvk_buffer_destroy(a->suma);
+	qvk_buffer_destroy(a->x);
+	free(a);
+}
+
+qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q)
+{
+	struct qvk_device *dev = a->qa->dev;
+	uint32_t blocks = a->k_padded / 32, qblocks = q->k_padded / 32;
+	qvk_status st = QVK_OK;
+	uint32_t *row;
+	int32_t *sums;
+
+	if (q->m > a->max_m || q->k != a->k || q->k_padded > a->k_padded ||
+	    q->granularity != QVK_ACT_PER_TOKEN)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "activations (%u, %u) do not fit (%u, %u) "
+				 "per-token buffers", q->m, q->k, a->max_m,
+				 a->k);
+	row = calloc(a->k_padded / 4, 4);
+	sums = calloc(blocks, 4);
+	if (!row || !sums)
+		st = qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "activation row");
+	/* Rows are re-padded from the quantizer's k_padded to ours. */
+	for (uint32_t i = 0; st == QVK_OK && i < q->m; i++) {
+		memcpy(row, q->qs + (size_t)i * q->row_words, q->row_words * 4);
+		memcpy(sums, q->sums + (size_t)i * qblocks, qblocks * 4);
+		st = qvk_upload(dev, a->qa, (VkDeviceSize)i * a->k_padded, row,
+				a->k_padded);
+		if (st == QVK_OK)
+			st = qvk_upload(dev, a->suma,
+					(VkDeviceSize)i * blocks * 4, sums,
+					blocks * 4);
+	}
+	if (st == QVK_OK)
+		st = qvk_upload(dev, a->sa, 0, q->scales, (VkDeviceSize)q->m * 4);
+	free(row);
+	free(sums);
+	return st;
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// Grouped integer matmul Y = X · Wᵀ with quantized weights (Q8, Q4, Q4A)
+// and int8 per-token activations: int32 dots inside each weight group,
+// scaled by the group's fp16 scale (and min) and accumulated in fp32, then
+// times the token's activation scale. Layouts: include/qvk/quant.h.
+//
+// One invocation owns one weight row and streams it front to back; a
+// workgroup covers WG consecutive rows and TM tokens. Each 32-element block
+// of the row is loaded once into registers and reused for all TM tokens,
+// so decode (M <= 8, TM = M) streams the weights once and prefill tiles
+// tokens TM at a time. The activation words of a block are loaded one per
+// lane and shared with subgroupBroadcast: every row needs the same words,
+// and a broadcast is cheaper than each lane loading all of them.
+//
+// The _intdot variant uses OpSDot (sdot.glsl). The _fallback variant uses
+// SWAR multiplies: two signed 16-bit fields per 32-bit word, one operand
+// with its fields swapped, so one multiply yields the sum of two products
+// in its top half (see qvk_pair_dot below) — about half the instructions
+// of byte-by-byte multiply-add on devices without integer dot products.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#include "sdot.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint FMT = 1;        // 1 Q8, 2 Q4, 3 Q4A
+layout(constant_id = 2) const uint TM = 1;         // tokens per workgroup, <= 8
+layout(constant_id = 3) const bool ACCUMULATE = false; // y += result (residual)
+layout(constant_id = 4) const bool WRITE_DOTS = false; // test hook: int32 dots
+// Share activation words through subgroupBroadcast (needs subgroups of at
+// least 8); otherwise every lane loads them itself.
+layout(constant_id = 5) const bool BROADCAST = true;
+
+layout(std430, binding = 0) readonly buffer Qw { uvec4 qw[]; };
+layout(std430, binding = 1) readonly buffer Sw { uint sw[]; };  // fp16 pairs
+layout(std430, binding = 2) readonly buffer Mw { uint mw[]; };  // fp16 pairs (Q4A)
+layout(std430, binding = 3) readonly buffer Qa { uint qa[]; };
+layout(std430, binding = 4) readonly buffer Sa { float sa[]; };
+layout(std430, binding = 5) readonly buffer Suma { int suma[]; };
+layout(std430, binding = 6) buffer Y { float y[]; };
+layout(std430, binding = 7) writeonly buffer Dots { int dots[]; };
+
+layout(push_constant) uniform Push {
+	uint n;             // rows in this piece of the weights
+	uint row0;          // first row of the piece in the whole tensor
+	uint m;             // tokens
+	uint n_groups;      // groups per row
+	uint group_blocks;  // 32-element blocks per group
+	uint row_vec4;      // uvec4s per weight row (row_words / 4)
+	uint act_words;     // words per activation row (k_padded_act / 4)
+	uint y_stride;      // floats per output row (N of the whole tensor)
+} pc;
+
+const uint BLOCK_WORDS = FMT == 1 ? 8 : 4;  // weight words per 32 elements
+
+float qvk_half(uint idx_buf, bool mins)
+{
+	uint word = mins ? mw[idx_buf >> 1] : sw[idx_buf >> 1];
+	return unpackHalf2x16(word >> ((idx_buf & 1u) * 16u)).x;
+}
+
+#if !QVK_INTDOT
+// Two int8 lanes, sign-extended, as the 16-bit fields of one int:
+// lanes 0 and 2 (even) or 1 and 3 (odd) of a packed word.
+int qvk_even_fields(uint w)
+{
+	return int((w & 0x00ff00ffu) ^ 0x00800080u) - 0x00800080;
+}
+int qvk_odd_fields(uint w)
+{
+	return qvk_even_fields(w >> 8);
+}
+// w = w0 + w2·2^16 and a' = a2 + a0·2^16 (swapped): w·a' mod 2^32 =
+// w0·a2 + (w0·a0 + w2·a2)·2^16. With |w0·a2| < 2^15 and
+// |w0·a0 + w2·a2| < 2^15 (|a| <= 127, |w| <= 128), adding 2^15 and
+// shifting right by 16 leaves exactly w0·a0 + w2·a2.
+int qvk_pair_dot(int w, int a_swapped)
+{
+	return (w * a_swapped + 0x8000) >> 16;
+}
+#endif
+
+// Word i of the current block's activations: broadcast from lane i, or
+// (without BROADCAST) recomputed from a direct load by the caller's helper.
+uint g_act_base;
+
+uint qvk_act_u(uint mine, uint i)
+{
+	return BROADCAST ? subgroupBroadcast(mine, i) : qa[g_act_base + i];
+}
+
+#if !QVK_INTDOT
+int qvk_act_fields(uint word, bool odd)
+{
+	const uint rot = (word >> 16) | (word << 16);
+	return odd ? qvk_odd_fields(rot) : qvk_even_fields(rot);
+}
+
+int qvk_act(int mine_fields, uint i, bool odd)
+{
+	return BROADCAST ? subgroupBroadcast(mine_fields, i) :
+			   qvk_act_fields(qa[g_act_base + i], odd);
+}
+#endif
+
+void main()
+{
+	const uint lane = gl_SubgroupInvocationID & 7u;
+	const uint row = gl_GlobalInvocationID.x;
+	const bool live = row < pc.n;
+	const uint t0 = gl_WorkGroupID.y * TM;
+	// Rows past the end still run (broadcasts need every lane) but read row 0.
+	const uint r = live ? row : 0u;
+	const uint blocks = pc.n_groups * pc.group_blocks;
+	float acc[TM];
+	for (uint t = 0; t < TM; t++)
+		acc[t] = 0.0;
+
+	for (uint g = 0; g < pc.n_groups; g++) {
+		const uint sidx = (pc.row0 + r) * pc.n_groups + g;
+		const float d = qvk_half(sidx, false);
+		const float mn = FMT == 3 ? qvk_half(sidx, true) : 0.0;
+		int idot[TM], isum[TM];
+		for (uint t = 0; t < TM; t++) {
+			idot[t] = 0;
+			isum[t] = 0;
+		}
+		for (uint bi = 0; bi < pc.group_blocks; bi++) {
+			const uint b = g * pc.group_blocks + bi;
+			uint wv[8];
+			uvec4 v0 = qw[r * pc.row_vec4 + b * (BLOCK_WORDS / 4)];
+			wv[0] = v0.x; wv[1] = v0.y; wv[2] = v0.z; wv[3] = v0.w;
+			if (FMT == 1) {
+				uvec4 v1 = qw[r * pc.row_vec4 + b * 2 + 1];
+				wv[4] = v1.x; wv[5] = v1.y; wv[6] = v1.z; wv[7] = v1.w;
+			}
+#if !QVK_INTDOT
+			// Weight fields depend only on the row: built once per block.
+			int we[8], wo[8];
+			for (uint i = 0; i < BLOCK_WORDS; i++) {
+				if (FMT == 1) {
+					we[i] = qvk_even_fields(wv[i]);
+					wo[i] = qvk_odd_fields(wv[i]);
+				} else {
+					// Nibble codes 0..15: lanes 0,2 / 1,3 of the
+					// low (elements 4i..) and high (16+4i..) halves.
+					we[i] = int(wv[i] & 0x000f000fu);
+					wo[i] = int((wv[i] >> 8) & 0x000f000fu);
+					we[i + 4] = int((wv[i] >> 4) & 0x000f000fu);
+					wo[i + 4] = int((wv[i] >> 12) & 0x000f000fu);
+				}
+			}
+#endif
+			for (uint t = 0; t < TM; t++) {
+				const uint tok = min(t0 + t, pc.m - 1u);
+				g_act_base = tok * pc.act_words + b * 8u;
+				const uint mine = BROADCAST ? qa[g_act_base + lane] : 0u;
+				if (FMT != 1)
+					isum[t] += suma[tok * (pc.act_words / 8u) + b];
+#if QVK_INTDOT
+				int dsum = 0;
+				for (uint i = 0; i < BLOCK_WORDS; i++) {
+					if (FMT == 1) {
+						dsum += qvk_sdot4(wv[i], qvk_act_u(mine, i));
+					} else {
+						dsum += qvk_sdot4(wv[i] & 0x0f0f0f0fu,
+								  qvk_act_u(mine, i));
+						dsum += qvk_sdot4((wv[i] >> 4) & 0x0f0f0f0fu,
+								  qvk_act_u(mine, i + 4u));
+					}
+				}
+				idot[t] += dsum;
+#else
+				// Each lane swaps and splits its own activation word
+				// once; the fields are then broadcast to every row.
+				const int ae_mine = qvk_act_fields(mine, false);
+				const int ao_mine = qvk_act_fields(mine, true);
+				int dsum = 0, p = 0;
+				for (uint i = 0; i < 8u; i++) {
+					const int ae = qvk_act(ae_mine, i, false);
+					const int ao = qvk_act(ao_mine, i, true);
+					if (FMT == 1) {
+						dsum += qvk_pair_dot(we[i], ae);
+						dsum += qvk_pair_dot(wo[i], ao);
+					} else {
+						// Codes <= 15: the 16 products of four words
+						// and their cross terms stay below 2^15, so one
+						// extraction serves four words.
+						p += we[i] * ae + wo[i] * ao;
+						if ((i & 3u) == 3u) {
+							dsum += (p + 0x8000) >> 16;
+							p = 0;
+						}
+					}
+				}
+				idot[t] += dsum;
+#endif
+			}
+		}
+		for (uint t = 0; t < TM; t++) {
+			// Q4: codes are q, the weights q - 8: subtract 8·Σqa.
+			int dot = FMT == 2 ? idot[t] - 8 * isum[t] : idot[t];
+			float tv = float(dot) * d;
+			if (FMT == 3)
+				tv = fma(float(isum[t]), mn, tv);
+			acc[t] += tv;
+			if (WRITE_DOTS && live && t0 + t < pc.m)
+				dots[((t0 + t) * pc.y_stride + pc.row0 + row) * pc.n_groups + g] = dot;
+		}
+	}
+	if (!live)
+		return;
+	for (uint t = 0; t < TM; t++) {
+		if (t0 + t >= pc.m)
+			break;
+		const uint o = (t0 + t) * pc.y_stride + pc.row0 + row;
+		const float v = acc[t] * sa[t0 + t];
+		if (ACCUMULATE)
+			y[o] += v;
+		else
+			y[o] = v;
+	}
+}
