@@ -89,6 +89,7 @@ START_TEST(test_vm_module)
 }
 END_TEST
 
+Suite *suite_kmod(void);
 Suite *suite_kmod(void)
 {
 	Suite *s = suite_create("kmod");

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <amdgpu_drm.h>
 #include <qvk/telemetry.h>
 
 #include "harness.h"
@@ -201,7 +202,9 @@ START_TEST(test_powercap_wrap)
 		fprintf(stderr, "powercap 3 wraps: %.6f J (expect %.6f)\n",
 			r.domains[pkg].energy_j, expect);
 		ck_assert_msg(r.domains[pkg].valid, "%s", r.domains[pkg].note);
-		ck_assert_double_eq_tol(r.domains[pkg].energy_j, expect, expect * 1e-3);
+		ck_assert_double_le(fabs(r.domains[pkg].energy_j - expect),
+				    r.domains[pkg].error_bound_j + 1e-4);
+		ck_assert_double_eq_tol(r.domains[pkg].energy_j, expect, expect * 1e-2);
 	}
 	qvk_telemetry_destroy(t);
 }
@@ -235,13 +238,15 @@ START_TEST(test_powercap_garbled_at_runtime)
 	ck_assert_int_eq(qvk_energy_window_begin(t, &w), QVK_OK);
 	put(root, "class/powercap/intel-rapl:0/energy_uj", "garbage\n");
 	put(root, "class/powercap/intel-rapl:0:0/energy_uj", "2234567\n");
-	sleep_ms(2);
+	sleep_ms(20);
 	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
 	ck_assert(!r.domains[pkg].valid);
 	ck_assert_msg(strstr(r.domains[pkg].note, "not an unsigned number: 'garbage'"),
 		      "%s", r.domains[pkg].note);
 	ck_assert_msg(r.domains[core].valid, "%s", r.domains[core].note);
-	ck_assert_double_eq_tol(r.domains[core].energy_j, 1.0, 1e-3);
+	/* Scaled to the window: off the file delta by at most the bound. */
+	ck_assert_double_le(fabs(r.domains[core].energy_j - 1.0), r.domains[core].error_bound_j);
+	ck_assert_double_eq_tol(r.domains[core].energy_j, 1.0, 1e-2);
 
 	/* The file comes back: the next window is fine again. */
 	put(root, "class/powercap/intel-rapl:0/energy_uj", "100\n");
@@ -350,7 +355,8 @@ START_TEST(test_hwmon_energy_and_power)
 	/* The 100 ms average lags the window: 25 W x 2 x 0.1 s at least. */
 	ck_assert(r.domains[amd].error_bound_j >= 5.0);
 	ck_assert_msg(r.domains[i915].valid, "%s", r.domains[i915].note);
-	ck_assert_double_eq_tol(r.domains[i915].energy_j, 0.5, 0.5 * 1e-3);
+	ck_assert_double_le(fabs(r.domains[i915].energy_j - 0.5), r.domains[i915].error_bound_j);
+	ck_assert_double_eq_tol(r.domains[i915].energy_j, 0.5, 0.5 * 1e-2);
 
 	/* A step 10 W -> 30 W: trapezoid between readings, |dP| dt / 2 bound. */
 	put(root, "class/hwmon/hwmon0/power1_average", "10000000\n");
@@ -488,15 +494,15 @@ START_TEST(test_amdgpu_fake)
 	ck_assert_int_eq(gpu, 0);
 	ck_assert_str_eq(fake_gpu.last_path, "/dev/dri/renderD128");
 	ck_assert(!qvk_telemetry_domain(t, gpu)->counter);
-	ck_assert_double_eq_tol(qvk_telemetry_domain(t, gpu)->resolution, 1.0, 0);
+	ck_assert_double_eq(qvk_telemetry_domain(t, gpu)->resolution, 1.0);
 
 	ck_assert_int_eq(qvk_energy_window_begin(t, &w), QVK_OK);
 	sleep_ms(20);
 	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
 	ck_assert_msg(r.domains[gpu].valid, "%s", r.domains[gpu].note);
 	ck_assert_double_eq_tol(r.domains[gpu].avg_w, 180.0, 1e-9);
-	ck_assert_double_eq_tol(find_clock(&r, "amdgpu0_sclk_mhz")->value, 2500, 0);
-	ck_assert_double_eq_tol(find_clock(&r, "amdgpu0_mclk_mhz")->value, 1250, 0);
+	ck_assert_double_eq(find_clock(&r, "amdgpu0_sclk_mhz")->value, 2500);
+	ck_assert_double_eq(find_clock(&r, "amdgpu0_mclk_mhz")->value, 1250);
 	ck_assert_double_eq_tol(find_clock(&r, "amdgpu0_temp_c")->value, 61.0, 1e-9);
 
 	/* A garbled sensor answer spoils the window with a reason. */
@@ -649,11 +655,12 @@ START_TEST(test_nvml_energy_counter)
 	fake_nv.energy_mj += 1500;
 	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
 	ck_assert_msg(r.domains[0].valid, "%s", r.domains[0].note);
-	ck_assert_double_eq_tol(r.domains[0].energy_j, 1.5, 1.5 * 1e-3);
-	ck_assert_double_eq_tol(find_clock(&r, "nvidia0_sm_mhz")->value, 2520, 0);
-	ck_assert_double_eq_tol(find_clock(&r, "nvidia0_mem_mhz")->value, 10501, 0);
-	ck_assert_double_eq_tol(find_clock(&r, "nvidia0_temp_c")->value, 70, 0);
-	ck_assert_double_eq_tol(find_clock(&r, "nvidia0_throttle_reasons")->value, 4, 0);
+	ck_assert_double_le(fabs(r.domains[0].energy_j - 1.5), r.domains[0].error_bound_j);
+	ck_assert_double_eq_tol(r.domains[0].energy_j, 1.5, 1.5 * 1e-2);
+	ck_assert_double_eq(find_clock(&r, "nvidia0_sm_mhz")->value, 2520);
+	ck_assert_double_eq(find_clock(&r, "nvidia0_mem_mhz")->value, 10501);
+	ck_assert_double_eq(find_clock(&r, "nvidia0_temp_c")->value, 70);
+	ck_assert_double_eq(find_clock(&r, "nvidia0_throttle_reasons")->value, 4);
 	qvk_telemetry_destroy(t);
 	ck_assert_int_eq(fake_nv.inits, 1);
 	ck_assert_int_eq(fake_nv.shutdowns, 1);
@@ -750,7 +757,8 @@ START_TEST(test_self_check)
 	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
 	ck_assert_uint_eq(r.n_checks, 1);
 	ck_assert(r.checks[0].agree);
-	ck_assert_double_le(r.checks[0].rel_diff, 1e-9);
+	/* Only the few microseconds between the two reads differ. */
+	ck_assert_double_le(r.checks[0].rel_diff, 1e-2);
 
 	ck_assert_int_eq(qvk_energy_window_begin(t, &w), QVK_OK);
 	sleep_ms(10);
@@ -834,6 +842,7 @@ START_TEST(test_poll_thread)
 }
 END_TEST
 
+Suite *suite_telemetry(void);
 Suite *suite_telemetry(void)
 {
 	Suite *s = suite_create("telemetry");
