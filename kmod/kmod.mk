@@ -47,7 +47,9 @@ dkms-install:
 	install -m 644 kmod/*.c kmod/*.h $(DKMS_DIR)/kmod/
 	install -m 644 include/uapi/linux/qvk_telem.h $(DKMS_DIR)/include/uapi/linux/
 	sed 's/@VERSION@/$(KMOD_VERSION)/' kmod/dkms.conf > $(DKMS_DIR)/dkms.conf
-	$(Q)if command -v dkms >/dev/null 2>&1; then \
+	$(Q)if [ -n "$(DESTDIR)" ]; then \
+		echo "qvk: staged in $(DKMS_DIR); run dkms add/build/install on the target"; \
+	elif command -v dkms >/dev/null 2>&1; then \
 		dkms add -m qvk_telem -v $(KMOD_VERSION) && \
 		dkms build -m qvk_telem -v $(KMOD_VERSION) && \
 		dkms install -m qvk_telem -v $(KMOD_VERSION); \
