@@ -842,6 +842,55 @@ START_TEST(test_poll_thread)
 }
 END_TEST
 
+/* ------------------------------------------------------ GPU timestamps */
+
+START_TEST(test_gpu_clock_mapping_math)
+{
+	const struct qvk_gpu_clock_map m = { .gpu_ticks = (1ull << 36) - 11,
+					     .monotonic_ns = 5000000000ull,
+					     .ns_per_tick = 2.5,
+					     .tick_mask = (1ull << 36) - 1 };
+
+	ck_assert_uint_eq(qvk_gpu_clock_to_monotonic_ns(&m, m.gpu_ticks), m.monotonic_ns);
+	/* 16 ticks later, across the 36-bit wrap. */
+	ck_assert_uint_eq(qvk_gpu_clock_to_monotonic_ns(&m, 5), m.monotonic_ns + 40);
+	/* 10 ticks before the calibration. */
+	ck_assert_uint_eq(qvk_gpu_clock_to_monotonic_ns(&m, m.gpu_ticks - 10),
+			  m.monotonic_ns - 25);
+}
+END_TEST
+
+START_TEST(test_gpu_clock_calibrate)
+{
+	struct qvk_gpu_clock_map a, b;
+	const struct qvk_device_info *info = qvk_device_info(qvk_test_dev);
+	qvk_status st = qvk_gpu_clock_calibrate(qvk_test_dev, &a);
+	uint64_t now = qvk_telemetry_now_ns();
+	double drift_ns;
+
+	if (!info->calibrated_timestamps) {
+		ck_assert_int_eq(st, QVK_ERR_UNSUPPORTED);
+		fprintf(stderr, "SKIP gpu clock: %s lacks VK_EXT_calibrated_timestamps\n",
+			info->name);
+		return;
+	}
+	ck_assert_msg(st == QVK_OK, "%s", qvk_ctx_message(qvk_test_ctx));
+	ck_assert_double_eq(a.ns_per_tick, info->timestamp_period_ns);
+	ck_assert_uint_le(a.monotonic_ns, now);
+	ck_assert_uint_lt(now - a.monotonic_ns, 1000000000ull);
+	sleep_ms(20);
+	ck_assert_int_eq(qvk_gpu_clock_calibrate(qvk_test_dev, &b), QVK_OK);
+	/* Two calibrations 20 ms apart must describe the same line. */
+	drift_ns = (double)qvk_gpu_clock_to_monotonic_ns(&a, b.gpu_ticks) -
+		   (double)b.monotonic_ns;
+	fprintf(stderr, "gpu clock: %s, %.3f ns/tick, deviation %llu ns, two calibrations 20 ms apart disagree by %.0f ns\n",
+		info->name, a.ns_per_tick, (unsigned long long)a.max_deviation_ns, drift_ns);
+	ck_assert_double_le(fabs(drift_ns),
+			    (double)(a.max_deviation_ns + b.max_deviation_ns) + 100000.0);
+	ck_assert_int_eq(qvk_gpu_clock_calibrate(NULL, &a), QVK_ERR_INVALID_ARG);
+}
+END_TEST
+
 Suite *suite_telemetry(void);
 Suite *suite_telemetry(void)
 {
@@ -879,6 +928,13 @@ Suite *suite_telemetry(void)
 	tcase_add_test(tc, test_self_check);
 	tcase_add_test(tc, test_interpolation_and_bound);
 	tcase_add_test(tc, test_poll_thread);
+	tcase_add_test(tc, test_gpu_clock_mapping_math);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gpu_clock");
+	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_gpu_clock_calibrate);
 	suite_add_tcase(s, tc);
 	return s;
 }
