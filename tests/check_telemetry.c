@@ -311,9 +311,14 @@ START_TEST(test_hwmon_units)
 	int i915 = find_domain(t, "i915 hwmon1 energy1");
 	const struct qvk_telemetry_domain *d;
 
-	ck_assert_uint_eq(qvk_telemetry_domain_count(t), 2);
+	int apu = find_domain(t, "amdgpu hwmon5 power1");
+
+	ck_assert_uint_eq(qvk_telemetry_domain_count(t), 3);
 	ck_assert_int_ge(amd, 0);
 	ck_assert_int_ge(i915, 0);
+	ck_assert_int_ge(apu, 0); /* power1_input where there is no average */
+	ck_assert(!qvk_telemetry_domain(t, apu)->counter);
+	describes(t, "instantaneous power in uW, integrated");
 	d = qvk_telemetry_domain(t, amd);
 	ck_assert(!d->counter);
 	ck_assert_int_eq(d->kind, QVK_TELEMETRY_GPU);
