@@ -47,8 +47,8 @@ mkdir -p "$OUT/root/bin" "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev"
 # Static test programs: the UAPI test, and libqvk's telemetry code itself.
 STATIC_CFLAGS="-static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I$SRC/include -I$SRC/runtime -pthread"
 # shellcheck disable=SC2086
-"$CC" $STATIC_CFLAGS -o "$OUT/root/telem_test" "$SRC/tests/kmod/telem_vm_test.c" ||
-	fail "building telem_vm_test.c failed"
+"$CC" $STATIC_CFLAGS -o "$OUT/root/telem_test" "$SRC/tests/kmod/telem_vm_test.c" \
+	"$SRC/tests/kmod/telem_vm_access.c" || fail "building the UAPI test program failed"
 # Every telemetry source but the Vulkan timestamp calibration (no Vulkan there).
 TELEMETRY_SRCS=
 for f in "$SRC"/runtime/telemetry/*.c; do
