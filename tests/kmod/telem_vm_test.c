@@ -157,7 +157,7 @@ static void test_abi(void)
 		const struct qvk_telem_domain *dm = &info.domains[i];
 
 		printf("abi: domain %u: %.16s kind %u flags %#x bits %u unit %llu"
-		       " fJ wrap %llu" " uJ gap bound %llu" " ns\n",
+		       " fJ wrap %llu uJ gap bound %llu ns\n",
 		       i, dm->name, dm->kind, dm->flags, dm->counter_bits,
 		       dm->unit_fj, dm->wrap_uj, dm->max_gap_ns);
 		CHECK(memchr(dm->name, 0, sizeof(dm->name)) != NULL, "name unterminated");
@@ -201,13 +201,20 @@ static void test_period(void)
 	sleep_ms(300);
 	page_read(page, &s2, NULL);
 	count = s2.sample_count - s1.sample_count;
-	printf("period: %llu" " samples in %.1f ms while open (1 ms period, %llu" " expected)\n",
+	printf("period: %llu samples in %.1f ms while open (1 ms period, %llu expected)\n",
 	       count, (double)(s2.timestamp_ns - s1.timestamp_ns) / 1e6, expect);
 	/* TCG delivers timers late under load; missing ones are tolerated. */
 	CHECK(count >= expect / 4 && count <= expect * 3 / 2 + 5,
-	      "%llu" " samples", count);
+	      "%llu samples", count);
 	CHECK(s2.timestamp_ns > s1.timestamp_ns, "timestamp did not move");
-	closed_count = s2.sample_count;
+
+	/* Root changes the period: the page and INFO follow, then back. */
+	CHECK(set_period(fd, 250) == 0, "SET_PERIOD 250: %s", strerror(errno));
+	CHECK(page->period_us == 250, "page period %u after SET_PERIOD 250", page->period_us);
+	CHECK(info_get(fd, &info) == 0 && info.period_us == 250, "INFO period %u",
+	      info.period_us);
+	CHECK(set_period(fd, 1000) == 0, "SET_PERIOD 1000: %s", strerror(errno));
+
 	page_read(page, &s2, NULL);
 	closed_count = s2.sample_count;
 	munmap((void *)page, QVK_TELEM_MMAP_SIZE);
@@ -215,14 +222,20 @@ static void test_period(void)
 
 	sleep_ms(300);
 	fd = dev_open();
-	if (fd < 0)
+	if (fd < 0 || !(page = page_map(fd)))
 		return;
 	CHECK(info_get(fd, &info) == 0, "INFO: %s", strerror(errno));
-	printf("period: %llu" " samples while closed for 300 ms (0 expected, +1 for the reopen)\n",
+	printf("period: %llu samples while closed for 300 ms (0 expected, +1 for the reopen)\n",
 	       info.sample_count - closed_count);
 	CHECK(info.sample_count - closed_count <= 5,
-	      "timer ran while closed: %llu" " samples",
+	      "timer ran while closed: %llu samples",
 	      info.sample_count - closed_count);
+	/* Wraps while closed cannot be counted: the reopen re-bases. */
+	page_read(page, &s1, NULL);
+	printf("period: epoch %u before closing, %u after reopening\n", s2.epoch, s1.epoch);
+	CHECK(s1.epoch > s2.epoch, "no re-base after a closed period (epoch %u -> %u)",
+	      s2.epoch, s1.epoch);
+	munmap((void *)page, QVK_TELEM_MMAP_SIZE);
 	close(fd);
 }
 
@@ -324,16 +337,16 @@ static void test_torn(void)
 	CHECK(set_period(fd, 1000) == 0, "SET_PERIOD 1000: %s", strerror(errno));
 
 	for (int i = 0; i < 2; i++) {
-		printf("torn: reader %d: %llu" " reads, %llu" " retries, %llu"
-		       " new samples, %llu" " inconsistent, worst ramp error %.3f uJ\n",
+		printf("torn: reader %d: %llu reads, %llu retries, %llu"
+		       " new samples, %llu inconsistent, worst ramp error %.3f uJ\n",
 		       i, r[i].reads, r[i].retries, r[i].changes, r[i].bad, r[i].worst_uj);
-		CHECK(r[i].bad == 0, "reader %d saw %llu" " torn samples", i, r[i].bad);
-		CHECK(r[i].changes >= 100, "reader %d saw only %llu" " samples", i,
+		CHECK(r[i].bad == 0, "reader %d saw %llu torn samples", i, r[i].bad);
+		CHECK(r[i].changes >= 100, "reader %d saw only %llu samples", i,
 		      r[i].changes);
 	}
-	printf("torn: control without the seqcount: %llu" " reads, %llu"
+	printf("torn: control without the seqcount: %llu reads, %llu"
 	       " inconsistent (informative; may be 0)\n", r[2].reads, r[2].bad);
-	printf("torn: %llu" " concurrent SNAPSHOT ioctls, %llu" " failed\n",
+	printf("torn: %llu concurrent SNAPSHOT ioctls, %llu failed\n",
 	       r[3].reads, r[3].bad);
 	CHECK(r[3].bad == 0 && r[3].reads > 0, "snapshots failed");
 	munmap((void *)page, QVK_TELEM_MMAP_SIZE);
@@ -365,7 +378,7 @@ static void test_wrap(void)
 		if (s.sample_count == prev.sample_count)
 			continue;
 		CHECK(ramp_ok(&prev, &s, d, &err),
-		      "ramp broken: %llu" " -> %llu" " uJ over %llu"
+		      "ramp broken: %llu -> %llu uJ over %llu"
 		      " ns, epoch %u -> %u", prev.energy_uj[d], s.energy_uj[d],
 		      s.timestamp_ns - prev.timestamp_ns, prev.epoch, s.epoch);
 		worst = err > worst ? err : -err > worst ? -err : worst;
@@ -375,9 +388,9 @@ static void test_wrap(void)
 			break;
 	}
 	CHECK(s.energy_uj[d] - s0.energy_uj[d] > 3 * wrap,
-	      "only %llu" " uJ in 3 s", s.energy_uj[d] - s0.energy_uj[d]);
+	      "only %llu uJ in 3 s", s.energy_uj[d] - s0.energy_uj[d]);
 	CHECK(ramp_ok(&s0, &s, d, &err), "whole-run ramp error %.3f uJ", err);
-	printf("wrap: %llu" " uJ = %.2f counter wraps over %.3f s, ramp exact to %.3f uJ over %llu"
+	printf("wrap: %llu uJ = %.2f counter wraps over %.3f s, ramp exact to %.3f uJ over %llu"
 	       " sample pairs (end to end %.3f uJ)\n",
 	       s.energy_uj[d] - s0.energy_uj[d],
 	       (double)(s.energy_uj[d] - s0.energy_uj[d]) / (double)wrap,
