@@ -138,6 +138,12 @@ qvk_status qvk_buffer_write(struct qvk_buffer *buf, VkDeviceSize offset,
 			    const void *src, VkDeviceSize size_bytes);
 qvk_status qvk_buffer_read(const struct qvk_buffer *buf, VkDeviceSize offset,
 			   void *dst, VkDeviceSize size_bytes);
+/*
+ * Copy host data into any buffer: written in place when mapped (unified
+ * memory), else through a staging buffer and a transfer.
+ */
+qvk_status qvk_buffer_upload(struct qvk_buffer *dst, VkDeviceSize offset,
+			     const void *src, VkDeviceSize size_bytes);
 /* Fill with a 32-bit pattern (host-visible): the poison before a test run. */
 void qvk_buffer_fill_u32(struct qvk_buffer *buf, uint32_t pattern);
 
