@@ -185,6 +185,12 @@ START_TEST(test_valid_small_file)
 	ck_assert_uint_eq(((const uint8_t *)t->data)[33], 33);
 	ck_assert_uint_eq((size_t)((const uint8_t *)t->data - b.p) % 32, 0);
 	qvk_gguf_close(g);
+	/* version 2 has the same little-endian layout */
+	b.p[4] = 2;
+	ck_assert_int_eq(qvk_gguf_open_memory(qvk_test_ctx, b.p, b.n, &g), QVK_OK);
+	ck_assert_uint_eq(qvk_gguf_version(g), 2);
+	ck_assert_uint_eq(qvk_gguf_tensor_count(g), 2);
+	qvk_gguf_close(g);
 	free(b.p);
 }
 END_TEST

@@ -287,7 +287,10 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_llama2c(
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_gguf(struct qvk_ctx *ctx,
 						      const char *path,
 						      struct qvk_model **out);
-/* Build the model description of an already opened GGUF file (owns it). */
+/*
+ * Build the model description of an already opened GGUF file. The model
+ * takes @gguf over, also on failure (it is closed then).
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx,
 						      struct qvk_gguf *gguf,
 						      struct qvk_model **out);
