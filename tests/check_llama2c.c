@@ -285,7 +285,7 @@ START_TEST(test_gguf_model_checks)
 	qvk_status st;
 
 	snprintf(out, sizeof(out), "/tmp/qvk-gm-%d.gguf", (int)getpid());
-	for (int variant = 0; variant < 4; variant++) {
+	for (int variant = 0; variant < 5; variant++) {
 		struct qvk_model fake = *a;
 		struct qvk_layer_weights layers[5];
 
@@ -307,6 +307,9 @@ START_TEST(test_gguf_model_checks)
 		if (variant == 3)
 			ck_assert_int_eq(qvk_gguf_writer_set_str(w,
 				"llama.rope.scaling.type", "yarn"), QVK_OK);
+		if (variant == 4) /* found by fuzz_gguf: 3 GB of layer slots */
+			ck_assert_int_eq(qvk_gguf_writer_set_u32(w,
+				"llama.block_count", 1u << 24), QVK_OK);
 		ck_assert_int_eq(qvk_gguf_writer_write(w, out), QVK_OK);
 		qvk_gguf_writer_destroy(w);
 		st = qvk_model_load(qvk_test_ctx, out, &b);

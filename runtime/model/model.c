@@ -258,6 +258,15 @@ qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx, struct qvk_gguf *g,
 	m->gguf = g;
 	if ((st = qvk_model_gguf_params(ctx, g, &m->params)))
 		goto out_destroy;
+	/* each block has 9 tensors: refuse before allocating per block */
+	if (m->params.n_layers > qvk_gguf_tensor_count(g) / 9) {
+		st = qvk_error(ctx, QVK_ERR_FORMAT,
+			       "GGUF: llama.block_count %u needs %llu tensors, "
+			       "the file has %llu", m->params.n_layers,
+			       9ull * m->params.n_layers,
+			       (unsigned long long)qvk_gguf_tensor_count(g));
+		goto out_destroy;
+	}
 	m->layers = calloc(m->params.n_layers, sizeof(*m->layers));
 	if (!m->layers) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "model layers");
