@@ -335,4 +335,14 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_reference_forward(
 	struct qvk_reference *ref, uint32_t token, uint32_t pos,
 	const float **logits);
 
+/*
+ * Negative log-likelihood of a token window: run @tokens[0..n-1] from
+ * position 0 (n <= seq_len) and sum -log softmax(logits at i)[tokens[i+1]]
+ * in double for i < n-1 into *nll_sum. Perplexity is
+ * exp(nll_sum / (n - 1)). The CPU oracle of `qvk ppl`.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_reference_nll(
+	struct qvk_reference *ref, const uint32_t *tokens, uint32_t n,
+	double *nll_sum);
+
 #endif

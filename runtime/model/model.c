@@ -371,8 +371,9 @@ qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 			     struct qvk_gguf_writer *w)
 {
 	const struct qvk_model_params *hp = &m->params;
-	uint32_t n = qvk_model_tensor_count(m);
-	bool all_f32 = true;
+	uint32_t n = qvk_model_tensor_count(m), ftype;
+	int matrix_type = -1;
+	bool mixed = false;
 	qvk_status st;
 
 	if ((st = qvk_gguf_writer_set_str(w, "general.architecture", "llama")) ||
@@ -412,12 +413,29 @@ qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 	for (uint32_t i = 0; i < n; i++) {
 		const struct qvk_host_tensor *t = qvk_model_tensor_at(m, i);
 
-		all_f32 &= t->type == QVK_GGML_TYPE_F32;
+		if (t->n_dims == 2) { /* matrices decide the file type */
+			if (matrix_type < 0)
+				matrix_type = (int)t->type;
+			else if (matrix_type != (int)t->type)
+				mixed = true;
+		}
 		if ((st = qvk_gguf_writer_add_tensor(w, t)))
 			return st;
 	}
-	/* llama_ftype LLAMA_FTYPE_ALL_F32; mixed files leave it to the caller */
-	if (all_f32)
-		return qvk_gguf_writer_set_u32(w, "general.file_type", 0);
-	return QVK_OK;
+	/*
+	 * general.file_type (llama.cpp's llama_ftype) when every matrix has
+	 * one type: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3,
+	 * MOSTLY_Q8_0 7. Mixed files leave it to the caller.
+	 */
+	if (mixed || matrix_type < 0)
+		return QVK_OK;
+	switch (matrix_type) {
+	case QVK_GGML_TYPE_F32: ftype = 0; break;
+	case QVK_GGML_TYPE_F16: ftype = 1; break;
+	case QVK_GGML_TYPE_Q4_0: ftype = 2; break;
+	case QVK_GGML_TYPE_Q4_1: ftype = 3; break;
+	case QVK_GGML_TYPE_Q8_0: ftype = 7; break;
+	default: return QVK_OK;
+	}
+	return qvk_gguf_writer_set_u32(w, "general.file_type", ftype);
 }
