@@ -399,6 +399,60 @@ START_TEST(test_tok512_gguf_round_trip)
 }
 END_TEST
 
+/*
+ * Random byte strings (letters, spaces, newlines, any byte, invalid UTF-8)
+ * encode within QVK_TOKENIZE_MAX and decode back to themselves: the byte
+ * fallback makes the tokenizer lossless.
+ */
+START_TEST(test_random_round_trip)
+{
+	uint64_t seed = qvk_test_seed("test_random_round_trip"), rng = seed;
+	char path[4096], text[80];
+	struct qvk_tokenizer *tok = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	size_t total = 0;
+
+	for (int it = 0; it < 3000; it++) {
+		size_t len = qvk_test_rand(&rng) % 64;
+
+		for (size_t i = 0; i < len; i++) {
+			uint64_t r = qvk_test_rand(&rng);
+
+			switch (r % 5) {
+			case 0: text[i] = ' '; break;
+			case 1: text[i] = (char)(r >> 8); break; /* any byte */
+			case 2: text[i] = '\n'; break;
+			default: text[i] = (char)('a' + (r >> 8) % 26); break;
+			}
+		}
+		text[len] = '\0';
+		{
+			uint32_t ids[QVK_TOKENIZE_MAX(80)];
+			char out[80];
+			size_t n, out_len = 0;
+
+			ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx, text,
+				len, QVK_TOKENIZE_BOS, ids, QVK_TOKENIZE_MAX(len), &n),
+				QVK_OK);
+			for (size_t i = 1; i < n; i++) {
+				size_t pl;
+				const char *p = qvk_tokenizer_decode(tok, ids[i - 1],
+								     ids[i], &pl);
+
+				ck_assert_uint_le(out_len + pl, len);
+				memcpy(out + out_len, p, pl);
+				out_len += pl;
+			}
+			ck_assert_msg(out_len == len && !memcmp(out, text, len),
+				      "iteration %d: round trip failed", it);
+			total += n;
+		}
+	}
+	printf("3000 random strings round-trip exactly (%zu tokens)\n", total);
+	qvk_tokenizer_destroy(tok);
+}
+END_TEST
+
 static void expect_bad_tokenizer(const void *data, size_t len, const char *what)
 {
 	char path[256];
@@ -470,6 +524,7 @@ Suite *suite_tokenizer(void)
 	tcase_add_checked_fixture(rt, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(rt, test_tok512_round_trip);
 	tcase_add_test(rt, test_tok512_gguf_round_trip);
+	tcase_add_test(rt, test_random_round_trip);
 	suite_add_tcase(s, rt);
 
 	tcase_add_checked_fixture(bad, qvk_test_ctx_setup, qvk_test_ctx_teardown);
