@@ -76,6 +76,9 @@ START_TEST(test_stories260k_layout)
 	ck_assert(hp->shared_classifier);
 	ck_assert(hp->rope_theta == 10000.0f && hp->norm_eps == 1e-5f);
 	ck_assert_uint_eq(qvk_model_tensor_count(m), 2 + 9 * 5);
+	/* every float of the file but the header and freq_cis: 260,032 */
+	ck_assert_uint_eq(qvk_model_param_count(m), (1056540 - 28) / 4 - 4096);
+	ck_assert_uint_eq(qvk_model_weight_bytes(m), 4 * qvk_model_param_count(m));
 	/* the first weight follows the 28-byte header */
 	emb = m->tok_embd.data;
 	ck_assert_ptr_eq(emb, (const uint8_t *)m->map + 28);

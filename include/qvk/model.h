@@ -304,6 +304,10 @@ QVK_API uint32_t qvk_model_tensor_count(const struct qvk_model *model);
 QVK_API const struct qvk_host_tensor *qvk_model_tensor_at(
 	const struct qvk_model *model, uint32_t index);
 
+/* Weights (a shared classifier counted once) and the bytes they take. */
+QVK_API uint64_t qvk_model_param_count(const struct qvk_model *model);
+QVK_API uint64_t qvk_model_weight_bytes(const struct qvk_model *model);
+
 /*
  * Fill @w with the llama hyper-parameters and every tensor of @model under
  * the GGUF names llama.cpp uses (general.architecture "llama"). The

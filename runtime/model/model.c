@@ -367,6 +367,27 @@ const struct qvk_host_tensor *qvk_model_tensor_at(const struct qvk_model *m,
 	return NULL;
 }
 
+uint64_t qvk_model_param_count(const struct qvk_model *m)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++) {
+		const struct qvk_host_tensor *t = qvk_model_tensor_at(m, i);
+
+		n += t->ne[0] * qvk_host_tensor_rows(t);
+	}
+	return n;
+}
+
+uint64_t qvk_model_weight_bytes(const struct qvk_model *m)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++)
+		n += qvk_model_tensor_at(m, i)->size_bytes;
+	return n;
+}
+
 qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 			     struct qvk_gguf_writer *w)
 {
