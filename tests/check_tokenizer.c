@@ -124,6 +124,7 @@ START_TEST(test_llama_spm_vectors)
 	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 32000);
 	ck_assert_uint_eq(qvk_tokenizer_bos(tok), 1);
 	ck_assert_uint_eq(qvk_tokenizer_eos(tok), 2);
+	ck_assert(qvk_tokenizer_adds_bos(tok));
 	check_vocab_vectors(tok, inp, out);
 	qvk_tokenizer_destroy(tok);
 }

@@ -48,6 +48,12 @@ QVK_API uint32_t qvk_tokenizer_vocab_size(const struct qvk_tokenizer *tok);
 QVK_API uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *tok);
 QVK_API uint32_t qvk_tokenizer_eos(const struct qvk_tokenizer *tok);
 
+/*
+ * Whether text for this model starts with BOS: GGUF's
+ * tokenizer.ggml.add_bos_token (default true), true for llama2.c.
+ */
+QVK_API bool qvk_tokenizer_adds_bos(const struct qvk_tokenizer *tok);
+
 #define QVK_TOKENIZE_BOS 1u /* prepend the BOS token */
 #define QVK_TOKENIZE_EOS 2u /* append the EOS token */
 

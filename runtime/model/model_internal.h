@@ -38,6 +38,7 @@ struct qvk_tokenizer {
 	uint32_t byte_tokens[256]; /* <0xXX> token of each byte, or unk */
 	uint32_t bos, eos, unk;
 	bool add_space_prefix;
+	bool add_bos;
 };
 
 /* Token id of the @len bytes at @text, or UINT32_MAX. */

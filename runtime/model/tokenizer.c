@@ -137,6 +137,7 @@ static qvk_status qvk_tokenizer_alloc(struct qvk_ctx *ctx, uint32_t n,
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: %u tokens",
 				 n);
 	t->add_space_prefix = true;
+	t->add_bos = true;
 	return QVK_OK;
 }
 
@@ -282,7 +283,7 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 	const struct qvk_gguf_kv *tokens, *scores = NULL, *types = NULL;
 	struct qvk_gguf_str model, *raw = NULL;
 	struct qvk_tokenizer *t = NULL;
-	bool space_prefix = true;
+	bool space_prefix = true, add_bos = true;
 	qvk_status st;
 	uint32_t n;
 
@@ -316,6 +317,9 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 			       &space_prefix);
 	if (st && st != QVK_ERR_NOT_FOUND)
 		return st;
+	st = qvk_gguf_get_bool(ctx, g, "tokenizer.ggml.add_bos_token", &add_bos);
+	if (st && st != QVK_ERR_NOT_FOUND)
+		return st;
 
 	raw = calloc(n, sizeof(*raw));
 	if (!raw)
@@ -323,6 +327,7 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 	if ((st = qvk_tokenizer_alloc(ctx, n, &t)))
 		goto out_free;
 	t->add_space_prefix = space_prefix;
+	t->add_bos = add_bos;
 	t->unk = 0;
 	t->bos = 1;
 	t->eos = 2;
@@ -396,6 +401,11 @@ qvk_status qvk_tokenizer_load(struct qvk_ctx *ctx, const char *path,
 uint32_t qvk_tokenizer_vocab_size(const struct qvk_tokenizer *t)
 {
 	return t->n_vocab;
+}
+
+bool qvk_tokenizer_adds_bos(const struct qvk_tokenizer *t)
+{
+	return t->add_bos;
 }
 
 uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *t)
@@ -508,7 +518,7 @@ qvk_status qvk_tokenizer_to_gguf(const struct qvk_tokenizer *t,
 	    (st = qvk_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id",
 					  t->unk)) ||
 	    (st = qvk_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token",
-					   true)) ||
+					   t->add_bos)) ||
 	    (st = qvk_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix",
 					   t->add_space_prefix)))
 		goto out_free;
