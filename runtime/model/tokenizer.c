@@ -55,6 +55,17 @@ static int qvk_tokenizer_byte_piece(const char *p, size_t len)
 	return (int)v;
 }
 
+/* Longer piece first, then the lower id (qsort_r: glibc's argument order). */
+static int qvk_tokenizer_user_cmp(const void *a, const void *b, void *arg)
+{
+	const struct qvk_tokenizer *t = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (t->piece_lens[x] != t->piece_lens[y])
+		return t->piece_lens[x] < t->piece_lens[y] ? 1 : -1;
+	return (x > y) - (x < y);
+}
+
 /*
  * Copy @raw pieces (U+2581 -> ' ' when @spm_escaped) into one arena, build
  * the lookup table (the first id wins for a duplicate piece) and the byte
@@ -110,6 +121,24 @@ static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
 		t->table[slot] = id + 1;
 	}
 
+	/* user-defined tokens, cut out before encoding: longest first */
+	for (uint32_t id = 0; id < t->n_vocab; id++)
+		t->n_user += t->types[id] == QVK_TOKEN_USER_DEFINED &&
+			     t->piece_lens[id] > 0;
+	if (t->n_user) {
+		uint32_t k = 0;
+
+		t->user_tokens = malloc(t->n_user * sizeof(*t->user_tokens));
+		if (!t->user_tokens)
+			return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
+		for (uint32_t id = 0; id < t->n_vocab; id++)
+			if (t->types[id] == QVK_TOKEN_USER_DEFINED &&
+			    t->piece_lens[id] > 0)
+				t->user_tokens[k++] = id;
+		qsort_r(t->user_tokens, t->n_user, sizeof(*t->user_tokens),
+			qvk_tokenizer_user_cmp, t);
+	}
+
 	for (int b = 0; b < 256; b++)
 		t->byte_tokens[b] = t->unk;
 	for (uint32_t id = t->n_vocab; id--;) {
@@ -145,6 +174,7 @@ void qvk_tokenizer_destroy(struct qvk_tokenizer *t)
 {
 	if (!t)
 		return;
+	free(t->user_tokens);
 	free(t->table);
 	free(t->piece_lens);
 	free(t->pieces);
