@@ -18,8 +18,12 @@ SANITIZE ?= 0
 PREFIX ?= /usr/local
 QVK_MODELS ?= $(abspath $(CURDIR)/../shared/models)
 
+# Builds that differ in flags live in their own folder, so that switching
+# never links objects compiled for the other (QVK_BLAS changes no_blas.c).
 ifeq ($(SANITIZE),1)
 BUILD ?= build/sanitize
+else ifneq ($(QVK_BLAS),1)
+BUILD ?= build/noblas
 else
 BUILD ?= build
 endif

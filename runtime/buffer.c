@@ -177,3 +177,46 @@ void qvk_buffer_fill_u32(struct qvk_buffer *buf, uint32_t pattern)
 			m[w] = pattern;
 	}
 }
+
+/* Staged in chunks of at most 64 MiB, one transfer per chunk and piece. */
+qvk_status qvk_buffer_upload(struct qvk_buffer *dst,
+			     VkDeviceSize offset, const void *src,
+			     VkDeviceSize size)
+{
+	struct qvk_device *dev = dst->dev;
+	struct qvk_buffer *staging;
+	struct qvk_cmd cmd;
+	VkDeviceSize done = 0;
+	qvk_status st;
+
+	if (dst->pieces[0].alloc.mapped)
+		return qvk_buffer_write(dst, offset, src, size);
+	st = qvk_buffer_create(dev, QVK_MEM_UPLOAD, QVK_MIN(size, 64u << 20), 4,
+			       &staging);
+	if (st != QVK_OK)
+		return st;
+	st = qvk_cmd_init(dev, &cmd);
+	while (st == QVK_OK && done < size) {
+		VkDeviceSize at = offset + done;
+		uint32_t p = (uint32_t)(at / dst->piece_bytes);
+		VkDeviceSize in = at - dst->pieces[p].offset_bytes;
+		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
+						 staging->size_bytes),
+					 dst->pieces[p].size_bytes - in);
+		VkBufferCopy region = { 0, in, n };
+
+		st = qvk_buffer_write(staging, 0, (const char *)src + done, n);
+		if (st == QVK_OK)
+			st = qvk_cmd_begin(&cmd);
+		if (st != QVK_OK)
+			break;
+		vkCmdCopyBuffer(cmd.cb, staging->pieces[0].buffer,
+				dst->pieces[p].buffer, 1, &region);
+		st = qvk_cmd_submit_wait(&cmd, true);
+		done += n;
+	}
+	qvk_cmd_finish(&cmd);
+	qvk_buffer_destroy(staging);
+	return st;
+}
+

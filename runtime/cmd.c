@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Command buffers: record once, submit and wait, resubmit as often as needed. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "vk.h"
@@ -32,6 +33,8 @@ void qvk_cmd_finish(struct qvk_cmd *cmd)
 {
 	if (!cmd->dev)
 		return;
+	if (cmd->timestamps)
+		vkDestroyQueryPool(cmd->dev->device, cmd->timestamps, NULL);
 	if (cmd->fence)
 		vkDestroyFence(cmd->dev->device, cmd->fence, NULL);
 	if (cmd->cb)
@@ -108,5 +111,63 @@ qvk_status qvk_cmd_submit_wait(struct qvk_cmd *cmd, bool end_first)
 	if (st == QVK_OK)
 		st = QVK_VK(dev->ctx, vkResetFences(dev->device, 1,
 						    &cmd->fence));
+	return st;
+}
+
+qvk_status qvk_cmd_timestamps_init(struct qvk_cmd *cmd, uint32_t n)
+{
+	VkQueryPoolCreateInfo qci = {
+		.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+		.queryType = VK_QUERY_TYPE_TIMESTAMP,
+		.queryCount = n,
+	};
+
+	if (!cmd->dev->info.timestamps)
+		return qvk_error(cmd->dev->ctx, QVK_ERR_UNSUPPORTED,
+				 "%s has no timestamps on its compute queue",
+				 cmd->dev->info.name);
+	cmd->n_timestamps = n;
+	return QVK_VK(cmd->dev->ctx, vkCreateQueryPool(cmd->dev->device, &qci,
+						       NULL, &cmd->timestamps));
+}
+
+void qvk_cmd_timestamps_reset(struct qvk_cmd *cmd)
+{
+	vkCmdResetQueryPool(cmd->cb, cmd->timestamps, 0, cmd->n_timestamps);
+}
+
+void qvk_cmd_timestamp(struct qvk_cmd *cmd, uint32_t slot)
+{
+	/* Bottom of pipe: the time when all earlier commands have finished. */
+	vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+			    cmd->timestamps, slot);
+}
+
+qvk_status qvk_cmd_timestamps_read_ns(struct qvk_cmd *cmd, uint32_t n,
+				      double *ns)
+{
+	const struct qvk_device_info *info = &cmd->dev->info;
+	uint64_t *ticks;
+	uint64_t mask = info->timestamp_valid_bits >= 64 ?
+				UINT64_MAX :
+				(1ull << info->timestamp_valid_bits) - 1;
+	qvk_status st;
+
+	if (!n || n > cmd->n_timestamps)
+		return qvk_error(cmd->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "%u timestamps requested", n);
+	ticks = malloc(n * sizeof(*ticks));
+	if (!ticks)
+		return qvk_error(cmd->dev->ctx, QVK_ERR_NO_MEMORY, "timestamps");
+	st = QVK_VK(cmd->dev->ctx,
+		    vkGetQueryPoolResults(cmd->dev->device, cmd->timestamps, 0,
+					  n, n * sizeof(*ticks), ticks, 8,
+					  VK_QUERY_RESULT_64_BIT |
+						  VK_QUERY_RESULT_WAIT_BIT));
+	/* Only valid bits count; deltas wrap within them. */
+	for (uint32_t i = 0; st == QVK_OK && i < n; i++)
+		ns[i] = (double)((ticks[i] - ticks[0]) & mask) *
+			(double)info->timestamp_period_ns;
+	free(ticks);
 	return st;
 }

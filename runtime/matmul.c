@@ -116,7 +116,7 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 				 "k %u, output stride %u", w->n, w->k, a->k,
 				 y_stride);
 	if (y->n_pieces != 1 || a->qa->n_pieces != 1 || a->x->n_pieces != 1 ||
-	    w->scales->n_pieces != 1)
+	    (w->scales && w->scales->n_pieces != 1))
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
 				 "matmul activations, scales and outputs must "
 				 "fit in maxStorageBufferRange (%llu bytes)",
@@ -133,11 +133,19 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	key.kind = w->kind;
 	key.accumulate = accumulate;
 	key.write_dots = dots != NULL;
-	for (uint32_t tm = 1; tm <= QVK_MM_MAX_TM && tm <= a->max_m; tm++) {
+	/*
+	 * Two tiles only: one token (decode) and up to QVK_MM_MAX_TM (prefill,
+	 * where a partial last tile repeats its last token), so that a new
+	 * batch size never compiles a new pipeline.
+	 */
+	for (uint32_t tm = 1; tm <= QVK_MIN(QVK_MM_MAX_TM, a->max_m);
+	     tm = tm == 1 ? QVK_MIN(QVK_MM_MAX_TM, a->max_m) : tm + 1) {
 		key.tm = tm;
 		st = qvk_mm_pipe(mm, key, &out->pipes[tm]);
 		if (st != QVK_OK)
 			return st;
+		if (tm == QVK_MIN(QVK_MM_MAX_TM, a->max_m))
+			break;
 	}
 	out->sets = calloc(w->qs->n_pieces, sizeof(*out->sets));
 	if (!out->sets)
@@ -145,8 +153,8 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	for (uint32_t p = 0; p < w->qs->n_pieces; p++) {
 		struct qvk_binding qb[8] = {
 			{ w->qs, p, 0, 0 },
-			{ w->scales, 0, 0, 0 },
-			{ w->mins ? w->mins : w->scales, 0, 0, 0 },
+			{ w->scales ? w->scales : mm->dummy, 0, 0, 0 },
+			{ w->mins ? w->mins : mm->dummy, 0, 0, 0 },
 			{ a->qa, 0, 0, 0 },
 			{ a->sa, 0, 0, 0 },
 			{ a->suma, 0, 0, 0 },
@@ -181,7 +189,7 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 		   uint32_t m)
 {
 	const struct qvk_mm_weight *w = b->w;
-	uint32_t tm = QVK_MIN(m, QVK_MIN(QVK_MM_MAX_TM, b->a->max_m));
+	uint32_t tm = m == 1 ? 1 : QVK_MIN(QVK_MM_MAX_TM, b->a->max_m);
 	const struct qvk_pipeline *pipe = b->pipes[tm];
 
 	for (uint32_t p = 0; p < b->n_sets; p++) {

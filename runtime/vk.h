@@ -138,6 +138,12 @@ qvk_status qvk_buffer_write(struct qvk_buffer *buf, VkDeviceSize offset,
 			    const void *src, VkDeviceSize size_bytes);
 qvk_status qvk_buffer_read(const struct qvk_buffer *buf, VkDeviceSize offset,
 			   void *dst, VkDeviceSize size_bytes);
+/*
+ * Copy host data into any buffer: written in place when mapped (unified
+ * memory), else through a staging buffer and a transfer.
+ */
+qvk_status qvk_buffer_upload(struct qvk_buffer *dst, VkDeviceSize offset,
+			     const void *src, VkDeviceSize size_bytes);
 /* Fill with a 32-bit pattern (host-visible): the poison before a test run. */
 void qvk_buffer_fill_u32(struct qvk_buffer *buf, uint32_t pattern);
 
@@ -192,6 +198,8 @@ struct qvk_cmd {
 	struct qvk_device *dev;
 	VkCommandBuffer cb;
 	VkFence fence;
+	VkQueryPool timestamps; /* optional: qvk_cmd_timestamps_init() */
+	uint32_t n_timestamps;
 };
 
 qvk_status qvk_cmd_init(struct qvk_device *dev, struct qvk_cmd *cmd);
@@ -202,6 +210,17 @@ void qvk_cmd_dispatch(struct qvk_cmd *cmd, const struct qvk_pipeline *pipe,
 		      uint32_t gy, uint32_t gz);
 /* Make compute writes visible to later compute reads (and host reads). */
 void qvk_cmd_barrier(struct qvk_cmd *cmd);
+/*
+ * GPU timestamps (devices with timestamps on the compute queue): @n query
+ * slots, reset by qvk_cmd_timestamps_reset() (record it first), written by
+ * qvk_cmd_timestamp() after all earlier work, read back in nanoseconds.
+ */
+qvk_status qvk_cmd_timestamps_init(struct qvk_cmd *cmd, uint32_t n);
+void qvk_cmd_timestamps_reset(struct qvk_cmd *cmd);
+void qvk_cmd_timestamp(struct qvk_cmd *cmd, uint32_t slot);
+qvk_status qvk_cmd_timestamps_read_ns(struct qvk_cmd *cmd, uint32_t n,
+				      double *ns);
+
 /* End, submit, wait. The command buffer may be submitted again. */
 qvk_status qvk_cmd_submit_wait(struct qvk_cmd *cmd, bool end_first);
 

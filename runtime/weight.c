@@ -12,47 +12,6 @@
 
 #include "matmul.h"
 
-/* Copy @size bytes at @offset into @dst, staging when it is not mapped. */
-static qvk_status qvk_upload(struct qvk_device *dev, struct qvk_buffer *dst,
-			     VkDeviceSize offset, const void *src,
-			     VkDeviceSize size)
-{
-	struct qvk_buffer *staging;
-	struct qvk_cmd cmd;
-	VkDeviceSize done = 0;
-	qvk_status st;
-
-	if (dst->pieces[0].alloc.mapped)
-		return qvk_buffer_write(dst, offset, src, size);
-	st = qvk_buffer_create(dev, QVK_MEM_UPLOAD, QVK_MIN(size, 64u << 20), 4,
-			       &staging);
-	if (st != QVK_OK)
-		return st;
-	st = qvk_cmd_init(dev, &cmd);
-	while (st == QVK_OK && done < size) {
-		VkDeviceSize at = offset + done;
-		uint32_t p = (uint32_t)(at / dst->piece_bytes);
-		VkDeviceSize in = at - dst->pieces[p].offset_bytes;
-		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
-						 staging->size_bytes),
-					 dst->pieces[p].size_bytes - in);
-		VkBufferCopy region = { 0, in, n };
-
-		st = qvk_buffer_write(staging, 0, (const char *)src + done, n);
-		if (st == QVK_OK)
-			st = qvk_cmd_begin(&cmd);
-		if (st != QVK_OK)
-			break;
-		vkCmdCopyBuffer(cmd.cb, staging->pieces[0].buffer,
-				dst->pieces[p].buffer, 1, &region);
-		st = qvk_cmd_submit_wait(&cmd, true);
-		done += n;
-	}
-	qvk_cmd_finish(&cmd);
-	qvk_buffer_destroy(staging);
-	return st;
-}
-
 static qvk_status qvk_weight_alloc(struct qvk_device *dev,
 				   struct qvk_mm_weight *w, bool scales)
 {
@@ -100,12 +59,12 @@ qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
 	w->row_words = qt->row_words;
 	st = qvk_weight_alloc(dev, w, true);
 	if (st == QVK_OK)
-		st = qvk_upload(dev, w->qs, 0, qt->qs, qvk_qtensor_qs_bytes(qt));
+		st = qvk_buffer_upload(w->qs, 0, qt->qs, qvk_qtensor_qs_bytes(qt));
 	if (st == QVK_OK)
-		st = qvk_upload(dev, w->scales, 0, qt->scales,
+		st = qvk_buffer_upload(w->scales, 0, qt->scales,
 				qvk_qtensor_scales_bytes(qt));
 	if (st == QVK_OK && w->mins)
-		st = qvk_upload(dev, w->mins, 0, qt->mins,
+		st = qvk_buffer_upload(w->mins, 0, qt->mins,
 				qvk_qtensor_scales_bytes(qt));
 	if (st != QVK_OK) {
 		qvk_mm_weight_destroy(w);
@@ -145,7 +104,7 @@ qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *src,
 				((uint16_t *)row)[i] = qvk_fp16_from_f32(s[i]);
 		else
 			memcpy(row, s, (size_t)k * 4);
-		st = qvk_upload(dev, w->qs, (VkDeviceSize)r * row_bytes, row,
+		st = qvk_buffer_upload(w->qs, (VkDeviceSize)r * row_bytes, row,
 				row_bytes);
 	}
 	free(row);
@@ -232,15 +191,15 @@ qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q)
 	for (uint32_t i = 0; st == QVK_OK && i < q->m; i++) {
 		memcpy(row, q->qs + (size_t)i * q->row_words, q->row_words * 4);
 		memcpy(sums, q->sums + (size_t)i * qblocks, qblocks * 4);
-		st = qvk_upload(dev, a->qa, (VkDeviceSize)i * a->k_padded, row,
+		st = qvk_buffer_upload(a->qa, (VkDeviceSize)i * a->k_padded, row,
 				a->k_padded);
 		if (st == QVK_OK)
-			st = qvk_upload(dev, a->suma,
+			st = qvk_buffer_upload(a->suma,
 					(VkDeviceSize)i * blocks * 4, sums,
 					blocks * 4);
 	}
 	if (st == QVK_OK)
-		st = qvk_upload(dev, a->sa, 0, q->scales, (VkDeviceSize)q->m * 4);
+		st = qvk_buffer_upload(a->sa, 0, q->scales, (VkDeviceSize)q->m * 4);
 	free(row);
 	free(sums);
 	return st;

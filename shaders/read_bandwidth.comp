@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Streaming read of a large buffer: the device's own read bandwidth, the
-// roofline every weight-streaming kernel is measured against. Each
-// invocation sums a strided slice of uvec4s so the reads cannot be skipped,
-// and writes one word per workgroup.
+// roofline every weight-streaming kernel is measured against. Two access
+// patterns, because devices disagree on which is fastest:
+//   PER_LANE = false: neighbouring invocations read neighbouring uvec4s
+//     (coalesced; what GPUs want);
+//   PER_LANE = true: each invocation streams its own contiguous chunk
+//     (what a CPU device such as lavapipe runs best, one SIMD lane a row).
+// Every word is folded into the result so no read can be skipped.
 #version 450
 
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const bool PER_LANE = false;
 
 layout(std430, binding = 0) readonly buffer Src { uvec4 src[]; };
 layout(std430, binding = 1) writeonly buffer Dst { uint dst[]; };
@@ -14,20 +19,19 @@ layout(push_constant) uniform Push {
 	uint n_vec4;
 } pc;
 
-shared uint partial[1024];
-
 void main()
 {
-	uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+	const uint threads = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 	uvec4 acc = uvec4(0);
-	for (uint i = gl_GlobalInvocationID.x; i < pc.n_vec4; i += stride)
-		acc ^= src[i];
-	partial[gl_LocalInvocationID.x] = acc.x ^ acc.y ^ acc.z ^ acc.w;
-	barrier();
-	if (gl_LocalInvocationID.x == 0) {
-		uint r = 0;
-		for (uint t = 0; t < gl_WorkGroupSize.x; t++)
-			r ^= partial[t];
-		dst[gl_WorkGroupID.x] = r;
+	if (PER_LANE) {
+		const uint per = (pc.n_vec4 + threads - 1u) / threads;
+		const uint begin = gl_GlobalInvocationID.x * per;
+		const uint end = min(begin + per, pc.n_vec4);
+		for (uint i = begin; i < end; i++)
+			acc ^= src[i];
+	} else {
+		for (uint i = gl_GlobalInvocationID.x; i < pc.n_vec4; i += threads)
+			acc ^= src[i];
 	}
+	dst[gl_GlobalInvocationID.x] = acc.x ^ acc.y ^ acc.z ^ acc.w;
 }

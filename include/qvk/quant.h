@@ -73,6 +73,10 @@
  *     t   = fmaf((float)sum_u, m_w, t)               Q4A only; sum_u = Σ qa in u
  *     acc = fmaf(t, d_a, acc)                        d_a: activation scale of u
  *   starting from acc = 0.0f; fmaf is the correctly rounded fused multiply-add.
+ *
+ * Threads: no function here keeps state between calls; calls on different
+ * tensors with different contexts may run concurrently. GPTQ and AWQ use
+ * OpenBLAS's threads (OPENBLAS_NUM_THREADS sets how many).
  */
 #ifndef QVK_QUANT_H
 #define QVK_QUANT_H
@@ -191,7 +195,8 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_block_format(
 
 /*
  * GGUF rows of @n x @k (k a multiple of 32) blocks, @size_bytes long, to a
- * group-32 tensor, byte-exact (every code, scale and min kept).
+ * group-32 tensor, byte-exact (every code, scale and min kept). A scale or
+ * min that is Inf or NaN is QVK_ERR_NUMERIC naming the row and block.
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_qtensor_from_gguf(
 	struct qvk_ctx *ctx, const char *name, enum qvk_gguf_block type,
@@ -393,6 +398,20 @@ struct qvk_gptq_params {
 QVK_API QVK_MUST_CHECK qvk_status qvk_gptq_quantize(
 	struct qvk_ctx *ctx, const char *name, const float *x, uint32_t t,
 	const float *w, uint32_t n, uint32_t k,
+	const struct qvk_gptq_params *params, struct qvk_qtensor **out);
+
+/*
+ * The same from calibration sums gathered in pieces (a model's layers see
+ * many windows): xtx (k, k) starts zeroed, qvk_gptq_hessian_add() adds
+ * XᵀX of each batch of rows X (t, k) into its upper triangle (j >= i,
+ * row-major; the lower one is not read), and @tokens is the rows in all.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gptq_hessian_add(
+	struct qvk_ctx *ctx, const char *name, const float *x, uint32_t t,
+	uint32_t k, float *xtx);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gptq_quantize_hessian(
+	struct qvk_ctx *ctx, const char *name, const float *xtx,
+	uint64_t tokens, const float *w, uint32_t n, uint32_t k,
 	const struct qvk_gptq_params *params, struct qvk_qtensor **out);
 
 #endif

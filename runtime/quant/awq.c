@@ -74,9 +74,16 @@ static qvk_status awq_weight_error(struct qvk_ctx *ctx, const char *name,
 	qvk_status st;
 	size_t nk = (size_t)n * k;
 
+	qvk_progress_fn progress = ctx ? ctx->progress_fn : NULL;
+
 	memcpy(d, w, nk * sizeof(*d));
 	qvk_fold_scale_into_weight(d, n, k, s);
+	/* The search reports its own progress, not each trial's. */
+	if (ctx)
+		ctx->progress_fn = NULL;
 	st = qvk_quantize_weights(ctx, name, d, n, k, qp, &qt);
+	if (ctx)
+		ctx->progress_fn = progress;
 	if (st)
 		return st;
 	qvk_qtensor_dequantize(qt, d);

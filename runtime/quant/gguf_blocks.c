@@ -114,6 +114,14 @@ qvk_status qvk_qtensor_from_gguf(struct qvk_ctx *ctx, const char *name,
 			qt->scales[gi] = load_le16(src);
 			if (type == QVK_GGUF_Q4_1)
 				qt->mins[gi] = load_le16(src + 2);
+			/* exponent 31: Inf or NaN, which no quantizer writes */
+			if ((qt->scales[gi] & 0x7c00u) == 0x7c00u ||
+			    (qt->mins && (qt->mins[gi] & 0x7c00u) == 0x7c00u)) {
+				qvk_qtensor_destroy(qt);
+				return qvk_error(ctx, QVK_ERR_NUMERIC,
+						 "%s: non-finite fp16 scale or min "
+						 "in row %u, block %u", name, r, b);
+			}
 			for (uint32_t i = 0; i < words; i++, q += 4)
 				row[b * words + i] = (uint32_t)q[0] |
 						     (uint32_t)q[1] << 8 |

@@ -42,17 +42,21 @@ static int cmp_key_desc(const void *a, const void *b)
 }
 
 /*
- * H (k, k) = 2XᵀX/t, full symmetric; dead channels (never active) get
- * H_jj = 1 and their weights zeroed, as the reference implementation does.
+ * H (k, k) = 2XᵀX/t, full symmetric, from the upper triangle of the sums
+ * XᵀX; dead channels (never active) get H_jj = 1 and their weights zeroed,
+ * as the reference implementation does.
  */
-static void gptq_hessian(const float *x, uint32_t t, uint32_t k, float *h,
-			 float *w, uint32_t n)
+static void gptq_hessian(float *h, double tokens, uint32_t k, float *w,
+			 uint32_t n)
 {
-	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)t,
-		    2.0f / (float)t, x, (int)k, 0.0f, h, (int)k);
-	for (uint32_t i = 0; i < k; i++)
+	float scale = (float)(2.0 / tokens);
+
+	for (uint32_t i = 0; i < k; i++) {
+		for (uint32_t j = i; j < k; j++)
+			h[(size_t)i * k + j] *= scale;
 		for (uint32_t j = 0; j < i; j++)
 			h[(size_t)i * k + j] = h[(size_t)j * k + i];
+	}
 	for (uint32_t j = 0; j < k; j++) {
 		if (h[(size_t)j * k + j] != 0.0f)
 			continue;
@@ -211,19 +215,18 @@ static void gptq_permute(float *w, float *h, float *tmp, uint32_t n,
 }
 
 static qvk_status gptq_check(struct qvk_ctx *ctx, const char *name,
-			     const float *x, uint32_t t, const float *w,
-			     uint32_t n, uint32_t k,
+			     const float *w, uint32_t n, uint32_t k,
 			     const struct qvk_gptq_params *p)
 {
 	size_t bad;
 
-	if (!x || !w || !p || t == 0 || n == 0 || k == 0)
+	if (!w || !p || n == 0 || k == 0)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: NULL argument or empty shape", name);
-	if (k > 65536 || n > (1u << 24) || t > (1u << 26))
+	if (k > 65536 || n > (1u << 24))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
-				 "%s: %u x %u with %u tokens is beyond GPTQ's "
-				 "limits here", name, n, k, t);
+				 "%s: %u x %u is beyond GPTQ's limits here", name,
+				 n, k);
 	if (p->quant.clip == QVK_CLIP_PERCENTILE || p->quant.importance)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: GPTQ takes min/max or MSE clipping without "
@@ -237,6 +240,18 @@ static qvk_status gptq_check(struct qvk_ctx *ctx, const char *name,
 		return qvk_error(ctx, QVK_ERR_NUMERIC,
 				 "%s: non-finite weight at row %zu, column %zu",
 				 name, bad / k, bad % k);
+	return QVK_OK;
+}
+
+static qvk_status gptq_check_x(struct qvk_ctx *ctx, const char *name,
+			       const float *x, uint32_t t, uint32_t k)
+{
+	size_t bad;
+
+	if (!x || t == 0 || t > (1u << 26))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: no calibration rows, or too many (%u)",
+				 name, t);
 	bad = qvk_find_nonfinite(x, (size_t)t * k);
 	if (bad < (size_t)t * k)
 		return qvk_error(ctx, QVK_ERR_NUMERIC,
@@ -257,28 +272,23 @@ static int gptq_static_groups(struct gptq_run *run, const float *w0)
 	return 0;
 }
 
-qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
-			     const float *x, uint32_t t, const float *w,
-			     uint32_t n, uint32_t k,
-			     const struct qvk_gptq_params *params,
-			     struct qvk_qtensor **out)
+/*
+ * GPTQ proper on @h (k, k): the upper triangle holds XᵀX summed over
+ * @tokens rows. @h is consumed (overwritten, then freed by the caller).
+ */
+static qvk_status gptq_core(struct qvk_ctx *ctx, const char *name, float *h,
+			    double tokens, const float *w, uint32_t n,
+			    uint32_t k, const struct qvk_gptq_params *params,
+			    struct qvk_qtensor **out)
 {
 	struct gptq_run run = { 0 };
 	struct qvk_qtensor *qt = NULL;
-	float *h = NULL, *work = NULL, *wk = NULL;
+	float *work = NULL, *wk = NULL;
 	struct key_index *order = NULL;
 	uint32_t *perm = NULL;
 	qvk_status st;
 	size_t kk;
 
-	if (!name)
-		name = "gptq";
-	if (!out)
-		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: out is NULL", name);
-	*out = NULL;
-	st = gptq_check(ctx, name, x, t, w, n, k, params);
-	if (st)
-		return st;
 	st = qvk_qtensor_create(ctx, params->quant.format, n, k,
 				params->quant.group, &qt);
 	if (st)
@@ -291,19 +301,17 @@ qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
 	run.block = params->block ? params->block : 128;
 	run.block = qt->group >= k ? run.block :
 		    QVK_ALIGN_UP(run.block, qt->group);
-	h = malloc(kk * sizeof(*h));
 	work = malloc(QVK_MAX(kk, (size_t)k) * sizeof(*work));
 	wk = malloc((size_t)n * k * sizeof(*wk));
 	run.err = malloc((size_t)n * run.block * sizeof(*run.err));
 	run.scratch = malloc((size_t)qt->group * sizeof(*run.scratch));
-	if (!h || !work || !wk || !run.err || !run.scratch) {
+	if (!work || !wk || !run.err || !run.scratch) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
 			       "%s: no memory for GPTQ of %u x %u", name, n, k);
 		goto out_free;
 	}
 	memcpy(wk, w, (size_t)n * k * sizeof(*wk));
-	qvk_progress(ctx, name, 0, k);
-	gptq_hessian(x, t, k, h, wk, n);
+	gptq_hessian(h, tokens, k, wk, n);
 	run.w = wk;
 	if (params->act_order) {
 		run.static_groups = calloc((size_t)n * qt->n_groups,
@@ -359,7 +367,91 @@ out_free:
 	free(run.err);
 	free(wk);
 	free(work);
-	free(h);
 	qvk_qtensor_destroy(qt);
+	return st;
+}
+
+qvk_status qvk_gptq_hessian_add(struct qvk_ctx *ctx, const char *name,
+				const float *x, uint32_t t, uint32_t k,
+				float *xtx)
+{
+	qvk_status st;
+
+	if (!name)
+		name = "gptq";
+	if (!xtx || k == 0 || k > 65536)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: NULL sums or bad width %u", name, k);
+	st = gptq_check_x(ctx, name, x, t, k);
+	if (st)
+		return st;
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)t,
+		    1.0f, x, (int)k, 1.0f, xtx, (int)k);
+	return QVK_OK;
+}
+
+qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
+				     const float *xtx, uint64_t tokens,
+				     const float *w, uint32_t n, uint32_t k,
+				     const struct qvk_gptq_params *params,
+				     struct qvk_qtensor **out)
+{
+	qvk_status st;
+	float *h;
+
+	if (!name)
+		name = "gptq";
+	if (!out)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: out is NULL", name);
+	*out = NULL;
+	st = gptq_check(ctx, name, w, n, k, params);
+	if (st)
+		return st;
+	if (!xtx || tokens == 0)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: no calibration sums", name);
+	for (uint32_t i = 0; i < k; i++)
+		for (uint32_t j = i; j < k; j++)
+			if (!isfinite(xtx[(size_t)i * k + j]))
+				return qvk_error(ctx, QVK_ERR_NUMERIC,
+						 "%s: non-finite Hessian sum at "
+						 "(%u, %u)", name, i, j);
+	h = malloc((size_t)k * k * sizeof(*h));
+	if (!h)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	memcpy(h, xtx, (size_t)k * k * sizeof(*h));
+	qvk_progress(ctx, name, 0, k);
+	st = gptq_core(ctx, name, h, (double)tokens, w, n, k, params, out);
+	free(h);
+	return st;
+}
+
+qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
+			     const float *x, uint32_t t, const float *w,
+			     uint32_t n, uint32_t k,
+			     const struct qvk_gptq_params *params,
+			     struct qvk_qtensor **out)
+{
+	qvk_status st;
+	float *h;
+
+	if (!name)
+		name = "gptq";
+	if (!out)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: out is NULL", name);
+	*out = NULL;
+	st = gptq_check(ctx, name, w, n, k, params);
+	if (!st)
+		st = gptq_check_x(ctx, name, x, t, k);
+	if (st)
+		return st;
+	h = malloc((size_t)k * k * sizeof(*h));
+	if (!h)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	qvk_progress(ctx, name, 0, k);
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)t, 1.0f,
+		    x, (int)k, 0.0f, h, (int)k);
+	st = gptq_core(ctx, name, h, (double)t, w, n, k, params, out);
+	free(h);
 	return st;
 }

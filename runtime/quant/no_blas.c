@@ -57,4 +57,28 @@ qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
 			 "%s: GPTQ needs BLAS; this libqvk was built with "
 			 "QVK_BLAS=0", name ? name : "gptq");
 }
+
+qvk_status qvk_gptq_hessian_add(struct qvk_ctx *ctx, const char *name,
+				const float *x, uint32_t t, uint32_t k,
+				float *xtx)
+{
+	(void)x, (void)t, (void)k, (void)xtx;
+	return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
+			 "%s: GPTQ needs BLAS; this libqvk was built with "
+			 "QVK_BLAS=0", name ? name : "gptq");
+}
+
+qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
+				     const float *xtx, uint64_t tokens,
+				     const float *w, uint32_t n, uint32_t k,
+				     const struct qvk_gptq_params *params,
+				     struct qvk_qtensor **out)
+{
+	(void)xtx, (void)tokens, (void)w, (void)n, (void)k, (void)params;
+	if (out)
+		*out = NULL;
+	return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
+			 "%s: GPTQ needs BLAS; this libqvk was built with "
+			 "QVK_BLAS=0", name ? name : "gptq");
+}
 #endif

@@ -160,6 +160,12 @@ qvk_status qvk_quantize_weights(struct qvk_ctx *ctx, const char *name,
 	st = check_params(ctx, name, params);
 	if (st)
 		return st;
+	for (uint32_t j = 0; params->importance && j < k; j++)
+		if (!isfinite(params->importance[j]) || params->importance[j] < 0.0f)
+			return qvk_error(ctx, QVK_ERR_NUMERIC,
+					 "%s: importance %g at column %u is not a "
+					 "finite number >= 0", name,
+					 (double)params->importance[j], j);
 	st = qvk_qtensor_create(ctx, params->format, n, k, params->group, &qt);
 	if (st)
 		return st;

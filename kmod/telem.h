@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * qvk_telem private header: the device state shared by main.c (the misc
+ * device and its file operations), sample.c (the hrtimer, the 64-bit
+ * extension and the page) and rapl.c (probing the energy and clock MSRs).
+ */
+#ifndef QVK_TELEM_KMOD_TELEM_H
+#define QVK_TELEM_KMOD_TELEM_H
+
+#include <linux/hrtimer.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+
+#include <uapi/linux/qvk_telem.h>
+
+/* Sampling period bounds (µs); the default is the period_us parameter. */
+#define QVK_TELEM_MIN_PERIOD_US 100u
+#define QVK_TELEM_MAX_PERIOD_US 1000000u
+
+/*
+ * Highest power a RAPL domain is assumed to draw when bounding the gap
+ * between samples: 4 kW. With the usual 2^-14 J unit a 32-bit counter
+ * wraps after 262144 J, so at 4 kW after 65 s; the gap bound is that wrap
+ * time, the period bound half of it (both far above the 1 s period cap).
+ */
+#define QVK_TELEM_RAPL_MAX_POWER_MW 4000000ull
+
+/* Per-CPU clocks are refreshed at most this often (an IPI per CPU each). */
+#define QVK_TELEM_CLOCK_PERIOD_NS (10 * NSEC_PER_MSEC)
+
+struct qvk_telem_dom {
+	struct qvk_telem_domain abi; /* what QVK_TELEM_IOC_INFO reports */
+	u64 mask;                    /* counter_bits wide */
+	u64 last_raw;                /* counter at the previous sample */
+	u64 steps;                   /* counter steps since the last re-base */
+	u64 base_uj;                 /* energy at the last re-base */
+	u64 energy_uj;               /* published value */
+};
+
+struct qvk_telem_cpu_clock {
+	u64 aperf, mperf;            /* previous reading */
+	u64 aperf_now, mperf_now;    /* written by the CPU itself (IPI) */
+	bool valid_now, valid;
+	u32 khz;
+};
+
+struct qvk_telem {
+	struct miscdevice misc;
+	struct page *page;           /* the mmap()ed page */
+	struct qvk_telem_page *pub;  /* its kernel address */
+
+	/* Open files; the timer runs while users > 0. */
+	struct mutex open_lock;
+	u32 users;
+
+	/*
+	 * lock serialises sampling (timer, snapshot ioctl, sysfs read, clock
+	 * work) and every write to the page: the seqcount has one writer.
+	 */
+	spinlock_t lock;
+	struct hrtimer timer;
+	u64 period_ns;               /* READ_ONCE/WRITE_ONCE: timer reads it */
+	u32 min_period_us, max_period_us;
+	int sample_cpu;              /* the timer is pinned here */
+
+	u32 n_domains;
+	struct qvk_telem_dom dom[QVK_TELEM_MAX_DOMAINS];
+	bool based;                  /* false: next sample re-bases */
+	u64 last_ns;                 /* timestamp of the previous sample */
+	u64 min_gap_ns;              /* smallest max_gap_ns of all domains */
+	u64 sample_count;
+	u32 epoch;
+
+	/* The synthetic test domain: a counter ramping at synth_uw. */
+	bool synth;
+	u32 synth_uw;
+	u64 synth_t0_ns;
+	u64 synth_offset;            /* starts near the wrap on purpose */
+
+	/* Per-CPU effective clocks. */
+	u32 clock_source;            /* enum qvk_telem_clock_source */
+	u32 n_cpus;
+	struct qvk_telem_cpu_clock *clk; /* n_cpus entries */
+	struct work_struct clock_work;
+	u64 clock_due_ns;
+};
+
+/* rapl.c */
+int qvk_telem_rapl_probe(struct qvk_telem *t);
+void qvk_telem_clock_probe(struct qvk_telem *t);
+int qvk_telem_synth_add(struct qvk_telem *t, u32 rate_uw, u32 bits);
+
+/* sample.c */
+void qvk_telem_sampling_init(struct qvk_telem *t);
+int qvk_telem_sampling_start(struct qvk_telem *t);
+void qvk_telem_sampling_stop(struct qvk_telem *t);
+int qvk_telem_snapshot(struct qvk_telem *t, struct qvk_telem_sample *out);
+void qvk_telem_set_period(struct qvk_telem *t, u32 period_us);
+void qvk_telem_page_init(struct qvk_telem *t);
+
+#endif

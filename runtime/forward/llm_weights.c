@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Model weights onto the device: each linear layer in the requested format
+ * (quantized at load with round-to-nearest, or taken as stored when the
+ * file already holds that GGUF block type at group 32, losslessly), norms
+ * and the embedding table in fp32.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+
+qvk_status qvk_llm_upload_f32(struct qvk_device *dev, const float *src,
+			      size_t count, size_t piece_align,
+			      struct qvk_buffer **out)
+{
+	qvk_status st = qvk_buffer_create(dev, QVK_MEM_DEVICE, count * 4,
+					  piece_align, out);
+
+	return st == QVK_OK ? qvk_buffer_upload(*out, 0, src, count * 4) : st;
+}
+
+/* The format --keep asks for @name, or AUTO when no glob matches. */
+static enum qvk_weight_format qvk_keep_format(const char *keep, const char *name)
+{
+	char pattern[256];
+	const char *p = keep;
+
+	while (p && *p) {
+		const char *comma = strchr(p, ','), *eq;
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		eq = memchr(p, '=', len);
+		if (eq && (size_t)(eq - p) < sizeof(pattern)) {
+			enum qvk_weight_format f;
+			char fmt[8] = "";
+
+			memcpy(pattern, p, (size_t)(eq - p));
+			pattern[eq - p] = 0;
+			snprintf(fmt, sizeof(fmt), "%.*s",
+				 (int)(len - (size_t)(eq - p) - 1), eq + 1);
+			if (!fnmatch(pattern, name, 0) &&
+			    qvk_weight_format_parse(fmt, &f))
+				return f;
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	return QVK_WEIGHTS_AUTO;
+}
+
+static enum qvk_qformat qvk_qformat_of(enum qvk_weight_format f)
+{
+	return f == QVK_WEIGHTS_Q4 ? QVK_QFORMAT_Q4 :
+	       f == QVK_WEIGHTS_Q4A ? QVK_QFORMAT_Q4A : QVK_QFORMAT_Q8;
+}
+
+/* The GGUF block type that stores @f at group 32, or -1. */
+static int qvk_gguf_type_of(enum qvk_weight_format f)
+{
+	return f == QVK_WEIGHTS_Q8 ? QVK_GGML_TYPE_Q8_0 :
+	       f == QVK_WEIGHTS_Q4 ? QVK_GGML_TYPE_Q4_0 :
+	       f == QVK_WEIGHTS_Q4A ? QVK_GGML_TYPE_Q4_1 : -1;
+}
+
+static enum qvk_weight_format qvk_auto_format(const struct qvk_host_tensor *t)
+{
+	switch (t->type) {
+	case QVK_GGML_TYPE_Q8_0:
+		return QVK_WEIGHTS_Q8;
+	case QVK_GGML_TYPE_Q4_0:
+		return QVK_WEIGHTS_Q4;
+	case QVK_GGML_TYPE_Q4_1:
+		return QVK_WEIGHTS_Q4A;
+	default:
+		return QVK_WEIGHTS_Q8;
+	}
+}
+
+static qvk_status qvk_load_linear(struct qvk_device *dev,
+				  const struct qvk_host_tensor *t,
+				  const struct qvk_llm_options *opt,
+				  struct qvk_mm_weight **out,
+				  enum qvk_weight_format *used)
+{
+	struct qvk_ctx *ctx = dev->ctx;
+	enum qvk_weight_format f = qvk_keep_format(opt->keep, t->name);
+	uint64_t n = qvk_host_tensor_rows(t), k = t->ne[0];
+	struct qvk_quant_params qp;
+	struct qvk_qtensor *qt = NULL;
+	float *w;
+	qvk_status st = QVK_OK;
+
+	if (f == QVK_WEIGHTS_AUTO)
+		f = opt->format != QVK_WEIGHTS_AUTO ? opt->format :
+						      qvk_auto_format(t);
+	*used = f;
+	if (n > UINT32_MAX || k > UINT32_MAX || !t->data)
+		return qvk_error(ctx, QVK_ERR_FORMAT, "tensor %s: shape "
+				 "(%llu, %llu) unusable", t->name,
+				 (unsigned long long)n, (unsigned long long)k);
+	/* Stored as the very block type wanted: take the codes losslessly. */
+	if ((int)t->type == qvk_gguf_type_of(f) && opt->group == 32) {
+		st = qvk_qtensor_from_gguf(ctx, t->name,
+					   (enum qvk_gguf_block)t->type, t->data,
+					   t->size_bytes, (uint32_t)n,
+					   (uint32_t)k, &qt);
+		if (st == QVK_OK)
+			st = qvk_mm_weight_upload_q(dev, qt, out);
+		qvk_qtensor_destroy(qt);
+		return st;
+	}
+	w = malloc(n * k * sizeof(*w));
+	if (!w)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tensor %s: %llu floats",
+				 t->name, (unsigned long long)(n * k));
+	for (uint64_t r = 0; st == QVK_OK && r < n; r++)
+		st = qvk_host_tensor_row(t, r, w + r * k);
+	if (st != QVK_OK)
+		st = qvk_error(ctx, st, "tensor %s: cannot read its rows",
+			       t->name);
+	else if (f == QVK_WEIGHTS_F32 || f == QVK_WEIGHTS_F16)
+		st = qvk_mm_weight_upload_float(dev, w, (uint32_t)n, (uint32_t)k,
+						f == QVK_WEIGHTS_F16, out);
+	else {
+		qp = qvk_quant_params_default(qvk_qformat_of(f), opt->group);
+		st = qvk_quantize_weights(ctx, t->name, w, (uint32_t)n,
+					  (uint32_t)k, &qp, &qt);
+		if (st == QVK_OK)
+			st = qvk_mm_weight_upload_q(dev, qt, out);
+		qvk_qtensor_destroy(qt);
+	}
+	free(w);
+	return st;
+}
+
+static qvk_status qvk_load_vector(struct qvk_device *dev,
+				  const struct qvk_host_tensor *t,
+				  uint64_t rows, uint64_t cols,
+				  struct qvk_buffer **out)
+{
+	float *v = malloc(rows * cols * sizeof(*v));
+	qvk_status st = QVK_OK;
+
+	if (!v)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "tensor %s",
+				 t->name);
+	if (t->ne[0] != cols || qvk_host_tensor_rows(t) != rows)
+		st = qvk_error(dev->ctx, QVK_ERR_FORMAT, "tensor %s: shape "
+			       "(%llu, %llu), expected (%llu, %llu)", t->name,
+			       (unsigned long long)qvk_host_tensor_rows(t),
+			       (unsigned long long)t->ne[0],
+			       (unsigned long long)rows,
+			       (unsigned long long)cols);
+	for (uint64_t r = 0; st == QVK_OK && r < rows; r++)
+		st = qvk_host_tensor_row(t, r, v + r * cols);
+	if (st == QVK_OK)
+		/* Pieces of whole rows: the embedding kernel reads rows. */
+		st = qvk_llm_upload_f32(dev, v, rows * cols, cols * 4, out);
+	free(v);
+	return st;
+}
+
+qvk_status qvk_llm_weights_load(struct qvk_device *dev,
+				const struct qvk_model *model,
+				const struct qvk_llm_options *opt,
+				struct qvk_llm_weights *w)
+{
+	/* One bar for the whole load, not one per tensor quantized. */
+	qvk_progress_fn progress = dev->ctx->progress_fn;
+	const struct qvk_model_params *p = &model->params;
+	enum qvk_weight_format used, first = QVK_WEIGHTS_AUTO, out_fmt;
+	double total = (double)p->n_layers * 7 + 1, done = 0;
+	bool mixed = false;
+	qvk_status st;
+
+	memset(w, 0, sizeof(*w));
+	w->layers = calloc(p->n_layers, sizeof(*w->layers));
+	if (!w->layers)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "layers");
+	w->n_layers = p->n_layers;
+	st = qvk_load_vector(dev, &model->tok_embd, p->vocab_size, p->dim,
+			     &w->tok_embd);
+	if (st == QVK_OK)
+		st = qvk_load_vector(dev, &model->output_norm, 1, p->dim,
+				     &w->output_norm);
+	for (uint32_t l = 0; st == QVK_OK && l < p->n_layers; l++) {
+		const struct qvk_layer_weights *src = &model->layers[l];
+		struct qvk_llm_layer *dst = &w->layers[l];
+		const struct qvk_host_tensor *lin[7] = {
+			&src->wq, &src->wk, &src->wv, &src->wo,
+			&src->w1, &src->w2, &src->w3,
+		};
+		struct qvk_mm_weight **slot[7] = {
+			&dst->wq, &dst->wk, &dst->wv, &dst->wo,
+			&dst->w1, &dst->w2, &dst->w3,
+		};
+
+		st = qvk_load_vector(dev, &src->attn_norm, 1, p->dim,
+				     &dst->attn_norm);
+		if (st == QVK_OK)
+			st = qvk_load_vector(dev, &src->ffn_norm, 1, p->dim,
+					     &dst->ffn_norm);
+		for (int i = 0; st == QVK_OK && i < 7; i++) {
+			dev->ctx->progress_fn = NULL;
+			st = qvk_load_linear(dev, lin[i], opt, slot[i], &used);
+			dev->ctx->progress_fn = progress;
+			if (first == QVK_WEIGHTS_AUTO)
+				first = used;
+			mixed |= used != first;
+			qvk_progress(dev->ctx, "loading weights", ++done, total);
+		}
+	}
+	dev->ctx->progress_fn = NULL;
+	if (st == QVK_OK)
+		st = qvk_load_linear(dev, &model->output, opt, &w->output,
+				     &out_fmt);
+	dev->ctx->progress_fn = progress;
+	qvk_progress(dev->ctx, "loading weights", total, total);
+	if (st != QVK_OK) {
+		qvk_llm_weights_finish(w);
+		return st;
+	}
+	snprintf(w->describe, sizeof(w->describe), "%s%s%s, classifier %s",
+		 qvk_weight_format_name(first), mixed ? " (mixed)" : "",
+		 first >= QVK_WEIGHTS_Q8 ?
+			 (opt->group ? (opt->group == 32 ? " g32" :
+					opt->group == 64 ? " g64" : " g128") :
+				       " per-row") :
+			 "",
+		 qvk_weight_format_name(out_fmt));
+	return QVK_OK;
+}
+
+void qvk_llm_weights_finish(struct qvk_llm_weights *w)
+{
+	for (uint32_t l = 0; w->layers && l < w->n_layers; l++) {
+		struct qvk_llm_layer *L = &w->layers[l];
+
+		qvk_buffer_destroy(L->attn_norm);
+		qvk_buffer_destroy(L->ffn_norm);
+		qvk_mm_weight_destroy(L->wq);
+		qvk_mm_weight_destroy(L->wk);
+		qvk_mm_weight_destroy(L->wv);
+		qvk_mm_weight_destroy(L->wo);
+		qvk_mm_weight_destroy(L->w1);
+		qvk_mm_weight_destroy(L->w2);
+		qvk_mm_weight_destroy(L->w3);
+	}
+	free(w->layers);
+	qvk_buffer_destroy(w->tok_embd);
+	qvk_buffer_destroy(w->output_norm);
+	qvk_mm_weight_destroy(w->output);
+	memset(w, 0, sizeof(*w));
+}
+
+const char *qvk_weight_format_name(enum qvk_weight_format f)
+{
+	static const char *const names[] = { "auto", "f32", "f16", "q8", "q4",
+					     "q4a" };
+
+	return (unsigned)f < QVK_ARRAY_SIZE(names) ? names[f] : "unknown";
+}
+
+bool qvk_weight_format_parse(const char *name, enum qvk_weight_format *f)
+{
+	for (int i = 0; i <= QVK_WEIGHTS_Q4A; i++)
+		if (!strcmp(name, qvk_weight_format_name(i))) {
+			*f = (enum qvk_weight_format)i;
+			return true;
+		}
+	return false;
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libqvk private header for runtime/ops/: every non-matmul op of a Llama
+ * block as a compute kernel, and the scalar C references they are tested
+ * against.
+ *
+ * Use: qvk_ops_init() once per device creates every pipeline (work sizes
+ * from the device's subgroup size and limits, as specialization
+ * constants). Then per op and per set of buffers, a qvk_ops_*_bind() call
+ * writes one descriptor set and fills a struct qvk_op (pipeline, set, push
+ * constants, grid); qvk_op_record() records it into a command buffer as
+ * often as wanted. Nothing is created while recording.
+ *
+ * Per-token values live in the STEP BUFFER, never in push constants:
+ * decode replays one pre-recorded command buffer per token, and push
+ * constants are frozen when recorded. The host writes struct qvk_ops_step
+ * (qvk_ops_step_write) before each submit: the position of the step's first
+ * token and the token ids. Model sizes (dim, heads, eps, theta, max_seq)
+ * and the step's token count m are fixed at bind time.
+ *
+ * Layouts (fp32 unless said; m = tokens of the step, rows contiguous):
+ *   x, residual stream      (m, dim)
+ *   q, attention out        (m, n_heads, head_dim)
+ *   k, v                    (m, n_kv_heads, head_dim)
+ *   gate, up                (m, hidden), row stride x_stride floats
+ *   int8 activations        runtime/ops/act_layout.h
+ *   KV cache of one layer   K and V each [n_kv_heads][max_seq][head_dim]
+ *                           fp16 (binary16, two per uint32, lower half
+ *                           first): attention streams one head's keys and
+ *                           values contiguously. Bytes per layer and
+ *                           tensor: qvk_ops_kv_layer_bytes().
+ *   embedding table         (n_vocab, dim) fp32 or fp16, in <= 8 pieces
+ *                           of whole rows
+ *
+ * Threads: struct qvk_ops is read-only after init; binding allocates from
+ * the device's descriptor pool, so bind from one thread at a time.
+ */
+#ifndef QVK_RUNTIME_OPS_H
+#define QVK_RUNTIME_OPS_H
+
+#include "../vk.h"
+#include "act_layout.h"
+
+/* ------------------------------------------------------------- step */
+/* std430 image of the step buffer; MUST AGREE with shaders/include/ops_step.glsl. */
+struct qvk_ops_step {
+	uint32_t pos;         /* position of the step's first token (p0) */
+	uint32_t reserved[3]; /* zero */
+	uint32_t tokens[];    /* m token ids */
+};
+#define QVK_OPS_STEP_BYTES(m) (16u + 4u * (uint64_t)(m))
+
+/*
+ * Write pos and @m token ids (NULL: leave the ids) into the host-visible
+ * step buffer, refusing a position range past @max_seq and ids >= @n_vocab.
+ */
+qvk_status qvk_ops_step_write(struct qvk_buffer *step, uint32_t pos,
+			      const uint32_t *tokens, uint32_t m,
+			      uint32_t max_seq, uint32_t n_vocab);
+
+/* ------------------------------------------------------------ model */
+enum qvk_rope_mode {
+	QVK_ROPE_INTERLEAVED = 0, /* pairs (2i, 2i+1): llama2.c, llama.cpp normal */
+	QVK_ROPE_NEOX = 1,        /* pairs (i, i + head_dim/2) */
+};
+
+/* The sizes the ops need; fixed per model. */
+struct qvk_ops_model {
+	uint32_t dim;        /* residual width */
+	uint32_t hidden_dim; /* feed-forward width */
+	uint32_t n_heads, n_kv_heads, head_dim; /* head_dim even, <= QVK_OPS_MAX_HEAD_DIM */
+	uint32_t max_seq;    /* positions in the KV cache */
+	uint32_t n_vocab;
+	float norm_eps;      /* RMSNorm epsilon */
+	float rope_theta;    /* 10000 for Llama 2 */
+	enum qvk_rope_mode rope_mode;
+};
+
+#define QVK_OPS_MAX_HEAD_DIM 256u
+#define QVK_OPS_EMBED_PIECES 8u
+
+/* Check the sizes: heads divide, head_dim even and in range, nothing zero. */
+qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
+			       const struct qvk_ops_model *mdl);
+
+/* Bytes of K (and of V) of one layer: n_kv_heads * max_seq * head_dim * 2. */
+uint64_t qvk_ops_kv_layer_bytes(const struct qvk_ops_model *mdl);
+
+/* ------------------------------------------------------------ kernels */
+struct qvk_ops {
+	struct qvk_device *dev;
+	uint32_t wg_row;   /* invocations per row/head workgroup */
+	uint32_t wg_flat;  /* invocations per elementwise workgroup */
+	uint32_t wg_attn;  /* invocations per attention (head, token) */
+	uint32_t attn_chunk; /* positions per attention round (shared memory) */
+	struct qvk_pipeline *embed_f32, *embed_f16;
+	struct qvk_pipeline *rmsnorm, *rmsnorm_q8, *act_quant;
+	struct qvk_pipeline *rope, *rope_neox, *kv_write, *attention;
+	struct qvk_pipeline *swiglu, *swiglu_q8, *residual_add;
+};
+
+/* Push constants of every op kernel fit in this many bytes. */
+#define QVK_OPS_PUSH_BYTES 32u
+
+/* One bound dispatch: what qvk_op_record needs, nothing more. */
+struct qvk_op {
+	const struct qvk_pipeline *pipe;
+	VkDescriptorSet set;
+	uint32_t push[QVK_OPS_PUSH_BYTES / 4];
+	uint32_t groups[3];
+	struct qvk_buffer *owned; /* RoPE's frequency table; freed by finish */
+};
+
+qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops);
+void qvk_ops_finish(struct qvk_ops *ops);
+/* Free what a bound op owns (the set stays in the device's pool). */
+void qvk_op_finish(struct qvk_op *op);
+
+/*
+ * Record the dispatch, then a compute-to-compute barrier: every op's output
+ * is the next op's input in a Llama block (norm -> matmul -> rope -> cache
+ * -> attention -> ...), and the barrier also makes the last op's results
+ * visible to the host after the fence.
+ */
+void qvk_op_record(struct qvk_cmd *cmd, const struct qvk_op *op);
+/* The dispatch alone, for ops the caller knows to be independent. */
+void qvk_op_record_nobarrier(struct qvk_cmd *cmd, const struct qvk_op *op);
+
+/* A binding of a whole (single-piece) buffer. */
+struct qvk_binding qvk_ops_whole(const struct qvk_buffer *buf);
+/* The binding of layer @layer's K or V in a cache buffer of n_layers layers. */
+qvk_status qvk_ops_kv_layer_binding(struct qvk_ctx *ctx,
+				    const struct qvk_buffer *cache,
+				    const struct qvk_ops_model *mdl,
+				    uint32_t layer, struct qvk_binding *out);
+
+/* int8 activation buffers (act_layout.h) for one bind. */
+struct qvk_ops_act {
+	struct qvk_binding qa, sa, suma;
+};
+
+/*
+ * Binds. @m is the step's token count (grid size, fixed at bind time).
+ * Every binding is checked to hold what the kernel touches.
+ */
+/* out (m, dim) = table[step.tokens[r]]; @table's pieces hold whole rows. */
+qvk_status qvk_ops_embed_bind(struct qvk_ops *ops, struct qvk_op *op,
+			      const struct qvk_ops_model *mdl, uint32_t m,
+			      bool f16, const struct qvk_binding *step,
+			      const struct qvk_buffer *table,
+			      const struct qvk_binding *out);
+/* out (m, dim) = rmsnorm(x) * w; out may be x. */
+qvk_status qvk_ops_rmsnorm_bind(struct qvk_ops *ops, struct qvk_op *op,
+				const struct qvk_ops_model *mdl, uint32_t m,
+				const struct qvk_binding *x,
+				const struct qvk_binding *w,
+				const struct qvk_binding *out);
+/* act (m, dim) = int8(rmsnorm(x) * w). */
+qvk_status qvk_ops_rmsnorm_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
+				   const struct qvk_ops_model *mdl, uint32_t m,
+				   const struct qvk_binding *x,
+				   const struct qvk_binding *w,
+				   const struct qvk_ops_act *act);
+/* act (m, k) = int8(x), x rows x_stride floats apart (>= k). */
+qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
+				  uint32_t k, uint32_t m, uint32_t x_stride,
+				  const struct qvk_binding *x,
+				  const struct qvk_ops_act *act);
+/* RoPE in place on q and k at positions step.pos + r. Owns a freq table. */
+qvk_status qvk_ops_rope_bind(struct qvk_ops *ops, struct qvk_op *op,
+			     const struct qvk_ops_model *mdl, uint32_t m,
+			     const struct qvk_binding *step,
+			     const struct qvk_binding *q,
+			     const struct qvk_binding *k);
+/* Cache (one layer) [.][step.pos + r][.] = fp16(k), fp16(v). */
+qvk_status qvk_ops_kv_write_bind(struct qvk_ops *ops, struct qvk_op *op,
+				 const struct qvk_ops_model *mdl, uint32_t m,
+				 const struct qvk_binding *step,
+				 const struct qvk_binding *k,
+				 const struct qvk_binding *v,
+				 const struct qvk_binding *k_cache,
+				 const struct qvk_binding *v_cache);
+/* out (m, n_heads, head_dim) = causal GQA of q over one layer's cache. */
+qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
+				  const struct qvk_ops_model *mdl, uint32_t m,
+				  const struct qvk_binding *step,
+				  const struct qvk_binding *q,
+				  const struct qvk_binding *k_cache,
+				  const struct qvk_binding *v_cache,
+				  const struct qvk_binding *out);
+/* out (m, hidden) = silu(gate) * up; rows of gate/up x_stride apart. */
+qvk_status qvk_ops_swiglu_bind(struct qvk_ops *ops, struct qvk_op *op,
+			       const struct qvk_ops_model *mdl, uint32_t m,
+			       uint32_t x_stride,
+			       const struct qvk_binding *gate,
+			       const struct qvk_binding *up,
+			       const struct qvk_binding *out);
+/* act (m, hidden) = int8(silu(gate) * up). */
+qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
+				  const struct qvk_ops_model *mdl, uint32_t m,
+				  uint32_t x_stride,
+				  const struct qvk_binding *gate,
+				  const struct qvk_binding *up,
+				  const struct qvk_ops_act *act);
+/* x (n) += y (n). */
+qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
+				     uint32_t n, const struct qvk_binding *x,
+				     const struct qvk_binding *y);
+
+/* Shared by the bind functions (ops_bind.c). */
+qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
+				 const struct qvk_binding *b,
+				 uint64_t need_bytes);
+qvk_status qvk_ops_bind_set(struct qvk_ops *ops, struct qvk_op *op,
+			    struct qvk_pipeline *pipe,
+			    const struct qvk_binding *bindings);
+
+/* --------------------------------------------- scalar C references */
+/* fp16 (binary16) conversion, round to nearest even; and back. */
+uint16_t qvk_ref_f32_to_f16(float f);
+float qvk_ref_f16_to_f32(uint16_t h);
+
+void qvk_ref_rmsnorm(const float *x, const float *w, uint32_t dim,
+		     uint32_t m, float eps, float *out);
+/* The act_layout.h quantizer for m rows of k (x rows x_stride apart). */
+void qvk_ref_act_quant(const float *x, uint32_t k, uint32_t m,
+		       uint32_t x_stride, uint32_t *qa, float *sa,
+		       int32_t *suma);
+/* theta^(-2i/head_dim) for i < head_dim/2, as llama2.c computes it. */
+void qvk_ref_rope_freqs(float theta, uint32_t head_dim, float *freq);
+/* RoPE in place; vec (m, n_heads_any, head_dim), token r at pos + r. */
+void qvk_ref_rope(float *vec, uint32_t m, uint32_t n_heads,
+		  uint32_t head_dim, uint32_t pos, float theta,
+		  enum qvk_rope_mode mode);
+/* Append k, v (m, n_kv_heads, head_dim) at pos into one layer's cache. */
+void qvk_ref_kv_write(const struct qvk_ops_model *mdl, uint32_t m,
+		      uint32_t pos, const float *k, const float *v,
+		      uint16_t *k_cache, uint16_t *v_cache);
+/*
+ * Causal GQA over one layer's fp16 cache; out (m, n_heads, head_dim);
+ * @att: max_seq floats of scratch.
+ */
+void qvk_ref_attention(const struct qvk_ops_model *mdl, uint32_t m,
+		       uint32_t pos, const float *q, const uint16_t *k_cache,
+		       const uint16_t *v_cache, float *att, float *out);
+void qvk_ref_swiglu(const float *gate, const float *up, uint32_t hidden,
+		    uint32_t m, uint32_t x_stride, float *out);
+
+#endif

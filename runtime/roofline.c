@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device's own read bandwidth: the roofline a weight-streaming kernel
+ * is judged against, measured with shaders/read_bandwidth.comp over a
+ * buffer larger than the caches, piece by piece.
+ */
+#include <qvk/matmul.h>
+
+#include "vk.h"
+
+static qvk_status qvk_read_pattern(struct qvk_device *dev,
+				   struct qvk_buffer *src,
+				   struct qvk_buffer *dst, bool per_lane,
+				   uint32_t reps, double *best_ns)
+{
+	const uint32_t wg = QVK_ALIGN_UP(64u, dev->info.subgroup_size);
+	struct qvk_pipeline_desc d = {
+		.shader = "read_bandwidth",
+		.n_bindings = 2,
+		.push_bytes = 4,
+		.n_spec = 2,
+		.spec = { wg, per_lane },
+	};
+	VkDescriptorSet sets[64];
+	struct qvk_pipeline *pipe;
+	struct qvk_cmd cmd;
+	uint32_t n_sets = 0;
+	double ns[2];
+	qvk_status st;
+
+	st = qvk_pipeline_create(dev, &d, &pipe);
+	if (st != QVK_OK)
+		return st;
+	st = qvk_cmd_init(dev, &cmd);
+	if (st == QVK_OK)
+		st = qvk_cmd_timestamps_init(&cmd, 2);
+	for (uint32_t p = 0; st == QVK_OK && p < src->n_pieces; p++) {
+		st = qvk_descset_create(pipe,
+					(struct qvk_binding[]){
+						{ src, p, 0, 0 },
+						{ dst, 0, 0, 0 } },
+					&sets[p]);
+		n_sets += st == QVK_OK;
+	}
+	if (st == QVK_OK)
+		st = qvk_cmd_begin(&cmd);
+	if (st == QVK_OK) {
+		qvk_cmd_timestamps_reset(&cmd);
+		qvk_cmd_timestamp(&cmd, 0);
+		for (uint32_t p = 0; p < n_sets; p++) {
+			uint32_t n_vec4 = (uint32_t)(src->pieces[p].size_bytes / 16);
+
+			/* 256 workgroups: enough to fill any device. */
+			qvk_cmd_dispatch(&cmd, pipe, sets[p], &n_vec4, 256, 1, 1);
+		}
+		qvk_cmd_timestamp(&cmd, 1);
+		st = QVK_VK(dev->ctx, vkEndCommandBuffer(cmd.cb));
+	}
+	for (uint32_t r = 0; st == QVK_OK && r < reps; r++) {
+		st = qvk_cmd_submit_wait(&cmd, false);
+		if (st == QVK_OK)
+			st = qvk_cmd_timestamps_read_ns(&cmd, 2, ns);
+		if (st == QVK_OK && (*best_ns == 0 || ns[1] < *best_ns))
+			*best_ns = ns[1];
+	}
+	qvk_descset_free(dev, sets, n_sets);
+	qvk_cmd_finish(&cmd);
+	qvk_pipeline_destroy(pipe);
+	return st;
+}
+
+qvk_status qvk_device_read_bandwidth(struct qvk_device *dev,
+				     uint64_t size_bytes, uint32_t reps,
+				     double *gbps)
+{
+	struct qvk_buffer *src, *dst;
+	double best_ns = 0;
+	qvk_status st;
+
+	*gbps = 0;
+	if (size_bytes < (1u << 20) || !reps)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "read bandwidth over %llu bytes, %u runs",
+				 (unsigned long long)size_bytes, reps);
+	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, size_bytes & ~15ull, 16,
+			       &src);
+	if (st != QVK_OK)
+		return st;
+	if (src->n_pieces > 64) {
+		qvk_buffer_destroy(src);
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "read bandwidth buffer too large");
+	}
+	/* Pages touched first, so the first run does not time page faults. */
+	qvk_buffer_fill_u32(src, 0x5a5a5a5au);
+	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, 256 * 1024 * 4, 4, &dst);
+	if (st == QVK_OK)
+		st = qvk_read_pattern(dev, src, dst, false, reps, &best_ns);
+	if (st == QVK_OK)
+		st = qvk_read_pattern(dev, src, dst, true, reps, &best_ns);
+	if (st == QVK_OK)
+		*gbps = (double)src->size_bytes / best_ns;
+	qvk_buffer_destroy(dst);
+	qvk_buffer_destroy(src);
+	return st;
+}

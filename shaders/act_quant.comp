@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// fp32 rows -> int8 activations (act_layout.glsl), one workgroup per token.
+// Used where no fused producer exists (after attention, generic inputs).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "ops_common.glsl"
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };   // (m, k)
+layout(std430, binding = 1) writeonly buffer Qa { uint qa[]; };
+layout(std430, binding = 2) writeonly buffer Sa { float sa[]; };
+layout(std430, binding = 3) writeonly buffer Suma { int suma[]; };
+
+layout(push_constant) uniform Push {
+	uint k;
+	uint k_padded;
+	uint x_stride; // floats between rows of x
+} pc;
+
+float qvk_act_value(uint row, uint k)
+{
+	return x[row * pc.x_stride + k];
+}
+
+#define QVK_ACT_ROW_QUANT
+#include "act_layout.glsl"
+
+void main()
+{
+	uint row = gl_WorkGroupID.x;
+	float amax = 0.0;
+
+	for (uint k = gl_LocalInvocationID.x; k < pc.k; k += WG)
+		amax = max(amax, abs(qvk_act_value(row, k)));
+	amax = qvk_wg_max(amax);
+	qvk_act_quant_row(row, pc.k, pc.k_padded, amax);
+}

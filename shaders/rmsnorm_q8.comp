@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// RMSNorm fused with int8 activation quantization (ZeroQuant-style: the
+// normalized row never goes to memory in fp32). One workgroup per token:
+// sum of squares, then max |w * r * x|, then quantization per 32-block;
+// the row is read three times from cache instead of being kept in shared
+// memory, whose size would cap the model width.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "ops_common.glsl"
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };   // (m, dim)
+layout(std430, binding = 1) readonly buffer Wt { float w[]; };  // (dim)
+layout(std430, binding = 2) writeonly buffer Qa { uint qa[]; };
+layout(std430, binding = 3) writeonly buffer Sa { float sa[]; };
+layout(std430, binding = 4) writeonly buffer Suma { int suma[]; };
+
+layout(push_constant) uniform Push {
+	uint dim;
+	uint dim_padded; // Kp of act_layout.glsl
+	float eps;
+} pc;
+
+float g_r; // 1/rms of the current row
+
+float qvk_act_value(uint row, uint k)
+{
+	return w[k] * (g_r * x[row * pc.dim + k]);
+}
+
+#define QVK_ACT_ROW_QUANT
+#include "act_layout.glsl"
+
+void main()
+{
+	uint row = gl_WorkGroupID.x;
+	uint base = row * pc.dim;
+	float ss = 0.0, amax = 0.0;
+
+	for (uint k = gl_LocalInvocationID.x; k < pc.dim; k += WG) {
+		float v = x[base + k];
+		ss += v * v;
+	}
+	ss = qvk_wg_sum(ss);
+	g_r = 1.0 / sqrt(ss / float(pc.dim) + pc.eps);
+	for (uint k = gl_LocalInvocationID.x; k < pc.dim; k += WG)
+		amax = max(amax, abs(qvk_act_value(row, k)));
+	amax = qvk_wg_max(amax);
+	qvk_act_quant_row(row, pc.dim, pc.dim_padded, amax);
+}

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qvk bench matmul: grouped integer matmuls on real model shapes (weights
+ * synthetic: speed does not depend on the values), against the device's
+ * own read bandwidth and the fp32/fp16 baselines measured in the same run.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qvk/fp16.h>
+#include <qvk/matmul.h>
+
+#include "tool.h"
+
+const char qvk_bench_matmul_summary[] =
+	"W8A8/W4A8 matmuls vs read bandwidth and fp32/fp16 (synthetic weights)";
+
+struct qvk_shape {
+	const char *model;
+	uint32_t n, k;
+};
+
+static const struct qvk_shape qvk_shapes[] = {
+	{ "small-768", 768, 768 },      { "small-768", 3072, 768 },
+	{ "small-768", 768, 3072 },     { "tinyllama-1.1b", 2048, 2048 },
+	{ "tinyllama-1.1b", 5632, 2048 }, { "tinyllama-1.1b", 2048, 5632 },
+	{ "tinyllama-1.1b", 32000, 2048 }, { "llama-2-7b", 4096, 4096 },
+	{ "llama-2-7b", 11008, 4096 },  { "llama-2-7b", 4096, 11008 },
+};
+
+enum qvk_kernel { K_F32, K_F16, K_W8A8, K_W4A8, K_W4A8_ASYM, K_COUNT };
+static const char *const qvk_kernel_names[] = { "f32", "f16", "w8a8", "w4a8",
+						"w4a8_asym" };
+
+struct qvk_bench_opts {
+	bool json, all, quick;
+	uint32_t prefill_m, group, reps;
+	const char *only; /* model name filter */
+};
+
+struct qvk_result {
+	const char *model;
+	enum qvk_kernel kernel;
+	const char *path;
+	uint32_t m, n, k, group;
+	double median_ms, min_ms, max_ms, weight_gbps, gops;
+};
+
+struct qvk_bench_state {
+	struct qvk_bench_opts opt;
+	struct qvk_ctx *ctx;
+	uint64_t rng;
+	double read_gbps;
+	struct qvk_result *results;
+	uint32_t n_results, cap_results;
+};
+
+static uint64_t qvk_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int qvk_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Synthetic quantized weights: random codes, scales and mins of 0.01. */
+static qvk_status qvk_synthetic_q(struct qvk_bench_state *bs,
+				  enum qvk_qformat fmt, uint32_t n, uint32_t k,
+				  struct qvk_qtensor **out)
+{
+	qvk_status st = qvk_qtensor_create(bs->ctx, fmt, n, k, bs->opt.group,
+					   out);
+	size_t words, groups;
+
+	if (st != QVK_OK)
+		return st;
+	words = (size_t)n * (*out)->row_words;
+	groups = (size_t)n * (*out)->n_groups;
+	for (size_t i = 0; i < words; i++)
+		(*out)->qs[i] = (uint32_t)qvk_rand(&bs->rng);
+	for (size_t i = 0; i < groups; i++) {
+		(*out)->scales[i] = qvk_fp16_from_f32(0.01f);
+		if ((*out)->mins)
+			(*out)->mins[i] = qvk_fp16_from_f32(-0.08f);
+	}
+	return QVK_OK;
+}
+
+static qvk_status qvk_make_weights(struct qvk_bench_state *bs,
+				   struct qvk_matmul *mm, enum qvk_kernel kern,
+				   uint32_t n, uint32_t k, const float *wf,
+				   uint32_t copies, struct qvk_weight **ws)
+{
+	static const enum qvk_qformat fmts[K_COUNT] = {
+		[K_W8A8] = QVK_QFORMAT_Q8, [K_W4A8] = QVK_QFORMAT_Q4,
+		[K_W4A8_ASYM] = QVK_QFORMAT_Q4A,
+	};
+	struct qvk_qtensor *qt = NULL;
+	qvk_status st = QVK_OK;
+
+	if (kern >= K_W8A8)
+		st = qvk_synthetic_q(bs, fmts[kern], n, k, &qt);
+	for (uint32_t i = 0; st == QVK_OK && i < copies; i++)
+		st = qt ? qvk_weight_upload(mm, qt, &ws[i]) :
+			  qvk_weight_upload_float(mm, wf, n, k, kern == K_F16,
+						  &ws[i]);
+	qvk_qtensor_destroy(qt);
+	return st;
+}
+
+static void qvk_add_result(struct qvk_bench_state *bs, struct qvk_result r)
+{
+	if (bs->n_results == bs->cap_results) {
+		uint32_t cap = bs->cap_results ? bs->cap_results * 2 : 64;
+		struct qvk_result *grown =
+			realloc(bs->results, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		bs->results = grown;
+		bs->cap_results = cap;
+	}
+	bs->results[bs->n_results++] = r;
+}
+
+/* One kernel on one shape and token count, timed and recorded. */
+static qvk_status qvk_bench_one(struct qvk_bench_state *bs,
+				struct qvk_device *dev, struct qvk_matmul *mm,
+				enum qvk_kernel kern, const char *path,
+				const struct qvk_shape *shape, uint32_t m,
+				const float *wf, const float *x,
+				const struct qvk_qact *qa)
+{
+	const struct qvk_device_info *info = qvk_device_info(dev);
+	struct qvk_weight *ws[192] = { 0 };
+	struct qvk_matmul_run *run = NULL;
+	uint32_t copies = 1, reps = bs->opt.reps;
+	double ms[64], wbytes;
+	struct qvk_result r;
+	qvk_status st;
+
+	st = qvk_make_weights(bs, mm, kern, shape->n, shape->k, wf, 1, ws);
+	if (st != QVK_OK)
+		goto out;
+	wbytes = (double)qvk_weight_bytes(ws[0]);
+	/*
+	 * Decode streams weights once per call: rotate through copies worth
+	 * at least 768 MiB (a third of the heap at most) so that no cache
+	 * holds them. Prefill reuses each weight across m tokens and is
+	 * compute-bound: one copy.
+	 */
+	if (m <= 8) {
+		double budget = fmin(768.0 * (1 << 20),
+				     (double)info->device_local_heap_bytes / 3);
+
+		copies = (uint32_t)fmax(1, fmin(QVK_ARRAY_SIZE(ws),
+						  ceil(budget / wbytes)));
+		if (bs->opt.quick)
+			copies = (uint32_t)fmin(copies, 4);
+	} else {
+		reps = reps / 4 > 3 ? reps / 4 : 3;
+	}
+	st = qvk_make_weights(bs, mm, kern, shape->n, shape->k, wf, copies - 1,
+			      ws + 1);
+	if (st == QVK_OK)
+		st = qvk_matmul_run_create(mm, ws, copies, m, &run);
+	if (st == QVK_OK)
+		st = qvk_matmul_run_set_input(run, kern >= K_W8A8 ? qa : NULL,
+					      kern >= K_W8A8 ? NULL : x, m);
+	if (st == QVK_OK)
+		st = qvk_matmul_run_exec(run, NULL); /* warm-up */
+	if (st == QVK_OK)
+		st = qvk_matmul_run_time(run, reps, ms);
+	if (st != QVK_OK)
+		goto out;
+	qsort(ms, reps, sizeof(ms[0]), qvk_cmp_double);
+	r = (struct qvk_result){
+		.model = shape->model, .kernel = kern, .path = path, .m = m,
+		.n = shape->n, .k = shape->k,
+		.group = kern >= K_W8A8 ? (bs->opt.group ? bs->opt.group :
+							   shape->k) : 0,
+		.median_ms = ms[reps / 2], .min_ms = ms[0],
+		.max_ms = ms[reps - 1],
+	};
+	r.weight_gbps = wbytes / (r.median_ms * 1e6);
+	r.gops = 2.0 * m * shape->n * shape->k / (r.median_ms * 1e6);
+	qvk_add_result(bs, r);
+	if (!bs->opt.json) {
+		printf("  %-15s m=%-4u %5ux%-5u %-9s %-8s %9.3f ms  %7.2f GB/s "
+		       "(%3.0f%% of read)  %8.2f GOPS  [%u copies]\n",
+		       shape->model, m, shape->n, shape->k,
+		       qvk_kernel_names[kern], path, r.median_ms,
+		       r.weight_gbps, 100 * r.weight_gbps / bs->read_gbps,
+		       r.gops, copies);
+		fflush(stdout);
+	}
+out:
+	qvk_matmul_run_destroy(run);
+	for (uint32_t i = 0; i < QVK_ARRAY_SIZE(ws); i++)
+		qvk_weight_destroy(ws[i]);
+	return st;
+}
+
+static const struct qvk_result *qvk_find(const struct qvk_bench_state *bs,
+					 const char *model, uint32_t m,
+					 uint32_t n, uint32_t k,
+					 enum qvk_kernel kern, const char *path)
+{
+	for (uint32_t i = 0; i < bs->n_results; i++) {
+		const struct qvk_result *r = &bs->results[i];
+
+		if (r->m == m && r->n == n && r->k == k && r->kernel == kern &&
+		    !strcmp(r->model, model) && (!path || !strcmp(r->path, path)))
+			return r;
+	}
+	return NULL;
+}
+
+/* The issue's targets, as ratios measured in this run. */
+static void qvk_print_ratios(const struct qvk_bench_state *bs,
+			     const char *path)
+{
+	printf("\nratios (%s path; targets: decode w8a8 >= 50%% of read "
+	       "bandwidth, w4a8 >= 1.5x w8a8,\n  w8a8 >= 3x f32; prefill "
+	       "w8a8 >= 2x f32 GOPS):\n", path);
+	for (uint32_t i = 0; i < bs->n_results; i++) {
+		const struct qvk_result *r = &bs->results[i], *w4, *f32;
+
+		if (r->kernel != K_W8A8 || strcmp(r->path, path))
+			continue;
+		f32 = qvk_find(bs, r->model, r->m, r->n, r->k, K_F32, NULL);
+		w4 = qvk_find(bs, r->model, r->m, r->n, r->k, K_W4A8, path);
+		printf("  %-15s m=%-4u %5ux%-5u", r->model, r->m, r->n, r->k);
+		if (r->m <= 8)
+			printf("  w8a8 %3.0f%% of read", 100 * r->weight_gbps /
+								 bs->read_gbps);
+		if (w4)
+			printf("  w4a8 %.2fx w8a8", r->median_ms / w4->median_ms);
+		if (f32)
+			printf("  w8a8 %.2fx f32 %s", f32->median_ms / r->median_ms,
+			       r->m <= 8 ? "time" : "GOPS");
+		putchar('\n');
+	}
+}
+
+static void qvk_print_json(const struct qvk_bench_state *bs,
+			   const struct qvk_device_info *info)
+{
+	printf("{\"device\":\"");
+	for (const char *c = info->name; *c; c++)
+		printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+	printf("\",\"synthetic_weights\":true,\"read_gbps\":%.3f,\"results\":[",
+	       bs->read_gbps);
+	for (uint32_t i = 0; i < bs->n_results; i++) {
+		const struct qvk_result *r = &bs->results[i];
+
+		printf("%s{\"model\":\"%s\",\"kernel\":\"%s\",\"path\":\"%s\","
+		       "\"m\":%u,\"n\":%u,\"k\":%u,\"group\":%u,"
+		       "\"median_ms\":%.6f,\"min_ms\":%.6f,\"max_ms\":%.6f,"
+		       "\"weight_gbps\":%.4f,\"gops\":%.4f,"
+		       "\"read_fraction\":%.4f}",
+		       i ? "," : "", r->model, qvk_kernel_names[r->kernel],
+		       r->path, r->m, r->n, r->k, r->group, r->median_ms,
+		       r->min_ms, r->max_ms, r->weight_gbps, r->gops,
+		       r->weight_gbps / bs->read_gbps);
+	}
+	printf("]}\n");
+}
+
+static int qvk_bench_usage(void)
+{
+	printf("usage: qvk bench matmul [--json] [--quick] [--all] [--model NAME]\n"
+	       "                        [--group 32|64|128|0] [--prefill-m M] "
+	       "[--reps N]\n\n"
+	       "Times W8A8, W4A8 and W4A8-asym matmuls (both integer paths: "
+	       "OpSDot and the\nfallback) and the fp32/fp16 baselines on "
+	       "TinyLlama-1.1B, Llama-2-7B and 768-wide\nshapes, decode (m=1) "
+	       "and prefill (m=128; Llama-2-7B and classifier prefill only with --all),\n"
+	       "with synthetic weights rotated through >= 768 MiB of copies "
+	       "so that no cache\nholds them. The device's read bandwidth is "
+	       "measured first, in the same run.\nTimes are GPU timestamps, "
+	       "median of --reps (default 7) after a warm-up.\n"
+	       "--group 0 means one group per row. --quick: fewer copies.\n");
+	return 0;
+}
+
+static bool qvk_bench_parse(int argc, char **argv, struct qvk_bench_opts *o)
+{
+	uint64_t v;
+
+	*o = (struct qvk_bench_opts){ .prefill_m = 128, .group = 32,
+				      .reps = 7 };
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--json")) {
+			o->json = true;
+		} else if (!strcmp(a, "--quick")) {
+			o->quick = true;
+		} else if (!strcmp(a, "--all")) {
+			o->all = true;
+		} else if (!strcmp(a, "--model") && val) {
+			o->only = val;
+			i++;
+		} else if (!strcmp(a, "--group") && val) {
+			if (!qvk_tool_parse_u64("bench matmul", a, val, 0, 128,
+						&v) ||
+			    (v && v != 32 && v != 64 && v != 128)) {
+				if (v && v != 32 && v != 64 && v != 128)
+					qvk_tool_usage_error("bench matmul",
+							     "--group must be "
+							     "32, 64, 128 or 0");
+				return false;
+			}
+			o->group = (uint32_t)v;
+			i++;
+		} else if (!strcmp(a, "--prefill-m") && val) {
+			if (!qvk_tool_parse_u64("bench matmul", a, val, 9, 4096,
+						&v))
+				return false;
+			o->prefill_m = (uint32_t)v;
+			i++;
+		} else if (!strcmp(a, "--reps") && val) {
+			if (!qvk_tool_parse_u64("bench matmul", a, val, 3, 64,
+						&v))
+				return false;
+			o->reps = (uint32_t)v;
+			i++;
+		} else {
+			qvk_tool_usage_error("bench matmul", "unknown or "
+					     "incomplete argument '%s'", a);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Every shape and token count for the kernels in [first, last]. */
+static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
+				    struct qvk_device *dev, const char *path,
+				    enum qvk_kernel first, enum qvk_kernel last)
+{
+	struct qvk_matmul *mm;
+	qvk_status st = qvk_matmul_create(dev, &mm);
+
+	for (size_t s = 0; st == QVK_OK && s < QVK_ARRAY_SIZE(qvk_shapes); s++) {
+		const struct qvk_shape *sh = &qvk_shapes[s];
+		uint32_t ms[2] = { 1, bs->opt.prefill_m };
+		float *wf = NULL, *x = NULL;
+		struct qvk_qact *qa = NULL;
+
+		if (bs->opt.only && strcmp(bs->opt.only, sh->model))
+			continue;
+		if (first == K_F32)
+			wf = malloc((size_t)sh->n * sh->k * sizeof(*wf));
+		x = malloc((size_t)bs->opt.prefill_m * sh->k * sizeof(*x));
+		if ((first == K_F32 && !wf) || !x)
+			st = QVK_ERR_NO_MEMORY;
+		for (size_t i = 0; wf && i < (size_t)sh->n * sh->k; i++)
+			wf[i] = (float)((int)(qvk_rand(&bs->rng) % 2001) - 1000) *
+				1e-5f;
+		for (size_t i = 0; x && i < (size_t)bs->opt.prefill_m * sh->k; i++)
+			x[i] = (float)((int)(qvk_rand(&bs->rng) % 2001) - 1000) *
+			       1e-3f;
+		for (int mi = 0; st == QVK_OK && mi < 2; mi++) {
+			/*
+			 * Prefill of the Llama-2-7B and classifier shapes
+			 * takes minutes on a CPU device: only with --all.
+			 */
+			if (mi == 1 && !bs->opt.all &&
+			    (!strcmp(sh->model, "llama-2-7b") || sh->n > 16384))
+				continue;
+			qvk_qact_destroy(qa);
+			qa = NULL;
+			st = qvk_qact_create(bs->ctx, QVK_ACT_PER_TOKEN, ms[mi],
+					     sh->k, 0, &qa);
+			if (st == QVK_OK)
+				st = qvk_quantize_act(bs->ctx, "x", x, qa);
+			for (enum qvk_kernel kn = first; st == QVK_OK && kn <= last;
+			     kn++)
+				st = qvk_bench_one(bs, dev, mm, kn, path, sh,
+						   ms[mi], wf, x, qa);
+		}
+		qvk_qact_destroy(qa);
+		free(wf);
+		free(x);
+	}
+	qvk_matmul_destroy(mm);
+	return st;
+}
+
+int qvk_bench_matmul(int argc, char **argv)
+{
+	struct qvk_bench_state bs = { .rng = 0x5eed };
+	struct qvk_device_options dopt = { 0 };
+	const struct qvk_device_info *info;
+	struct qvk_device *dev = NULL;
+	qvk_status st;
+	int rc = 0;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return qvk_bench_usage();
+	if (!qvk_bench_parse(argc, argv, &bs.opt))
+		return 2;
+	bs.ctx = qvk_tool_ctx("bench matmul");
+	if (!bs.ctx)
+		return 1;
+	st = qvk_device_create(bs.ctx, &dopt, &dev);
+	if (st != QVK_OK) {
+		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "device");
+		goto out;
+	}
+	info = qvk_device_info(dev);
+	st = qvk_device_read_bandwidth(dev, info->device_local_heap_bytes / 4 < (512ull << 20) ?
+					       info->device_local_heap_bytes / 4 :
+					       512ull << 20,
+				       bs.opt.quick ? 3 : 7, &bs.read_gbps);
+	if (st != QVK_OK) {
+		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "read bandwidth");
+		goto out;
+	}
+	if (!bs.opt.json)
+		printf("device: %s\nread bandwidth: %.2f GB/s (streaming-read "
+		       "kernel, best of both access patterns)\nweights: "
+		       "synthetic, group %u; times: GPU timestamps, median\n\n",
+		       info->name, bs.read_gbps, bs.opt.group);
+	/* Baselines and the integer kernels on the device's chosen path. */
+	st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
+						"intdot" : "fallback",
+			       K_F32, K_W4A8_ASYM);
+	/* The other integer path, where the device has integer dot product. */
+	if (st == QVK_OK && info->int_dot) {
+		bool was_intdot = qvk_device_uses_int_dot(dev);
+
+		qvk_device_destroy(dev);
+		dopt.no_int_dot = was_intdot;
+		st = qvk_device_create(bs.ctx, &dopt, &dev);
+		if (st == QVK_OK)
+			st = qvk_bench_kernels(&bs, dev, was_intdot ? "fallback" :
+								     "intdot",
+					       K_W8A8, K_W4A8_ASYM);
+	}
+	if (st != QVK_OK) {
+		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "benchmark");
+		goto out;
+	}
+	if (bs.opt.json) {
+		qvk_print_json(&bs, qvk_device_info(dev));
+	} else {
+		qvk_print_ratios(&bs, "intdot");
+		qvk_print_ratios(&bs, "fallback");
+	}
+out:
+	free(bs.results);
+	qvk_device_destroy(dev);
+	qvk_ctx_destroy(bs.ctx);
+	return rc;
+}
