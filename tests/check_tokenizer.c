@@ -124,6 +124,7 @@ START_TEST(test_llama_spm_vectors)
 	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 32000);
 	ck_assert_uint_eq(qvk_tokenizer_bos(tok), 1);
 	ck_assert_uint_eq(qvk_tokenizer_eos(tok), 2);
+	ck_assert(qvk_tokenizer_adds_bos(tok));
 	check_vocab_vectors(tok, inp, out);
 	qvk_tokenizer_destroy(tok);
 }
@@ -399,6 +400,146 @@ START_TEST(test_tok512_gguf_round_trip)
 }
 END_TEST
 
+/*
+ * Random byte strings (letters, spaces, newlines, any byte, invalid UTF-8)
+ * encode within QVK_TOKENIZE_MAX and decode back to themselves: the byte
+ * fallback makes the tokenizer lossless.
+ */
+START_TEST(test_random_round_trip)
+{
+	uint64_t seed = qvk_test_seed("test_random_round_trip"), rng = seed;
+	char path[4096], text[80];
+	struct qvk_tokenizer *tok = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	size_t total = 0;
+
+	for (int it = 0; it < 3000; it++) {
+		size_t len = qvk_test_rand(&rng) % 64;
+
+		for (size_t i = 0; i < len; i++) {
+			uint64_t r = qvk_test_rand(&rng);
+
+			switch (r % 5) {
+			case 0: text[i] = ' '; break;
+			case 1: text[i] = (char)(r >> 8); break; /* any byte */
+			case 2: text[i] = '\n'; break;
+			default: text[i] = (char)('a' + (r >> 8) % 26); break;
+			}
+		}
+		text[len] = '\0';
+		{
+			uint32_t ids[QVK_TOKENIZE_MAX(80)];
+			char out[80];
+			size_t n, out_len = 0;
+
+			ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx, text,
+				len, QVK_TOKENIZE_BOS, ids, QVK_TOKENIZE_MAX(len), &n),
+				QVK_OK);
+			for (size_t i = 1; i < n; i++) {
+				size_t pl;
+				const char *p = qvk_tokenizer_decode(tok, ids[i - 1],
+								     ids[i], &pl);
+
+				ck_assert_uint_le(out_len + pl, len);
+				memcpy(out + out_len, p, pl);
+				out_len += pl;
+			}
+			ck_assert_msg(out_len == len && !memcmp(out, text, len),
+				      "iteration %d: round trip failed", it);
+			total += n;
+		}
+	}
+	printf("3000 random strings round-trip exactly (%zu tokens)\n", total);
+	qvk_tokenizer_destroy(tok);
+}
+END_TEST
+
+/*
+ * User-defined tokens are cut out of the text before SentencePiece, longest
+ * first (llama.cpp's partition), and the text after one gets the dummy
+ * prefix again: tok512 plus "<|x|>" and "|>" as user-defined tokens.
+ */
+START_TEST(test_user_defined_tokens)
+{
+	char path[4096], out[64];
+	struct qvk_tokenizer *base = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	uint32_t n = qvk_tokenizer_vocab_size(base) + 2, got[64], want[64], part[64];
+	char **pieces = calloc(n, sizeof(*pieces));
+	uint64_t *lens = calloc(n, sizeof(*lens));
+	float *scores = calloc(n, sizeof(*scores));
+	int32_t *types = calloc(n, sizeof(*types));
+	static const char *const texts[] = { "hello", "world", " end" };
+	struct qvk_gguf_writer *w;
+	struct qvk_tokenizer *tok;
+	size_t n_got, n_want = 0, n_part;
+
+	for (uint32_t id = 0; id < n - 2; id++) {
+		size_t len;
+		const char *p = qvk_tokenizer_piece(base, id, &len);
+
+		pieces[id] = malloc(3 * len + 1);
+		for (size_t j = 0; j < len; j++) {
+			if (p[j] == ' ') {
+				memcpy(pieces[id] + lens[id], "\xe2\x96\x81", 3);
+				lens[id] += 3;
+			} else {
+				pieces[id][lens[id]++] = p[j];
+			}
+		}
+		scores[id] = qvk_tokenizer_score(base, id);
+		types[id] = (int32_t)qvk_tokenizer_type(base, id);
+	}
+	pieces[n - 2] = strdup("<|x|>");
+	lens[n - 2] = 5;
+	pieces[n - 1] = strdup("|>");
+	lens[n - 1] = 2;
+	types[n - 2] = types[n - 1] = QVK_TOKEN_USER_DEFINED;
+	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_str(w, "tokenizer.ggml.model",
+						 "llama"), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens",
+			 (const char *const *)pieces, lens, n), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.scores",
+			 QVK_GGUF_FLOAT32, scores, n), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.token_type",
+			 QVK_GGUF_INT32, types, n), QVK_OK);
+	snprintf(out, sizeof(out), "/tmp/qvk-user-%d.gguf", (int)getpid());
+	ck_assert_int_eq(qvk_gguf_writer_write(w, out), QVK_OK);
+	qvk_gguf_writer_destroy(w);
+	tok = load_tok(out);
+	remove(out);
+
+	/* hello <|x|> world |> " end": each text part encoded on its own */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(qvk_tokenizer_encode(base, qvk_test_ctx, texts[i],
+				 strlen(texts[i]), 0, part, 64, &n_part), QVK_OK);
+		memcpy(want + n_want, part, n_part * sizeof(*part));
+		n_want += n_part;
+		if (i < 2)
+			want[n_want++] = i == 0 ? n - 2 : n - 1;
+	}
+	ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx,
+			 "hello<|x|>world|> end", 21, 0, got, 64, &n_got), QVK_OK);
+	ck_assert_uint_eq(n_got, n_want);
+	ck_assert_mem_eq(got, want, n_want * sizeof(*got));
+	/* without user-defined tokens in the text, nothing changes */
+	ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx, "hello world", 11,
+					      0, got, 64, &n_got), QVK_OK);
+	ck_assert_int_eq(qvk_tokenizer_encode(base, qvk_test_ctx, "hello world",
+					      11, 0, want, 64, &n_want), QVK_OK);
+	ck_assert(n_got == n_want && !memcmp(got, want, n_got * sizeof(*got)));
+	for (uint32_t id = 0; id < n; id++)
+		free(pieces[id]);
+	free(pieces);
+	free(lens);
+	free(scores);
+	free(types);
+	qvk_tokenizer_destroy(tok);
+	qvk_tokenizer_destroy(base);
+}
+END_TEST
+
 static void expect_bad_tokenizer(const void *data, size_t len, const char *what)
 {
 	char path[256];
@@ -470,6 +611,8 @@ Suite *suite_tokenizer(void)
 	tcase_add_checked_fixture(rt, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(rt, test_tok512_round_trip);
 	tcase_add_test(rt, test_tok512_gguf_round_trip);
+	tcase_add_test(rt, test_random_round_trip);
+	tcase_add_test(rt, test_user_defined_tokens);
 	suite_add_tcase(s, rt);
 
 	tcase_add_checked_fixture(bad, qvk_test_ctx_setup, qvk_test_ctx_teardown);

@@ -287,7 +287,10 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_llama2c(
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_gguf(struct qvk_ctx *ctx,
 						      const char *path,
 						      struct qvk_model **out);
-/* Build the model description of an already opened GGUF file (owns it). */
+/*
+ * Build the model description of an already opened GGUF file. The model
+ * takes @gguf over, also on failure (it is closed then).
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx,
 						      struct qvk_gguf *gguf,
 						      struct qvk_model **out);
@@ -300,6 +303,10 @@ QVK_API void qvk_model_destroy(struct qvk_model *model);
 QVK_API uint32_t qvk_model_tensor_count(const struct qvk_model *model);
 QVK_API const struct qvk_host_tensor *qvk_model_tensor_at(
 	const struct qvk_model *model, uint32_t index);
+
+/* Weights (a shared classifier counted once) and the bytes they take. */
+QVK_API uint64_t qvk_model_param_count(const struct qvk_model *model);
+QVK_API uint64_t qvk_model_weight_bytes(const struct qvk_model *model);
 
 /*
  * Fill @w with the llama hyper-parameters and every tensor of @model under
@@ -338,5 +345,15 @@ QVK_API void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16);
 QVK_API QVK_MUST_CHECK qvk_status qvk_reference_forward(
 	struct qvk_reference *ref, uint32_t token, uint32_t pos,
 	const float **logits);
+
+/*
+ * Negative log-likelihood of a token window: run @tokens[0..n-1] from
+ * position 0 (n <= seq_len) and sum -log softmax(logits at i)[tokens[i+1]]
+ * in double for i < n-1 into *nll_sum. Perplexity is
+ * exp(nll_sum / (n - 1)). The CPU oracle of `qvk ppl`.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_reference_nll(
+	struct qvk_reference *ref, const uint32_t *tokens, uint32_t n,
+	double *nll_sum);
 
 #endif

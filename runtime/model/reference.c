@@ -295,3 +295,33 @@ void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16)
 {
 	ref->kv_f16 = kv_f16;
 }
+
+qvk_status qvk_reference_nll(struct qvk_reference *r, const uint32_t *tokens,
+			     uint32_t n, double *nll_sum)
+{
+	uint32_t vocab;
+	qvk_status st;
+
+	if (!r || !tokens || !nll_sum || n < 2)
+		return qvk_error(r ? r->ctx : NULL, QVK_ERR_INVALID_ARG,
+				 "reference: NLL needs at least 2 tokens");
+	vocab = r->model->params.vocab_size;
+	*nll_sum = 0.0;
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		const float *l;
+		double max = -INFINITY, sum = 0.0;
+
+		if ((st = qvk_reference_forward(r, tokens[i], i, &l)))
+			return st;
+		if (tokens[i + 1] >= vocab)
+			return qvk_error(r->ctx, QVK_ERR_INVALID_ARG,
+					 "reference: token %u at %u past the "
+					 "vocabulary", tokens[i + 1], i + 1);
+		for (uint32_t v = 0; v < vocab; v++)
+			max = l[v] > max ? l[v] : max;
+		for (uint32_t v = 0; v < vocab; v++)
+			sum += exp(l[v] - max);
+		*nll_sum += max + log(sum) - l[tokens[i + 1]];
+	}
+	return QVK_OK;
+}
