@@ -171,10 +171,22 @@ static void qvk_synth_free(struct qvk_synth *s)
 	free(s->model.layers);
 }
 
+/* GPU time per kernel kind, accumulated over the warm-up and the runs. */
+static void qvk_print_llm_profile(const struct qvk_llm *llm)
+{
+	struct qvk_llm_profile_entry e[16];
+	uint32_t n = qvk_llm_profile(llm, e, 16);
+
+	for (uint32_t i = 0; i < n; i++)
+		printf("      %-10s %10.2f ms %8llu dispatches\n", e[i].kind,
+		       e[i].ms, (unsigned long long)e[i].dispatches);
+}
+
 static int qvk_bench_llm_usage(void)
 {
 	printf("usage: qvk bench llm [--json] [--model tinyllama-1.1b|small-768] "
-	       "[--prefill N] [--decode N]\n\n"
+	       "[--prefill N] [--decode N]\n"
+	       "                     [--profile]\n\n"
 	       "Loads a synthetic model of a real shape (random Q8_0 and "
 	       "Q4_0 weights, never a\nreal model) and times prefill of N "
 	       "tokens (default 64) and decode of N tokens\n(default 16) "
@@ -189,7 +201,7 @@ int qvk_bench_llm(int argc, char **argv)
 	const char *only = NULL;
 	struct qvk_device *dev = NULL;
 	struct qvk_ctx *ctx;
-	bool json = false, first = true;
+	bool json = false, first = true, profile = false;
 	uint64_t v;
 	int rc = 0;
 
@@ -200,6 +212,8 @@ int qvk_bench_llm(int argc, char **argv)
 			return qvk_bench_llm_usage();
 		if (!strcmp(a, "--json")) {
 			json = true;
+		} else if (!strcmp(a, "--profile")) {
+			profile = true;
 		} else if (!strcmp(a, "--model") && val) {
 			only = argv[++i];
 		} else if ((!strcmp(a, "--prefill") || !strcmp(a, "--decode")) &&
@@ -237,6 +251,7 @@ int qvk_bench_llm(int argc, char **argv)
 			continue;
 		for (size_t t = 0; t < QVK_ARRAY_SIZE(types); t++) {
 			struct qvk_llm_options opt = { .group = 32,
+						       .profile = profile,
 						       .max_batch = n_prefill,
 						       .max_seq = n_prefill +
 								  n_decode };
@@ -300,6 +315,8 @@ int qvk_bench_llm(int argc, char **argv)
 					       (double)qvk_llm_device_bytes(llm) /
 						       (1 << 20));
 				first = false;
+				if (profile && !json)
+					qvk_print_llm_profile(llm);
 				fflush(stdout);
 			}
 			qvk_llm_destroy(llm);
