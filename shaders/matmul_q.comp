@@ -31,6 +31,10 @@ layout(constant_id = 4) const bool WRITE_DOTS = false; // test hook: int32 dots
 // Share activation words through subgroupBroadcast (needs subgroups of at
 // least 8); otherwise every lane loads them itself.
 layout(constant_id = 5) const bool BROADCAST = true;
+// 32-element blocks per group when known when the pipeline is made (groups
+// of 32, 64, 128), so that the block loop unrolls; 0: per-row groups, the
+// count from the push constants.
+layout(constant_id = 6) const uint GROUP_BLOCKS = 1;
 
 layout(std430, binding = 0) readonly buffer Qw { uvec4 qw[]; };
 layout(std430, binding = 1) readonly buffer Sw { uint sw[]; };  // fp16 pairs
@@ -126,8 +130,9 @@ void main()
 			idot[t] = 0;
 			isum[t] = 0;
 		}
-		for (uint bi = 0; bi < pc.group_blocks; bi++) {
-			const uint b = g * pc.group_blocks + bi;
+		const uint gb = GROUP_BLOCKS != 0u ? GROUP_BLOCKS : pc.group_blocks;
+		for (uint bi = 0; bi < gb; bi++) {
+			const uint b = g * gb + bi;
 			uint wv[8];
 			uvec4 v0 = qw[r * pc.row_vec4 + b * (BLOCK_WORDS / 4)];
 			wv[0] = v0.x; wv[1] = v0.y; wv[2] = v0.z; wv[3] = v0.w;
