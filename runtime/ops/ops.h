@@ -68,7 +68,7 @@ enum qvk_rope_mode {
 struct qvk_ops_model {
 	uint32_t dim;        /* residual width */
 	uint32_t hidden_dim; /* feed-forward width */
-	uint32_t n_heads, n_kv_heads, head_dim; /* head_dim even, <= QVK_OPS_MAX_HEAD_DIM */
+	uint32_t n_heads, n_kv_heads, head_dim; /* head_dim % 8 == 0, <= QVK_OPS_MAX_HEAD_DIM */
 	uint32_t max_seq;    /* positions in the KV cache */
 	uint32_t n_vocab;
 	float norm_eps;      /* RMSNorm epsilon */
@@ -77,9 +77,17 @@ struct qvk_ops_model {
 };
 
 #define QVK_OPS_MAX_HEAD_DIM 256u
+/*
+ * Attention kernels handle 1, 2, 4 or 8 query heads per pass over a kv
+ * head's cache (spec constant GMAX): the largest that divides the model's
+ * n_heads / n_kv_heads is bound, so grouped-query models read each key and
+ * value once per GMAX heads and no kernel runs idle head slots (a CPU
+ * device executes masked-off code anyway).
+ */
+#define QVK_OPS_ATTN_VARIANTS 4u
 #define QVK_OPS_EMBED_PIECES 8u
 
-/* Check the sizes: heads divide, head_dim even and in range, nothing zero. */
+/* Check the sizes: heads divide, head_dim a multiple of 8 in range, nothing zero. */
 qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 			       const struct qvk_ops_model *mdl);
 
@@ -91,12 +99,17 @@ struct qvk_ops {
 	struct qvk_device *dev;
 	uint32_t wg_row;   /* invocations per row/head workgroup */
 	uint32_t wg_flat;  /* invocations per elementwise workgroup */
-	uint32_t wg_attn;  /* invocations per attention (head, token) */
-	uint32_t attn_chunk; /* positions per attention round (shared memory) */
+	uint32_t wg_attn;  /* invocations per attention (kv head, token) */
+	/* Positions per attention round (shared memory), per GMAX variant. */
+	uint32_t attn_chunk[QVK_OPS_ATTN_VARIANTS];
+	uint32_t grid_x_max; /* workgroups along x before folding into y */
 	struct qvk_pipeline *embed_f32, *embed_f16;
-	struct qvk_pipeline *rmsnorm, *rmsnorm_q8, *act_quant;
-	struct qvk_pipeline *rope, *rope_neox, *kv_write, *attention;
-	struct qvk_pipeline *swiglu, *swiglu_q8, *residual_add;
+	/* [0] scalar, [1] vec4 accesses (sizes % 4 == 0, 16-byte offsets) */
+	struct qvk_pipeline *rmsnorm[2], *rmsnorm_q8[2], *act_quant[2];
+	struct qvk_pipeline *swiglu[2], *swiglu_q8[2];
+	struct qvk_pipeline *rope, *rope_neox, *kv_write;
+	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
+	struct qvk_pipeline *residual_add;
 };
 
 /* Push constants of every op kernel fit in this many bytes. */
@@ -119,6 +132,7 @@ qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops);
  */
 struct qvk_ops_options {
 	uint32_t wg_row, wg_flat, wg_attn;
+	uint32_t grid_x_max; /* fold flat grids into y past this (tests) */
 };
 qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     const struct qvk_ops_options *opt,
@@ -183,6 +197,8 @@ qvk_status qvk_ops_rope_bind(struct qvk_ops *ops, struct qvk_op *op,
 			     const struct qvk_binding *step,
 			     const struct qvk_binding *q,
 			     const struct qvk_binding *k);
+/* The attention variant (log2 GMAX) bound for @mdl. */
+uint32_t qvk_ops_attention_variant(const struct qvk_ops_model *mdl);
 /* Cache (one layer) [.][step.pos + r][.] = fp16(k), fp16(v). */
 qvk_status qvk_ops_kv_write_bind(struct qvk_ops *ops, struct qvk_op *op,
 				 const struct qvk_ops_model *mdl, uint32_t m,
