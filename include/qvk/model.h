@@ -206,7 +206,11 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_str_array(
 /* Copy one entry of an open file verbatim (e.g. the tokenizer's). */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_copy_kv(
 	struct qvk_gguf_writer *w, const struct qvk_gguf_kv *kv);
-/* Power of two; also written as general.alignment when not 32. */
+/*
+ * Power of two in 8..2^30, written as general.alignment (32 when never
+ * set). Setting or copying general.alignment any other way has the same
+ * effect, so the key and the layout always agree.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
 	struct qvk_gguf_writer *w, uint32_t alignment);
 /*
