@@ -314,9 +314,15 @@ QVK_API uint64_t qvk_model_weight_bytes(const struct qvk_model *model);
 
 /*
  * Fill @w with the llama hyper-parameters and every tensor of @model under
- * the GGUF names llama.cpp uses (general.architecture "llama"). The
- * tokenizer is added separately (qvk_tokenizer_to_gguf()).
+ * the GGUF names llama.cpp uses (general.architecture "llama"), and
+ * general.file_type when all matrices share one type. The tokenizer is
+ * added separately (qvk_tokenizer_to_gguf()). To write a converted model
+ * (quantized tensors), copy the struct and its layers, point the tensors
+ * at the new data and types, and pass the copy.
  */
+/* Only the llama.* hyper-parameters and general.architecture. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_params_to_gguf(
+	const struct qvk_model_params *params, struct qvk_gguf_writer *w);
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_to_gguf(
 	const struct qvk_model *model, struct qvk_gguf_writer *w);
 
