@@ -5,6 +5,7 @@
  * independent llama2.c-style encoder as a second oracle on real text,
  * round trips through decode and through GGUF, and hostile files.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,6 +609,62 @@ START_TEST(test_hostile_tokenizer_files)
 }
 END_TEST
 
+/* Bad tokenizer.ggml.* metadata: each variant refused with its key named. */
+START_TEST(test_hostile_gguf_tokenizer)
+{
+	static const char *const toks[4] = { "<unk>", "<s>", "</s>", "a" };
+	static const uint64_t lens[4] = { 5, 3, 4, 1 };
+	static const float scores[4] = { 0, 0, 0, -1 };
+	static const int32_t types[4] = { 2, 3, 3, 1 }, bad_types[4] = { 2, 3, 3, 9 };
+	static const int32_t ints[4] = { 1, 2, 3, 4 };
+	static const char *const needle[] = { "tokenizer.ggml.model",
+		"tokenizer.ggml.model", "tokenizer.ggml.tokens",
+		"tokenizer.ggml.scores", "token_type 9", "bos_token_id",
+		"tokenizer.ggml.tokens", "scores nan" };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/qvk-badgt-%d.gguf", (int)getpid());
+	for (int v = 0; v < 8; v++) {
+		struct qvk_gguf_writer *w;
+		struct qvk_tokenizer *tok = NULL;
+		const float nan_scores[4] = { 0, 0, 0, NAN };
+		qvk_status st;
+
+		ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
+		if (v != 0)
+			ck_assert_int_eq(qvk_gguf_writer_set_str(w,
+				"tokenizer.ggml.model", v == 1 ? "gpt2" : "llama"),
+				QVK_OK);
+		if (v == 2 || v == 6)
+			ck_assert_int_eq(qvk_gguf_writer_set_array(w,
+				"tokenizer.ggml.tokens", QVK_GGUF_INT32, ints,
+				v == 2 ? 4 : 0), QVK_OK);
+		else
+			ck_assert_int_eq(qvk_gguf_writer_set_str_array(w,
+				"tokenizer.ggml.tokens", toks, lens, 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.scores",
+			QVK_GGUF_FLOAT32, v == 7 ? nan_scores : scores,
+			v == 3 ? 3 : 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_set_array(w,
+			"tokenizer.ggml.token_type", QVK_GGUF_INT32,
+			v == 4 ? bad_types : types, 4), QVK_OK);
+		if (v == 5)
+			ck_assert_int_eq(qvk_gguf_writer_set_u32(w,
+				"tokenizer.ggml.bos_token_id", 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_write(w, path), QVK_OK);
+		qvk_gguf_writer_destroy(w);
+		st = qvk_tokenizer_load(qvk_test_ctx, path, &tok);
+		printf("GGUF tokenizer variant %d -> %s: %s\n", v, qvk_strerror(st),
+		       qvk_ctx_message(qvk_test_ctx));
+		ck_assert_int_ne(st, QVK_OK);
+		ck_assert_ptr_null(tok);
+		ck_assert_msg(strstr(qvk_ctx_message(qvk_test_ctx), needle[v]),
+			      "variant %d: message lacks '%s'", v, needle[v]);
+	}
+	remove(path);
+}
+END_TEST
+
 Suite *suite_tokenizer(void);
 Suite *suite_tokenizer(void)
 {
@@ -632,6 +689,7 @@ Suite *suite_tokenizer(void)
 
 	tcase_add_checked_fixture(bad, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(bad, test_hostile_tokenizer_files);
+	tcase_add_test(bad, test_hostile_gguf_tokenizer);
 	suite_add_tcase(s, bad);
 	return s;
 }
