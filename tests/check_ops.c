@@ -223,7 +223,7 @@ START_TEST(test_rmsnorm_matches_reference)
 	uint64_t seed = qvk_test_seed("rmsnorm");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	for (size_t di = 0; di < QVK_ARRAY_SIZE(qvk_ops_dims); di++) {
 		uint32_t dim = qvk_ops_dims[di];
 		uint32_t m = qvk_ops_ms[di % QVK_ARRAY_SIZE(qvk_ops_ms)];
@@ -275,7 +275,7 @@ START_TEST(test_rmsnorm_q8_matches_reference)
 	uint64_t seed = qvk_test_seed("rmsnorm_q8");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	for (size_t di = 0; di < QVK_ARRAY_SIZE(qvk_ops_dims); di++) {
 		uint32_t dim = qvk_ops_dims[di];
 		uint32_t m = qvk_ops_ms[(di + 1) % QVK_ARRAY_SIZE(qvk_ops_ms)];
@@ -320,7 +320,7 @@ START_TEST(test_act_quant_matches_reference)
 	uint64_t seed = qvk_test_seed("act_quant");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	for (size_t ki = 0; ki < QVK_ARRAY_SIZE(ks); ki++) {
 		uint32_t k = ks[ki], m = 4, stride = k + (uint32_t)ki * 3;
 		float *x = qvk_ops_test_alloc(4ull * m * stride);
@@ -361,7 +361,7 @@ START_TEST(test_swiglu_matches_reference)
 	uint64_t seed = qvk_test_seed("swiglu");
 	struct qvk_ops ops;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	for (size_t hi = 0; hi < QVK_ARRAY_SIZE(qvk_ops_hiddens); hi++) {
 		uint32_t hid = qvk_ops_hiddens[hi], m = hi % 2 ? 5 : 1;
 		/* Odd cases: gate|up fused in one (m, 2*hidden) output. */
@@ -440,7 +440,7 @@ START_TEST(test_residual_add_is_exact)
 	struct qvk_ops ops;
 	struct qvk_op op;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	qvk_ops_test_fill_normal(&seed, x, n, 10.0f);
 	qvk_ops_test_fill_normal(&seed, y, n, 0.1f);
 	xb = qvk_ops_test_buffer(x, 4ull * n);
@@ -473,7 +473,7 @@ START_TEST(test_bind_rejects_bad_sizes)
 	struct qvk_ops ops;
 	struct qvk_op op;
 
-	qvk_ops_test_init(&ops);
+	qvk_ops_test_init(&ops, _i);
 	/* A weight one float short. */
 	ck_assert_int_eq(qvk_ops_rmsnorm_bind(&ops, &op, &mdl, 1, &bb, &bs, &bb),
 			 QVK_ERR_INVALID_ARG);
@@ -525,11 +525,11 @@ Suite *suite_ops(void)
 	tc = tcase_create("rows");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_rmsnorm_matches_reference);
-	tcase_add_test(tc, test_rmsnorm_q8_matches_reference);
-	tcase_add_test(tc, test_act_quant_matches_reference);
-	tcase_add_test(tc, test_swiglu_matches_reference);
-	tcase_add_test(tc, test_residual_add_is_exact);
+	tcase_add_loop_test(tc, test_rmsnorm_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_rmsnorm_q8_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_act_quant_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_swiglu_matches_reference, 0, 2);
+	tcase_add_loop_test(tc, test_residual_add_is_exact, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("validation");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);

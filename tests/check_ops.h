@@ -64,11 +64,30 @@ static inline void qvk_ops_test_run(const struct qvk_op *ops, uint32_t n)
 	qvk_cmd_finish(&cmd);
 }
 
-static inline void qvk_ops_test_init(struct qvk_ops *ops)
+/*
+ * Loop tests run twice: @variant 0 with the device's work sizes, 1 with
+ * GPU-like ones (256/256/128, clamped to the device), so that on a CPU
+ * device whose choice is one subgroup per row the multi-subgroup
+ * reductions (shared memory, barriers) are exercised too.
+ */
+static inline void qvk_ops_test_init(struct qvk_ops *ops, int variant)
 {
-	qvk_status st = qvk_ops_init(qvk_test_dev, ops);
+	const struct qvk_device_info *info = &qvk_test_dev->info;
+	uint32_t cap = info->max_workgroup_invocations < info->max_workgroup_size[0] ?
+			       info->max_workgroup_invocations :
+			       info->max_workgroup_size[0];
+	struct qvk_ops_options wide = {
+		.wg_row = cap < 256 ? cap : 256,
+		.wg_flat = cap < 256 ? cap : 256,
+		.wg_attn = cap < 128 ? cap : 128,
+	};
+	qvk_status st = qvk_ops_init_opts(qvk_test_dev, variant ? &wide : NULL,
+					  ops);
 
 	ck_assert_msg(st == QVK_OK, "ops: %s", qvk_ctx_message(qvk_test_ctx));
+	printf("  [work sizes: row %u, flat %u, attention %u x %u positions; "
+	       "subgroup %u]\n", ops->wg_row, ops->wg_flat, ops->wg_attn,
+	       ops->attn_chunk, info->subgroup_size);
 }
 
 static inline void qvk_ops_test_check_bind(qvk_status st)

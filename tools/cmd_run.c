@@ -255,6 +255,7 @@ static void qvk_print_profile(const struct qvk_llm *llm)
 
 int qvk_cmd_run(int argc, char **argv)
 {
+	struct qvk_telemetry_options topt = { 0 };
 	struct qvk_run_energy en = { 0 };
 	struct qvk_tokenizer *tok = NULL;
 	struct qvk_model *model = NULL;
@@ -289,7 +290,12 @@ int qvk_cmd_run(int argc, char **argv)
 		"weights %s\n", a.llm.model_path, model->params.n_layers,
 		model->params.dim, model->params.vocab_size,
 		qvk_device_info(dev)->name, qvk_llm_describe(llm));
-	if (qvk_telemetry_create(ctx, NULL, &en.t) != QVK_OK)
+	/* amdgpu sensors of the very GPU the device layer matched. */
+	topt.drm_render_node = qvk_device_info(dev)->has_drm &&
+					       qvk_device_info(dev)->drm_render_node[0] ?
+				       qvk_device_info(dev)->drm_render_node :
+				       NULL;
+	if (qvk_telemetry_create(ctx, &topt, &en.t) != QVK_OK)
 		en.t = NULL;
 	rc = qvk_generate(ctx, llm, model, tok, &a, &en);
 	if (rc)

@@ -345,6 +345,13 @@ QVK_API void qvk_reference_destroy(struct qvk_reference *ref);
  * order; pos < seq_len) and point @logits at vocab_size floats owned by
  * @ref, valid until the next call.
  */
+/*
+ * Round the cached keys and values to fp16 as they are stored, as the GPU's
+ * fp16 KV cache does, so that both compute the same function (default off:
+ * an fp32 cache, llama2.c's).
+ */
+QVK_API void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16);
+
 QVK_API QVK_MUST_CHECK qvk_status qvk_reference_forward(
 	struct qvk_reference *ref, uint32_t token, uint32_t pos,
 	const float **logits);

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/fp16.h>
+
 #include "model_internal.h"
 
 struct qvk_reference {
@@ -38,6 +40,7 @@ struct qvk_reference {
 	float *logits;   /* (vocab_size) */
 	float *key_cache;   /* (n_layers, seq_len, kv_dim) */
 	float *value_cache; /* (n_layers, seq_len, kv_dim) */
+	bool kv_f16;        /* round cached k, v to fp16, as the GPU stores them */
 };
 
 static float *qvk_ref_alloc(size_t a, size_t b, bool *ok)
@@ -231,6 +234,10 @@ static qvk_status qvk_ref_layer(struct qvk_reference *r, uint32_t l,
 		return st;
 	qvk_ref_rope(hp, r->q, hp->n_heads, pos);
 	qvk_ref_rope(hp, k, hp->n_kv_heads, pos);
+	for (size_t i = 0; r->kv_f16 && i < kv_dim; i++) {
+		k[i] = qvk_fp16_to_f32(qvk_fp16_from_f32(k[i]));
+		v[i] = qvk_fp16_to_f32(qvk_fp16_from_f32(v[i]));
+	}
 	qvk_ref_attention(r, l, pos);
 	if ((st = qvk_ref_matmul(r, r->xb2, r->xb, &w->wo)))
 		return st;
@@ -282,6 +289,11 @@ qvk_status qvk_reference_forward(struct qvk_reference *r, uint32_t token,
 	r->n_past = pos + 1;
 	*logits = r->logits;
 	return QVK_OK;
+}
+
+void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16)
+{
+	ref->kv_f16 = kv_f16;
 }
 
 qvk_status qvk_reference_nll(struct qvk_reference *r, const uint32_t *tokens,

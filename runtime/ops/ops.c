@@ -56,18 +56,51 @@ static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev)
 
 qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops)
 {
+	return qvk_ops_init_opts(dev, NULL, ops);
+}
+
+static qvk_status qvk_ops_wg_choose(struct qvk_device *dev, uint32_t given,
+				    uint32_t picked, uint32_t *out)
+{
+	uint32_t cap = QVK_MIN(dev->info.max_workgroup_invocations,
+			       dev->info.max_workgroup_size[0]);
+
+	if (given > cap)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "ops: workgroup of %u invocations, device "
+				 "limit %u", given, cap);
+	*out = given ? given : picked;
+	return QVK_OK;
+}
+
+qvk_status qvk_ops_init_opts(struct qvk_device *dev,
+			     const struct qvk_ops_options *opt,
+			     struct qvk_ops *ops)
+{
+	static const struct qvk_ops_options automatic;
 	const struct qvk_device_info *info = &dev->info;
 	uint32_t shared_floats, wpt;
 	qvk_status st;
 
 	memset(ops, 0, sizeof(*ops));
 	ops->dev = dev;
+	if (!opt)
+		opt = &automatic;
 	st = qvk_ops_check_subgroups(dev);
+	if (st == QVK_OK)
+		st = qvk_ops_wg_choose(dev, opt->wg_row,
+				       qvk_ops_pick_wg(info, 1, 256),
+				       &ops->wg_row);
+	if (st == QVK_OK)
+		st = qvk_ops_wg_choose(dev, opt->wg_flat,
+				       qvk_ops_pick_wg(info, 8, 256),
+				       &ops->wg_flat);
+	if (st == QVK_OK)
+		st = qvk_ops_wg_choose(dev, opt->wg_attn,
+				       qvk_ops_pick_wg(info, 1, 128),
+				       &ops->wg_attn);
 	if (st != QVK_OK)
 		return st;
-	ops->wg_row = qvk_ops_pick_wg(info, 1, 256);
-	ops->wg_flat = qvk_ops_pick_wg(info, 8, 256);
-	ops->wg_attn = qvk_ops_pick_wg(info, 1, 128);
 	/* Shared memory: q (MAX_HEAD_DIM), reduction partials (WG), scores. */
 	shared_floats = info->max_shared_memory_bytes / 4;
 	if (shared_floats < QVK_OPS_MAX_HEAD_DIM + ops->wg_attn * 2)

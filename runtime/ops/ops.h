@@ -112,6 +112,17 @@ struct qvk_op {
 };
 
 qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops);
+/*
+ * Work sizes by hand; 0 keeps the device's choice. Any size up to the
+ * device's limits is correct (reductions use gl_NumSubgroups); the tests
+ * use GPU-like sizes on lavapipe to run the multi-subgroup paths too.
+ */
+struct qvk_ops_options {
+	uint32_t wg_row, wg_flat, wg_attn;
+};
+qvk_status qvk_ops_init_opts(struct qvk_device *dev,
+			     const struct qvk_ops_options *opt,
+			     struct qvk_ops *ops);
 void qvk_ops_finish(struct qvk_ops *ops);
 /* Free what a bound op owns (the set stays in the device's pool). */
 void qvk_op_finish(struct qvk_op *op);
