@@ -96,7 +96,13 @@ START_TEST(test_writer_round_trip)
 	struct qvk_gguf_str s;
 
 	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
-	ck_assert_int_eq(qvk_gguf_writer_set_alignment(w, 64), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_alignment(w, 128), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_alignment(w, 24), QVK_ERR_INVALID_ARG);
+	ck_assert_int_eq(qvk_gguf_writer_set_str(w, "general.alignment", "64"),
+			 QVK_ERR_INVALID_ARG);
+	/* the key, however set, moves the data: 64 wins over 128 */
+	ck_assert_int_eq(qvk_gguf_writer_set_u32(w, "general.alignment", 64),
+			 QVK_OK);
 	ck_assert_int_eq(qvk_gguf_writer_set_u32(w, "x.u32", 7), QVK_OK);
 	ck_assert_int_eq(qvk_gguf_writer_set_u32(w, "x.u32", 9), QVK_OK); /* replace */
 	ck_assert_int_eq(qvk_gguf_writer_set_u64(w, "x.u64", 1ull << 40), QVK_OK);

@@ -5,6 +5,7 @@
  * independent llama2.c-style encoder as a second oracle on real text,
  * round trips through decode and through GGUF, and hostile files.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,34 +256,33 @@ static size_t ref_encode(const struct ref_vocab *v, const char *text,
 	return n;
 }
 
-START_TEST(test_tok512_matches_llama2c_encoder)
+/*
+ * Encode up to @max_lines lines (of at most @max_len bytes) of @text_file
+ * with @tok and with the llama2.c-style oracle; they must agree.
+ */
+static void compare_with_oracle(struct qvk_tokenizer *tok, const char *name,
+				const char *text_file, size_t max_lines,
+				size_t max_len)
 {
-	char path[4096], text_path[4096];
-	struct qvk_tokenizer *tok = load_tok(
-		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	char text_path[4096];
 	struct ref_vocab v = { tok, NULL, qvk_tokenizer_vocab_size(tok) };
 	size_t text_len, lines = 0, tokens = 0;
 	char *text, *line, *save = NULL;
 
-	ck_assert_uint_eq(v.n, 512);
+	if (!qvk_test_model_path(text_file, text_path, sizeof(text_path)))
+		return;
 	v.sorted = malloc(v.n * sizeof(*v.sorted));
 	for (uint32_t i = 0; i < v.n; i++)
 		v.sorted[i] = i;
 	ref_cmp_tok = tok;
 	qsort(v.sorted, v.n, sizeof(*v.sorted), ref_cmp);
-	if (!qvk_test_model_path("tinystories-calib.txt", text_path,
-				 sizeof(text_path))) {
-		free(v.sorted);
-		qvk_tokenizer_destroy(tok);
-		return;
-	}
 	text = read_file(text_path, &text_len);
-	for (line = strtok_r(text, "\n", &save); line && lines < 300;
+	for (line = strtok_r(text, "\n", &save); line && lines < max_lines;
 	     line = strtok_r(NULL, "\n", &save)) {
 		size_t len = strlen(line), n_got, n_ref;
 		uint32_t *got, *ref;
 
-		if (len > 900)
+		if (len > max_len)
 			continue;
 		got = malloc(QVK_TOKENIZE_MAX(len) * sizeof(*got));
 		ref = malloc((4 * len + 2) * sizeof(*ref));
@@ -291,18 +291,34 @@ START_TEST(test_tok512_matches_llama2c_encoder)
 						      &n_got), QVK_OK);
 		n_ref = ref_encode(&v, line, ref);
 		ck_assert_msg(n_got == n_ref && !memcmp(got, ref, n_ref * 4),
-			      "line %zu '%s': %zu tokens vs reference %zu",
-			      lines, line, n_got, n_ref);
+			      "%s, line %zu '%s': %zu tokens vs reference %zu",
+			      name, lines, line, n_got, n_ref);
 		lines++;
 		tokens += n_got;
 		free(got);
 		free(ref);
 	}
-	printf("tok512: %zu lines (%zu tokens) equal to the llama2.c-style "
-	       "encoder\n", lines, tokens);
-	ck_assert_uint_ge(lines, 100);
+	printf("%s on %s: %zu lines (%zu tokens) equal to the llama2.c-style "
+	       "encoder\n", name, text_file, lines, tokens);
+	ck_assert_uint_ge(lines, max_lines / 3);
 	free(text);
 	free(v.sorted);
+}
+
+START_TEST(test_matches_llama2c_encoder)
+{
+	char path[4096];
+	struct qvk_tokenizer *tok = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+
+	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 512);
+	compare_with_oracle(tok, "tok512", "tinystories-calib.txt", 300, 900);
+	qvk_tokenizer_destroy(tok);
+	/* the Llama 2 vocabulary on general English with non-ASCII text */
+	if (!qvk_test_model_path("tokenizer_llama2_32000.bin", path, sizeof(path)))
+		return;
+	tok = load_tok(path);
+	compare_with_oracle(tok, "llama2-32000", "wikitext2-test.txt", 400, 700);
 	qvk_tokenizer_destroy(tok);
 }
 END_TEST
@@ -593,6 +609,62 @@ START_TEST(test_hostile_tokenizer_files)
 }
 END_TEST
 
+/* Bad tokenizer.ggml.* metadata: each variant refused with its key named. */
+START_TEST(test_hostile_gguf_tokenizer)
+{
+	static const char *const toks[4] = { "<unk>", "<s>", "</s>", "a" };
+	static const uint64_t lens[4] = { 5, 3, 4, 1 };
+	static const float scores[4] = { 0, 0, 0, -1 };
+	static const int32_t types[4] = { 2, 3, 3, 1 }, bad_types[4] = { 2, 3, 3, 9 };
+	static const int32_t ints[4] = { 1, 2, 3, 4 };
+	static const char *const needle[] = { "tokenizer.ggml.model",
+		"tokenizer.ggml.model", "tokenizer.ggml.tokens",
+		"tokenizer.ggml.scores", "token_type 9", "bos_token_id",
+		"tokenizer.ggml.tokens", "scores nan" };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/qvk-badgt-%d.gguf", (int)getpid());
+	for (int v = 0; v < 8; v++) {
+		struct qvk_gguf_writer *w;
+		struct qvk_tokenizer *tok = NULL;
+		const float nan_scores[4] = { 0, 0, 0, NAN };
+		qvk_status st;
+
+		ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
+		if (v != 0)
+			ck_assert_int_eq(qvk_gguf_writer_set_str(w,
+				"tokenizer.ggml.model", v == 1 ? "gpt2" : "llama"),
+				QVK_OK);
+		if (v == 2 || v == 6)
+			ck_assert_int_eq(qvk_gguf_writer_set_array(w,
+				"tokenizer.ggml.tokens", QVK_GGUF_INT32, ints,
+				v == 2 ? 4 : 0), QVK_OK);
+		else
+			ck_assert_int_eq(qvk_gguf_writer_set_str_array(w,
+				"tokenizer.ggml.tokens", toks, lens, 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.scores",
+			QVK_GGUF_FLOAT32, v == 7 ? nan_scores : scores,
+			v == 3 ? 3 : 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_set_array(w,
+			"tokenizer.ggml.token_type", QVK_GGUF_INT32,
+			v == 4 ? bad_types : types, 4), QVK_OK);
+		if (v == 5)
+			ck_assert_int_eq(qvk_gguf_writer_set_u32(w,
+				"tokenizer.ggml.bos_token_id", 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_write(w, path), QVK_OK);
+		qvk_gguf_writer_destroy(w);
+		st = qvk_tokenizer_load(qvk_test_ctx, path, &tok);
+		printf("GGUF tokenizer variant %d -> %s: %s\n", v, qvk_strerror(st),
+		       qvk_ctx_message(qvk_test_ctx));
+		ck_assert_int_ne(st, QVK_OK);
+		ck_assert_ptr_null(tok);
+		ck_assert_msg(strstr(qvk_ctx_message(qvk_test_ctx), needle[v]),
+			      "variant %d: message lacks '%s'", v, needle[v]);
+	}
+	remove(path);
+}
+END_TEST
+
 Suite *suite_tokenizer(void);
 Suite *suite_tokenizer(void)
 {
@@ -605,7 +677,7 @@ Suite *suite_tokenizer(void)
 	tcase_set_timeout(vec, 120);
 	tcase_add_test(vec, test_llama_spm_vectors);
 	tcase_add_test(vec, test_llama2c_32000_vectors);
-	tcase_add_test(vec, test_tok512_matches_llama2c_encoder);
+	tcase_add_test(vec, test_matches_llama2c_encoder);
 	suite_add_tcase(s, vec);
 
 	tcase_add_checked_fixture(rt, qvk_test_ctx_setup, qvk_test_ctx_teardown);
@@ -617,6 +689,7 @@ Suite *suite_tokenizer(void)
 
 	tcase_add_checked_fixture(bad, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(bad, test_hostile_tokenizer_files);
+	tcase_add_test(bad, test_hostile_gguf_tokenizer);
 	suite_add_tcase(s, bad);
 	return s;
 }

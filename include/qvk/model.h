@@ -206,7 +206,11 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_str_array(
 /* Copy one entry of an open file verbatim (e.g. the tokenizer's). */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_copy_kv(
 	struct qvk_gguf_writer *w, const struct qvk_gguf_kv *kv);
-/* Power of two; also written as general.alignment when not 32. */
+/*
+ * Power of two in 8..2^30, written as general.alignment (32 when never
+ * set). Setting or copying general.alignment any other way has the same
+ * effect, so the key and the layout always agree.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
 	struct qvk_gguf_writer *w, uint32_t alignment);
 /*
@@ -310,9 +314,15 @@ QVK_API uint64_t qvk_model_weight_bytes(const struct qvk_model *model);
 
 /*
  * Fill @w with the llama hyper-parameters and every tensor of @model under
- * the GGUF names llama.cpp uses (general.architecture "llama"). The
- * tokenizer is added separately (qvk_tokenizer_to_gguf()).
+ * the GGUF names llama.cpp uses (general.architecture "llama"), and
+ * general.file_type when all matrices share one type. The tokenizer is
+ * added separately (qvk_tokenizer_to_gguf()). To write a converted model
+ * (quantized tensors), copy the struct and its layers, point the tensors
+ * at the new data and types, and pass the copy.
  */
+/* Only the llama.* hyper-parameters and general.architecture. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_params_to_gguf(
+	const struct qvk_model_params *params, struct qvk_gguf_writer *w);
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_to_gguf(
 	const struct qvk_model *model, struct qvk_gguf_writer *w);
 

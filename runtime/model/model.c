@@ -388,13 +388,9 @@ uint64_t qvk_model_weight_bytes(const struct qvk_model *m)
 	return n;
 }
 
-qvk_status qvk_model_to_gguf(const struct qvk_model *m,
-			     struct qvk_gguf_writer *w)
+qvk_status qvk_model_params_to_gguf(const struct qvk_model_params *hp,
+				    struct qvk_gguf_writer *w)
 {
-	const struct qvk_model_params *hp = &m->params;
-	uint32_t n = qvk_model_tensor_count(m), ftype;
-	int matrix_type = -1;
-	bool mixed = false;
 	qvk_status st;
 
 	if ((st = qvk_gguf_writer_set_str(w, "general.architecture", "llama")) ||
@@ -430,6 +426,19 @@ qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 					   "linear")) ||
 	     (st = qvk_gguf_writer_set_f32(w, "llama.rope.scaling.factor",
 					   1.0f / hp->rope_freq_scale))))
+		return st;
+	return QVK_OK;
+}
+
+qvk_status qvk_model_to_gguf(const struct qvk_model *m,
+			     struct qvk_gguf_writer *w)
+{
+	uint32_t n = qvk_model_tensor_count(m), ftype;
+	int matrix_type = -1;
+	bool mixed = false;
+	qvk_status st = qvk_model_params_to_gguf(&m->params, w);
+
+	if (st)
 		return st;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct qvk_host_tensor *t = qvk_model_tensor_at(m, i);

@@ -386,8 +386,10 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 		if (!isfinite(t->scores[id]) || type < QVK_TOKEN_NORMAL ||
 		    type > QVK_TOKEN_BYTE) {
 			st = qvk_error(ctx, QVK_ERR_FORMAT,
-				       "GGUF: token %u: score %g or type %d "
-				       "invalid", id, (double)t->scores[id], type);
+				       "GGUF: token %u: tokenizer.ggml.scores %g "
+				       "(must be finite) or token_type %d (must "
+				       "be 1..6)", id, (double)t->scores[id],
+				       type);
 			goto out_free;
 		}
 		t->types[id] = (uint8_t)type;
@@ -421,6 +423,13 @@ qvk_status qvk_tokenizer_load(struct qvk_ctx *ctx, const char *path,
 			return st;
 		st = qvk_tokenizer_from_gguf(ctx, g, out);
 		qvk_gguf_close(g); /* the tokenizer copied what it needs */
+		if (st && ctx) { /* name the file in front of the detail */
+			char detail[QVK_MESSAGE_MAX];
+
+			snprintf(detail, sizeof(detail), "%s",
+				 qvk_ctx_message(ctx));
+			qvk_error(ctx, st, "%s: %s", path, detail);
+		}
 		return st;
 	}
 	st = qvk_tokenizer_parse_llama2c(ctx, path, map, size, out);
