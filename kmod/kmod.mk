@@ -8,7 +8,7 @@
 # KDIR: the running kernel's build dir, or else the newest installed
 # /usr/src/linux-headers-*-amd64. kbuild writes its objects next to the
 # sources (kmod/*.o, ./qvk_telem.ko); its clean deletes *.o across the M=
-# tree, which is why every userspace output lives under build/.
+# tree, so kmod-clean removes kbuild's outputs by name instead.
 
 DEB_KMOD := linux-headers-amd64 linux-image-amd64 qemu-system-x86 \
 	busybox-static cpio sparse kmod
@@ -35,10 +35,15 @@ kmod: $(KMOD_SRCS)
 check-kmod: kmod
 	$(Q)QVK_VM_TIMEOUT=$(KMOD_VM_TIMEOUT) tests/kmod/run-vm-test.sh
 
+# Not kbuild's clean: for M= it deletes every *.o and *.a under the tree,
+# libqvk's objects in build/ included. These are kbuild's outputs here.
+KMOD_OUTPUTS := qvk_telem.ko qvk_telem.o qvk_telem.mod qvk_telem.mod.c \
+	qvk_telem.mod.o Module.symvers modules.order kmod/*.o kmod/.*.cmd \
+	.qvk_telem*.cmd .Module.symvers.cmd .modules.order.cmd
 kmod-clean:
-	$(Q)if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
-		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
-	rm -rf $(BUILD)/kmod-vm $(BUILD)/kmod-build.log
+	rm -f $(KMOD_OUTPUTS)
+	rm -rf $(BUILD)/kmod-vm $(BUILD)/kmod-build.log $(BUILD)/kmod-vm-make.log \
+		$(BUILD)/kmod-vm-run.log
 
 DKMS_DIR := $(DESTDIR)/usr/src/qvk_telem-$(KMOD_VERSION)
 dkms-install:
@@ -47,7 +52,9 @@ dkms-install:
 	install -m 644 kmod/*.c kmod/*.h $(DKMS_DIR)/kmod/
 	install -m 644 include/uapi/linux/qvk_telem.h $(DKMS_DIR)/include/uapi/linux/
 	sed 's/@VERSION@/$(KMOD_VERSION)/' kmod/dkms.conf > $(DKMS_DIR)/dkms.conf
-	$(Q)if command -v dkms >/dev/null 2>&1; then \
+	$(Q)if [ -n "$(DESTDIR)" ]; then \
+		echo "qvk: staged in $(DKMS_DIR); run dkms add/build/install on the target"; \
+	elif command -v dkms >/dev/null 2>&1; then \
 		dkms add -m qvk_telem -v $(KMOD_VERSION) && \
 		dkms build -m qvk_telem -v $(KMOD_VERSION) && \
 		dkms install -m qvk_telem -v $(KMOD_VERSION); \

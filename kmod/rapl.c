@@ -13,6 +13,7 @@
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
+#include <asm/topology.h>
 
 #include "telem.h"
 
@@ -146,6 +147,19 @@ int qvk_telem_rapl_probe(struct qvk_telem *t)
 			break;
 	}
 
+	/*
+	 * Package MSRs read the package of the CPU that executes rdmsr, and
+	 * the timer runs on one CPU: other packages are not covered.
+	 */
+	if (topology_max_packages() > 1)
+		pr_info("%u packages: RAPL domains cover only the package of CPU %d\n",
+			topology_max_packages(), t->sample_cpu);
+	/*
+	 * Intel server parts count DRAM in a fixed 2^-16 J unit that the unit
+	 * register does not report (intel_rapl's dram_domain_energy_unit);
+	 * their "dram" here is off by that ratio, which libqvk's cross-check
+	 * against powercap reports.
+	 */
 	wrap_uj = mul_u64_u64_div_u64(1ull << 32, unit_fj, 1000000000ull);
 	for (i = 0; i < n; i++) {
 		struct qvk_telem_dom *d;

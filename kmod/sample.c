@@ -46,7 +46,7 @@ static bool qvk_telem_read_raw(struct qvk_telem *t, struct qvk_telem_dom *d,
 		v = t->synth_offset + mul_u64_u32_div(now_ns - t->synth_t0_ns,
 						      t->synth_uw,
 						      NSEC_PER_SEC);
-	} else if (rdmsrl_safe(d->abi.msr, &v)) {
+	} else if (qvk_telem_rdmsr_safe(d->abi.msr, &v)) {
 		return false;
 	}
 	*raw = v & d->mask;
@@ -151,8 +151,8 @@ static void qvk_telem_clock_local(void *arg)
 	if (cpu >= t->n_cpus)
 		return;
 	c = &t->clk[cpu];
-	c->valid_now = !rdmsrl_safe(MSR_IA32_APERF, &c->aperf_now) &&
-		       !rdmsrl_safe(MSR_IA32_MPERF, &c->mperf_now);
+	c->valid_now = !qvk_telem_rdmsr_safe(MSR_IA32_APERF, &c->aperf_now) &&
+		       !qvk_telem_rdmsr_safe(MSR_IA32_MPERF, &c->mperf_now);
 }
 
 /*

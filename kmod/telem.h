@@ -12,9 +12,18 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/version.h>
 #include <linux/workqueue.h>
+#include <asm/msr.h>
 
 #include <uapi/linux/qvk_telem.h>
+
+/* rdmsrl_safe() was renamed rdmsrq_safe() in 6.16 (x86 MSR API cleanup). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#define qvk_telem_rdmsr_safe rdmsrq_safe
+#else
+#define qvk_telem_rdmsr_safe rdmsrl_safe
+#endif
 
 /* Sampling period bounds (µs); the default is the period_us parameter. */
 #define QVK_TELEM_MIN_PERIOD_US 100u

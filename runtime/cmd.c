@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Command buffers: record once, submit and wait, resubmit as often as needed. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "vk.h"
@@ -146,23 +147,27 @@ qvk_status qvk_cmd_timestamps_read_ns(struct qvk_cmd *cmd, uint32_t n,
 				      double *ns)
 {
 	const struct qvk_device_info *info = &cmd->dev->info;
-	uint64_t ticks[64];
+	uint64_t *ticks;
 	uint64_t mask = info->timestamp_valid_bits >= 64 ?
 				UINT64_MAX :
 				(1ull << info->timestamp_valid_bits) - 1;
 	qvk_status st;
 
-	if (n > QVK_ARRAY_SIZE(ticks) || n > cmd->n_timestamps)
+	if (!n || n > cmd->n_timestamps)
 		return qvk_error(cmd->dev->ctx, QVK_ERR_INVALID_ARG,
 				 "%u timestamps requested", n);
+	ticks = malloc(n * sizeof(*ticks));
+	if (!ticks)
+		return qvk_error(cmd->dev->ctx, QVK_ERR_NO_MEMORY, "timestamps");
 	st = QVK_VK(cmd->dev->ctx,
 		    vkGetQueryPoolResults(cmd->dev->device, cmd->timestamps, 0,
-					  n, sizeof(ticks), ticks, 8,
+					  n, n * sizeof(*ticks), ticks, 8,
 					  VK_QUERY_RESULT_64_BIT |
 						  VK_QUERY_RESULT_WAIT_BIT));
 	/* Only valid bits count; deltas wrap within them. */
 	for (uint32_t i = 0; st == QVK_OK && i < n; i++)
 		ns[i] = (double)((ticks[i] - ticks[0]) & mask) *
 			(double)info->timestamp_period_ns;
+	free(ticks);
 	return st;
 }

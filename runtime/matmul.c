@@ -53,7 +53,7 @@ static bool qvk_mm_is_float(enum qvk_mm_kind kind)
 static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 			      struct qvk_pipeline **out)
 {
-	struct qvk_pipeline_desc d = { .n_spec = 6 };
+	struct qvk_pipeline_desc d = { .n_spec = 7 };
 	qvk_status st;
 
 	for (uint32_t i = 0; i < mm->n_pipes; i++)
@@ -84,6 +84,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[3] = key.accumulate;
 		d.spec[4] = key.write_dots;
 		d.spec[5] = mm->broadcast;
+		d.spec[6] = key.group_blocks;
 	}
 	st = qvk_pipeline_create(mm->dev, &d, out);
 	if (st != QVK_OK)
@@ -94,6 +95,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 	mm->keys[mm->n_pipes].tm = key.tm;
 	mm->keys[mm->n_pipes].accumulate = key.accumulate;
 	mm->keys[mm->n_pipes].write_dots = key.write_dots;
+	mm->keys[mm->n_pipes].group_blocks = key.group_blocks;
 	mm->pipes[mm->n_pipes++] = *out;
 	return QVK_OK;
 }
@@ -133,11 +135,22 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	key.kind = w->kind;
 	key.accumulate = accumulate;
 	key.write_dots = dots != NULL;
-	for (uint32_t tm = 1; tm <= QVK_MM_MAX_TM && tm <= a->max_m; tm++) {
+	/* Groups of 32/64/128 unroll; per-row groups (any size) loop. */
+	key.group_blocks = qvk_mm_is_float(w->kind) || w->group > 128 ?
+				   0 : w->group / 32;
+	/*
+	 * Two tiles only: one token (decode) and up to QVK_MM_MAX_TM (prefill,
+	 * where a partial last tile repeats its last token), so that a new
+	 * batch size never compiles a new pipeline.
+	 */
+	for (uint32_t tm = 1; tm <= QVK_MIN(QVK_MM_MAX_TM, a->max_m);
+	     tm = tm == 1 ? QVK_MIN(QVK_MM_MAX_TM, a->max_m) : tm + 1) {
 		key.tm = tm;
 		st = qvk_mm_pipe(mm, key, &out->pipes[tm]);
 		if (st != QVK_OK)
 			return st;
+		if (tm == QVK_MIN(QVK_MM_MAX_TM, a->max_m))
+			break;
 	}
 	out->sets = calloc(w->qs->n_pieces, sizeof(*out->sets));
 	if (!out->sets)
@@ -181,7 +194,7 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 		   uint32_t m)
 {
 	const struct qvk_mm_weight *w = b->w;
-	uint32_t tm = QVK_MIN(m, QVK_MIN(QVK_MM_MAX_TM, b->a->max_m));
+	uint32_t tm = m == 1 ? 1 : QVK_MIN(QVK_MM_MAX_TM, b->a->max_m);
 	const struct qvk_pipeline *pipe = b->pipes[tm];
 
 	for (uint32_t p = 0; p < b->n_sets; p++) {

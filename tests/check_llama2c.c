@@ -76,6 +76,9 @@ START_TEST(test_stories260k_layout)
 	ck_assert(hp->shared_classifier);
 	ck_assert(hp->rope_theta == 10000.0f && hp->norm_eps == 1e-5f);
 	ck_assert_uint_eq(qvk_model_tensor_count(m), 2 + 9 * 5);
+	/* every float of the file but the header and freq_cis: 260,032 */
+	ck_assert_uint_eq(qvk_model_param_count(m), (1056540 - 28) / 4 - 4096);
+	ck_assert_uint_eq(qvk_model_weight_bytes(m), 4 * qvk_model_param_count(m));
 	/* the first weight follows the 28-byte header */
 	emb = m->tok_embd.data;
 	ck_assert_ptr_eq(emb, (const uint8_t *)m->map + 28);
@@ -285,7 +288,7 @@ START_TEST(test_gguf_model_checks)
 	qvk_status st;
 
 	snprintf(out, sizeof(out), "/tmp/qvk-gm-%d.gguf", (int)getpid());
-	for (int variant = 0; variant < 4; variant++) {
+	for (int variant = 0; variant < 5; variant++) {
 		struct qvk_model fake = *a;
 		struct qvk_layer_weights layers[5];
 
@@ -307,6 +310,9 @@ START_TEST(test_gguf_model_checks)
 		if (variant == 3)
 			ck_assert_int_eq(qvk_gguf_writer_set_str(w,
 				"llama.rope.scaling.type", "yarn"), QVK_OK);
+		if (variant == 4) /* found by fuzz_gguf: 3 GB of layer slots */
+			ck_assert_int_eq(qvk_gguf_writer_set_u32(w,
+				"llama.block_count", 1u << 24), QVK_OK);
 		ck_assert_int_eq(qvk_gguf_writer_write(w, out), QVK_OK);
 		qvk_gguf_writer_destroy(w);
 		st = qvk_model_load(qvk_test_ctx, out, &b);

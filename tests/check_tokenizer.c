@@ -5,6 +5,7 @@
  * independent llama2.c-style encoder as a second oracle on real text,
  * round trips through decode and through GGUF, and hostile files.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,7 @@ START_TEST(test_llama_spm_vectors)
 	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 32000);
 	ck_assert_uint_eq(qvk_tokenizer_bos(tok), 1);
 	ck_assert_uint_eq(qvk_tokenizer_eos(tok), 2);
+	ck_assert(qvk_tokenizer_adds_bos(tok));
 	check_vocab_vectors(tok, inp, out);
 	qvk_tokenizer_destroy(tok);
 }
@@ -254,34 +256,33 @@ static size_t ref_encode(const struct ref_vocab *v, const char *text,
 	return n;
 }
 
-START_TEST(test_tok512_matches_llama2c_encoder)
+/*
+ * Encode up to @max_lines lines (of at most @max_len bytes) of @text_file
+ * with @tok and with the llama2.c-style oracle; they must agree.
+ */
+static void compare_with_oracle(struct qvk_tokenizer *tok, const char *name,
+				const char *text_file, size_t max_lines,
+				size_t max_len)
 {
-	char path[4096], text_path[4096];
-	struct qvk_tokenizer *tok = load_tok(
-		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	char text_path[4096];
 	struct ref_vocab v = { tok, NULL, qvk_tokenizer_vocab_size(tok) };
 	size_t text_len, lines = 0, tokens = 0;
 	char *text, *line, *save = NULL;
 
-	ck_assert_uint_eq(v.n, 512);
+	if (!qvk_test_model_path(text_file, text_path, sizeof(text_path)))
+		return;
 	v.sorted = malloc(v.n * sizeof(*v.sorted));
 	for (uint32_t i = 0; i < v.n; i++)
 		v.sorted[i] = i;
 	ref_cmp_tok = tok;
 	qsort(v.sorted, v.n, sizeof(*v.sorted), ref_cmp);
-	if (!qvk_test_model_path("tinystories-calib.txt", text_path,
-				 sizeof(text_path))) {
-		free(v.sorted);
-		qvk_tokenizer_destroy(tok);
-		return;
-	}
 	text = read_file(text_path, &text_len);
-	for (line = strtok_r(text, "\n", &save); line && lines < 300;
+	for (line = strtok_r(text, "\n", &save); line && lines < max_lines;
 	     line = strtok_r(NULL, "\n", &save)) {
 		size_t len = strlen(line), n_got, n_ref;
 		uint32_t *got, *ref;
 
-		if (len > 900)
+		if (len > max_len)
 			continue;
 		got = malloc(QVK_TOKENIZE_MAX(len) * sizeof(*got));
 		ref = malloc((4 * len + 2) * sizeof(*ref));
@@ -290,18 +291,34 @@ START_TEST(test_tok512_matches_llama2c_encoder)
 						      &n_got), QVK_OK);
 		n_ref = ref_encode(&v, line, ref);
 		ck_assert_msg(n_got == n_ref && !memcmp(got, ref, n_ref * 4),
-			      "line %zu '%s': %zu tokens vs reference %zu",
-			      lines, line, n_got, n_ref);
+			      "%s, line %zu '%s': %zu tokens vs reference %zu",
+			      name, lines, line, n_got, n_ref);
 		lines++;
 		tokens += n_got;
 		free(got);
 		free(ref);
 	}
-	printf("tok512: %zu lines (%zu tokens) equal to the llama2.c-style "
-	       "encoder\n", lines, tokens);
-	ck_assert_uint_ge(lines, 100);
+	printf("%s on %s: %zu lines (%zu tokens) equal to the llama2.c-style "
+	       "encoder\n", name, text_file, lines, tokens);
+	ck_assert_uint_ge(lines, max_lines / 3);
 	free(text);
 	free(v.sorted);
+}
+
+START_TEST(test_matches_llama2c_encoder)
+{
+	char path[4096];
+	struct qvk_tokenizer *tok = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+
+	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 512);
+	compare_with_oracle(tok, "tok512", "tinystories-calib.txt", 300, 900);
+	qvk_tokenizer_destroy(tok);
+	/* the Llama 2 vocabulary on general English with non-ASCII text */
+	if (!qvk_test_model_path("tokenizer_llama2_32000.bin", path, sizeof(path)))
+		return;
+	tok = load_tok(path);
+	compare_with_oracle(tok, "llama2-32000", "wikitext2-test.txt", 400, 700);
 	qvk_tokenizer_destroy(tok);
 }
 END_TEST
@@ -399,6 +416,146 @@ START_TEST(test_tok512_gguf_round_trip)
 }
 END_TEST
 
+/*
+ * Random byte strings (letters, spaces, newlines, any byte, invalid UTF-8)
+ * encode within QVK_TOKENIZE_MAX and decode back to themselves: the byte
+ * fallback makes the tokenizer lossless.
+ */
+START_TEST(test_random_round_trip)
+{
+	uint64_t seed = qvk_test_seed("test_random_round_trip"), rng = seed;
+	char path[4096], text[80];
+	struct qvk_tokenizer *tok = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	size_t total = 0;
+
+	for (int it = 0; it < 3000; it++) {
+		size_t len = qvk_test_rand(&rng) % 64;
+
+		for (size_t i = 0; i < len; i++) {
+			uint64_t r = qvk_test_rand(&rng);
+
+			switch (r % 5) {
+			case 0: text[i] = ' '; break;
+			case 1: text[i] = (char)(r >> 8); break; /* any byte */
+			case 2: text[i] = '\n'; break;
+			default: text[i] = (char)('a' + (r >> 8) % 26); break;
+			}
+		}
+		text[len] = '\0';
+		{
+			uint32_t ids[QVK_TOKENIZE_MAX(80)];
+			char out[80];
+			size_t n, out_len = 0;
+
+			ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx, text,
+				len, QVK_TOKENIZE_BOS, ids, QVK_TOKENIZE_MAX(len), &n),
+				QVK_OK);
+			for (size_t i = 1; i < n; i++) {
+				size_t pl;
+				const char *p = qvk_tokenizer_decode(tok, ids[i - 1],
+								     ids[i], &pl);
+
+				ck_assert_uint_le(out_len + pl, len);
+				memcpy(out + out_len, p, pl);
+				out_len += pl;
+			}
+			ck_assert_msg(out_len == len && !memcmp(out, text, len),
+				      "iteration %d: round trip failed", it);
+			total += n;
+		}
+	}
+	printf("3000 random strings round-trip exactly (%zu tokens)\n", total);
+	qvk_tokenizer_destroy(tok);
+}
+END_TEST
+
+/*
+ * User-defined tokens are cut out of the text before SentencePiece, longest
+ * first (llama.cpp's partition), and the text after one gets the dummy
+ * prefix again: tok512 plus "<|x|>" and "|>" as user-defined tokens.
+ */
+START_TEST(test_user_defined_tokens)
+{
+	char path[4096], out[64];
+	struct qvk_tokenizer *base = load_tok(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
+	uint32_t n = qvk_tokenizer_vocab_size(base) + 2, got[64], want[64], part[64];
+	char **pieces = calloc(n, sizeof(*pieces));
+	uint64_t *lens = calloc(n, sizeof(*lens));
+	float *scores = calloc(n, sizeof(*scores));
+	int32_t *types = calloc(n, sizeof(*types));
+	static const char *const texts[] = { "hello", "world", " end" };
+	struct qvk_gguf_writer *w;
+	struct qvk_tokenizer *tok;
+	size_t n_got, n_want = 0, n_part;
+
+	for (uint32_t id = 0; id < n - 2; id++) {
+		size_t len;
+		const char *p = qvk_tokenizer_piece(base, id, &len);
+
+		pieces[id] = malloc(3 * len + 1);
+		for (size_t j = 0; j < len; j++) {
+			if (p[j] == ' ') {
+				memcpy(pieces[id] + lens[id], "\xe2\x96\x81", 3);
+				lens[id] += 3;
+			} else {
+				pieces[id][lens[id]++] = p[j];
+			}
+		}
+		scores[id] = qvk_tokenizer_score(base, id);
+		types[id] = (int32_t)qvk_tokenizer_type(base, id);
+	}
+	pieces[n - 2] = strdup("<|x|>");
+	lens[n - 2] = 5;
+	pieces[n - 1] = strdup("|>");
+	lens[n - 1] = 2;
+	types[n - 2] = types[n - 1] = QVK_TOKEN_USER_DEFINED;
+	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_str(w, "tokenizer.ggml.model",
+						 "llama"), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens",
+			 (const char *const *)pieces, lens, n), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.scores",
+			 QVK_GGUF_FLOAT32, scores, n), QVK_OK);
+	ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.token_type",
+			 QVK_GGUF_INT32, types, n), QVK_OK);
+	snprintf(out, sizeof(out), "/tmp/qvk-user-%d.gguf", (int)getpid());
+	ck_assert_int_eq(qvk_gguf_writer_write(w, out), QVK_OK);
+	qvk_gguf_writer_destroy(w);
+	tok = load_tok(out);
+	remove(out);
+
+	/* hello <|x|> world |> " end": each text part encoded on its own */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(qvk_tokenizer_encode(base, qvk_test_ctx, texts[i],
+				 strlen(texts[i]), 0, part, 64, &n_part), QVK_OK);
+		memcpy(want + n_want, part, n_part * sizeof(*part));
+		n_want += n_part;
+		if (i < 2)
+			want[n_want++] = i == 0 ? n - 2 : n - 1;
+	}
+	ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx,
+			 "hello<|x|>world|> end", 21, 0, got, 64, &n_got), QVK_OK);
+	ck_assert_uint_eq(n_got, n_want);
+	ck_assert_mem_eq(got, want, n_want * sizeof(*got));
+	/* without user-defined tokens in the text, nothing changes */
+	ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx, "hello world", 11,
+					      0, got, 64, &n_got), QVK_OK);
+	ck_assert_int_eq(qvk_tokenizer_encode(base, qvk_test_ctx, "hello world",
+					      11, 0, want, 64, &n_want), QVK_OK);
+	ck_assert(n_got == n_want && !memcmp(got, want, n_got * sizeof(*got)));
+	for (uint32_t id = 0; id < n; id++)
+		free(pieces[id]);
+	free(pieces);
+	free(lens);
+	free(scores);
+	free(types);
+	qvk_tokenizer_destroy(tok);
+	qvk_tokenizer_destroy(base);
+}
+END_TEST
+
 static void expect_bad_tokenizer(const void *data, size_t len, const char *what)
 {
 	char path[256];
@@ -452,6 +609,62 @@ START_TEST(test_hostile_tokenizer_files)
 }
 END_TEST
 
+/* Bad tokenizer.ggml.* metadata: each variant refused with its key named. */
+START_TEST(test_hostile_gguf_tokenizer)
+{
+	static const char *const toks[4] = { "<unk>", "<s>", "</s>", "a" };
+	static const uint64_t lens[4] = { 5, 3, 4, 1 };
+	static const float scores[4] = { 0, 0, 0, -1 };
+	static const int32_t types[4] = { 2, 3, 3, 1 }, bad_types[4] = { 2, 3, 3, 9 };
+	static const int32_t ints[4] = { 1, 2, 3, 4 };
+	static const char *const needle[] = { "tokenizer.ggml.model",
+		"tokenizer.ggml.model", "tokenizer.ggml.tokens",
+		"tokenizer.ggml.scores", "token_type 9", "bos_token_id",
+		"tokenizer.ggml.tokens", "scores nan" };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/qvk-badgt-%d.gguf", (int)getpid());
+	for (int v = 0; v < 8; v++) {
+		struct qvk_gguf_writer *w;
+		struct qvk_tokenizer *tok = NULL;
+		const float nan_scores[4] = { 0, 0, 0, NAN };
+		qvk_status st;
+
+		ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
+		if (v != 0)
+			ck_assert_int_eq(qvk_gguf_writer_set_str(w,
+				"tokenizer.ggml.model", v == 1 ? "gpt2" : "llama"),
+				QVK_OK);
+		if (v == 2 || v == 6)
+			ck_assert_int_eq(qvk_gguf_writer_set_array(w,
+				"tokenizer.ggml.tokens", QVK_GGUF_INT32, ints,
+				v == 2 ? 4 : 0), QVK_OK);
+		else
+			ck_assert_int_eq(qvk_gguf_writer_set_str_array(w,
+				"tokenizer.ggml.tokens", toks, lens, 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_set_array(w, "tokenizer.ggml.scores",
+			QVK_GGUF_FLOAT32, v == 7 ? nan_scores : scores,
+			v == 3 ? 3 : 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_set_array(w,
+			"tokenizer.ggml.token_type", QVK_GGUF_INT32,
+			v == 4 ? bad_types : types, 4), QVK_OK);
+		if (v == 5)
+			ck_assert_int_eq(qvk_gguf_writer_set_u32(w,
+				"tokenizer.ggml.bos_token_id", 4), QVK_OK);
+		ck_assert_int_eq(qvk_gguf_writer_write(w, path), QVK_OK);
+		qvk_gguf_writer_destroy(w);
+		st = qvk_tokenizer_load(qvk_test_ctx, path, &tok);
+		printf("GGUF tokenizer variant %d -> %s: %s\n", v, qvk_strerror(st),
+		       qvk_ctx_message(qvk_test_ctx));
+		ck_assert_int_ne(st, QVK_OK);
+		ck_assert_ptr_null(tok);
+		ck_assert_msg(strstr(qvk_ctx_message(qvk_test_ctx), needle[v]),
+			      "variant %d: message lacks '%s'", v, needle[v]);
+	}
+	remove(path);
+}
+END_TEST
+
 Suite *suite_tokenizer(void);
 Suite *suite_tokenizer(void)
 {
@@ -464,16 +677,19 @@ Suite *suite_tokenizer(void)
 	tcase_set_timeout(vec, 120);
 	tcase_add_test(vec, test_llama_spm_vectors);
 	tcase_add_test(vec, test_llama2c_32000_vectors);
-	tcase_add_test(vec, test_tok512_matches_llama2c_encoder);
+	tcase_add_test(vec, test_matches_llama2c_encoder);
 	suite_add_tcase(s, vec);
 
 	tcase_add_checked_fixture(rt, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(rt, test_tok512_round_trip);
 	tcase_add_test(rt, test_tok512_gguf_round_trip);
+	tcase_add_test(rt, test_random_round_trip);
+	tcase_add_test(rt, test_user_defined_tokens);
 	suite_add_tcase(s, rt);
 
 	tcase_add_checked_fixture(bad, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(bad, test_hostile_tokenizer_files);
+	tcase_add_test(bad, test_hostile_gguf_tokenizer);
 	suite_add_tcase(s, bad);
 	return s;
 }

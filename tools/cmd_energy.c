@@ -146,7 +146,10 @@ static void qvk_energy_print_text(const struct qvk_telemetry *t,
 {
 	uint32_t n = qvk_telemetry_domain_count(t);
 
-	fprintf(stderr, "\n Energy for '%s':\n\n", cmd[0]);
+	fprintf(stderr, "\n Energy for '");
+	for (char **a = cmd; *a; a++)
+		fprintf(stderr, "%s%s", a == cmd ? "" : " ", *a);
+	fprintf(stderr, "':\n\n");
 	if (n == 0)
 		fprintf(stderr, "   not measured: no energy source on this machine (see sources above)\n");
 	for (uint32_t i = 0; i < n; i++) {

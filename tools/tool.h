@@ -47,6 +47,8 @@ void qvk_tool_progress(void *user, const char *what, double done,
 struct qvk_ctx *qvk_tool_ctx(const char *cmd);
 
 #define QVK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define QVK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define QVK_DIV_ROUND_UP(a, b) (((a) + (b) - 1) / (b))
 
 /* Monotonic time in seconds. */
 double qvk_tool_now_s(void);

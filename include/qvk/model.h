@@ -206,7 +206,11 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_str_array(
 /* Copy one entry of an open file verbatim (e.g. the tokenizer's). */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_copy_kv(
 	struct qvk_gguf_writer *w, const struct qvk_gguf_kv *kv);
-/* Power of two; also written as general.alignment when not 32. */
+/*
+ * Power of two in 8..2^30, written as general.alignment (32 when never
+ * set). Setting or copying general.alignment any other way has the same
+ * effect, so the key and the layout always agree.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
 	struct qvk_gguf_writer *w, uint32_t alignment);
 /*
@@ -287,7 +291,10 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_llama2c(
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_load_gguf(struct qvk_ctx *ctx,
 						      const char *path,
 						      struct qvk_model **out);
-/* Build the model description of an already opened GGUF file (owns it). */
+/*
+ * Build the model description of an already opened GGUF file. The model
+ * takes @gguf over, also on failure (it is closed then).
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx,
 						      struct qvk_gguf *gguf,
 						      struct qvk_model **out);
@@ -301,11 +308,21 @@ QVK_API uint32_t qvk_model_tensor_count(const struct qvk_model *model);
 QVK_API const struct qvk_host_tensor *qvk_model_tensor_at(
 	const struct qvk_model *model, uint32_t index);
 
+/* Weights (a shared classifier counted once) and the bytes they take. */
+QVK_API uint64_t qvk_model_param_count(const struct qvk_model *model);
+QVK_API uint64_t qvk_model_weight_bytes(const struct qvk_model *model);
+
 /*
  * Fill @w with the llama hyper-parameters and every tensor of @model under
- * the GGUF names llama.cpp uses (general.architecture "llama"). The
- * tokenizer is added separately (qvk_tokenizer_to_gguf()).
+ * the GGUF names llama.cpp uses (general.architecture "llama"), and
+ * general.file_type when all matrices share one type. The tokenizer is
+ * added separately (qvk_tokenizer_to_gguf()). To write a converted model
+ * (quantized tensors), copy the struct and its layers, point the tensors
+ * at the new data and types, and pass the copy.
  */
+/* Only the llama.* hyper-parameters and general.architecture. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_params_to_gguf(
+	const struct qvk_model_params *params, struct qvk_gguf_writer *w);
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_to_gguf(
 	const struct qvk_model *model, struct qvk_gguf_writer *w);
 
@@ -328,8 +345,25 @@ QVK_API void qvk_reference_destroy(struct qvk_reference *ref);
  * order; pos < seq_len) and point @logits at vocab_size floats owned by
  * @ref, valid until the next call.
  */
+/*
+ * Round the cached keys and values to fp16 as they are stored, as the GPU's
+ * fp16 KV cache does, so that both compute the same function (default off:
+ * an fp32 cache, llama2.c's).
+ */
+QVK_API void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16);
+
 QVK_API QVK_MUST_CHECK qvk_status qvk_reference_forward(
 	struct qvk_reference *ref, uint32_t token, uint32_t pos,
 	const float **logits);
+
+/*
+ * Negative log-likelihood of a token window: run @tokens[0..n-1] from
+ * position 0 (n <= seq_len) and sum -log softmax(logits at i)[tokens[i+1]]
+ * in double for i < n-1 into *nll_sum. Perplexity is
+ * exp(nll_sum / (n - 1)). The CPU oracle of `qvk ppl`.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_reference_nll(
+	struct qvk_reference *ref, const uint32_t *tokens, uint32_t n,
+	double *nll_sum);
 
 #endif

@@ -6,5 +6,14 @@
 #include <qvk/status.h>
 #include <qvk/ctx.h>
 #include <qvk/device.h>
+#include <qvk/fp16.h>
+#include <qvk/quant.h>
+#include <qvk/metrics.h>
+#include <qvk/matmul.h>
+#include <qvk/model.h>
+#include <qvk/tokenizer.h>
+#include <qvk/sampler.h>
+#include <qvk/llm.h>
+#include <qvk/telemetry.h>
 
 #endif

@@ -162,4 +162,34 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_energy_window_end(
 	struct qvk_telemetry *t, struct qvk_energy_window *w,
 	struct qvk_energy_result *out);
 
+/* ------------------------------------------------- GPU timestamps */
+
+struct qvk_device;
+
+/*
+ * A calibration between the device's timestamp counter and
+ * CLOCK_MONOTONIC (VK_EXT_calibrated_timestamps), so that the interval of
+ * GPU work, read with vkCmdWriteTimestamp, can be placed inside an energy
+ * window and charged its share: avg_w x (end - begin).
+ */
+struct qvk_gpu_clock_map {
+	uint64_t gpu_ticks;        /* device timestamp at calibration */
+	uint64_t monotonic_ns;     /* CLOCK_MONOTONIC at the same moment */
+	double ns_per_tick;        /* VkPhysicalDeviceLimits::timestampPeriod */
+	uint64_t tick_mask;        /* timestampValidBits wide */
+	uint64_t max_deviation_ns; /* the driver's bound on the pairing */
+};
+
+/*
+ * Calibrate on @dev: the best (smallest deviation) of a few pairs.
+ * QVK_ERR_UNSUPPORTED when the device lacks the extension, the device or
+ * the CLOCK_MONOTONIC time domain, or valid timestamp bits.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_gpu_clock_calibrate(
+	struct qvk_device *dev, struct qvk_gpu_clock_map *out);
+
+/* CLOCK_MONOTONIC ns of a device timestamp, across counter wraps. */
+QVK_API uint64_t qvk_gpu_clock_to_monotonic_ns(const struct qvk_gpu_clock_map *m,
+					       uint64_t gpu_ticks);
+
 #endif

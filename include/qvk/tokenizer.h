@@ -8,8 +8,10 @@
  * space goes in front of non-empty text, the text splits into UTF-8
  * characters, the adjacent pair whose concatenation is in the vocabulary
  * with the highest score merges first (ties: leftmost), and a character that
- * is no token becomes its <0xXX> byte tokens. Control tokens in the text are
- * not parsed (plain text in, as llama.cpp's parse_special = false).
+ * is no token becomes its <0xXX> byte tokens. User-defined tokens (GGUF
+ * token type 4) are cut out of the text first, longest first, and the text
+ * after one gets the dummy prefix again; control tokens in the text are not
+ * parsed (llama.cpp's parse_special = false).
  *
  * A tokenizer is read-only after creation and may be shared by threads.
  */
@@ -47,6 +49,12 @@ QVK_API void qvk_tokenizer_destroy(struct qvk_tokenizer *tok);
 QVK_API uint32_t qvk_tokenizer_vocab_size(const struct qvk_tokenizer *tok);
 QVK_API uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *tok);
 QVK_API uint32_t qvk_tokenizer_eos(const struct qvk_tokenizer *tok);
+
+/*
+ * Whether text for this model starts with BOS: GGUF's
+ * tokenizer.ggml.add_bos_token (default true), true for llama2.c.
+ */
+QVK_API bool qvk_tokenizer_adds_bos(const struct qvk_tokenizer *tok);
 
 #define QVK_TOKENIZE_BOS 1u /* prepend the BOS token */
 #define QVK_TOKENIZE_EOS 2u /* append the EOS token */

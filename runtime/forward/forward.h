@@ -34,8 +34,9 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 				struct qvk_llm_weights *w);
 void qvk_llm_weights_finish(struct qvk_llm_weights *w);
 
-/* Upload fp32 host data into a new device buffer. */
+/* Upload fp32 host data into a new device buffer of pieces of @piece_align. */
 qvk_status qvk_llm_upload_f32(struct qvk_device *dev, const float *src,
-			      size_t count, struct qvk_buffer **out);
+			      size_t count, size_t piece_align,
+			      struct qvk_buffer **out);
 
 #endif

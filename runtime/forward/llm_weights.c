@@ -13,9 +13,11 @@
 #include "forward.h"
 
 qvk_status qvk_llm_upload_f32(struct qvk_device *dev, const float *src,
-			      size_t count, struct qvk_buffer **out)
+			      size_t count, size_t piece_align,
+			      struct qvk_buffer **out)
 {
-	qvk_status st = qvk_buffer_create(dev, QVK_MEM_DEVICE, count * 4, 4, out);
+	qvk_status st = qvk_buffer_create(dev, QVK_MEM_DEVICE, count * 4,
+					  piece_align, out);
 
 	return st == QVK_OK ? qvk_buffer_upload(*out, 0, src, count * 4) : st;
 }
@@ -154,7 +156,8 @@ static qvk_status qvk_load_vector(struct qvk_device *dev,
 	for (uint64_t r = 0; st == QVK_OK && r < rows; r++)
 		st = qvk_host_tensor_row(t, r, v + r * cols);
 	if (st == QVK_OK)
-		st = qvk_llm_upload_f32(dev, v, rows * cols, out);
+		/* Pieces of whole rows: the embedding kernel reads rows. */
+		st = qvk_llm_upload_f32(dev, v, rows * cols, cols * 4, out);
 	free(v);
 	return st;
 }
@@ -164,6 +167,8 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 				const struct qvk_llm_options *opt,
 				struct qvk_llm_weights *w)
 {
+	/* One bar for the whole load, not one per tensor quantized. */
+	qvk_progress_fn progress = dev->ctx->progress_fn;
 	const struct qvk_model_params *p = &model->params;
 	enum qvk_weight_format used, first = QVK_WEIGHTS_AUTO, out_fmt;
 	double total = (double)p->n_layers * 7 + 1, done = 0;
@@ -198,16 +203,20 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 			st = qvk_load_vector(dev, &src->ffn_norm, 1, p->dim,
 					     &dst->ffn_norm);
 		for (int i = 0; st == QVK_OK && i < 7; i++) {
+			dev->ctx->progress_fn = NULL;
 			st = qvk_load_linear(dev, lin[i], opt, slot[i], &used);
+			dev->ctx->progress_fn = progress;
 			if (first == QVK_WEIGHTS_AUTO)
 				first = used;
 			mixed |= used != first;
 			qvk_progress(dev->ctx, "loading weights", ++done, total);
 		}
 	}
+	dev->ctx->progress_fn = NULL;
 	if (st == QVK_OK)
 		st = qvk_load_linear(dev, &model->output, opt, &w->output,
 				     &out_fmt);
+	dev->ctx->progress_fn = progress;
 	qvk_progress(dev->ctx, "loading weights", total, total);
 	if (st != QVK_OK) {
 		qvk_llm_weights_finish(w);

@@ -268,7 +268,8 @@ static qvk_status qvk_gguf_read_alignment(struct qvk_ctx *ctx,
 static qvk_status qvk_gguf_read_tensor_info(struct qvk_gguf_reader *r,
 					    uint64_t index,
 					    struct qvk_host_tensor *t,
-					    uint64_t *rel_offset)
+					    uint64_t *rel_offset,
+					    uint64_t *field_at)
 {
 	struct qvk_gguf_str name;
 	uint64_t at = r->pos;
@@ -331,6 +332,7 @@ static qvk_status qvk_gguf_read_tensor_info(struct qvk_gguf_reader *r,
 				 (unsigned long long)t->ne[2],
 				 (unsigned long long)t->ne[3],
 				 qvk_ggml_type_name(type));
+	*field_at = r->pos;
 	return qvk_gguf_u64(r, "tensor offset", rel_offset);
 }
 
@@ -349,9 +351,14 @@ static int qvk_gguf_name_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Place each tensor's data; check bounds, alignment, overlap, names. */
+/*
+ * Place each tensor's data; check bounds, alignment, overlap, names.
+ * @offsets[2i] is tensor i's data offset, @offsets[2i+1] where the file
+ * says so.
+ */
 static qvk_status qvk_gguf_place_tensors(struct qvk_ctx *ctx,
-					 struct qvk_gguf *g, uint64_t *offsets)
+					 struct qvk_gguf *g,
+					 const uint64_t *offsets)
 {
 	const struct qvk_host_tensor **by_name;
 	uint64_t *spans; /* pairs (start, index) sorted by start */
@@ -362,25 +369,28 @@ static qvk_status qvk_gguf_place_tensors(struct qvk_ctx *ctx,
 		struct qvk_host_tensor *t = &g->tensors[i];
 		uint64_t start, end, align = t->type == QVK_GGML_TYPE_F32 ? 4 : 2;
 
-		if (offsets[i] % g->alignment)
+		uint64_t rel = offsets[2 * i], at = offsets[2 * i + 1];
+
+		if (rel % g->alignment)
 			return qvk_error(ctx, QVK_ERR_FORMAT,
-					 "GGUF: tensor '%s': offset %llu is not a "
-					 "multiple of the alignment %u", t->name,
-					 (unsigned long long)offsets[i],
-					 g->alignment);
-		if (__builtin_add_overflow(g->data_offset, offsets[i], &start) ||
+					 "GGUF: tensor '%s': offset %llu at byte "
+					 "offset %llu is not a multiple of the "
+					 "alignment %u", t->name,
+					 (unsigned long long)rel,
+					 (unsigned long long)at, g->alignment);
+		if (__builtin_add_overflow(g->data_offset, rel, &start) ||
 		    __builtin_add_overflow(start, t->size_bytes, &end) ||
 		    end > g->size_bytes)
 			return qvk_error(ctx, QVK_ERR_FORMAT,
 					 "GGUF: tensor '%s': %llu bytes at data "
-					 "offset %llu (file offset %llu + %llu) run "
-					 "past the end of the %llu-byte file",
-					 t->name,
+					 "offset %llu (byte offset %llu) run past "
+					 "the end of the %llu-byte file (data "
+					 "section at %llu)", t->name,
 					 (unsigned long long)t->size_bytes,
-					 (unsigned long long)offsets[i],
-					 (unsigned long long)g->data_offset,
-					 (unsigned long long)offsets[i],
-					 (unsigned long long)g->size_bytes);
+					 (unsigned long long)rel,
+					 (unsigned long long)at,
+					 (unsigned long long)g->size_bytes,
+					 (unsigned long long)g->data_offset);
 		t->data = g->base + start;
 		if ((uintptr_t)t->data % align)
 			return qvk_error(ctx, QVK_ERR_FORMAT,
@@ -398,7 +408,7 @@ static qvk_status qvk_gguf_place_tensors(struct qvk_ctx *ctx,
 		goto out_free;
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		spans[2 * i] = offsets[i];
+		spans[2 * i] = offsets[2 * i];
 		spans[2 * i + 1] = i;
 		by_name[i] = &g->tensors[i];
 	}
@@ -471,7 +481,7 @@ static qvk_status qvk_gguf_parse(struct qvk_ctx *ctx, struct qvk_gguf *g)
 				 (unsigned long long)(r.size - r.pos));
 	g->tensors = calloc(g->n_tensors ? g->n_tensors : 1,
 			    sizeof(*g->tensors));
-	offsets = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*offsets));
+	offsets = calloc(g->n_tensors ? 2 * g->n_tensors : 1, sizeof(*offsets));
 	if (!g->tensors || !offsets) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "GGUF: %llu tensors",
 			       (unsigned long long)g->n_tensors);
@@ -479,7 +489,8 @@ static qvk_status qvk_gguf_parse(struct qvk_ctx *ctx, struct qvk_gguf *g)
 	}
 	for (uint64_t i = 0; i < g->n_tensors; i++)
 		if ((st = qvk_gguf_read_tensor_info(&r, i, &g->tensors[i],
-						    &offsets[i])))
+						    &offsets[2 * i],
+						    &offsets[2 * i + 1])))
 			goto out_free_offsets;
 	/* r.pos <= size <= SIZE_MAX and alignment <= 2^30: cannot overflow */
 	g->data_offset = QVK_ALIGN_UP(r.pos, (uint64_t)g->alignment);

@@ -70,6 +70,23 @@ static qvk_status qvk_gguf_writer_put(struct qvk_gguf_writer *w,
 		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
 				 "GGUF writer: empty key");
 	}
+	/*
+	 * general.alignment decides where the data goes, however it is set
+	 * (set_alignment, set_u32, copy_kv): keep the two in agreement.
+	 */
+	if (!strcmp(key, "general.alignment")) {
+		uint32_t a = 0;
+
+		if (type == QVK_GGUF_UINT32)
+			memcpy(&a, value, 4);
+		if (a < 8 || a > (1u << 30) || (a & (a - 1))) {
+			free(value);
+			return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
+					 "GGUF writer: general.alignment must be "
+					 "a uint32 power of two in 8..2^30");
+		}
+		w->alignment = a;
+	}
 	for (size_t i = 0; i < w->n_kv; i++)
 		if (!strcmp(w->kvs[i].key, key))
 			kv = &w->kvs[i];
@@ -262,14 +279,6 @@ qvk_status qvk_gguf_writer_copy_kv(struct qvk_gguf_writer *w,
 qvk_status qvk_gguf_writer_set_alignment(struct qvk_gguf_writer *w,
 					 uint32_t alignment)
 {
-	if (alignment < 8 || alignment > (1u << 30) ||
-	    (alignment & (alignment - 1)))
-		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
-				 "GGUF writer: alignment %u (power of two, "
-				 "8..2^30)", alignment);
-	w->alignment = alignment;
-	if (alignment == QVK_GGUF_DEFAULT_ALIGNMENT)
-		return QVK_OK;
 	return qvk_gguf_writer_set_u32(w, "general.alignment", alignment);
 }
 

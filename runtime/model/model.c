@@ -258,6 +258,15 @@ qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx, struct qvk_gguf *g,
 	m->gguf = g;
 	if ((st = qvk_model_gguf_params(ctx, g, &m->params)))
 		goto out_destroy;
+	/* each block has 9 tensors: refuse before allocating per block */
+	if (m->params.n_layers > qvk_gguf_tensor_count(g) / 9) {
+		st = qvk_error(ctx, QVK_ERR_FORMAT,
+			       "GGUF: llama.block_count %u needs %llu tensors, "
+			       "the file has %llu", m->params.n_layers,
+			       9ull * m->params.n_layers,
+			       (unsigned long long)qvk_gguf_tensor_count(g));
+		goto out_destroy;
+	}
 	m->layers = calloc(m->params.n_layers, sizeof(*m->layers));
 	if (!m->layers) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "model layers");
@@ -358,12 +367,30 @@ const struct qvk_host_tensor *qvk_model_tensor_at(const struct qvk_model *m,
 	return NULL;
 }
 
-qvk_status qvk_model_to_gguf(const struct qvk_model *m,
-			     struct qvk_gguf_writer *w)
+uint64_t qvk_model_param_count(const struct qvk_model *m)
 {
-	const struct qvk_model_params *hp = &m->params;
-	uint32_t n = qvk_model_tensor_count(m);
-	bool all_f32 = true;
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++) {
+		const struct qvk_host_tensor *t = qvk_model_tensor_at(m, i);
+
+		n += t->ne[0] * qvk_host_tensor_rows(t);
+	}
+	return n;
+}
+
+uint64_t qvk_model_weight_bytes(const struct qvk_model *m)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++)
+		n += qvk_model_tensor_at(m, i)->size_bytes;
+	return n;
+}
+
+qvk_status qvk_model_params_to_gguf(const struct qvk_model_params *hp,
+				    struct qvk_gguf_writer *w)
+{
 	qvk_status st;
 
 	if ((st = qvk_gguf_writer_set_str(w, "general.architecture", "llama")) ||
@@ -400,15 +427,45 @@ qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 	     (st = qvk_gguf_writer_set_f32(w, "llama.rope.scaling.factor",
 					   1.0f / hp->rope_freq_scale))))
 		return st;
+	return QVK_OK;
+}
+
+qvk_status qvk_model_to_gguf(const struct qvk_model *m,
+			     struct qvk_gguf_writer *w)
+{
+	uint32_t n = qvk_model_tensor_count(m), ftype;
+	int matrix_type = -1;
+	bool mixed = false;
+	qvk_status st = qvk_model_params_to_gguf(&m->params, w);
+
+	if (st)
+		return st;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct qvk_host_tensor *t = qvk_model_tensor_at(m, i);
 
-		all_f32 &= t->type == QVK_GGML_TYPE_F32;
+		if (t->n_dims == 2) { /* matrices decide the file type */
+			if (matrix_type < 0)
+				matrix_type = (int)t->type;
+			else if (matrix_type != (int)t->type)
+				mixed = true;
+		}
 		if ((st = qvk_gguf_writer_add_tensor(w, t)))
 			return st;
 	}
-	/* llama_ftype LLAMA_FTYPE_ALL_F32; mixed files leave it to the caller */
-	if (all_f32)
-		return qvk_gguf_writer_set_u32(w, "general.file_type", 0);
-	return QVK_OK;
+	/*
+	 * general.file_type (llama.cpp's llama_ftype) when every matrix has
+	 * one type: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3,
+	 * MOSTLY_Q8_0 7. Mixed files leave it to the caller.
+	 */
+	if (mixed || matrix_type < 0)
+		return QVK_OK;
+	switch (matrix_type) {
+	case QVK_GGML_TYPE_F32: ftype = 0; break;
+	case QVK_GGML_TYPE_F16: ftype = 1; break;
+	case QVK_GGML_TYPE_Q4_0: ftype = 2; break;
+	case QVK_GGML_TYPE_Q4_1: ftype = 3; break;
+	case QVK_GGML_TYPE_Q8_0: ftype = 7; break;
+	default: return QVK_OK;
+	}
+	return qvk_gguf_writer_set_u32(w, "general.file_type", ftype);
 }

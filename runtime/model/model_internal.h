@@ -37,7 +37,10 @@ struct qvk_tokenizer {
 	uint32_t table_mask;
 	uint32_t byte_tokens[256]; /* <0xXX> token of each byte, or unk */
 	uint32_t bos, eos, unk;
+	uint32_t *user_tokens; /* user-defined ids, longest piece first */
+	uint32_t n_user;
 	bool add_space_prefix;
+	bool add_bos;
 };
 
 /* Token id of the @len bytes at @text, or UINT32_MAX. */

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/fp16.h>
+
 #include "model_internal.h"
 
 struct qvk_reference {
@@ -38,6 +40,7 @@ struct qvk_reference {
 	float *logits;   /* (vocab_size) */
 	float *key_cache;   /* (n_layers, seq_len, kv_dim) */
 	float *value_cache; /* (n_layers, seq_len, kv_dim) */
+	bool kv_f16;        /* round cached k, v to fp16, as the GPU stores them */
 };
 
 static float *qvk_ref_alloc(size_t a, size_t b, bool *ok)
@@ -231,6 +234,10 @@ static qvk_status qvk_ref_layer(struct qvk_reference *r, uint32_t l,
 		return st;
 	qvk_ref_rope(hp, r->q, hp->n_heads, pos);
 	qvk_ref_rope(hp, k, hp->n_kv_heads, pos);
+	for (size_t i = 0; r->kv_f16 && i < kv_dim; i++) {
+		k[i] = qvk_fp16_to_f32(qvk_fp16_from_f32(k[i]));
+		v[i] = qvk_fp16_to_f32(qvk_fp16_from_f32(v[i]));
+	}
 	qvk_ref_attention(r, l, pos);
 	if ((st = qvk_ref_matmul(r, r->xb2, r->xb, &w->wo)))
 		return st;
@@ -281,5 +288,40 @@ qvk_status qvk_reference_forward(struct qvk_reference *r, uint32_t token,
 		return st;
 	r->n_past = pos + 1;
 	*logits = r->logits;
+	return QVK_OK;
+}
+
+void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16)
+{
+	ref->kv_f16 = kv_f16;
+}
+
+qvk_status qvk_reference_nll(struct qvk_reference *r, const uint32_t *tokens,
+			     uint32_t n, double *nll_sum)
+{
+	uint32_t vocab;
+	qvk_status st;
+
+	if (!r || !tokens || !nll_sum || n < 2)
+		return qvk_error(r ? r->ctx : NULL, QVK_ERR_INVALID_ARG,
+				 "reference: NLL needs at least 2 tokens");
+	vocab = r->model->params.vocab_size;
+	*nll_sum = 0.0;
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		const float *l;
+		double max = -INFINITY, sum = 0.0;
+
+		if ((st = qvk_reference_forward(r, tokens[i], i, &l)))
+			return st;
+		if (tokens[i + 1] >= vocab)
+			return qvk_error(r->ctx, QVK_ERR_INVALID_ARG,
+					 "reference: token %u at %u past the "
+					 "vocabulary", tokens[i + 1], i + 1);
+		for (uint32_t v = 0; v < vocab; v++)
+			max = l[v] > max ? l[v] : max;
+		for (uint32_t v = 0; v < vocab; v++)
+			sum += exp(l[v] - max);
+		*nll_sum += max + log(sum) - l[tokens[i + 1]];
+	}
 	return QVK_OK;
 }

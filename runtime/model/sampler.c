@@ -146,10 +146,14 @@ static void qvk_sampler_penalise(struct qvk_sampler *s)
 qvk_status qvk_sampler_sample(struct qvk_sampler *s, const float *logits,
 			      uint32_t *token)
 {
-	uint32_t n = s->vocab_size, best = 0;
+	uint32_t n, best = 0;
 	double sum = 0.0, cum = 0.0, r;
 	float max;
 
+	if (!s || !logits || !token)
+		return qvk_error(s ? s->ctx : NULL, QVK_ERR_INVALID_ARG,
+				 "sampler: no logits or output");
+	n = s->vocab_size;
 	for (uint32_t i = 0; i < n; i++) {
 		if (!isfinite(logits[i]))
 			return qvk_error(s->ctx, QVK_ERR_NUMERIC,

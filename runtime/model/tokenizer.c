@@ -55,6 +55,17 @@ static int qvk_tokenizer_byte_piece(const char *p, size_t len)
 	return (int)v;
 }
 
+/* Longer piece first, then the lower id (qsort_r: glibc's argument order). */
+static int qvk_tokenizer_user_cmp(const void *a, const void *b, void *arg)
+{
+	const struct qvk_tokenizer *t = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (t->piece_lens[x] != t->piece_lens[y])
+		return t->piece_lens[x] < t->piece_lens[y] ? 1 : -1;
+	return (x > y) - (x < y);
+}
+
 /*
  * Copy @raw pieces (U+2581 -> ' ' when @spm_escaped) into one arena, build
  * the lookup table (the first id wins for a duplicate piece) and the byte
@@ -110,6 +121,24 @@ static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
 		t->table[slot] = id + 1;
 	}
 
+	/* user-defined tokens, cut out before encoding: longest first */
+	for (uint32_t id = 0; id < t->n_vocab; id++)
+		t->n_user += t->types[id] == QVK_TOKEN_USER_DEFINED &&
+			     t->piece_lens[id] > 0;
+	if (t->n_user) {
+		uint32_t k = 0;
+
+		t->user_tokens = malloc(t->n_user * sizeof(*t->user_tokens));
+		if (!t->user_tokens)
+			return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
+		for (uint32_t id = 0; id < t->n_vocab; id++)
+			if (t->types[id] == QVK_TOKEN_USER_DEFINED &&
+			    t->piece_lens[id] > 0)
+				t->user_tokens[k++] = id;
+		qsort_r(t->user_tokens, t->n_user, sizeof(*t->user_tokens),
+			qvk_tokenizer_user_cmp, t);
+	}
+
 	for (int b = 0; b < 256; b++)
 		t->byte_tokens[b] = t->unk;
 	for (uint32_t id = t->n_vocab; id--;) {
@@ -137,6 +166,7 @@ static qvk_status qvk_tokenizer_alloc(struct qvk_ctx *ctx, uint32_t n,
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: %u tokens",
 				 n);
 	t->add_space_prefix = true;
+	t->add_bos = true;
 	return QVK_OK;
 }
 
@@ -144,6 +174,7 @@ void qvk_tokenizer_destroy(struct qvk_tokenizer *t)
 {
 	if (!t)
 		return;
+	free(t->user_tokens);
 	free(t->table);
 	free(t->piece_lens);
 	free(t->pieces);
@@ -282,7 +313,7 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 	const struct qvk_gguf_kv *tokens, *scores = NULL, *types = NULL;
 	struct qvk_gguf_str model, *raw = NULL;
 	struct qvk_tokenizer *t = NULL;
-	bool space_prefix = true;
+	bool space_prefix = true, add_bos = true;
 	qvk_status st;
 	uint32_t n;
 
@@ -316,6 +347,9 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 			       &space_prefix);
 	if (st && st != QVK_ERR_NOT_FOUND)
 		return st;
+	st = qvk_gguf_get_bool(ctx, g, "tokenizer.ggml.add_bos_token", &add_bos);
+	if (st && st != QVK_ERR_NOT_FOUND)
+		return st;
 
 	raw = calloc(n, sizeof(*raw));
 	if (!raw)
@@ -323,6 +357,7 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 	if ((st = qvk_tokenizer_alloc(ctx, n, &t)))
 		goto out_free;
 	t->add_space_prefix = space_prefix;
+	t->add_bos = add_bos;
 	t->unk = 0;
 	t->bos = 1;
 	t->eos = 2;
@@ -351,8 +386,10 @@ qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
 		if (!isfinite(t->scores[id]) || type < QVK_TOKEN_NORMAL ||
 		    type > QVK_TOKEN_BYTE) {
 			st = qvk_error(ctx, QVK_ERR_FORMAT,
-				       "GGUF: token %u: score %g or type %d "
-				       "invalid", id, (double)t->scores[id], type);
+				       "GGUF: token %u: tokenizer.ggml.scores %g "
+				       "(must be finite) or token_type %d (must "
+				       "be 1..6)", id, (double)t->scores[id],
+				       type);
 			goto out_free;
 		}
 		t->types[id] = (uint8_t)type;
@@ -386,6 +423,13 @@ qvk_status qvk_tokenizer_load(struct qvk_ctx *ctx, const char *path,
 			return st;
 		st = qvk_tokenizer_from_gguf(ctx, g, out);
 		qvk_gguf_close(g); /* the tokenizer copied what it needs */
+		if (st && ctx) { /* name the file in front of the detail */
+			char detail[QVK_MESSAGE_MAX];
+
+			snprintf(detail, sizeof(detail), "%s",
+				 qvk_ctx_message(ctx));
+			qvk_error(ctx, st, "%s: %s", path, detail);
+		}
 		return st;
 	}
 	st = qvk_tokenizer_parse_llama2c(ctx, path, map, size, out);
@@ -396,6 +440,11 @@ qvk_status qvk_tokenizer_load(struct qvk_ctx *ctx, const char *path,
 uint32_t qvk_tokenizer_vocab_size(const struct qvk_tokenizer *t)
 {
 	return t->n_vocab;
+}
+
+bool qvk_tokenizer_adds_bos(const struct qvk_tokenizer *t)
+{
+	return t->add_bos;
 }
 
 uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *t)
@@ -508,7 +557,7 @@ qvk_status qvk_tokenizer_to_gguf(const struct qvk_tokenizer *t,
 	    (st = qvk_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id",
 					  t->unk)) ||
 	    (st = qvk_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token",
-					   true)) ||
+					   t->add_bos)) ||
 	    (st = qvk_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix",
 					   t->add_space_prefix)))
 		goto out_free;

@@ -7,8 +7,10 @@
  * pairs are pushed, and stale heap entries (a side merged away since) are
  * recognised by their size and skipped. A final symbol that is no token
  * becomes its bytes' <0xXX> tokens. O(n log n) in the text length, so a
- * whole evaluation text can be encoded in one call.
+ * whole evaluation text can be encoded in one call. User-defined tokens
+ * are cut out of the text before that (qvk_tokenizer_partition).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,13 +152,67 @@ static void qvk_spm_encode(struct qvk_spm_state *s, size_t len,
 	}
 }
 
+/* A piece of the text: raw text, or one user-defined token found in it. */
+struct qvk_fragment {
+	size_t start, len;
+	uint32_t token; /* UINT32_MAX for raw text */
+};
+
+/*
+ * llama.cpp's tokenizer_st_partition with parse_special off: user-defined
+ * tokens are cut out of the raw text before SentencePiece runs, longest
+ * token first, each one's occurrences left to right. @frags has room for
+ * 2 * len + 1 fragments (every cut adds at most two).
+ */
+static size_t qvk_tokenizer_partition(const struct qvk_tokenizer *tok,
+				      const char *text, size_t len,
+				      struct qvk_fragment *frags,
+				      struct qvk_fragment *tmp)
+{
+	size_t n = 1;
+
+	frags[0] = (struct qvk_fragment){ 0, len, UINT32_MAX };
+	for (uint32_t u = 0; u < tok->n_user; u++) {
+		uint32_t id = tok->user_tokens[u];
+		const char *piece = tok->pieces[id];
+		size_t plen = tok->piece_lens[id], m = 0;
+
+		for (size_t f = 0; f < n; f++) {
+			size_t pos = frags[f].start, end = pos + frags[f].len;
+			const char *hit;
+
+			if (frags[f].token != UINT32_MAX) {
+				tmp[m++] = frags[f];
+				continue;
+			}
+			while ((hit = memmem(text + pos, end - pos, piece, plen))) {
+				size_t at = (size_t)(hit - text);
+
+				if (at > pos)
+					tmp[m++] = (struct qvk_fragment){
+						pos, at - pos, UINT32_MAX };
+				tmp[m++] = (struct qvk_fragment){ at, plen, id };
+				pos = at + plen;
+			}
+			if (end > pos)
+				tmp[m++] = (struct qvk_fragment){ pos, end - pos,
+								  UINT32_MAX };
+		}
+		memcpy(frags, tmp, m * sizeof(*frags));
+		n = m;
+	}
+	return n;
+}
+
 qvk_status qvk_tokenizer_encode(const struct qvk_tokenizer *tok,
 				struct qvk_ctx *ctx, const char *text,
 				size_t len, unsigned flags, uint32_t *tokens,
 				size_t max_tokens, size_t *n_tokens)
 {
 	struct qvk_spm_state s = { .tok = tok };
-	size_t n = 0, text_len = len, heap_cap;
+	struct qvk_fragment one, *frags = &one, *tmp = NULL;
+	size_t n = 0, n_frags = 0, cap, heap_cap, n_frag_max;
+	bool prev_special = true; /* the first text gets the dummy prefix */
 	char *buf = NULL;
 	qvk_status st = QVK_OK;
 
@@ -168,22 +224,46 @@ qvk_status qvk_tokenizer_encode(const struct qvk_tokenizer *tok,
 	if (flags & QVK_TOKENIZE_BOS)
 		qvk_spm_emit(tokens, max_tokens, &n, tok->bos);
 	if (len) {
-		/* the dummy prefix: " " + text (empty text stays empty) */
-		if (tok->add_space_prefix && !qvk_add_size(len, 1, &text_len))
-			return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
-		if (!qvk_mul_size(text_len, 3, &heap_cap) ||
-		    !(buf = malloc(text_len)) ||
-		    !(s.sym = malloc(text_len * sizeof(*s.sym))) ||
+		/* room for the longest fragment plus the dummy-prefix space */
+		if (!qvk_add_size(len, 1, &cap) ||
+		    !qvk_mul_size(cap, 3, &heap_cap) ||
+		    !qvk_mul_size(len, 2, &n_frag_max) ||
+		    !(buf = malloc(cap)) ||
+		    !(s.sym = malloc(cap * sizeof(*s.sym))) ||
 		    !(s.heap = malloc(heap_cap * sizeof(*s.heap)))) {
 			st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
 				       "tokenizer: %zu bytes of text", len);
 			goto out_free;
 		}
-		if (tok->add_space_prefix)
-			buf[0] = ' ';
-		memcpy(buf + (text_len - len), text, len);
-		s.text = buf;
-		qvk_spm_encode(&s, text_len, tokens, max_tokens, &n);
+		if (tok->n_user) {
+			frags = malloc((n_frag_max + 1) * sizeof(*frags));
+			tmp = malloc((n_frag_max + 1) * sizeof(*tmp));
+			if (!frags || !tmp) {
+				if (frags == NULL)
+					frags = &one;
+				st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
+					       "tokenizer: fragments");
+				goto out_free;
+			}
+		}
+		n_frags = qvk_tokenizer_partition(tok, text, len, frags, tmp);
+	}
+	s.text = buf;
+	for (size_t f = 0; f < n_frags; f++) {
+		size_t prefix;
+
+		if (frags[f].token != UINT32_MAX) {
+			qvk_spm_emit(tokens, max_tokens, &n, frags[f].token);
+			prev_special = true;
+			continue;
+		}
+		/* the dummy prefix: " " before text that follows a token */
+		prefix = tok->add_space_prefix && prev_special;
+		buf[0] = ' ';
+		memcpy(buf + prefix, text + frags[f].start, frags[f].len);
+		s.heap_len = 0;
+		qvk_spm_encode(&s, frags[f].len + prefix, tokens, max_tokens, &n);
+		prev_special = false;
 	}
 	if (flags & QVK_TOKENIZE_EOS)
 		qvk_spm_emit(tokens, max_tokens, &n, tok->eos);
@@ -193,6 +273,9 @@ qvk_status qvk_tokenizer_encode(const struct qvk_tokenizer *tok,
 			       "tokenizer: %zu tokens do not fit in %zu", n,
 			       max_tokens);
 out_free:
+	if (frags != &one)
+		free(frags);
+	free(tmp);
 	free(s.heap);
 	free(s.sym);
 	free(buf);

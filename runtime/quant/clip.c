@@ -32,15 +32,13 @@ static float percentile_sorted(const float *v, uint32_t count, double p)
 
 /*
  * Σ imp·(x − x̂)² of a candidate, for the search only (the stored codes
- * come from qvk_qcode): a reciprocal instead of a division and rounding
- * by the 1.5·2^23 trick (ties to even, |v| < 2^22 after the clamp below),
- * in 8 independent lanes that the compiler turns into vector code.
+ * come from qvk_qcode): a reciprocal instead of a division, in 8
+ * independent lanes that the compiler turns into vector code.
  */
 static float group_sse(const struct qvk_quant_params *p, const float *x,
 		       uint32_t count, const float *importance,
 		       const struct qvk_qgroup *g)
 {
-	const float magic = 12582912.0f; /* 1.5 * 2^23 */
 	float lo, hi, inv, off, acc[8] = { 0 };
 	uint32_t i = 0;
 
@@ -61,11 +59,9 @@ static float group_sse(const struct qvk_quant_params *p, const float *x,
 		float e[8];
 
 		for (uint32_t l = 0; l < 8; l++) {
-			float v = (x[i + l] - off) * inv;
+			float v = qvk_round_clamp((x[i + l] - off) * inv, lo, hi);
 
-			v = v < lo ? lo : v;
-			v = v > hi ? hi : v;
-			e[l] = x[i + l] - (((v + magic) - magic) * g->d + off);
+			e[l] = x[i + l] - (v * g->d + off);
 			e[l] *= e[l];
 		}
 		if (importance)
@@ -76,11 +72,9 @@ static float group_sse(const struct qvk_quant_params *p, const float *x,
 				acc[l] += e[l];
 	}
 	for (; i < count; i++) {
-		float v = (x[i] - off) * inv, e;
+		float v = qvk_round_clamp((x[i] - off) * inv, lo, hi);
+		float e = x[i] - (v * g->d + off);
 
-		v = v < lo ? lo : v;
-		v = v > hi ? hi : v;
-		e = x[i] - (((v + magic) - magic) * g->d + off);
 		acc[0] += (importance ? importance[i] : 1.0f) * e * e;
 	}
 	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +

@@ -166,17 +166,44 @@ void qvk_qtensor_dequantize(const struct qvk_qtensor *qt, float *w)
 	}
 }
 
+/*
+ * Codes a 32-element block at a time straight into its words (this is the
+ * inner loop of every quantizer, so no per-element bit surgery).
+ */
 void qvk_qtensor_write_group(struct qvk_qtensor *qt, uint32_t row, uint32_t g,
 			     const struct qvk_qgroup *p, const float *x,
 			     uint32_t count)
 {
+	uint32_t *words = qt->qs + (size_t)row * qt->row_words;
 	uint32_t k0 = g * qt->group;
 
 	qvk_qtensor_set_group(qt, row, g, p);
-	for (uint32_t i = 0; i < qt->group; i++)
-		qvk_qtensor_set_code(qt, row, k0 + i,
-				     qvk_qcode(qt->format, p,
-					       i < count ? x[i] : 0.0f));
+	for (uint32_t b = 0; b < qt->group / 32; b++) {
+		uint8_t c[32];
+		uint32_t base = b * 32, kb = (k0 + base) / 32;
+
+		for (uint32_t i = 0; i < 32; i++)
+			c[i] = (uint8_t)qvk_qcode(qt->format, p,
+						  base + i < count ? x[base + i]
+								   : 0.0f);
+		if (qt->format == QVK_QFORMAT_Q8) {
+			for (uint32_t w = 0; w < 8; w++)
+				words[kb * 8 + w] = (uint32_t)c[4 * w] |
+						    (uint32_t)c[4 * w + 1] << 8 |
+						    (uint32_t)c[4 * w + 2] << 16 |
+						    (uint32_t)c[4 * w + 3] << 24;
+		} else {
+			for (uint32_t w = 0; w < 4; w++) {
+				uint32_t v = 0;
+
+				for (uint32_t l = 0; l < 4; l++)
+					v |= (uint32_t)(c[4 * w + l] |
+							c[16 + 4 * w + l] << 4)
+					     << (8 * l);
+				words[kb * 4 + w] = v;
+			}
+		}
+	}
 }
 
 size_t qvk_find_nonfinite(const float *x, size_t count)

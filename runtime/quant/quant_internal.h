@@ -39,25 +39,34 @@ int qvk_qgroup_choose(const struct qvk_quant_params *p, const float *x,
 		      uint32_t count, const float *importance, float *scratch,
 		      struct qvk_qgroup *g);
 
+/*
+ * Round to nearest (ties to even) after clamping to [lo, hi]: adding and
+ * subtracting 1.5·2^23 leaves the nearest integer for |v| < 2^22, and
+ * unlike roundf() it compiles to vector code.
+ */
+static inline float qvk_round_clamp(float v, float lo, float hi)
+{
+	const float magic = 12582912.0f;
+
+	v = v < lo ? lo : v;
+	v = v > hi ? hi : v;
+	return (v + magic) - magic;
+}
+
 /* The stored code of @x in a group, and the value a code stands for. */
 static inline int qvk_qcode(enum qvk_qformat format,
 			    const struct qvk_qgroup *g, float x)
 {
-	float q;
-
 	if (g->d == 0.0f)
 		return format == QVK_QFORMAT_Q4 ? 8 : 0;
 	switch (format) {
 	case QVK_QFORMAT_Q8:
-		q = roundf(x / g->d);
-		return (int)fminf(fmaxf(q, -127.0f), 127.0f);
+		return (int)qvk_round_clamp(x / g->d, -127.0f, 127.0f);
 	case QVK_QFORMAT_Q4:
-		q = roundf(x / g->d);
-		return (int)fminf(fmaxf(q, -8.0f), 7.0f) + 8;
+		return (int)qvk_round_clamp(x / g->d, -8.0f, 7.0f) + 8;
 	case QVK_QFORMAT_Q4A:
 	default:
-		q = roundf((x - g->m) / g->d);
-		return (int)fminf(fmaxf(q, 0.0f), 15.0f);
+		return (int)qvk_round_clamp((x - g->m) / g->d, 0.0f, 15.0f);
 	}
 }
 

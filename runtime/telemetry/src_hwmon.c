@@ -45,16 +45,21 @@ static bool qvk_hwmon_is_gpu(const char *name)
 	       !strcmp(name, "radeon");
 }
 
-/* Add @what (energy|power) channels 1..16 of one device; returns count. */
+/*
+ * Add channels 1..16 of one device: energyN_input (@energy), else
+ * powerN_@file ("average", or "input" where a driver has no average).
+ * Returns how many were added.
+ */
 static uint32_t qvk_hwmon_channels(struct qvk_telemetry *t, const char *dir,
-				   const char *dev, const char *name, bool energy)
+				   const char *dev, const char *name, bool energy,
+				   const char *power_file)
 {
 	char path[400], label[48], err[256];
 	uint32_t added = 0;
 
 	for (unsigned ch = 1; ch <= 16; ch++) {
 		const char *what = energy ? "energy" : "power";
-		const char *file = energy ? "input" : "average";
+		const char *file = energy ? "input" : power_file;
 		struct qvk_tdom *d;
 		uint64_t v, interval_ms = 0;
 
@@ -107,7 +112,8 @@ static uint32_t qvk_hwmon_channels(struct qvk_telemetry *t, const char *dir,
 			d->lag_s = d->pub.update_period_s;
 		}
 		qvk_telemetry_note(t, "hwmon: %s: %s, %s, update %.3f s%s", dev, d->pub.name,
-				   energy ? "energy counter in uJ" : "average power in uW, integrated",
+				   energy ? "energy counter in uJ" : !strcmp(power_file, "input") ?
+				   "instantaneous power in uW, integrated" : "average power in uW, integrated",
 				   d->pub.update_period_s,
 				   !energy && !interval_ms ? " (no interval file: assumed)" : "");
 		added++;
@@ -138,8 +144,9 @@ qvk_status qvk_telemetry_probe_hwmon(struct qvk_telemetry *t)
 		if (qvk_sysfs_read_line(path, name, sizeof(name), err, sizeof(err)) != QVK_OK ||
 		    !name[0])
 			qvk_fmt(name, sizeof(name), "unnamed");
-		if (!qvk_hwmon_channels(t, dir, dev, name, true))
-			(void)qvk_hwmon_channels(t, dir, dev, name, false);
+		if (!qvk_hwmon_channels(t, dir, dev, name, true, NULL) &&
+		    !qvk_hwmon_channels(t, dir, dev, name, false, "average"))
+			(void)qvk_hwmon_channels(t, dir, dev, name, false, "input");
 		free(list[i]);
 	}
 	free(list);

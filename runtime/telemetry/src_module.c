@@ -210,12 +210,18 @@ void qvk_telemetry_module_clocks(struct qvk_telemetry *t,
 
 	if (!p || p->clock_source == QVK_TELEM_CLOCK_NONE)
 		return;
-	do {
+	for (uint32_t tries = 0;; tries++) {
+		if (tries == QVK_TMODULE_MAX_RETRIES)
+			return; /* never settled: no clocks rather than torn ones */
 		seq = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			continue;
 		n = QVK_MIN(p->n_cpus, (uint32_t)QVK_TELEM_MAX_CPUS);
 		memcpy(khz, p->cpu_khz, n * sizeof(khz[0]));
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	} while ((seq & 1) || __atomic_load_n(&p->seq, __ATOMIC_RELAXED) != seq);
+		if (__atomic_load_n(&p->seq, __ATOMIC_RELAXED) == seq)
+			break;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (!khz[i])
 			continue;

@@ -78,7 +78,8 @@ static void qvk_powercap_zone(struct qvk_telemetry *t, const char *dir,
 		qvk_fmt(d->pub.name, sizeof(d->pub.name), "%s", name);
 	d->pub.source = QVK_TELEMETRY_POWERCAP;
 	d->pub.kind = qvk_powercap_kind(name);
-	d->pub.package = package;
+	/* psys is a zone of its own ("intel-rapl:1") but platform-wide. */
+	d->pub.package = d->pub.kind == QVK_TELEMETRY_PLATFORM ? 0 : package;
 	d->pub.counter = true;
 	d->pub.update_period_s = 1e-3;
 	d->pub.resolution = 1e-6;

@@ -29,7 +29,7 @@ done
 
 # The module is built by kbuild next to the sources (make kmod).
 if [ -z "${QVK_VM_NO_BUILD:-}" ]; then
-	make -C "$SRC" --no-print-directory kmod >"$BUILD_DIR/kmod-vm-make.log" 2>&1 ||
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$SRC" --no-print-directory kmod >"$BUILD_DIR/kmod-vm-make.log" 2>&1 ||
 		{ cat "$BUILD_DIR/kmod-vm-make.log" >&2; fail "make kmod failed"; }
 fi
 KO=$SRC/qvk_telem.ko
@@ -47,11 +47,16 @@ mkdir -p "$OUT/root/bin" "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev"
 # Static test programs: the UAPI test, and libqvk's telemetry code itself.
 STATIC_CFLAGS="-static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I$SRC/include -I$SRC/runtime -pthread"
 # shellcheck disable=SC2086
-"$CC" $STATIC_CFLAGS -o "$OUT/root/telem_test" "$SRC/tests/kmod/telem_vm_test.c" ||
-	fail "building telem_vm_test.c failed"
+"$CC" $STATIC_CFLAGS -o "$OUT/root/telem_test" "$SRC/tests/kmod/telem_vm_test.c" \
+	"$SRC/tests/kmod/telem_vm_access.c" || fail "building the UAPI test program failed"
+# Every telemetry source but the Vulkan timestamp calibration (no Vulkan there).
+TELEMETRY_SRCS=
+for f in "$SRC"/runtime/telemetry/*.c; do
+	[ "$(basename "$f")" = gpu_clock.c ] || TELEMETRY_SRCS="$TELEMETRY_SRCS $f"
+done
 # shellcheck disable=SC2086
 "$CC" $STATIC_CFLAGS -DQVK_VERSION='"vm"' $(pkg-config --cflags libdrm) \
-	-o "$OUT/root/libqvk_test" "$SRC/tests/kmod/libqvk_vm_test.c" "$SRC"/runtime/telemetry/*.c \
+	-o "$OUT/root/libqvk_test" "$SRC/tests/kmod/libqvk_vm_test.c" $TELEMETRY_SRCS \
 	"$SRC/runtime/ctx.c" "$SRC/runtime/status.c" \
 	-ldl -lm 2>"$OUT/libqvk_test.log" ||
 	{ cat "$OUT/libqvk_test.log" >&2; fail "building libqvk_vm_test.c failed"; }

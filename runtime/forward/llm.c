@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A model on the device: buffers, the recorded forward pass, and running
+ * it. One plan per token count m: the ops bound for m and one command
+ * buffer recorded once. Decode (m = 1) is recorded at creation and replayed
+ * for every token with only the step buffer rewritten; prefill plans are
+ * built for the batch sizes a prompt needs and kept.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "llm_internal.h"
+
+static const char *const qvk_stage_names[QVK_STAGE_COUNT] = {
+	"embed", "rmsnorm", "matmul", "rope", "kv_write", "attention",
+	"act_quant", "swiglu",
+};
+
+static bool qvk_is_float(const struct qvk_mm_weight *w)
+{
+	return w->kind == QVK_MM_F32 || w->kind == QVK_MM_F16;
+}
+
+/* Which representations each activation needs: int8, fp32 or both. */
+static void qvk_llm_needs(struct qvk_llm *llm)
+{
+	const struct qvk_llm_weights *w = &llm->w;
+
+	for (uint32_t l = 0; l < w->n_layers; l++) {
+		const struct qvk_llm_layer *L = &w->layers[l];
+		const struct qvk_mm_weight *dim_in[] = { L->wq, L->wk, L->wv,
+							 L->w1, L->w3 };
+
+		for (size_t i = 0; i < QVK_ARRAY_SIZE(dim_in); i++) {
+			llm->need.dim_f32 |= qvk_is_float(dim_in[i]);
+			llm->need.dim_q8 |= !qvk_is_float(dim_in[i]);
+		}
+		llm->need.attn_q8 |= !qvk_is_float(L->wo);
+		llm->need.hid_f32 |= qvk_is_float(L->w2);
+		llm->need.hid_q8 |= !qvk_is_float(L->w2);
+	}
+	llm->need.final_f32 = qvk_is_float(w->output);
+}
+
+static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
+{
+	struct qvk_device *dev = llm->dev;
+	const struct qvk_ops_model *md = &llm->md;
+	uint32_t m = llm->max_m, q_dim = md->n_heads * md->head_dim,
+		 kv_dim = md->n_kv_heads * md->head_dim;
+	struct {
+		struct qvk_buffer **buf;
+		enum qvk_mem_kind kind;
+		uint64_t bytes;
+	} bufs[] = {
+		{ &llm->step, QVK_MEM_UPLOAD, QVK_OPS_STEP_BYTES(m) },
+		{ &llm->x, QVK_MEM_DEVICE, (uint64_t)m * md->dim * 4 },
+		{ &llm->q, QVK_MEM_DEVICE, (uint64_t)m * q_dim * 4 },
+		{ &llm->k, QVK_MEM_DEVICE, (uint64_t)m * kv_dim * 4 },
+		{ &llm->v, QVK_MEM_DEVICE, (uint64_t)m * kv_dim * 4 },
+		{ &llm->hb, QVK_MEM_DEVICE, (uint64_t)m * md->hidden_dim * 4 },
+		{ &llm->hb2, QVK_MEM_DEVICE, (uint64_t)m * md->hidden_dim * 4 },
+		{ &llm->logits, QVK_MEM_READBACK, (uint64_t)m * md->n_vocab * 4 },
+	};
+	qvk_status st = QVK_OK;
+
+	for (size_t i = 0; st == QVK_OK && i < QVK_ARRAY_SIZE(bufs); i++)
+		st = qvk_buffer_create(dev, bufs[i].kind, bufs[i].bytes, 4,
+				       bufs[i].buf);
+	if (st == QVK_OK)
+		st = qvk_mm_act_create(dev, m, md->dim, &llm->act_dim);
+	if (st == QVK_OK)
+		st = qvk_mm_act_create(dev, m, q_dim, &llm->act_attn);
+	if (st == QVK_OK)
+		st = qvk_mm_act_create(dev, m, md->hidden_dim, &llm->act_hid);
+	if (st != QVK_OK)
+		return st;
+	llm->kv = calloc(2 * (size_t)llm->w.n_layers, sizeof(*llm->kv));
+	if (!llm->kv)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "KV cache");
+	for (uint32_t i = 0; st == QVK_OK && i < 2 * llm->w.n_layers; i++)
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
+				       qvk_ops_kv_layer_bytes(md), 4,
+				       &llm->kv[i]);
+	return st;
+}
+
+/* Matmul bindings: independent of m, made once. */
+static qvk_status qvk_llm_bind_matmuls(struct qvk_llm *llm)
+{
+	const struct qvk_ops_model *md = &llm->md;
+	uint32_t q_dim = md->n_heads * md->head_dim,
+		 kv_dim = md->n_kv_heads * md->head_dim;
+	qvk_status st = QVK_OK;
+
+	llm->mmb = calloc((size_t)7 * llm->w.n_layers + 1, sizeof(*llm->mmb));
+	if (!llm->mmb)
+		return qvk_error(llm->dev->ctx, QVK_ERR_NO_MEMORY, "bindings");
+	for (uint32_t l = 0; st == QVK_OK && l < llm->w.n_layers; l++) {
+		const struct qvk_llm_layer *L = &llm->w.layers[l];
+		struct qvk_mm_binding *b = &llm->mmb[7 * l];
+		struct {
+			const struct qvk_mm_weight *w;
+			const struct qvk_mm_act *a;
+			const struct qvk_buffer *y;
+			uint32_t stride;
+			bool acc;
+		} mm[7] = {
+			{ L->wq, llm->act_dim, llm->q, q_dim, false },
+			{ L->wk, llm->act_dim, llm->k, kv_dim, false },
+			{ L->wv, llm->act_dim, llm->v, kv_dim, false },
+			/* Residual adds fused into the epilogue: x += W·a. */
+			{ L->wo, llm->act_attn, llm->x, md->dim, true },
+			{ L->w1, llm->act_dim, llm->hb, md->hidden_dim, false },
+			{ L->w3, llm->act_dim, llm->hb2, md->hidden_dim, false },
+			{ L->w2, llm->act_hid, llm->x, md->dim, true },
+		};
+
+		for (int i = 0; st == QVK_OK && i < 7; i++) {
+			st = qvk_mm_bind(&llm->mm, mm[i].w, mm[i].a, mm[i].y,
+					 mm[i].stride, mm[i].acc, NULL, &b[i]);
+			llm->n_mmb += st == QVK_OK;
+		}
+	}
+	if (st == QVK_OK) {
+		st = qvk_mm_bind(&llm->mm, llm->w.output, llm->act_dim,
+				 llm->logits, md->n_vocab, false, NULL,
+				 &llm->mmb[7 * llm->w.n_layers]);
+		llm->n_mmb += st == QVK_OK;
+	}
+	return st;
+}
+
+qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
+			  const struct qvk_llm_options *opt,
+			  struct qvk_llm **out)
+{
+	const struct qvk_model_params *p = &model->params;
+	struct qvk_llm_options o = opt ? *opt : (struct qvk_llm_options){ 0 };
+	uint64_t used_before, used_after, budget;
+	struct qvk_llm *llm;
+	qvk_status st;
+
+	*out = NULL;
+	if (!o.max_batch)
+		o.max_batch = 64;
+	if (!o.max_seq || o.max_seq > p->seq_len)
+		o.max_seq = p->seq_len;
+	if (o.group && o.group != 32 && o.group != 64 && o.group != 128)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "group %u (use 32, 64, 128 or 0)", o.group);
+	llm = calloc(1, sizeof(*llm));
+	if (!llm)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "model");
+	qvk_device_memory_usage(dev, &used_before, &budget);
+	llm->dev = dev;
+	llm->opt = o;
+	llm->max_m = QVK_MIN(o.max_batch, o.max_seq);
+	llm->md = (struct qvk_ops_model){
+		.dim = p->dim, .hidden_dim = p->hidden_dim,
+		.n_heads = p->n_heads, .n_kv_heads = p->n_kv_heads,
+		.head_dim = p->head_dim, .max_seq = o.max_seq,
+		.n_vocab = p->vocab_size, .norm_eps = p->norm_eps,
+		.rope_theta = p->rope_theta, .rope_mode = QVK_ROPE_INTERLEAVED,
+	};
+	st = qvk_ops_model_check(dev->ctx, &llm->md);
+	if (st == QVK_OK && p->rope_freq_scale != 1.0f)
+		st = qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED, "RoPE frequency "
+			       "scaling %g is not supported yet",
+			       (double)p->rope_freq_scale);
+	if (st == QVK_OK)
+		st = qvk_llm_weights_load(dev, model, &o, &llm->w);
+	if (st == QVK_OK)
+		st = qvk_ops_init(dev, &llm->ops);
+	if (st == QVK_OK)
+		st = qvk_mm_init(dev, &llm->mm);
+	if (st == QVK_OK) {
+		qvk_llm_needs(llm);
+		st = qvk_llm_buffers(llm);
+	}
+	if (st == QVK_OK)
+		st = qvk_llm_bind_matmuls(llm);
+	/* The decode plan, recorded once and replayed for every token. */
+	if (st == QVK_OK)
+		st = qvk_llm_plan_get(llm, 1, &llm->decode);
+	if (st != QVK_OK) {
+		qvk_llm_destroy(llm);
+		return st;
+	}
+	/* What this model holds: device memory is shared by the device. */
+	qvk_device_memory_usage(dev, &used_after, &budget);
+	llm->device_bytes = used_after - used_before;
+	*out = llm;
+	return QVK_OK;
+}
+
+void qvk_llm_destroy(struct qvk_llm *llm)
+{
+	if (!llm)
+		return;
+	for (uint32_t i = 0; i < QVK_LLM_MAX_PLANS; i++)
+		qvk_llm_plan_finish(&llm->plans[i]);
+	for (uint32_t i = 0; i < llm->n_mmb; i++)
+		qvk_mm_unbind(&llm->mmb[i]);
+	free(llm->mmb);
+	for (uint32_t i = 0; llm->kv && i < 2 * llm->w.n_layers; i++)
+		qvk_buffer_destroy(llm->kv[i]);
+	free(llm->kv);
+	qvk_mm_act_destroy(llm->act_dim);
+	qvk_mm_act_destroy(llm->act_attn);
+	qvk_mm_act_destroy(llm->act_hid);
+	qvk_buffer_destroy(llm->step);
+	qvk_buffer_destroy(llm->x);
+	qvk_buffer_destroy(llm->q);
+	qvk_buffer_destroy(llm->k);
+	qvk_buffer_destroy(llm->v);
+	qvk_buffer_destroy(llm->hb);
+	qvk_buffer_destroy(llm->hb2);
+	qvk_buffer_destroy(llm->logits);
+	if (llm->mm.dev)
+		qvk_mm_finish(&llm->mm);
+	if (llm->ops.dev)
+		qvk_ops_finish(&llm->ops);
+	qvk_llm_weights_finish(&llm->w);
+	free(llm);
+}
+
+/* Run one plan over tokens[0..m) at @pos and collect its profile. */
+static qvk_status qvk_llm_submit(struct qvk_llm *llm, struct qvk_llm_plan *plan,
+				 const uint32_t *tokens, uint32_t pos)
+{
+	qvk_status st = qvk_ops_step_write(llm->step, pos, tokens, plan->m,
+					   llm->md.max_seq, llm->md.n_vocab);
+
+	if (st == QVK_OK)
+		st = qvk_cmd_submit_wait(&plan->cmd, false);
+	if (st == QVK_OK && plan->n_stamps)
+		st = qvk_llm_plan_collect_profile(llm, plan);
+	return st;
+}
+
+qvk_status qvk_llm_forward(struct qvk_llm *llm, const uint32_t *tokens,
+			   uint32_t n, uint32_t pos0, float *logits,
+			   const float **last)
+{
+	struct qvk_ctx *ctx = llm->dev->ctx;
+	const uint32_t vocab = llm->md.n_vocab;
+	const float *mapped = qvk_buffer_piece_map(llm->logits, 0);
+	uint32_t done = 0;
+	qvk_status st = QVK_OK;
+
+	if (!tokens || !n || pos0 > llm->md.max_seq ||
+	    n > llm->md.max_seq - pos0)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%u tokens at "
+				 "position %u: the context holds %u", n, pos0,
+				 llm->md.max_seq);
+	while (st == QVK_OK && done < n) {
+		uint32_t m = QVK_MIN(n - done, llm->max_m);
+		struct qvk_llm_plan *plan = NULL;
+
+		st = qvk_llm_plan_get(llm, m, &plan);
+		if (st == QVK_OK)
+			st = qvk_llm_submit(llm, plan, tokens + done, pos0 + done);
+		if (st == QVK_OK && logits)
+			memcpy(logits + (size_t)done * vocab, mapped,
+			       (size_t)m * vocab * sizeof(float));
+		done += m;
+		if (st == QVK_OK && last)
+			*last = mapped + (size_t)(m - 1) * vocab;
+	}
+	return st;
+}
+
+uint64_t qvk_llm_device_bytes(const struct qvk_llm *llm)
+{
+	return llm->device_bytes;
+}
+
+const char *qvk_llm_describe(const struct qvk_llm *llm)
+{
+	return llm->w.describe;
+}
+
+uint32_t qvk_llm_profile(const struct qvk_llm *llm,
+			 struct qvk_llm_profile_entry *entries, uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < QVK_STAGE_COUNT && n < max; k++) {
+		if (!llm->prof_dispatches[k])
+			continue;
+		entries[n++] = (struct qvk_llm_profile_entry){
+			.kind = qvk_stage_names[k],
+			.ms = llm->prof_ms[k],
+			.dispatches = llm->prof_dispatches[k],
+		};
+	}
+	return n;
+}

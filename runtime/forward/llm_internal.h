@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* The device model's state, shared by llm.c and llm_plan.c. */
+#ifndef QVK_RUNTIME_FORWARD_LLM_INTERNAL_H
+#define QVK_RUNTIME_FORWARD_LLM_INTERNAL_H
+
+#include "../ops/ops.h"
+#include "forward.h"
+
+enum qvk_stage {
+	QVK_STAGE_EMBED,
+	QVK_STAGE_RMSNORM,
+	QVK_STAGE_MATMUL,
+	QVK_STAGE_ROPE,
+	QVK_STAGE_KV_WRITE,
+	QVK_STAGE_ATTENTION,
+	QVK_STAGE_ACT_QUANT,
+	QVK_STAGE_SWIGLU,
+	QVK_STAGE_COUNT,
+};
+
+/* Timestamps a plan can hold: one after every stage. */
+#define QVK_LLM_MAX_STAMPS 1024u
+
+/* Everything bound and recorded for one token count m. */
+struct qvk_llm_plan {
+	uint32_t m; /* 0: unused slot */
+	struct qvk_op *ops;
+	uint32_t n_ops, cap_ops;
+	struct qvk_cmd cmd;
+	/* Profile: stage of each timestamp slot after slot 0. */
+	uint8_t stamp_stage[QVK_LLM_MAX_STAMPS];
+	uint32_t stamp_dispatches[QVK_LLM_MAX_STAMPS];
+	uint32_t n_stamps;
+	uint64_t last_use;
+};
+
+#define QVK_LLM_MAX_PLANS 6u
+
+struct qvk_llm {
+	struct qvk_device *dev;
+	struct qvk_llm_options opt;
+	struct qvk_ops_model md;
+	uint32_t max_m;
+	struct qvk_llm_weights w;
+	struct qvk_ops ops;
+	struct qvk_mm mm;
+	struct {
+		bool dim_q8, dim_f32, attn_q8, hid_q8, hid_f32, final_f32;
+	} need;
+
+	struct qvk_buffer *step;      /* struct qvk_ops_step, host-visible */
+	struct qvk_buffer *x;         /* (max_m, dim) residual stream */
+	struct qvk_buffer *q;         /* (max_m, n_heads*head_dim) */
+	struct qvk_buffer *k, *v;     /* (max_m, n_kv_heads*head_dim) */
+	struct qvk_buffer *hb, *hb2;  /* (max_m, hidden) gate, up */
+	struct qvk_buffer *logits;    /* (max_m, vocab), host-visible */
+	struct qvk_mm_act *act_dim;   /* normed x: int8 and fp32 */
+	struct qvk_mm_act *act_attn;  /* attention output: fp32, then int8 */
+	struct qvk_mm_act *act_hid;   /* SwiGLU output */
+	struct qvk_buffer **kv;       /* [2 * n_layers]: K, V per layer */
+
+	struct qvk_mm_binding *mmb;   /* 7 per layer, then the classifier */
+	uint32_t n_mmb;
+	struct qvk_llm_plan plans[QVK_LLM_MAX_PLANS];
+	struct qvk_llm_plan *decode;
+	uint64_t uses;
+	uint64_t device_bytes;
+
+	double prof_ms[QVK_STAGE_COUNT];
+	uint64_t prof_dispatches[QVK_STAGE_COUNT];
+};
+
+/* The plan for @m tokens, bound and recorded on first use. */
+qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m,
+			    struct qvk_llm_plan **out);
+void qvk_llm_plan_finish(struct qvk_llm_plan *plan);
+qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,
+					struct qvk_llm_plan *plan);
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plans: the forward pass for m tokens, bound once and recorded once.
+ *
+ *   x = embed(tokens)
+ *   per layer:  a = rmsnorm(x) * attn_norm            (int8 and/or fp32)
+ *               q, k, v = wq a, wk a, wv a; rope(q, k); cache <- k, v
+ *               o = attention(q, cache); x += wo o     (epilogue add)
+ *               a = rmsnorm(x) * ffn_norm
+ *               x += w2 (silu(w1 a) * w3 a)            (SwiGLU fused
+ *                                                       with quantization)
+ *   logits = output (rmsnorm(x) * output_norm)
+ *
+ * Every op's output is the next op's input, so each is followed by a
+ * compute-to-compute barrier (qvk_op_record adds it; matmuls that share an
+ * input are recorded together and then one barrier).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm_internal.h"
+
+struct qvk_rec {
+	struct qvk_llm *llm;
+	struct qvk_llm_plan *plan;
+	bool profile;
+};
+
+static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
+				  struct qvk_op **op)
+{
+	if (plan->n_ops == plan->cap_ops) {
+		uint32_t cap = plan->cap_ops ? plan->cap_ops * 2 : 64;
+		struct qvk_op *grown = realloc(plan->ops, cap * sizeof(*grown));
+
+		if (!grown)
+			return QVK_ERR_NO_MEMORY;
+		plan->ops = grown;
+		plan->cap_ops = cap;
+	}
+	*op = &plan->ops[plan->n_ops];
+	memset(*op, 0, sizeof(**op));
+	return QVK_OK;
+}
+
+/* After a stage: a timestamp when profiling, charged to @stage. */
+static void qvk_stamp(struct qvk_rec *r, enum qvk_stage stage,
+		      uint32_t dispatches)
+{
+	struct qvk_llm_plan *p = r->plan;
+
+	if (!r->profile || p->n_stamps + 1 >= p->cmd.n_timestamps)
+		return;
+	p->n_stamps++;
+	p->stamp_stage[p->n_stamps] = (uint8_t)stage;
+	p->stamp_dispatches[p->n_stamps] = dispatches;
+	qvk_cmd_timestamp(&p->cmd, p->n_stamps);
+}
+
+/* Keep a bound op in the plan and record it (with its barrier). */
+static qvk_status qvk_rec_op(struct qvk_rec *r, qvk_status bound,
+			     enum qvk_stage stage)
+{
+	struct qvk_llm_plan *p = r->plan;
+
+	if (bound != QVK_OK)
+		return bound;
+	qvk_op_record(&p->cmd, &p->ops[p->n_ops++]);
+	qvk_stamp(r, stage, 1);
+	return QVK_OK;
+}
+
+#define QVK_REC(r, stage, bind_call)                                           \
+	do {                                                                   \
+		struct qvk_op *op_;                                            \
+		qvk_status st_ = qvk_plan_new_op((r)->plan, &op_);             \
+		if (st_ == QVK_OK)                                             \
+			st_ = qvk_rec_op((r), (bind_call), (stage));           \
+		if (st_ != QVK_OK)                                             \
+			return st_;                                            \
+	} while (0)
+
+static struct qvk_ops_act qvk_act_bindings(const struct qvk_mm_act *a)
+{
+	return (struct qvk_ops_act){ qvk_ops_whole(a->qa), qvk_ops_whole(a->sa),
+				     qvk_ops_whole(a->suma) };
+}
+
+/* Matmuls sharing one input, then the barrier their consumers need. */
+static void qvk_rec_matmuls(struct qvk_rec *r, struct qvk_mm_binding *b,
+			    uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++)
+		qvk_mm_record(&r->plan->cmd, &b[i], r->plan->m);
+	qvk_cmd_barrier(&r->plan->cmd);
+	qvk_stamp(r, QVK_STAGE_MATMUL, count);
+}
+
+/* a = rmsnorm(x) * w, in the representations the consumers read. */
+static qvk_status qvk_rec_norm(struct qvk_rec *r, const struct qvk_buffer *w,
+			       bool q8, bool f32)
+{
+	struct qvk_llm *llm = r->llm;
+	uint32_t m = r->plan->m;
+	struct qvk_binding x = qvk_ops_whole(llm->x), wb = qvk_ops_whole(w),
+			   xf = qvk_ops_whole(llm->act_dim->x);
+	struct qvk_ops_act act = qvk_act_bindings(llm->act_dim);
+
+	if (q8)
+		QVK_REC(r, QVK_STAGE_RMSNORM,
+			qvk_ops_rmsnorm_q8_bind(&llm->ops, op_, &llm->md, m, &x,
+						&wb, &act));
+	if (f32)
+		QVK_REC(r, QVK_STAGE_RMSNORM,
+			qvk_ops_rmsnorm_bind(&llm->ops, op_, &llm->md, m, &x,
+					     &wb, &xf));
+	return QVK_OK;
+}
+
+static qvk_status qvk_rec_attention(struct qvk_rec *r, uint32_t l)
+{
+	struct qvk_llm *llm = r->llm;
+	const struct qvk_ops_model *md = &llm->md;
+	uint32_t m = r->plan->m, q_dim = md->n_heads * md->head_dim;
+	struct qvk_binding step = qvk_ops_whole(llm->step),
+			   q = qvk_ops_whole(llm->q), k = qvk_ops_whole(llm->k),
+			   v = qvk_ops_whole(llm->v),
+			   kc = qvk_ops_whole(llm->kv[2 * l]),
+			   vc = qvk_ops_whole(llm->kv[2 * l + 1]),
+			   out = qvk_ops_whole(llm->act_attn->x);
+	struct qvk_ops_act act = qvk_act_bindings(llm->act_attn);
+
+	QVK_REC(r, QVK_STAGE_ROPE,
+		qvk_ops_rope_bind(&llm->ops, op_, md, m, &step, &q, &k));
+	QVK_REC(r, QVK_STAGE_KV_WRITE,
+		qvk_ops_kv_write_bind(&llm->ops, op_, md, m, &step, &k, &v, &kc,
+				      &vc));
+	QVK_REC(r, QVK_STAGE_ATTENTION,
+		qvk_ops_attention_bind(&llm->ops, op_, md, m, &step, &q, &kc,
+				       &vc, &out));
+	if (llm->need.attn_q8)
+		QVK_REC(r, QVK_STAGE_ACT_QUANT,
+			qvk_ops_act_quant_bind(&llm->ops, op_, q_dim, m, q_dim,
+					       &out, &act));
+	return QVK_OK;
+}
+
+static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
+{
+	struct qvk_llm *llm = r->llm;
+	const struct qvk_ops_model *md = &llm->md;
+	uint32_t m = r->plan->m;
+	struct qvk_binding gate = qvk_ops_whole(llm->hb),
+			   up = qvk_ops_whole(llm->hb2),
+			   out = qvk_ops_whole(llm->act_hid->x);
+	struct qvk_ops_act act = qvk_act_bindings(llm->act_hid);
+	qvk_status st;
+
+	st = qvk_rec_norm(r, llm->w.layers[l].ffn_norm, llm->need.dim_q8,
+			  llm->need.dim_f32);
+	if (st != QVK_OK)
+		return st;
+	qvk_rec_matmuls(r, &llm->mmb[7 * l + 4], 2); /* w1, w3 */
+	if (llm->need.hid_q8)
+		QVK_REC(r, QVK_STAGE_SWIGLU,
+			qvk_ops_swiglu_q8_bind(&llm->ops, op_, md, m,
+					       md->hidden_dim, &gate, &up,
+					       &act));
+	if (llm->need.hid_f32)
+		QVK_REC(r, QVK_STAGE_SWIGLU,
+			qvk_ops_swiglu_bind(&llm->ops, op_, md, m,
+					    md->hidden_dim, &gate, &up, &out));
+	qvk_rec_matmuls(r, &llm->mmb[7 * l + 6], 1); /* x += w2 h */
+	return QVK_OK;
+}
+
+static qvk_status qvk_plan_record(struct qvk_rec *r)
+{
+	struct qvk_llm *llm = r->llm;
+	struct qvk_binding step = qvk_ops_whole(llm->step),
+			   x = qvk_ops_whole(llm->x);
+	qvk_status st;
+
+	if (r->profile) {
+		qvk_cmd_timestamps_reset(&r->plan->cmd);
+		qvk_cmd_timestamp(&r->plan->cmd, 0);
+	}
+	QVK_REC(r, QVK_STAGE_EMBED,
+		qvk_ops_embed_bind(&llm->ops, op_, &llm->md, r->plan->m, false,
+				   &step, llm->w.tok_embd, &x));
+	for (uint32_t l = 0; l < llm->w.n_layers; l++) {
+		st = qvk_rec_norm(r, llm->w.layers[l].attn_norm,
+				  llm->need.dim_q8, llm->need.dim_f32);
+		if (st != QVK_OK)
+			return st;
+		qvk_rec_matmuls(r, &llm->mmb[7 * l], 3); /* q, k, v */
+		st = qvk_rec_attention(r, l);
+		if (st != QVK_OK)
+			return st;
+		qvk_rec_matmuls(r, &llm->mmb[7 * l + 3], 1); /* x += wo o */
+		st = qvk_rec_ffn(r, l);
+		if (st != QVK_OK)
+			return st;
+	}
+	st = qvk_rec_norm(r, llm->w.output_norm, !llm->need.final_f32,
+			  llm->need.final_f32);
+	if (st != QVK_OK)
+		return st;
+	qvk_rec_matmuls(r, &llm->mmb[7 * llm->w.n_layers], 1);
+	return QVK_OK;
+}
+
+void qvk_llm_plan_finish(struct qvk_llm_plan *plan)
+{
+	for (uint32_t i = 0; i < plan->n_ops; i++)
+		qvk_op_finish(&plan->ops[i]);
+	free(plan->ops);
+	qvk_cmd_finish(&plan->cmd);
+	memset(plan, 0, sizeof(*plan));
+}
+
+static qvk_status qvk_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
+				 uint32_t m)
+{
+	struct qvk_rec r = { llm, plan, llm->opt.profile };
+	qvk_status st;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->m = m;
+	st = qvk_cmd_init(llm->dev, &plan->cmd);
+	if (st == QVK_OK && r.profile)
+		st = qvk_cmd_timestamps_init(&plan->cmd, QVK_LLM_MAX_STAMPS);
+	if (st == QVK_OK)
+		st = qvk_cmd_begin(&plan->cmd);
+	if (st == QVK_OK)
+		st = qvk_plan_record(&r);
+	if (st == QVK_OK)
+		st = QVK_VK(llm->dev->ctx, vkEndCommandBuffer(plan->cmd.cb));
+	if (st != QVK_OK)
+		qvk_llm_plan_finish(plan);
+	return st;
+}
+
+qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m,
+			    struct qvk_llm_plan **out)
+{
+	struct qvk_llm_plan *slot = NULL;
+
+	for (uint32_t i = 0; i < QVK_LLM_MAX_PLANS; i++) {
+		struct qvk_llm_plan *p = &llm->plans[i];
+
+		if (p->m == m) {
+			p->last_use = ++llm->uses;
+			*out = p;
+			return QVK_OK;
+		}
+		/* A free slot, else the least recently used (never decode). */
+		if (p != llm->decode &&
+		    (!slot || (slot->m && (!p->m || p->last_use < slot->last_use))))
+			slot = p;
+	}
+	qvk_llm_plan_finish(slot);
+	slot->last_use = ++llm->uses;
+	*out = slot;
+	return qvk_plan_build(llm, slot, m);
+}
+
+qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,
+					struct qvk_llm_plan *plan)
+{
+	double ns[QVK_LLM_MAX_STAMPS];
+	qvk_status st = qvk_cmd_timestamps_read_ns(&plan->cmd,
+						   plan->n_stamps + 1, ns);
+
+	for (uint32_t i = 1; st == QVK_OK && i <= plan->n_stamps; i++) {
+		llm->prof_ms[plan->stamp_stage[i]] += (ns[i] - ns[i - 1]) * 1e-6;
+		llm->prof_dispatches[plan->stamp_stage[i]] +=
+			plan->stamp_dispatches[i];
+	}
+	return st;
+}

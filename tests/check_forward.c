@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The GPU forward pass (qvk_llm) against the scalar C reference on the real
+ * stories260K model: fp32 logits within 1e-4 of the largest logit for the
+ * first 32 positions of a real prompt, through decode (one token at a time)
+ * and batched prefill; fp16 and quantized formats against the reference of
+ * the same quantized (dequantized) weights; greedy generation of 64 tokens
+ * equal to the reference's.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qvk/llm.h>
+#include <qvk/model.h>
+#include <qvk/quant.h>
+#include <qvk/tokenizer.h>
+
+#include "harness.h"
+
+#define QVK_POSITIONS 32u
+
+static struct qvk_model *qvk_model_;
+static struct qvk_tokenizer *qvk_tok_;
+
+static void qvk_forward_setup(void)
+{
+	char mpath[512], tpath[512];
+
+	qvk_test_gpu_setup();
+	ck_assert_int_eq(qvk_model_load(qvk_test_ctx,
+					qvk_test_source_path("tests/data/stories260K.bin",
+							     mpath, sizeof(mpath)),
+					&qvk_model_),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_tokenizer_load(qvk_test_ctx,
+					    qvk_test_source_path("tests/data/tok512.bin",
+								 tpath, sizeof(tpath)),
+					    &qvk_tok_),
+			 QVK_OK);
+}
+
+static void qvk_forward_teardown(void)
+{
+	qvk_tokenizer_destroy(qvk_tok_);
+	qvk_model_destroy(qvk_model_);
+	qvk_tok_ = NULL;
+	qvk_model_ = NULL;
+	qvk_test_gpu_teardown();
+}
+
+static uint32_t qvk_argmax(const float *x, uint32_t n)
+{
+	uint32_t best = 0;
+
+	for (uint32_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+/*
+ * The prompt's tokens, then the reference's greedy continuation up to
+ * QVK_POSITIONS, with the reference's logits for every position.
+ */
+static void qvk_reference_run(const struct qvk_model *model, uint32_t *tokens,
+			      float *logits)
+{
+	const char *prompt = "Once upon a time, there was a little dog named Max";
+	uint32_t vocab = model->params.vocab_size;
+	struct qvk_reference *ref;
+	size_t n = 0;
+
+	ck_assert_int_eq(qvk_tokenizer_encode(qvk_tok_, qvk_test_ctx, prompt,
+					      strlen(prompt), QVK_TOKENIZE_BOS,
+					      tokens, QVK_POSITIONS, &n),
+			 QVK_OK);
+	ck_assert_uint_gt(n, 8);
+	ck_assert_int_eq(qvk_reference_create(qvk_test_ctx, model, &ref), QVK_OK);
+	qvk_reference_set_kv_f16(ref, true); /* the GPU's fp16 KV cache */
+	for (uint32_t pos = 0; pos < QVK_POSITIONS; pos++) {
+		const float *l;
+
+		ck_assert_int_eq(qvk_reference_forward(ref, tokens[pos], pos, &l),
+				 QVK_OK);
+		memcpy(logits + (size_t)pos * vocab, l, vocab * sizeof(float));
+		if (pos + 1 >= n && pos + 1 < QVK_POSITIONS)
+			tokens[pos + 1] = qvk_argmax(l, vocab);
+	}
+	qvk_reference_destroy(ref);
+}
+
+struct qvk_cmp {
+	double worst;    /* max over positions of max|diff| / max|ref| */
+	uint32_t top1;   /* positions whose argmax agrees */
+};
+
+static struct qvk_cmp qvk_compare(const float *got, const float *want,
+				  uint32_t vocab)
+{
+	struct qvk_cmp c = { 0, 0 };
+
+	for (uint32_t p = 0; p < QVK_POSITIONS; p++) {
+		const float *g = got + (size_t)p * vocab, *w = want + (size_t)p * vocab;
+		double diff = 0, mag = 0;
+
+		for (uint32_t i = 0; i < vocab; i++) {
+			ck_assert_msg(isfinite(g[i]), "logit %u at %u is %g", i,
+				      p, g[i]);
+			diff = fmax(diff, fabs((double)g[i] - w[i]));
+			mag = fmax(mag, fabs((double)w[i]));
+		}
+		c.worst = fmax(c.worst, diff / mag);
+		c.top1 += qvk_argmax(g, vocab) == qvk_argmax(w, vocab);
+	}
+	return c;
+}
+
+/* GPU logits for tokens[0..QVK_POSITIONS): one at a time, or all at once. */
+static void qvk_gpu_logits(const struct qvk_model *model,
+			   const struct qvk_llm_options *opt,
+			   const uint32_t *tokens, bool prefill, float *out)
+{
+	uint32_t vocab = model->params.vocab_size;
+	struct qvk_llm *llm;
+	qvk_status st = qvk_llm_create(qvk_test_dev, model, opt, &llm);
+
+	ck_assert_msg(st == QVK_OK, "llm: %s", qvk_ctx_message(qvk_test_ctx));
+	/* Poison: a forward that writes nothing cannot pass. */
+	for (size_t i = 0; i < (size_t)QVK_POSITIONS * vocab; i++)
+		out[i] = NAN;
+	if (prefill) {
+		ck_assert_int_eq(qvk_llm_forward(llm, tokens, QVK_POSITIONS, 0,
+						 out, NULL),
+				 QVK_OK);
+	} else {
+		for (uint32_t p = 0; p < QVK_POSITIONS; p++)
+			ck_assert_int_eq(qvk_llm_forward(llm, tokens + p, 1, p,
+							 out + (size_t)p * vocab,
+							 NULL),
+					 QVK_OK);
+	}
+	qvk_llm_destroy(llm);
+}
+
+START_TEST(test_f32_logits_match_reference)
+{
+	uint32_t vocab = qvk_model_->params.vocab_size, tokens[QVK_POSITIONS];
+	float *ref = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	float *gpu = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	struct qvk_llm_options opt = { .format = QVK_WEIGHTS_F32,
+				       .max_batch = 16 };
+
+	ck_assert(ref && gpu);
+	qvk_reference_run(qvk_model_, tokens, ref);
+	for (int prefill = 0; prefill < 2; prefill++) {
+		struct qvk_cmp c;
+
+		qvk_gpu_logits(qvk_model_, &opt, tokens, prefill, gpu);
+		c = qvk_compare(gpu, ref, vocab);
+		printf("f32 %s: worst max|diff|/max|logit| %.2e over %u "
+		       "positions (bound 1e-4), top-1 %u/%u\n",
+		       prefill ? "prefill (batches of 16)" : "decode", c.worst,
+		       QVK_POSITIONS, c.top1, QVK_POSITIONS);
+		fflush(stdout);
+		ck_assert(c.worst <= 1e-4);
+		ck_assert_uint_eq(c.top1, QVK_POSITIONS);
+	}
+	free(ref);
+	free(gpu);
+}
+END_TEST
+
+/*
+ * A copy of @src whose linear layers hold the dequantized @fmt weights (the
+ * same RTN quantization qvk_llm applies at load), for the reference.
+ */
+static struct qvk_model qvk_dequantized(const struct qvk_model *src,
+					enum qvk_weight_format fmt,
+					uint32_t group, float ***owned,
+					uint32_t *n_owned)
+{
+	struct qvk_model m = *src;
+	uint32_t n_lin = 7 * src->params.n_layers + 1, k = 0;
+
+	m.layers = malloc(src->params.n_layers * sizeof(*m.layers));
+	*owned = calloc(n_lin + 1, sizeof(**owned));
+	ck_assert(m.layers && *owned);
+	memcpy(m.layers, src->layers, src->params.n_layers * sizeof(*m.layers));
+	for (uint32_t l = 0; l <= src->params.n_layers; l++) {
+		struct qvk_layer_weights *L = l < src->params.n_layers ?
+						      &m.layers[l] : NULL;
+		struct qvk_host_tensor *lin[7] = { 0 };
+
+		if (L) {
+			struct qvk_host_tensor *t[7] = { &L->wq, &L->wk, &L->wv,
+							 &L->wo, &L->w1, &L->w2,
+							 &L->w3 };
+			memcpy(lin, t, sizeof(t));
+		} else {
+			lin[0] = &m.output;
+		}
+		for (int i = 0; i < 7 && lin[i]; i++) {
+			struct qvk_host_tensor *t = lin[i];
+			uint32_t n = (uint32_t)qvk_host_tensor_rows(t),
+				 kk = (uint32_t)t->ne[0];
+			float *w = malloc((size_t)n * kk * 4);
+			struct qvk_qtensor *qt;
+			struct qvk_quant_params qp;
+
+			ck_assert_ptr_nonnull(w);
+			for (uint32_t r = 0; r < n; r++)
+				ck_assert_int_eq(qvk_host_tensor_row(t, r,
+								     w + (size_t)r * kk),
+						 QVK_OK);
+			if (fmt == QVK_WEIGHTS_F16) {
+				for (size_t e = 0; e < (size_t)n * kk; e++)
+					w[e] = qvk_fp16_to_f32(qvk_fp16_from_f32(w[e]));
+			} else {
+				qp = qvk_quant_params_default(
+					fmt == QVK_WEIGHTS_Q8 ? QVK_QFORMAT_Q8 :
+					fmt == QVK_WEIGHTS_Q4 ? QVK_QFORMAT_Q4 :
+								QVK_QFORMAT_Q4A,
+					group);
+				ck_assert_int_eq(qvk_quantize_weights(qvk_test_ctx,
+								      t->name, w, n,
+								      kk, &qp, &qt),
+						 QVK_OK);
+				qvk_qtensor_dequantize(qt, w);
+				qvk_qtensor_destroy(qt);
+			}
+			t->type = QVK_GGML_TYPE_F32;
+			t->data = w;
+			t->size_bytes = (uint64_t)n * kk * 4;
+			(*owned)[k++] = w;
+		}
+	}
+	*n_owned = k;
+	return m;
+}
+
+static void qvk_check_format(enum qvk_weight_format fmt, uint32_t group,
+			     double bound, uint32_t min_top1)
+{
+	uint32_t vocab = qvk_model_->params.vocab_size, tokens[QVK_POSITIONS];
+	float *ref = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	float *gpu = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	struct qvk_llm_options opt = { .format = fmt, .group = group,
+				       .max_batch = 8 };
+	float **owned;
+	uint32_t n_owned;
+	struct qvk_model deq = qvk_dequantized(qvk_model_, fmt, group, &owned,
+					       &n_owned);
+	struct qvk_cmp c;
+
+	ck_assert(ref && gpu);
+	qvk_reference_run(&deq, tokens, ref);
+	qvk_gpu_logits(qvk_model_, &opt, tokens, true, gpu);
+	c = qvk_compare(gpu, ref, vocab);
+	printf("%s g%u vs the reference of the same weights: worst "
+	       "max|diff|/max|logit| %.2e (bound %.0e), top-1 %u/%u (need "
+	       ">= %u)\n", qvk_weight_format_name(fmt), group, c.worst, bound,
+	       c.top1, QVK_POSITIONS, min_top1);
+	fflush(stdout);
+	ck_assert(c.worst <= bound);
+	ck_assert_uint_ge(c.top1, min_top1);
+	for (uint32_t i = 0; i < n_owned; i++)
+		free(owned[i]);
+	free(owned);
+	free(deq.layers);
+	free(ref);
+	free(gpu);
+}
+
+/*
+ * fp16 weights: the same values on both sides, fp32 arithmetic: 1e-4.
+ * Integer formats: the GPU also quantizes activations to int8 per token
+ * (the reference keeps them in float), about 0.4% per matmul input; the
+ * bounds leave room for that across 5 layers and nothing more.
+ */
+START_TEST(test_f16_logits_match_reference)
+{
+	qvk_check_format(QVK_WEIGHTS_F16, 32, 1e-4, QVK_POSITIONS);
+}
+END_TEST
+
+START_TEST(test_q8_logits_match_reference)
+{
+	qvk_check_format(QVK_WEIGHTS_Q8, 32, 3e-2, QVK_POSITIONS - 2);
+	qvk_check_format(QVK_WEIGHTS_Q8, 128, 3e-2, QVK_POSITIONS - 2);
+}
+END_TEST
+
+START_TEST(test_q4_logits_match_reference)
+{
+	qvk_check_format(QVK_WEIGHTS_Q4, 32, 5e-2, QVK_POSITIONS - 4);
+	qvk_check_format(QVK_WEIGHTS_Q4A, 64, 5e-2, QVK_POSITIONS - 4);
+	qvk_check_format(QVK_WEIGHTS_Q4, 0, 5e-2, QVK_POSITIONS - 4);
+}
+END_TEST
+
+/* Greedy decoding from BOS: 64 tokens equal to the reference's, in fp32. */
+START_TEST(test_greedy_64_tokens_match_reference)
+{
+	const struct qvk_model_params *p = &qvk_model_->params;
+	struct qvk_llm_options opt = { .format = QVK_WEIGHTS_F32 };
+	uint32_t tok_ref = qvk_tokenizer_bos(qvk_tok_), tok_gpu = tok_ref;
+	struct qvk_reference *ref;
+	struct qvk_llm *llm;
+
+	ck_assert_int_eq(qvk_reference_create(qvk_test_ctx, qvk_model_, &ref),
+			 QVK_OK);
+	qvk_reference_set_kv_f16(ref, true);
+	ck_assert_int_eq(qvk_llm_create(qvk_test_dev, qvk_model_, &opt, &llm),
+			 QVK_OK);
+	for (uint32_t pos = 0; pos < 64; pos++) {
+		const float *lr, *lg;
+
+		ck_assert_int_eq(qvk_reference_forward(ref, tok_ref, pos, &lr),
+				 QVK_OK);
+		ck_assert_int_eq(qvk_llm_forward(llm, &tok_gpu, 1, pos, NULL, &lg),
+				 QVK_OK);
+		tok_ref = qvk_argmax(lr, p->vocab_size);
+		tok_gpu = qvk_argmax(lg, p->vocab_size);
+		ck_assert_msg(tok_gpu == tok_ref, "position %u: GPU %u, "
+			      "reference %u", pos, tok_gpu, tok_ref);
+	}
+	printf("greedy: 64 tokens from BOS equal to the reference's\n");
+	qvk_llm_destroy(llm);
+	qvk_reference_destroy(ref);
+}
+END_TEST
+
+Suite *suite_forward(void);
+Suite *suite_forward(void)
+{
+	Suite *s = suite_create("forward");
+	TCase *tc = tcase_create("stories260K");
+
+	tcase_add_checked_fixture(tc, qvk_forward_setup, qvk_forward_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_f32_logits_match_reference);
+	tcase_add_test(tc, test_f16_logits_match_reference);
+	tcase_add_test(tc, test_q8_logits_match_reference);
+	tcase_add_test(tc, test_q4_logits_match_reference);
+	tcase_add_test(tc, test_greedy_64_tokens_match_reference);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * suite_kmod: the qvk_telem kernel module, tested in a QEMU (TCG) VM by
+ * tests/kmod/run-vm-test.sh, which builds the module if needed, boots
+ * Debian's kernel with an initramfs holding the module and two static test
+ * programs, and checks the markers on the serial console. On failure this
+ * test fails with the script's verdict and the tail of the serial log.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The script bounds QEMU itself (50 s); this is the outer guard. */
+#define QVK_KMOD_SCRIPT_TIMEOUT_S 170
+#define QVK_KMOD_TCASE_TIMEOUT_S 180
+#define QVK_KMOD_TAIL_BYTES 3000
+
+/* The last @max bytes of @path, or a note that it is missing. */
+static void qvk_kmod_tail(const char *path, char *buf, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	long size, from;
+	size_t n;
+
+	if (!f) {
+		snprintf(buf, max, "(%s: %s)", path, strerror(errno));
+		return;
+	}
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	from = size > (long)max - 1 ? size - ((long)max - 1) : 0;
+	fseek(f, from, SEEK_SET);
+	n = fread(buf, 1, max - 1, f);
+	buf[n] = 0;
+	fclose(f);
+}
+
+static void qvk_kmod_paths(char *build, size_t len)
+{
+	const char *env = getenv("QVK_BUILD_DIR");
+
+	if (env && *env)
+		snprintf(build, len, "%s", env);
+	else
+		snprintf(build, len, "%s/build", QVK_SOURCE_DIR);
+}
+
+START_TEST(test_vm_module)
+{
+	char build[512], script[600], out_log[700], serial[700];
+	char out_tail[QVK_KMOD_TAIL_BYTES], serial_tail[QVK_KMOD_TAIL_BYTES];
+	char timeout_s[16];
+	int status = -1;
+	pid_t pid;
+
+	qvk_kmod_paths(build, sizeof(build));
+	snprintf(script, sizeof(script), "%s/tests/kmod/run-vm-test.sh", QVK_SOURCE_DIR);
+	snprintf(out_log, sizeof(out_log), "%s/kmod-vm-run.log", build);
+	snprintf(serial, sizeof(serial), "%s/kmod-vm/serial.log", build);
+	snprintf(timeout_s, sizeof(timeout_s), "%d", QVK_KMOD_SCRIPT_TIMEOUT_S);
+
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		FILE *out = freopen(out_log, "w", stdout);
+
+		if (!out || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+			_exit(126);
+		setenv("QVK_BUILD_DIR", build, 1);
+		execlp("timeout", "timeout", "-k", "5", timeout_s, script, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	qvk_kmod_tail(out_log, out_tail, sizeof(out_tail));
+	fprintf(stderr, "kmod: %s\n", out_tail);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		qvk_kmod_tail(serial, serial_tail, sizeof(serial_tail));
+		ck_abort_msg("run-vm-test.sh failed (status %d):\n%s\n--- serial log tail (%s) ---\n%s",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : -1, out_tail, serial,
+			     serial_tail);
+	}
+}
+END_TEST
+
+Suite *suite_kmod(void);
+Suite *suite_kmod(void)
+{
+	Suite *s = suite_create("kmod");
+	TCase *tc = tcase_create("vm");
+
+	tcase_set_timeout(tc, QVK_KMOD_TCASE_TIMEOUT_S);
+	tcase_add_test(tc, test_vm_module);
+	suite_add_tcase(s, tc);
+	return s;
+}

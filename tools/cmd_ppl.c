@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qvk ppl: perplexity over a text file in non-overlapping windows, and the
+ * KL divergence and top-1 agreement of the chosen format against the same
+ * model in fp32, both run in this process on the same windows.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qvk/metrics.h>
+
+#include "llm_setup.h"
+
+const char qvk_cmd_ppl_summary[] =
+	"perplexity, KL and top-1 vs fp32 over a text file";
+
+struct qvk_ppl_args {
+	struct qvk_llm_args llm;
+	const char *text_path;
+	uint32_t ctx_window;
+	uint64_t max_tokens;
+	bool json;
+};
+
+struct qvk_ppl_sums {
+	double nll, kl;
+	uint64_t tokens, top1;
+};
+
+static int qvk_ppl_usage(void)
+{
+	printf("usage: qvk ppl -m MODEL [-t TOKENIZER] -f TEXT [--format F] "
+	       "[--group G] [--keep LIST]\n"
+	       "               [--ctx W] [--max-tokens N] [--json]\n\n"
+	       "Splits TEXT into non-overlapping windows of W tokens, each "
+	       "starting with BOS,\nand scores every next token: perplexity "
+	       "of the chosen format, and its KL\ndivergence and top-1 "
+	       "agreement against the same model in fp32.\n\n%s"
+	       "  -f TEXT           the held-out text (required)\n"
+	       "  --ctx W           window in tokens, BOS included (default: "
+	       "min(256, seq_len))\n"
+	       "  --max-tokens N    stop after N scored tokens (default: all)\n"
+	       "  --json            {\"ppl\", \"kl\", \"top1\", \"tokens\", "
+	       "\"ctx\"} on stdout\n",
+	       qvk_llm_args_help);
+	return 0;
+}
+
+static bool qvk_ppl_parse(int argc, char **argv, struct qvk_ppl_args *a)
+{
+	uint64_t v;
+
+	memset(a, 0, sizeof(*a));
+	a->llm.opt.group = 32;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int took = qvk_llm_args_parse("ppl", argc, argv, &i, &a->llm);
+
+		if (took < 0)
+			return false;
+		if (took)
+			continue;
+		if (!strcmp(arg, "--json")) {
+			a->json = true;
+			continue;
+		}
+		if (!val) {
+			qvk_tool_usage_error("ppl", "unknown or incomplete "
+					     "argument '%s'", arg);
+			return false;
+		}
+		i++;
+		if (!strcmp(arg, "-f")) {
+			a->text_path = val;
+		} else if (!strcmp(arg, "--ctx")) {
+			if (!qvk_tool_parse_u64("ppl", arg, val, 2, 1u << 20, &v))
+				return false;
+			a->ctx_window = (uint32_t)v;
+		} else if (!strcmp(arg, "--max-tokens")) {
+			if (!qvk_tool_parse_u64("ppl", arg, val, 1, UINT64_MAX,
+						&a->max_tokens))
+				return false;
+		} else {
+			qvk_tool_usage_error("ppl", "unknown argument '%s'", arg);
+			return false;
+		}
+	}
+	if (!a->text_path) {
+		qvk_tool_usage_error("ppl", "-f TEXT is required");
+		return false;
+	}
+	return true;
+}
+
+static char *qvk_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		buf[n] = 0;
+		*len = (size_t)n;
+	} else {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Log-softmax of @logits at @target, and the softmax into @p (doubles). */
+static double qvk_log_softmax_at(const float *logits, uint32_t vocab,
+				 uint32_t target, double *p)
+{
+	double mx = logits[0], sum = 0;
+
+	for (uint32_t i = 1; i < vocab; i++)
+		mx = fmax(mx, logits[i]);
+	for (uint32_t i = 0; i < vocab; i++)
+		sum += (p[i] = exp(logits[i] - mx));
+	for (uint32_t i = 0; i < vocab; i++)
+		p[i] /= sum;
+	return logits[target] - mx - log(sum);
+}
+
+static uint32_t qvk_argmax(const float *x, uint32_t n)
+{
+	uint32_t best = 0;
+
+	for (uint32_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+/* Score one window: tokens[0] is BOS, positions 0..n-2 predict 1..n-1. */
+static void qvk_score_window(const uint32_t *tokens, uint32_t n,
+			     uint32_t vocab, const float *lq, const float *lf,
+			     double *pq, double *pf, struct qvk_ppl_sums *s)
+{
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		const float *q = lq + (size_t)i * vocab, *f = lf + (size_t)i * vocab;
+		double kl = 0;
+
+		s->nll -= qvk_log_softmax_at(q, vocab, tokens[i + 1], pq);
+		qvk_log_softmax_at(f, vocab, tokens[i + 1], pf);
+		for (uint32_t v = 0; v < vocab; v++)
+			if (pf[v] > 0)
+				kl += pf[v] * (log(pf[v]) - log(fmax(pq[v], 1e-300)));
+		s->kl += kl;
+		s->top1 += qvk_argmax(q, vocab) == qvk_argmax(f, vocab);
+		s->tokens++;
+	}
+}
+
+static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
+		       struct qvk_model *model, struct qvk_tokenizer *tok,
+		       struct qvk_ppl_args *a)
+{
+	const uint32_t vocab = model->params.vocab_size;
+	struct qvk_llm_options fopt = a->llm.opt;
+	struct qvk_llm *lq = NULL, *lf = NULL;
+	struct qvk_ppl_sums s = { 0 };
+	float *logq = NULL, *logf = NULL;
+	double *pq = NULL, *pf = NULL;
+	uint32_t *tokens = NULL, *win = NULL, w = a->ctx_window;
+	size_t len = 0, n_tok = 0, n_windows;
+	char *text = qvk_read_file(a->text_path, &len);
+	qvk_status st;
+	int rc = 1;
+
+	if (!text) {
+		perror(a->text_path);
+		return 1;
+	}
+	if (!w)
+		w = QVK_MIN(256u, model->params.seq_len);
+	if (w > model->params.seq_len) {
+		qvk_tool_usage_error("ppl", "--ctx %u exceeds the model's "
+				     "context of %u", w, model->params.seq_len);
+		goto out;
+	}
+	tokens = malloc(QVK_TOKENIZE_MAX(len) * sizeof(*tokens));
+	st = tokens ? qvk_tokenizer_encode(tok, ctx, text, len, 0, tokens,
+					   QVK_TOKENIZE_MAX(len), &n_tok) :
+		      QVK_ERR_NO_MEMORY;
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "ppl", "tokenizing the text");
+		goto out;
+	}
+	/* Each window: BOS then w - 1 text tokens. */
+	n_windows = n_tok / (w - 1);
+	if (a->max_tokens)
+		n_windows = QVK_MIN(n_windows,
+				    QVK_DIV_ROUND_UP(a->max_tokens, w - 1));
+	if (!n_windows) {
+		fprintf(stderr, "qvk ppl: %s has %zu tokens, fewer than one "
+				"window of %u\n", a->text_path, n_tok, w);
+		goto out;
+	}
+	fopt.format = QVK_WEIGHTS_F32;
+	fopt.keep = NULL;
+	fopt.max_batch = a->llm.opt.max_batch = w;
+	fopt.max_seq = a->llm.opt.max_seq = w;
+	st = qvk_llm_create(dev, model, &a->llm.opt, &lq);
+	if (st == QVK_OK)
+		st = qvk_llm_create(dev, model, &fopt, &lf);
+	logq = malloc((size_t)w * vocab * sizeof(float));
+	logf = malloc((size_t)w * vocab * sizeof(float));
+	pq = malloc(vocab * sizeof(double));
+	pf = malloc(vocab * sizeof(double));
+	if (st == QVK_OK && !(logq && logf && pq && pf))
+		st = QVK_ERR_NO_MEMORY;
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "ppl", "loading the model");
+		goto out;
+	}
+	win = malloc(w * sizeof(*win));
+	if (!win) {
+		qvk_tool_fail(ctx, QVK_ERR_NO_MEMORY, "ppl", "window");
+		goto out;
+	}
+	for (size_t wi = 0; wi < n_windows; wi++) {
+		win[0] = qvk_tokenizer_bos(tok);
+		memcpy(win + 1, tokens + wi * (w - 1), (w - 1) * sizeof(*win));
+		st = qvk_llm_forward(lq, win, w, 0, logq, NULL);
+		if (st == QVK_OK)
+			st = qvk_llm_forward(lf, win, w, 0, logf, NULL);
+		if (st != QVK_OK) {
+			qvk_tool_fail(ctx, st, "ppl", "forward pass");
+			goto out;
+		}
+		qvk_score_window(win, w, vocab, logq, logf, pq, pf, &s);
+		qvk_tool_progress(NULL, "perplexity", (double)wi + 1,
+				  (double)n_windows);
+	}
+	if (a->json)
+		printf("{\"ppl\":%.6f,\"kl\":%.8f,\"top1\":%.6f,\"tokens\":%llu,"
+		       "\"ctx\":%u,\"format\":\"%s\"}\n", exp(s.nll / s.tokens),
+		       s.kl / s.tokens, (double)s.top1 / s.tokens,
+		       (unsigned long long)s.tokens, w, qvk_llm_describe(lq));
+	else
+		printf("weights: %s\nperplexity: %.4f over %llu tokens (%zu "
+		       "windows of %u)\nvs f32: KL %.6f nats/token, top-1 "
+		       "agreement %.2f%%\n", qvk_llm_describe(lq),
+		       exp(s.nll / s.tokens), (unsigned long long)s.tokens,
+		       n_windows, w, s.kl / s.tokens,
+		       100.0 * s.top1 / s.tokens);
+	rc = 0;
+out:
+	qvk_llm_destroy(lq);
+	qvk_llm_destroy(lf);
+	free(logq);
+	free(logf);
+	free(pq);
+	free(pf);
+	free(win);
+	free(tokens);
+	free(text);
+	return rc;
+}
+
+int qvk_cmd_ppl(int argc, char **argv)
+{
+	struct qvk_tokenizer *tok = NULL;
+	struct qvk_model *model = NULL;
+	struct qvk_device *dev = NULL;
+	struct qvk_ppl_args a;
+	struct qvk_ctx *ctx;
+	qvk_status st;
+	int rc = 1;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return qvk_ppl_usage();
+	if (!qvk_ppl_parse(argc, argv, &a))
+		return 2;
+	ctx = qvk_tool_ctx("ppl");
+	if (!ctx)
+		return 1;
+	if (!qvk_llm_open_model("ppl", ctx, &a.llm, &model, &tok))
+		goto out;
+	st = qvk_device_create(ctx, NULL, &dev);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "ppl", "device");
+		goto out;
+	}
+	rc = qvk_ppl_run(ctx, dev, model, tok, &a);
+out:
+	qvk_device_destroy(dev);
+	qvk_tokenizer_destroy(tok);
+	qvk_model_destroy(model);
+	qvk_ctx_destroy(ctx);
+	return rc;
+}

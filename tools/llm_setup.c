@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "llm_setup.h"
+
+const char qvk_llm_args_help[] =
+	"  -m MODEL          GGUF (llama) or llama2.c checkpoint (required)\n"
+	"  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry their own)\n"
+	"  --format F        auto|f32|f16|q8|q4|q4a (default auto: quantized\n"
+	"                    tensors as stored, float ones quantized to q8)\n"
+	"  --group G         32|64|128|0 (0: one group per row; default 32)\n"
+	"  --keep LIST       GLOB=f16|f32,... keep tensors in higher precision,\n"
+	"                    e.g. output.weight=f16 or 'blk.*.ffn_down.weight=f32'\n"
+	"  --profile         GPU time per kernel kind at the end\n";
+
+int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
+		       struct qvk_llm_args *a)
+{
+	const char *arg = argv[*i];
+	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+	uint64_t v;
+
+	if (!strcmp(arg, "--profile")) {
+		a->opt.profile = true;
+		return 1;
+	}
+	if (strcmp(arg, "-m") && strcmp(arg, "-t") && strcmp(arg, "--format") &&
+	    strcmp(arg, "--group") && strcmp(arg, "--keep"))
+		return 0;
+	if (!val) {
+		qvk_tool_usage_error(cmd, "%s needs a value", arg);
+		return -1;
+	}
+	++*i;
+	if (!strcmp(arg, "-m")) {
+		a->model_path = val;
+	} else if (!strcmp(arg, "-t")) {
+		a->tokenizer_path = val;
+	} else if (!strcmp(arg, "--format")) {
+		if (!qvk_weight_format_parse(val, &a->opt.format)) {
+			qvk_tool_usage_error(cmd, "--format '%s': use auto, f32, "
+					     "f16, q8, q4 or q4a", val);
+			return -1;
+		}
+	} else if (!strcmp(arg, "--group")) {
+		if (!qvk_tool_parse_u64(cmd, arg, val, 0, 128, &v))
+			return -1;
+		if (v && v != 32 && v != 64 && v != 128) {
+			qvk_tool_usage_error(cmd, "--group %s: use 32, 64, 128 "
+					     "or 0 (per row)", val);
+			return -1;
+		}
+		a->opt.group = (uint32_t)v;
+		a->group_set = true;
+	} else {
+		for (const char *p = val; *p;) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			const char *eq = memchr(p, '=', len);
+			char fmt[8];
+
+			snprintf(fmt, sizeof(fmt), "%.*s",
+				 eq ? (int)(len - (size_t)(eq - p) - 1) : 0,
+				 eq ? eq + 1 : "");
+			if (!eq || eq == p ||
+			    (strcmp(fmt, "f16") && strcmp(fmt, "f32"))) {
+				qvk_tool_usage_error(cmd, "--keep '%.*s': use "
+						     "GLOB=f16 or GLOB=f32",
+						     (int)len, p);
+				return -1;
+			}
+			p = comma ? comma + 1 : p + len;
+		}
+		a->opt.keep = val;
+	}
+	return 1;
+}
+
+bool qvk_llm_open_model(const char *cmd, struct qvk_ctx *ctx,
+			const struct qvk_llm_args *a, struct qvk_model **model,
+			struct qvk_tokenizer **tok)
+{
+	qvk_status st;
+
+	*model = NULL;
+	*tok = NULL;
+	if (!a->model_path) {
+		qvk_tool_usage_error(cmd, "-m MODEL is required");
+		return false;
+	}
+	st = qvk_model_load(ctx, a->model_path, model);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, cmd, a->model_path);
+		return false;
+	}
+	if (a->tokenizer_path)
+		st = qvk_tokenizer_load(ctx, a->tokenizer_path, tok);
+	else if ((*model)->gguf)
+		st = qvk_tokenizer_from_gguf(ctx, (*model)->gguf, tok);
+	else {
+		qvk_tool_usage_error(cmd, "%s is a llama2.c checkpoint: give "
+				     "its tokenizer with -t", a->model_path);
+		goto out_model;
+	}
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, cmd, a->tokenizer_path ?
+						    a->tokenizer_path :
+						    "tokenizer in the GGUF file");
+		goto out_model;
+	}
+	if (qvk_tokenizer_vocab_size(*tok) != (*model)->params.vocab_size) {
+		fprintf(stderr, "qvk %s: the tokenizer has %u tokens but the "
+				"model %u\n", cmd, qvk_tokenizer_vocab_size(*tok),
+			(*model)->params.vocab_size);
+		qvk_tokenizer_destroy(*tok);
+		*tok = NULL;
+		goto out_model;
+	}
+	return true;
+
+out_model:
+	qvk_model_destroy(*model);
+	*model = NULL;
+	return false;
+}
