@@ -171,7 +171,7 @@ static void qvk_synth_free(struct qvk_synth *s)
 	free(s->model.layers);
 }
 
-/* GPU time per kernel kind, accumulated over the warm-up and the runs. */
+/* GPU time per kernel kind over the timed runs (not the warm-up). */
 static void qvk_print_llm_profile(const struct qvk_llm *llm)
 {
 	struct qvk_llm_profile_entry e[16];
@@ -273,6 +273,8 @@ int qvk_bench_llm(int argc, char **argv)
 						     &last);
 			if (st == QVK_OK)
 				st = qvk_llm_forward(llm, toks, 1, 0, NULL, &last);
+			if (st == QVK_OK)
+				qvk_llm_profile_reset(llm);
 			t0 = qvk_tool_now_s();
 			if (st == QVK_OK)
 				st = qvk_llm_forward(llm, toks, n_prefill, 0, NULL,

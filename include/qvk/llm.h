@@ -91,5 +91,11 @@ struct qvk_llm_profile_entry {
 QVK_API uint32_t qvk_llm_profile(const struct qvk_llm *llm,
 				 struct qvk_llm_profile_entry *entries,
 				 uint32_t max);
+/*
+ * Start the sums afresh, e.g. after a warm-up: the first dispatch of a
+ * kernel can include its JIT compilation on CPU devices (llvmpipe builds
+ * shader variants when they first run).
+ */
+QVK_API void qvk_llm_profile_reset(struct qvk_llm *llm);
 
 #endif

@@ -312,3 +312,9 @@ uint32_t qvk_llm_profile(const struct qvk_llm *llm,
 	}
 	return n;
 }
+
+void qvk_llm_profile_reset(struct qvk_llm *llm)
+{
+	memset(llm->prof_ms, 0, sizeof(llm->prof_ms));
+	memset(llm->prof_dispatches, 0, sizeof(llm->prof_dispatches));
+}
