@@ -78,7 +78,8 @@ struct qvk_mm_pipe_key {
 /* The matmul kernels of one device; thread-compatible, not thread-safe. */
 struct qvk_mm {
 	struct qvk_device *dev;
-	uint32_t wg;          /* rows per workgroup */
+	uint32_t wg;          /* invocations per workgroup */
+	uint32_t rpi;         /* weight rows per invocation (quantized kernels) */
 	bool broadcast;       /* subgroups of >= 8 share activation words */
 	struct qvk_buffer *dummy; /* bound where a kernel has no buffer */
 	uint32_t n_pipes;

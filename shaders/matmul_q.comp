@@ -4,8 +4,8 @@
 // scaled by the group's fp16 scale (and min) and accumulated in fp32, then
 // times the token's activation scale. Layouts: include/qvk/quant.h.
 //
-// One invocation owns one weight row and streams it front to back; a
-// workgroup covers WG consecutive rows and TM tokens. Each 32-element block
+// One invocation owns RPI weight rows and streams them front to back; a
+// workgroup covers WG * RPI consecutive rows and TM tokens. Each 32-element block
 // of the row is loaded once into registers and reused for all TM tokens,
 // so decode (M <= 8, TM = M) streams the weights once and prefill tiles
 // tokens TM at a time. The activation words of a block are loaded one per
@@ -35,6 +35,9 @@ layout(constant_id = 5) const bool BROADCAST = true;
 // of 32, 64, 128), so that the block loop unrolls; 0: per-row groups, the
 // count from the push constants.
 layout(constant_id = 6) const uint GROUP_BLOCKS = 1;
+// Rows per invocation: on CPU devices one lane working on two rows shares
+// each broadcast activation word and the loop overhead between them.
+layout(constant_id = 7) const uint RPI = 1;
 
 layout(std430, binding = 0) readonly buffer Qw { uvec4 qw[]; };
 layout(std430, binding = 1) readonly buffer Sw { uint sw[]; };  // fp16 pairs
@@ -85,6 +88,12 @@ int qvk_pair_dot(int w, int a_swapped)
 }
 #endif
 
+// Rows past the end still run (broadcasts need every lane) but read row 0.
+uint qvk_row(uint row)
+{
+	return row < pc.n ? row : 0u;
+}
+
 // Word i of the current block's activations (which start at word @base):
 // broadcast from lane i, or without BROADCAST loaded directly.
 uint qvk_act_u(uint mine, uint base, uint i)
@@ -109,51 +118,59 @@ int qvk_act(int mine_fields, uint base, uint i, bool odd)
 void main()
 {
 	const uint lane = gl_SubgroupInvocationID & 7u;
-	const uint row = gl_GlobalInvocationID.x;
-	const bool live = row < pc.n;
+	const uint row0 = gl_GlobalInvocationID.x * RPI;
 	const uint t0 = gl_WorkGroupID.y * TM;
-	// Rows past the end still run (broadcasts need every lane) but read row 0.
-	const uint r = live ? row : 0u;
-	const uint blocks = pc.n_groups * pc.group_blocks;
-	float acc[TM];
-	for (uint t = 0; t < TM; t++)
-		acc[t] = 0.0;
+	float acc[TM * RPI];
+	for (uint i = 0; i < TM * RPI; i++)
+		acc[i] = 0.0;
 
 	for (uint g = 0; g < pc.n_groups; g++) {
-		const uint sidx = (pc.row0 + r) * pc.n_groups + g;
-		const float d = qvk_half(sidx, false);
-		const float mn = FMT == 3 ? qvk_half(sidx, true) : 0.0;
-		int idot[TM], isum[TM];
-		for (uint t = 0; t < TM; t++) {
-			idot[t] = 0;
-			isum[t] = 0;
+		float d[RPI], mn[RPI];
+		int idot[TM * RPI], isum[TM];
+		for (uint ri = 0; ri < RPI; ri++) {
+			const uint sidx = (pc.row0 + qvk_row(row0 + ri)) * pc.n_groups + g;
+			d[ri] = qvk_half(sidx, false);
+			mn[ri] = FMT == 3 ? qvk_half(sidx, true) : 0.0;
 		}
+		for (uint i = 0; i < TM * RPI; i++)
+			idot[i] = 0;
+		for (uint t = 0; t < TM; t++)
+			isum[t] = 0;
 		const uint gb = GROUP_BLOCKS != 0u ? GROUP_BLOCKS : pc.group_blocks;
 		for (uint bi = 0; bi < gb; bi++) {
 			const uint b = g * gb + bi;
-			uint wv[8];
-			uvec4 v0 = qw[r * pc.row_vec4 + b * (BLOCK_WORDS / 4)];
-			wv[0] = v0.x; wv[1] = v0.y; wv[2] = v0.z; wv[3] = v0.w;
-			if (FMT == 1) {
-				uvec4 v1 = qw[r * pc.row_vec4 + b * 2 + 1];
-				wv[4] = v1.x; wv[5] = v1.y; wv[6] = v1.z; wv[7] = v1.w;
+			uint wv[8 * RPI];
+			for (uint ri = 0; ri < RPI; ri++) {
+				const uint base = qvk_row(row0 + ri) * pc.row_vec4 +
+						  b * (BLOCK_WORDS / 4);
+				uvec4 v0 = qw[base];
+				wv[8 * ri] = v0.x; wv[8 * ri + 1] = v0.y;
+				wv[8 * ri + 2] = v0.z; wv[8 * ri + 3] = v0.w;
+				if (FMT == 1) {
+					uvec4 v1 = qw[base + 1u];
+					wv[8 * ri + 4] = v1.x; wv[8 * ri + 5] = v1.y;
+					wv[8 * ri + 6] = v1.z; wv[8 * ri + 7] = v1.w;
+				}
 			}
 #if !QVK_INTDOT
 			// Weight fields depend only on the row: built once per block.
-			int we[8], wo[8];
-			for (uint i = 0; i < BLOCK_WORDS; i++) {
-				if (FMT == 1) {
-					we[i] = qvk_even_fields(wv[i]);
-					wo[i] = qvk_odd_fields(wv[i]);
-				} else {
-					// Nibble codes 0..15: lanes 0,2 / 1,3 of the
-					// low (elements 4i..) and high (16+4i..) halves.
-					we[i] = int(wv[i] & 0x000f000fu);
-					wo[i] = int((wv[i] >> 8) & 0x000f000fu);
-					we[i + 4] = int((wv[i] >> 4) & 0x000f000fu);
-					wo[i + 4] = int((wv[i] >> 12) & 0x000f000fu);
+			int we[8 * RPI], wo[8 * RPI];
+			for (uint ri = 0; ri < RPI; ri++)
+				for (uint i = 0; i < BLOCK_WORDS; i++) {
+					const uint w = wv[8 * ri + i], j = 8 * ri + i;
+					if (FMT == 1) {
+						we[j] = qvk_even_fields(w);
+						wo[j] = qvk_odd_fields(w);
+					} else {
+						// Nibble codes 0..15: lanes 0,2 / 1,3 of
+						// the low (elements 4i..) and high
+						// (16+4i..) halves.
+						we[j] = int(w & 0x000f000fu);
+						wo[j] = int((w >> 8) & 0x000f000fu);
+						we[j + 4] = int((w >> 4) & 0x000f000fu);
+						wo[j + 4] = int((w >> 12) & 0x000f000fu);
+					}
 				}
-			}
 #endif
 			for (uint t = 0; t < TM; t++) {
 				const uint tok = min(t0 + t, pc.m - 1u);
@@ -162,66 +179,84 @@ void main()
 				if (FMT != 1)
 					isum[t] += suma[tok * (pc.act_words / 8u) + b];
 #if QVK_INTDOT
-				int dsum = 0;
+				// Each activation word is fetched once for all rows.
 				for (uint i = 0; i < BLOCK_WORDS; i++) {
-					if (FMT == 1) {
-						dsum += qvk_sdot4(wv[i], qvk_act_u(mine, abase, i));
-					} else {
-						dsum += qvk_sdot4(wv[i] & 0x0f0f0f0fu,
-								  qvk_act_u(mine, abase, i));
-						dsum += qvk_sdot4((wv[i] >> 4) & 0x0f0f0f0fu,
-								  qvk_act_u(mine, abase, i + 4u));
+					const uint a = qvk_act_u(mine, abase, i);
+					const uint a_hi = FMT == 1 ? 0u :
+						qvk_act_u(mine, abase, i + 4u);
+					for (uint ri = 0; ri < RPI; ri++) {
+						const uint w = wv[8 * ri + i];
+						int dv;
+						if (FMT == 1)
+							dv = qvk_sdot4(w, a);
+						else
+							dv = qvk_sdot4(w & 0x0f0f0f0fu, a) +
+							     qvk_sdot4((w >> 4) & 0x0f0f0f0fu, a_hi);
+						idot[t * RPI + ri] += dv;
 					}
 				}
-				idot[t] += dsum;
 #else
 				// Each lane swaps and splits its own activation word
 				// once; the fields are then broadcast to every row.
 				const int ae_mine = qvk_act_fields(mine, false);
 				const int ao_mine = qvk_act_fields(mine, true);
-				int dsum = 0, p = 0;
+				int p[RPI];
+				for (uint ri = 0; ri < RPI; ri++)
+					p[ri] = 0;
 				for (uint i = 0; i < 8u; i++) {
 					const int ae = qvk_act(ae_mine, abase, i, false);
 					const int ao = qvk_act(ao_mine, abase, i, true);
-					if (FMT == 1) {
-						dsum += qvk_pair_dot(we[i], ae);
-						dsum += qvk_pair_dot(wo[i], ao);
-					} else {
-						// Codes <= 15: the 16 products of four words
-						// and their cross terms stay below 2^15, so one
-						// extraction serves four words.
-						p += we[i] * ae + wo[i] * ao;
-						if ((i & 3u) == 3u) {
-							dsum += (p + 0x8000) >> 16;
-							p = 0;
+					for (uint ri = 0; ri < RPI; ri++) {
+						const uint j = 8 * ri + i;
+						if (FMT == 1) {
+							idot[t * RPI + ri] +=
+								qvk_pair_dot(we[j], ae) +
+								qvk_pair_dot(wo[j], ao);
+						} else {
+							// Codes <= 15: the 16 products of
+							// four words and their cross terms
+							// stay below 2^15, so one extraction
+							// serves four words.
+							p[ri] += we[j] * ae + wo[j] * ao;
+							if ((i & 3u) == 3u) {
+								idot[t * RPI + ri] +=
+									(p[ri] + 0x8000) >> 16;
+								p[ri] = 0;
+							}
 						}
 					}
 				}
-				idot[t] += dsum;
 #endif
 			}
 		}
-		for (uint t = 0; t < TM; t++) {
-			// Q4: codes are q, the weights q - 8: subtract 8·Σqa.
-			int dot = FMT == 2 ? idot[t] - 8 * isum[t] : idot[t];
-			float tv = float(dot) * d;
-			if (FMT == 3)
-				tv = fma(float(isum[t]), mn, tv);
-			acc[t] += tv;
-			if (WRITE_DOTS && live && t0 + t < pc.m)
-				dots[((t0 + t) * pc.y_stride + pc.row0 + row) * pc.n_groups + g] = dot;
-		}
+		for (uint t = 0; t < TM; t++)
+			for (uint ri = 0; ri < RPI; ri++) {
+				const uint row = row0 + ri;
+				// Q4: codes are q, the weights q - 8: subtract 8·Σqa.
+				int dot = FMT == 2 ? idot[t * RPI + ri] - 8 * isum[t] :
+						     idot[t * RPI + ri];
+				float tv = float(dot) * d[ri];
+				if (FMT == 3)
+					tv = fma(float(isum[t]), mn[ri], tv);
+				acc[t * RPI + ri] += tv;
+				if (WRITE_DOTS && row < pc.n && t0 + t < pc.m)
+					dots[((t0 + t) * pc.y_stride + pc.row0 + row) *
+					     pc.n_groups + g] = dot;
+			}
 	}
-	if (!live)
-		return;
 	for (uint t = 0; t < TM; t++) {
 		if (t0 + t >= pc.m)
 			break;
-		const uint o = (t0 + t) * pc.y_stride + pc.row0 + row;
-		const float v = acc[t] * sa[t0 + t];
-		if (ACCUMULATE)
-			y[o] += v;
-		else
-			y[o] = v;
+		for (uint ri = 0; ri < RPI; ri++) {
+			const uint row = row0 + ri;
+			if (row >= pc.n)
+				break;
+			const uint o = (t0 + t) * pc.y_stride + pc.row0 + row;
+			const float v = acc[t * RPI + ri] * sa[t0 + t];
+			if (ACCUMULATE)
+				y[o] += v;
+			else
+				y[o] = v;
+		}
 	}
 }
