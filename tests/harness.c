@@ -54,6 +54,13 @@ float qvk_test_normal(uint64_t *state)
 	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
 
+void qvk_test_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 const char *qvk_test_model_path(const char *file, char *buf, size_t len)
 {
 	const char *dir = getenv("QVK_MODELS");

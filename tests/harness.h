@@ -21,6 +21,9 @@ float qvk_test_uniform(uint64_t *state, float lo, float hi);
 /* Standard normal (Box-Muller). */
 float qvk_test_normal(uint64_t *state);
 
+/* Sleeps @ms milliseconds (tests that need time to pass between readings). */
+void qvk_test_sleep_ms(unsigned ms);
+
 /*
  * Path of a file in the shared model folder ($QVK_MODELS), or NULL after
  * printing a clear skip message when it is absent.
