@@ -92,6 +92,26 @@ struct qvk_tokenizer *qvk_test_tokenizer_load(const char *path)
 	return tok;
 }
 
+struct qvk_model *qvk_test_model_load(const char *path)
+{
+	struct qvk_model *m = NULL;
+	qvk_status st = qvk_model_load(qvk_test_ctx, path, &m);
+
+	ck_assert_msg(st == QVK_OK, "%s: %s: %s", path, qvk_strerror(st),
+		      qvk_ctx_message(qvk_test_ctx));
+	return m;
+}
+
+uint32_t qvk_test_argmax(const float *x, uint32_t n)
+{
+	uint32_t best = 0;
+
+	for (uint32_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
 void qvk_test_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { 0, (long)ms * 1000000L };
