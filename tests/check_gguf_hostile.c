@@ -382,15 +382,8 @@ START_TEST(test_evil_headers)
 	put_header(&b, 3, 1, 0);
 	put_tensor_info(&b, "t", 1, ne1, QVK_GGML_TYPE_F32, 4);
 	pad_to(&b, 32);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
-	put(&b, huge, 16);
+	for (int i = 0; i < 9; i++)
+		put(&b, huge, 16);
 	expect_bad(&b, QVK_ERR_FORMAT, "misaligned offset", "not a multiple");
 
 	put_header(&b, 3, 1, 0);

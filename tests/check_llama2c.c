@@ -20,46 +20,11 @@ static const char *src(const char *rel, char *buf, size_t len)
 	return qvk_test_source_path(rel, buf, len);
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *p;
-	long n;
-
-	ck_assert(f != NULL);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n);
-	ck_assert_uint_eq(fread(p, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
-
-static void write_all(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	ck_assert(f != NULL);
-	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-static struct qvk_model *load(const char *path)
-{
-	struct qvk_model *m = NULL;
-	qvk_status st = qvk_model_load(qvk_test_ctx, path, &m);
-
-	ck_assert_msg(st == QVK_OK, "%s: %s", path, qvk_ctx_message(qvk_test_ctx));
-	return m;
-}
-
 START_TEST(test_stories260k_layout)
 {
 	char path[4096];
-	struct qvk_model *m = load(src("tests/data/stories260K.bin", path,
-				       sizeof(path)));
+	struct qvk_model *m = qvk_test_model_load(
+		src("tests/data/stories260K.bin", path, sizeof(path)));
 	const struct qvk_model_params *hp = &m->params;
 	const struct qvk_host_tensor *t;
 	const float *emb;
@@ -108,7 +73,7 @@ static void expect_bad_model(const void *data, size_t len, qvk_status want,
 	qvk_status st;
 
 	snprintf(path, sizeof(path), "/tmp/qvk-badmodel-%d.bin", (int)getpid());
-	write_all(path, data, len);
+	qvk_test_write_file(path, data, len);
 	st = qvk_model_load(qvk_test_ctx, path, &m);
 	remove(path);
 	printf("%-28s -> %s: %s\n", what, qvk_strerror(st),
@@ -121,8 +86,8 @@ START_TEST(test_hostile_checkpoints)
 {
 	char path[4096];
 	size_t len;
-	uint8_t *good = read_all(src("tests/data/stories260K.bin", path,
-				     sizeof(path)), &len);
+	uint8_t *good = qvk_test_read_file(
+		src("tests/data/stories260K.bin", path, sizeof(path)), &len);
 	uint8_t *bad = malloc(len + 64);
 	static const struct { int field; int32_t value; const char *what; } hdr[] = {
 		{ 0, 0, "dim 0" }, { 0, -64, "dim -64" },
@@ -163,8 +128,8 @@ START_TEST(test_unshared_classifier)
 {
 	char path[4096], out[256];
 	size_t len;
-	uint8_t *good = read_all(src("tests/data/stories260K.bin", path,
-				     sizeof(path)), &len);
+	uint8_t *good = qvk_test_read_file(
+		src("tests/data/stories260K.bin", path, sizeof(path)), &len);
 	size_t cls = 512 * 64 * 4;
 	uint8_t *f = malloc(len + cls);
 	int32_t neg = -512;
@@ -176,9 +141,9 @@ START_TEST(test_unshared_classifier)
 	memcpy(f + 20, &neg, 4);
 	memcpy(f + len, good + 28, cls); /* wcls = tok_embd: same logits */
 	snprintf(out, sizeof(out), "/tmp/qvk-unshared-%d.bin", (int)getpid());
-	write_all(out, f, len + cls);
-	a = load(path);
-	b = load(out);
+	qvk_test_write_file(out, f, len + cls);
+	a = qvk_test_model_load(path);
+	b = qvk_test_model_load(out);
 	remove(out);
 	ck_assert(!b->params.shared_classifier);
 	ck_assert_uint_eq(qvk_model_tensor_count(b), qvk_model_tensor_count(a) + 1);
@@ -204,8 +169,8 @@ END_TEST
 START_TEST(test_gguf_conversion_identical)
 {
 	char path[4096], tpath[4096], out[256];
-	struct qvk_model *a = load(src("tests/data/stories260K.bin", path,
-				       sizeof(path)));
+	struct qvk_model *a = qvk_test_model_load(
+		src("tests/data/stories260K.bin", path, sizeof(path)));
 	struct qvk_tokenizer *ta = NULL, *tb = NULL;
 	struct qvk_gguf_writer *w;
 	struct qvk_model *b;
@@ -214,8 +179,8 @@ START_TEST(test_gguf_conversion_identical)
 	uint32_t ia[128], ib[128], tok_a, tok_b;
 	size_t na, nb;
 
-	ck_assert_int_eq(qvk_tokenizer_load(qvk_test_ctx,
-		src("tests/data/tok512.bin", tpath, sizeof(tpath)), &ta), QVK_OK);
+	ta = qvk_test_tokenizer_load(src("tests/data/tok512.bin", tpath,
+					 sizeof(tpath)));
 	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
 	ck_assert_int_eq(qvk_model_to_gguf(a, w), QVK_OK);
 	ck_assert_int_eq(qvk_tokenizer_to_gguf(ta, w), QVK_OK);
@@ -223,8 +188,8 @@ START_TEST(test_gguf_conversion_identical)
 	ck_assert_int_eq(qvk_gguf_writer_write(w, out), QVK_OK);
 	qvk_gguf_writer_destroy(w);
 
-	b = load(out);
-	ck_assert_int_eq(qvk_tokenizer_load(qvk_test_ctx, out, &tb), QVK_OK);
+	b = qvk_test_model_load(out);
+	tb = qvk_test_tokenizer_load(out);
 	remove(out); /* the mapping keeps the data */
 	ck_assert_int_eq(b->format, QVK_MODEL_GGUF);
 	ck_assert_mem_eq(&a->params, &b->params, sizeof(a->params));
@@ -281,8 +246,8 @@ END_TEST
 START_TEST(test_gguf_model_checks)
 {
 	char path[4096], out[256];
-	struct qvk_model *a = load(src("tests/data/stories260K.bin", path,
-				       sizeof(path)));
+	struct qvk_model *a = qvk_test_model_load(
+		src("tests/data/stories260K.bin", path, sizeof(path)));
 	struct qvk_gguf_writer *w;
 	struct qvk_model *b = NULL;
 	qvk_status st;

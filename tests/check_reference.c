@@ -179,22 +179,8 @@ static const char *model_path(char *buf, size_t len)
 static struct qvk_model *load_model(void)
 {
 	char path[4096];
-	struct qvk_model *m = NULL;
-	qvk_status st = qvk_model_load(qvk_test_ctx, model_path(path, sizeof(path)),
-				       &m);
 
-	ck_assert_msg(st == QVK_OK, "%s", qvk_ctx_message(qvk_test_ctx));
-	return m;
-}
-
-static uint32_t argmax(const float *v, uint32_t n)
-{
-	uint32_t best = 0;
-
-	for (uint32_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return best;
+	return qvk_test_model_load(model_path(path, sizeof(path)));
 }
 
 /*
@@ -230,7 +216,7 @@ START_TEST(test_matches_double_oracle)
 		worst = fmax(worst, err);
 		ck_assert_msg(err < 1e-4, "position %u: relative error %.3g",
 			      pos, err);
-		next = argmax(l, 512);
+		next = qvk_test_argmax(l, 512);
 		{
 			int dbest = 0;
 
@@ -267,9 +253,8 @@ START_TEST(test_greedy_story)
 	uint32_t ids[2][64];
 	char text[1024];
 
-	ck_assert_int_eq(qvk_tokenizer_load(qvk_test_ctx,
-		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)),
-		&tok), QVK_OK);
+	tok = qvk_test_tokenizer_load(
+		qvk_test_source_path("tests/data/tok512.bin", path, sizeof(path)));
 	for (int run = 0; run < 2; run++) {
 		uint32_t t = qvk_tokenizer_bos(tok), prev;
 		size_t len = 0;
@@ -282,7 +267,7 @@ START_TEST(test_greedy_story)
 
 			ck_assert_int_eq(qvk_reference_forward(ref, t, pos, &l), QVK_OK);
 			prev = t;
-			t = ids[run][pos] = argmax(l, m->params.vocab_size);
+			t = ids[run][pos] = qvk_test_argmax(l, m->params.vocab_size);
 			piece = qvk_tokenizer_decode(tok, prev, t, &pl);
 			if (len + pl < sizeof(text)) {
 				memcpy(text + len, piece, pl);
@@ -439,7 +424,7 @@ START_TEST(test_quantized_gguf)
 
 		ck_assert_int_eq(qvk_reference_forward(r, tokens[pos], pos, &l), QVK_OK);
 		memcpy(ref_logits + pos * 512, l, 512 * sizeof(float));
-		tokens[pos + 1] = argmax(l, 512);
+		tokens[pos + 1] = qvk_test_argmax(l, 512);
 	}
 	qvk_reference_destroy(r);
 	snprintf(path, sizeof(path), "/tmp/qvk-q-%d.gguf", (int)getpid());
@@ -516,9 +501,8 @@ START_TEST(test_perplexity)
 	text = malloc(4096);
 	len = fread(text, 1, 4096, f);
 	fclose(f);
-	ck_assert_int_eq(qvk_tokenizer_load(qvk_test_ctx,
-		qvk_test_source_path("tests/data/tok512.bin", tpath, sizeof(tpath)),
-		&tok), QVK_OK);
+	tok = qvk_test_tokenizer_load(
+		qvk_test_source_path("tests/data/tok512.bin", tpath, sizeof(tpath)));
 	ids = malloc(QVK_TOKENIZE_MAX(len) * sizeof(*ids));
 	ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx, text, len,
 					      QVK_TOKENIZE_BOS, ids,

@@ -54,6 +54,71 @@ float qvk_test_normal(uint64_t *state)
 	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
 
+void *qvk_test_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	ck_assert(buf != NULL);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+void qvk_test_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_msg(f != NULL, "cannot create %s", path);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+struct qvk_tokenizer *qvk_test_tokenizer_load(const char *path)
+{
+	struct qvk_tokenizer *tok = NULL;
+	qvk_status st = qvk_tokenizer_load(qvk_test_ctx, path, &tok);
+
+	ck_assert_msg(st == QVK_OK, "%s: %s: %s", path, qvk_strerror(st),
+		      qvk_ctx_message(qvk_test_ctx));
+	return tok;
+}
+
+struct qvk_model *qvk_test_model_load(const char *path)
+{
+	struct qvk_model *m = NULL;
+	qvk_status st = qvk_model_load(qvk_test_ctx, path, &m);
+
+	ck_assert_msg(st == QVK_OK, "%s: %s: %s", path, qvk_strerror(st),
+		      qvk_ctx_message(qvk_test_ctx));
+	return m;
+}
+
+uint32_t qvk_test_argmax(const float *x, uint32_t n)
+{
+	uint32_t best = 0;
+
+	for (uint32_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+void qvk_test_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 const char *qvk_test_model_path(const char *file, char *buf, size_t len)
 {
 	const char *dir = getenv("QVK_MODELS");

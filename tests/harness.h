@@ -22,6 +22,25 @@ float qvk_test_uniform(uint64_t *state, float lo, float hi);
 float qvk_test_normal(uint64_t *state);
 
 /*
+ * The whole file at @path in a malloc()ed buffer with a NUL after its
+ * *@len bytes; fails the test when the file cannot be read.
+ */
+void *qvk_test_read_file(const char *path, size_t *len);
+/* Creates or replaces @path with @len bytes; fails the test on any error. */
+void qvk_test_write_file(const char *path, const void *data, size_t len);
+
+/* A tokenizer from @path on qvk_test_ctx; fails the test when it will not load. */
+struct qvk_tokenizer *qvk_test_tokenizer_load(const char *path);
+/* The same for a model (llama2.c checkpoint or GGUF). */
+struct qvk_model *qvk_test_model_load(const char *path);
+
+/* Index of the largest of @x[0..@n) (ties: the lowest index); @n >= 1. */
+uint32_t qvk_test_argmax(const float *x, uint32_t n);
+
+/* Sleeps @ms milliseconds (tests that need time to pass between readings). */
+void qvk_test_sleep_ms(unsigned ms);
+
+/*
  * Path of a file in the shared model folder ($QVK_MODELS), or NULL after
  * printing a clear skip message when it is absent.
  */

@@ -44,15 +44,6 @@ struct qvk_synth {
 	uint64_t rng;
 };
 
-static uint64_t qvk_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static void *qvk_synth_alloc(struct qvk_synth *s, size_t bytes)
 {
 	void *p = malloc(bytes);
@@ -87,11 +78,11 @@ static bool qvk_synth_tensor(struct qvk_synth *s, struct qvk_host_tensor *t,
 	if (type == QVK_GGML_TYPE_F32) {
 		for (uint64_t i = 0; i < rows * cols; i++)
 			((float *)d)[i] = fill != 0 ? fill :
-				(float)((int)(qvk_next(&s->rng) % 2001) - 1000) * 1e-5f;
+				(float)((int)(qvk_tool_rand(&s->rng) % 2001) - 1000) * 1e-5f;
 		return true;
 	}
 	for (uint64_t i = 0; i + 8 <= t->size_bytes; i += 8) {
-		uint64_t r = qvk_next(&s->rng);
+		uint64_t r = qvk_tool_rand(&s->rng);
 
 		memcpy(d + i, &r, 8);
 	}
@@ -265,7 +256,7 @@ int qvk_bench_llm(int argc, char **argv)
 			if (toks && qvk_synth_build(&syn, &sh->p, types[t]))
 				st = qvk_llm_create(dev, &syn.model, &opt, &llm);
 			for (uint32_t i = 0; toks && i < n_prefill + n_decode; i++)
-				toks[i] = (uint32_t)(qvk_next(&syn.rng) %
+				toks[i] = (uint32_t)(qvk_tool_rand(&syn.rng) %
 						     sh->p.vocab_size);
 			/* Warm-up: both plans recorded, pipelines compiled. */
 			if (st == QVK_OK)

@@ -57,15 +57,6 @@ struct qvk_bench_state {
 	uint32_t n_results, cap_results;
 };
 
-static uint64_t qvk_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static int qvk_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -87,7 +78,7 @@ static qvk_status qvk_synthetic_q(struct qvk_bench_state *bs,
 	words = (size_t)n * (*out)->row_words;
 	groups = (size_t)n * (*out)->n_groups;
 	for (size_t i = 0; i < words; i++)
-		(*out)->qs[i] = (uint32_t)qvk_rand(&bs->rng);
+		(*out)->qs[i] = (uint32_t)qvk_tool_rand(&bs->rng);
 	for (size_t i = 0; i < groups; i++) {
 		(*out)->scales[i] = qvk_fp16_from_f32(0.01f);
 		if ((*out)->mins)
@@ -367,10 +358,10 @@ static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 		if ((first == K_F32 && !wf) || !x)
 			st = QVK_ERR_NO_MEMORY;
 		for (size_t i = 0; wf && i < (size_t)sh->n * sh->k; i++)
-			wf[i] = (float)((int)(qvk_rand(&bs->rng) % 2001) - 1000) *
+			wf[i] = (float)((int)(qvk_tool_rand(&bs->rng) % 2001) - 1000) *
 				1e-5f;
 		for (size_t i = 0; x && i < (size_t)bs->opt.prefill_m * sh->k; i++)
-			x[i] = (float)((int)(qvk_rand(&bs->rng) % 2001) - 1000) *
+			x[i] = (float)((int)(qvk_tool_rand(&bs->rng) % 2001) - 1000) *
 			       1e-3f;
 		for (int mi = 0; st == QVK_OK && mi < 2; mi++) {
 			/*

@@ -38,20 +38,11 @@ struct bench_result {
 	bool done;
 };
 
-/* splitmix64 and Box-Muller: reproducible synthetic data. */
-static uint64_t bench_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
+/* Box-Muller on qvk_tool_rand(): reproducible synthetic data. */
 static float bench_normal(uint64_t *s)
 {
-	double u1 = ((double)(bench_rand(s) >> 11) + 1.0) * 0x1.0p-53;
-	double u2 = (double)(bench_rand(s) >> 11) * 0x1.0p-53;
+	double u1 = ((double)(qvk_tool_rand(s) >> 11) + 1.0) * 0x1.0p-53;
+	double u2 = (double)(qvk_tool_rand(s) >> 11) * 0x1.0p-53;
 
 	return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
@@ -69,7 +60,7 @@ static void bench_data(const struct bench_opts *o, float *w, float *x,
 
 	for (uint32_t j = 0; j < o->k; j++)
 		chan[j] = expf(0.5f * bench_normal(&st)) *
-			  (bench_rand(&st) % 512 == 0 ? 20.0f : 1.0f);
+			  (qvk_tool_rand(&st) % 512 == 0 ? 20.0f : 1.0f);
 	for (size_t i = 0; i < (size_t)o->n * o->k; i++)
 		w[i] = 0.02f * bench_normal(&st);
 	for (uint32_t t = 0; t < rows; t++) {

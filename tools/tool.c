@@ -116,6 +116,15 @@ struct qvk_ctx *qvk_tool_ctx(const char *cmd)
 	return ctx;
 }
 
+uint64_t qvk_tool_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 double qvk_tool_now_s(void)
 {
 	struct timespec ts;

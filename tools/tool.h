@@ -53,4 +53,7 @@ struct qvk_ctx *qvk_tool_ctx(const char *cmd);
 /* Monotonic time in seconds. */
 double qvk_tool_now_s(void);
 
+/* splitmix64: the benchmarks' synthetic data, reproducible from a seed. */
+uint64_t qvk_tool_rand(uint64_t *state);
+
 #endif

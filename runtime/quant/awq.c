@@ -26,7 +26,7 @@ static qvk_status awq_check(struct qvk_ctx *ctx, const char *name,
 			    uint32_t n, uint32_t k,
 			    const struct qvk_awq_params *p)
 {
-	size_t bad;
+	qvk_status st;
 
 	if (!x || !w || !p || t == 0 || n == 0 || k == 0)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
@@ -35,17 +35,10 @@ static qvk_status awq_check(struct qvk_ctx *ctx, const char *name,
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: %u x %u with %u tokens is too large", name,
 				 n, k, t);
-	bad = qvk_find_nonfinite(w, (size_t)n * k);
-	if (bad < (size_t)n * k)
-		return qvk_error(ctx, QVK_ERR_NUMERIC,
-				 "%s: non-finite weight at row %zu, column %zu",
-				 name, bad / k, bad % k);
-	bad = qvk_find_nonfinite(x, (size_t)t * k);
-	if (bad < (size_t)t * k)
-		return qvk_error(ctx, QVK_ERR_NUMERIC,
-				 "%s: non-finite calibration input at token %zu, "
-				 "column %zu", name, bad / k, bad % k);
-	return QVK_OK;
+	st = qvk_check_finite(ctx, name, "weight", "row", w, n, k);
+	if (st)
+		return st;
+	return qvk_check_finite(ctx, name, "calibration input", "token", x, t, k);
 }
 
 /* s_j for one α from the mean magnitudes, normalised. */

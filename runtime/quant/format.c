@@ -213,3 +213,16 @@ size_t qvk_find_nonfinite(const float *x, size_t count)
 			return i;
 	return count;
 }
+
+qvk_status qvk_check_finite(struct qvk_ctx *ctx, const char *name,
+			    const char *what, const char *row_name,
+			    const float *x, size_t rows, uint32_t k)
+{
+	size_t count = rows * k, bad = qvk_find_nonfinite(x, count);
+
+	if (bad < count)
+		return qvk_error(ctx, QVK_ERR_NUMERIC,
+				 "%s: non-finite %s at %s %zu, column %zu", name,
+				 what, row_name, bad / k, bad % k);
+	return QVK_OK;
+}

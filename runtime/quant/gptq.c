@@ -218,8 +218,6 @@ static qvk_status gptq_check(struct qvk_ctx *ctx, const char *name,
 			     const float *w, uint32_t n, uint32_t k,
 			     const struct qvk_gptq_params *p)
 {
-	size_t bad;
-
 	if (!w || !p || n == 0 || k == 0)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: NULL argument or empty shape", name);
@@ -235,29 +233,17 @@ static qvk_status gptq_check(struct qvk_ctx *ctx, const char *name,
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: damping %g is not in [0, 10)", name,
 				 (double)p->damp);
-	bad = qvk_find_nonfinite(w, (size_t)n * k);
-	if (bad < (size_t)n * k)
-		return qvk_error(ctx, QVK_ERR_NUMERIC,
-				 "%s: non-finite weight at row %zu, column %zu",
-				 name, bad / k, bad % k);
-	return QVK_OK;
+	return qvk_check_finite(ctx, name, "weight", "row", w, n, k);
 }
 
 static qvk_status gptq_check_x(struct qvk_ctx *ctx, const char *name,
 			       const float *x, uint32_t t, uint32_t k)
 {
-	size_t bad;
-
 	if (!x || t == 0 || t > (1u << 26))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: no calibration rows, or too many (%u)",
 				 name, t);
-	bad = qvk_find_nonfinite(x, (size_t)t * k);
-	if (bad < (size_t)t * k)
-		return qvk_error(ctx, QVK_ERR_NUMERIC,
-				 "%s: non-finite calibration input at token %zu, "
-				 "column %zu", name, bad / k, bad % k);
-	return QVK_OK;
+	return qvk_check_finite(ctx, name, "calibration input", "token", x, t, k);
 }
 
 /* Static groups: every (row, group) fitted from the original weights. */

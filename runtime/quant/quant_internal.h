@@ -111,4 +111,13 @@ void qvk_qtensor_write_group(struct qvk_qtensor *qt, uint32_t row, uint32_t g,
 /* Index of the first non-finite value in x[0..count), or count. */
 size_t qvk_find_nonfinite(const float *x, size_t count);
 
+/*
+ * QVK_OK when the (@rows, @k) matrix @x is all finite; otherwise
+ * QVK_ERR_NUMERIC naming the first bad entry as
+ * "@name: non-finite @what at @row_name R, column C".
+ */
+QVK_MUST_CHECK qvk_status qvk_check_finite(struct qvk_ctx *ctx, const char *name,
+					   const char *what, const char *row_name,
+					   const float *x, size_t rows, uint32_t k);
+
 #endif

@@ -38,6 +38,31 @@ void qvk_unfold_scale_from_act(float *x, uint32_t m, uint32_t k,
 			x[(size_t)t * k + j] /= s[j];
 }
 
+/*
+ * absmax[j] = max(absmax[j], |x[r][j]|) over the (@rows, @k) matrix @x;
+ * a non-finite entry is refused as "@name: non-finite @what V at
+ * @row_name R, column C" (the activations' and the weights' wording).
+ */
+static qvk_status qvk_absmax_columns(struct qvk_ctx *ctx, const char *name,
+				     const char *what, const char *row_name,
+				     const float *x, uint32_t rows, uint32_t k,
+				     float *absmax)
+{
+	for (uint32_t r = 0; r < rows; r++) {
+		const float *row = x + (size_t)r * k;
+		size_t bad = qvk_find_nonfinite(row, k);
+
+		if (bad < k)
+			return qvk_error(ctx, QVK_ERR_NUMERIC,
+					 "%s: non-finite %s %g at %s %u, column %zu",
+					 name, what, (double)row[bad], row_name, r,
+					 bad);
+		for (uint32_t j = 0; j < k; j++)
+			absmax[j] = fmaxf(absmax[j], fabsf(row[j]));
+	}
+	return QVK_OK;
+}
+
 qvk_status qvk_act_absmax_update(struct qvk_ctx *ctx, const char *name,
 				 const float *x, uint32_t m, uint32_t k,
 				 float *absmax)
@@ -47,25 +72,15 @@ qvk_status qvk_act_absmax_update(struct qvk_ctx *ctx, const char *name,
 	if (!x || !absmax)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: NULL argument",
 				 name);
-	for (uint32_t t = 0; t < m; t++) {
-		const float *row = x + (size_t)t * k;
-		size_t bad = qvk_find_nonfinite(row, k);
-
-		if (bad < k)
-			return qvk_error(ctx, QVK_ERR_NUMERIC,
-					 "%s: non-finite value %g at token %u, "
-					 "column %zu", name, (double)row[bad], t,
-					 bad);
-		for (uint32_t j = 0; j < k; j++)
-			absmax[j] = fmaxf(absmax[j], fabsf(row[j]));
-	}
-	return QVK_OK;
+	return qvk_absmax_columns(ctx, name, "value", "token", x, m, k, absmax);
 }
 
 qvk_status qvk_smoothquant_scales(struct qvk_ctx *ctx, const char *name,
 				  const float *act_absmax, const float *w,
 				  uint32_t n, uint32_t k, float alpha, float *s)
 {
+	qvk_status st;
+
 	if (!name)
 		name = "smoothquant";
 	if (!act_absmax || !w || !s || n == 0 || k == 0)
@@ -82,18 +97,9 @@ qvk_status qvk_smoothquant_scales(struct qvk_ctx *ctx, const char *name,
 					 name, (double)act_absmax[j], j);
 		s[j] = 0.0f; /* max |W_j| first */
 	}
-	for (uint32_t r = 0; r < n; r++) {
-		const float *row = w + (size_t)r * k;
-		size_t bad = qvk_find_nonfinite(row, k);
-
-		if (bad < k)
-			return qvk_error(ctx, QVK_ERR_NUMERIC,
-					 "%s: non-finite weight %g at row %u, "
-					 "column %zu", name, (double)row[bad], r,
-					 bad);
-		for (uint32_t j = 0; j < k; j++)
-			s[j] = fmaxf(s[j], fabsf(row[j]));
-	}
+	st = qvk_absmax_columns(ctx, name, "weight", "row", w, n, k, s);
+	if (st)
+		return st;
 	for (uint32_t j = 0; j < k; j++) {
 		double v;
 

@@ -6,7 +6,6 @@
  * an energy counter is read through it; one with only power is integrated.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,15 +127,9 @@ qvk_status qvk_telemetry_probe_hwmon(struct qvk_telemetry *t)
 	uint32_t before = t->n_domains;
 	int n;
 
-	if (!qvk_sysfs_path(t, dir, sizeof(dir), "class/hwmon")) {
-		qvk_telemetry_note(t, "hwmon: sysfs root too long");
+	n = qvk_sysfs_scan_class(t, "hwmon", dir, sizeof(dir), qvk_hwmon_filter, &list);
+	if (n < 0)
 		return QVK_OK;
-	}
-	n = scandir(dir, &list, qvk_hwmon_filter, alphasort);
-	if (n < 0) {
-		qvk_telemetry_note(t, "hwmon: %s: %s", dir, strerror(errno));
-		return QVK_OK;
-	}
 	for (int i = 0; i < n; i++) {
 		const char *dev = list[i]->d_name;
 

@@ -6,7 +6,6 @@
  * fix (CVE-2020-8694), which is reported as such.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,15 +98,10 @@ qvk_status qvk_telemetry_probe_powercap(struct qvk_telemetry *t)
 	uint32_t before = t->n_domains;
 	int n;
 
-	if (!qvk_sysfs_path(t, dir, sizeof(dir), "class/powercap")) {
-		qvk_telemetry_note(t, "powercap: sysfs root too long");
+	n = qvk_sysfs_scan_class(t, "powercap", dir, sizeof(dir), qvk_powercap_filter,
+				 &list);
+	if (n < 0)
 		return QVK_OK;
-	}
-	n = scandir(dir, &list, qvk_powercap_filter, alphasort);
-	if (n < 0) {
-		qvk_telemetry_note(t, "powercap: %s: %s", dir, strerror(errno));
-		return QVK_OK;
-	}
 	for (int i = 0; i < n; i++) {
 		qvk_powercap_zone(t, dir, list[i]->d_name);
 		free(list[i]);

@@ -6,6 +6,7 @@
  * quoted, never a zero.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -47,6 +48,22 @@ bool qvk_sysfs_path(const struct qvk_telemetry *t, char *buf, size_t len,
 	m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
 	va_end(ap);
 	return m >= 0 && (size_t)m < len - (size_t)n;
+}
+
+int qvk_sysfs_scan_class(struct qvk_telemetry *t, const char *class, char *dir,
+			 size_t dirlen, int (*filter)(const struct dirent *),
+			 struct dirent ***list)
+{
+	int n;
+
+	if (!qvk_sysfs_path(t, dir, dirlen, "class/%s", class)) {
+		qvk_telemetry_note(t, "%s: sysfs root too long", class);
+		return -1;
+	}
+	n = scandir(dir, list, filter, alphasort);
+	if (n < 0)
+		qvk_telemetry_note(t, "%s: %s: %s", class, dir, strerror(errno));
+	return n;
 }
 
 /* Read up to @len - 1 bytes; sysfs values are far shorter than a page. */

@@ -157,6 +157,17 @@ bool qvk_sysfs_path(const struct qvk_telemetry *t, char *buf, size_t len,
 		    const char *fmt, ...) QVK_PRINTF(4, 5);
 
 /*
+ * scandir() of "<root>/class/@class" (path into @dir), keeping what
+ * @filter accepts, in alphasort() order. Returns the count, or -1 after a
+ * note "@class: ..." when the path does not fit or the folder cannot be
+ * read: a missing source is not an error.
+ */
+struct dirent;
+int qvk_sysfs_scan_class(struct qvk_telemetry *t, const char *class, char *dir,
+			 size_t dirlen, int (*filter)(const struct dirent *),
+			 struct dirent ***list);
+
+/*
  * Read a whole small sysfs file as one unsigned decimal number (optional
  * trailing newline). Failures are described in @err: open/read errno, an
  * empty file, or the text that is not a number.

@@ -16,17 +16,9 @@
 
 #include <qvk/telemetry.h>
 
-static int failures;
+#include "vm_check.h"
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("QVK_CHECK_FAIL %s:%d: ", __FILE__, __LINE__);  \
-			printf(__VA_ARGS__);                                   \
-			printf(" [%s]\n", #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+int check_failures;
 
 static void sleep_ms(unsigned ms)
 {
@@ -103,6 +95,6 @@ int main(int argc, char **argv)
 out:
 	qvk_telemetry_destroy(t);
 	qvk_ctx_destroy(ctx);
-	printf("QVK_TEST libqvk-synthetic %s\n", failures ? "FAIL" : "PASS");
-	return failures != 0;
+	printf("QVK_TEST libqvk-synthetic %s\n", check_failures ? "FAIL" : "PASS");
+	return check_failures != 0;
 }

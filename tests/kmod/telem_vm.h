@@ -17,24 +17,13 @@
 
 #include <uapi/linux/qvk_telem.h>
 
+#include "vm_check.h"
+
 #define DEV "/dev/" QVK_TELEM_DEVICE_NAME
 #define SYSFS_ENERGY "/sys/class/misc/" QVK_TELEM_DEVICE_NAME "/energy_uj"
 
-extern int check_failures;
 extern __u64 rate_uw;        /* the module's synthetic_uw */
 extern uint32_t counter_bits; /* the module's synthetic_bits */
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			printf("QVK_CHECK_FAIL %s:%d: ", __FILE__, __LINE__);  \
-			printf(__VA_ARGS__);                                   \
-			printf(" [%s]\n", #cond);                              \
-			fflush(stdout);                                        \
-			__atomic_fetch_add(&check_failures, 1,                 \
-					   __ATOMIC_RELAXED);                  \
-		}                                                              \
-	} while (0)
 
 __u64 now_ns(void);
 void sleep_ms(unsigned ms);
