@@ -50,16 +50,6 @@ static void qvk_forward_teardown(void)
 	qvk_test_gpu_teardown();
 }
 
-static uint32_t qvk_argmax(const float *x, uint32_t n)
-{
-	uint32_t best = 0;
-
-	for (uint32_t i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
-}
-
 /*
  * The prompt's tokens, then the reference's greedy continuation up to
  * QVK_POSITIONS, with the reference's logits for every position.
@@ -86,7 +76,7 @@ static void qvk_reference_run(const struct qvk_model *model, bool kv_f16,
 				 QVK_OK);
 		memcpy(logits + (size_t)pos * vocab, l, vocab * sizeof(float));
 		if (pos + 1 >= n && pos + 1 < QVK_POSITIONS)
-			tokens[pos + 1] = qvk_argmax(l, vocab);
+			tokens[pos + 1] = qvk_test_argmax(l, vocab);
 	}
 	qvk_reference_destroy(ref);
 }
@@ -112,7 +102,7 @@ static struct qvk_cmp qvk_compare(const float *got, const float *want,
 			mag = fmax(mag, fabs((double)w[i]));
 		}
 		c.worst = fmax(c.worst, diff / mag);
-		c.top1 += qvk_argmax(g, vocab) == qvk_argmax(w, vocab);
+		c.top1 += qvk_test_argmax(g, vocab) == qvk_test_argmax(w, vocab);
 	}
 	return c;
 }
@@ -328,8 +318,8 @@ START_TEST(test_greedy_64_tokens_match_reference)
 				 QVK_OK);
 		ck_assert_int_eq(qvk_llm_forward(llm, &tok_gpu, 1, pos, NULL, &lg),
 				 QVK_OK);
-		tok_ref = qvk_argmax(lr, p->vocab_size);
-		tok_gpu = qvk_argmax(lg, p->vocab_size);
+		tok_ref = qvk_test_argmax(lr, p->vocab_size);
+		tok_gpu = qvk_test_argmax(lg, p->vocab_size);
 		ck_assert_msg(tok_gpu == tok_ref, "position %u: GPU %u, "
 			      "reference %u", pos, tok_gpu, tok_ref);
 	}

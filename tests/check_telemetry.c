@@ -169,10 +169,14 @@ END_TEST
 
 START_TEST(test_env_root_and_module_errors)
 {
-	struct qvk_telemetry_options opt = { .module_path = telem_fixture("rapl/class/powercap/intel-rapl:0/name"),
-					     .poll_period_s = -1 };
+	struct qvk_telemetry_options opt = { .poll_period_s = -1 };
 	struct qvk_telemetry *t = NULL;
+	char module_path[512];
 
+	/* telem_fixture() returns a static buffer: copy before calling again. */
+	snprintf(module_path, sizeof(module_path), "%s",
+		 telem_fixture("rapl/class/powercap/intel-rapl:0/name"));
+	opt.module_path = module_path;
 	setenv("QVK_SYSFS_ROOT", telem_fixture("rapl"), 1);
 	ck_assert_int_eq(qvk_telemetry_create(qvk_test_ctx, &opt, &t), QVK_OK);
 	unsetenv("QVK_SYSFS_ROOT");
