@@ -132,15 +132,13 @@ static qvk_status qvk_create_logical(struct qvk_device *dev,
 
 	/* On 1.2 devices the 1.3 features come from their extensions. */
 	if (info->int_dot) {
-		dotf.pNext = feats.pNext;
-		feats.pNext = &dotf;
+		qvk_chain(&feats, &dotf);
 		if (!v13)
 			ext_names[n_ext++] =
 				VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
 	}
 	if (info->subgroup_size_control) {
-		sgf.pNext = feats.pNext;
-		feats.pNext = &sgf;
+		qvk_chain(&feats, &sgf);
 		if (!v13)
 			ext_names[n_ext++] =
 				VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;

@@ -180,30 +180,24 @@ void qvk_device_info_query(struct qvk_ctx *ctx, VkPhysicalDevice pdev,
 	/* Chain only the structures the device can fill (valid usage). */
 	props.pNext = &p11;
 	if (have_dot) {
-		dotp.pNext = props.pNext;
-		props.pNext = &dotp;
+		qvk_chain(&props, &dotp);
 	}
 	if (have_sg) {
-		sgp.pNext = props.pNext;
-		props.pNext = &sgp;
+		qvk_chain(&props, &sgp);
 	}
 	if (exts.drm) {
-		drmp.pNext = props.pNext;
-		props.pNext = &drmp;
+		qvk_chain(&props, &drmp);
 	}
 	if (exts.pci_bus_info) {
-		pcip.pNext = props.pNext;
-		props.pNext = &pcip;
+		qvk_chain(&props, &pcip);
 	}
 	vkGetPhysicalDeviceProperties2(pdev, &props);
 	feats.pNext = &f11;
 	if (have_dot) {
-		dotf.pNext = feats.pNext;
-		feats.pNext = &dotf;
+		qvk_chain(&feats, &dotf);
 	}
 	if (have_sg) {
-		sgf.pNext = feats.pNext;
-		feats.pNext = &sgf;
+		qvk_chain(&feats, &sgf);
 	}
 	vkGetPhysicalDeviceFeatures2(pdev, &feats);
 

@@ -23,6 +23,13 @@ qvk_status qvk_vk_result(struct qvk_ctx *ctx, VkResult res, const char *call,
 #define QVK_VK(ctx, call) qvk_vk_result((ctx), (call), #call, __FILE__, __LINE__)
 const char *qvk_vk_result_name(VkResult res);
 
+/* Insert structure @s right after @head in a Vulkan pNext chain. */
+static inline void qvk_chain(void *head, void *s)
+{
+	((VkBaseOutStructure *)s)->pNext = ((VkBaseOutStructure *)head)->pNext;
+	((VkBaseOutStructure *)head)->pNext = s;
+}
+
 /* ---------------------------------------------------------- instance */
 struct qvk_instance {
 	VkInstance instance;
