@@ -90,7 +90,7 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 				  const struct qvk_llm_options *opt,
 				  struct qvk_mm_weight **out,
 				  enum qvk_weight_format *used,
-				  uint32_t *group_used)
+				  uint32_t *group_used, bool float_as_stored)
 {
 	struct qvk_ctx *ctx = dev->ctx;
 	enum qvk_weight_format f = qvk_keep_format(opt->keep, t->name);
@@ -104,6 +104,11 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	float *w;
 	qvk_status st = QVK_OK;
 
+	if (f == QVK_WEIGHTS_AUTO && opt->format == QVK_WEIGHTS_AUTO &&
+	    float_as_stored && (t->type == QVK_GGML_TYPE_F32 ||
+				t->type == QVK_GGML_TYPE_F16))
+		f = t->type == QVK_GGML_TYPE_F16 ? QVK_WEIGHTS_F16 :
+						   QVK_WEIGHTS_F32;
 	if (f == QVK_WEIGHTS_AUTO)
 		f = opt->format != QVK_WEIGHTS_AUTO ? opt->format :
 						      qvk_auto_format(t);
@@ -200,6 +205,12 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	const struct qvk_model_params *p = &model->params;
 	enum qvk_weight_format used, first = QVK_WEIGHTS_AUTO, out_fmt;
 	uint32_t group = 0, first_group = 0;
+	/*
+	 * A file that `qvk quantize` wrote says which tensors it left in
+	 * float (--keep, --format f32/f16): auto keeps them so.
+	 */
+	bool float_as_stored = model->gguf &&
+			       qvk_gguf_find(model->gguf, "qvk.quantize.method");
 	double total = (double)p->n_layers * 7 + 1, done = 0;
 	bool mixed = false;
 	qvk_status st;
@@ -234,7 +245,7 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 		for (int i = 0; st == QVK_OK && i < 7; i++) {
 			dev->ctx->progress_fn = NULL;
 			st = qvk_load_linear(dev, lin[i], opt, slot[i], &used,
-					     &group);
+					     &group, float_as_stored);
 			dev->ctx->progress_fn = progress;
 			if (first == QVK_WEIGHTS_AUTO) {
 				first = used;
@@ -247,7 +258,7 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	dev->ctx->progress_fn = NULL;
 	if (st == QVK_OK)
 		st = qvk_load_linear(dev, &model->output, opt, &w->output,
-				     &out_fmt, &group);
+				     &out_fmt, &group, float_as_stored);
 	dev->ctx->progress_fn = progress;
 	qvk_progress(dev->ctx, "loading weights", total, total);
 	if (st != QVK_OK) {
