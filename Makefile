@@ -230,8 +230,21 @@ bench: deps-build
 	./$(QVK) bench all
 
 # --------------------------------------------------------------- install
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+# pkg-config file: `pkg-config --cflags --libs qvk` for programs using libqvk.
+# Phony: PREFIX may differ from the last install.
+.PHONY: $(BUILD)/qvk.pc
+$(BUILD)/qvk.pc:
+	@mkdir -p $(@D)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
+		'includedir=$${prefix}/include' '' 'Name: qvk' \
+		'Description: quantized LLM inference on any Vulkan device' \
+		'Version: $(QVK_VERSION)' 'Requires.private: vulkan libdrm' \
+		'Libs: -L$${libdir} -lqvk' \
+		'Libs.private: $(BLAS_LIBS) -lm -lpthread -ldl' \
+		'Cflags: -I$${includedir}' > $@
+
+install: all $(BUILD)/qvk.pc
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/include/qvk
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
@@ -239,9 +252,11 @@ install: all
 	ln -sf libqvk.so.$(QVK_SOVERSION) $(DESTDIR)$(PREFIX)/lib/libqvk.so
 	install -m 644 include/qvk/*.h $(DESTDIR)$(PREFIX)/include/qvk/
 	install -m 755 $(QVK) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/qvk.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libqvk.* $(DESTDIR)$(PREFIX)/bin/qvk
+	rm -f $(DESTDIR)$(PREFIX)/lib/libqvk.* $(DESTDIR)$(PREFIX)/bin/qvk \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/qvk.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/qvk
 
 clean:

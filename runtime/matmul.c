@@ -53,7 +53,7 @@ static bool qvk_mm_is_float(enum qvk_mm_kind kind)
 static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 			      struct qvk_pipeline **out)
 {
-	struct qvk_pipeline_desc d = { .n_spec = 6 };
+	struct qvk_pipeline_desc d = { .n_spec = 7 };
 	qvk_status st;
 
 	for (uint32_t i = 0; i < mm->n_pipes; i++)
@@ -84,6 +84,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[3] = key.accumulate;
 		d.spec[4] = key.write_dots;
 		d.spec[5] = mm->broadcast;
+		d.spec[6] = key.group_blocks;
 	}
 	st = qvk_pipeline_create(mm->dev, &d, out);
 	if (st != QVK_OK)
@@ -94,6 +95,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 	mm->keys[mm->n_pipes].tm = key.tm;
 	mm->keys[mm->n_pipes].accumulate = key.accumulate;
 	mm->keys[mm->n_pipes].write_dots = key.write_dots;
+	mm->keys[mm->n_pipes].group_blocks = key.group_blocks;
 	mm->pipes[mm->n_pipes++] = *out;
 	return QVK_OK;
 }
@@ -133,6 +135,9 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	key.kind = w->kind;
 	key.accumulate = accumulate;
 	key.write_dots = dots != NULL;
+	/* Groups of 32/64/128 unroll; per-row groups (any size) loop. */
+	key.group_blocks = qvk_mm_is_float(w->kind) || w->group > 128 ?
+				   0 : w->group / 32;
 	/*
 	 * Two tiles only: one token (decode) and up to QVK_MM_MAX_TM (prefill,
 	 * where a partial last tile repeats its last token), so that a new

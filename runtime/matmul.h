@@ -69,6 +69,7 @@ qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q);
 struct qvk_mm_pipe_key {
 	enum qvk_mm_kind kind;
 	uint32_t tm;
+	uint32_t group_blocks; /* 1, 2, 4; 0 for per-row groups */
 	bool accumulate, write_dots;
 };
 

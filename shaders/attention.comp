@@ -4,15 +4,19 @@
 // Token r of the step (position p = step_pos + r) attends positions 0..p:
 //   s_t = (q · k_t) * scale,  a = softmax(s),  out = Σ_t a_t v_t
 // q, out: (m, n_heads, head_dim) fp32; cache: [kv_head][max_seq][head_dim]
-// fp16 pairs; q head h reads kv head h / (n_heads / n_kv_heads).
+// fp16; q head h reads kv head h / G, G = n_heads / n_kv_heads.
 //
-// One workgroup per (q head, token). Positions are taken CHUNK at a time
-// (scores in shared memory, CHUNK from the device's shared-memory size) with
-// the online softmax of Milakov & Gimelshein (2018): the running maximum is
-// subtracted before exp and earlier sums and outputs are rescaled by
-// exp(old max - new max), so nothing overflows and no score buffer in device
-// memory is needed whatever the context length. Invocations own positions
-// for the scores and pairs of output dimensions for the weighted sum of v.
+// One workgroup per (kv head, token): the G query heads that share a kv
+// head are handled together, GMAX at a time, so each key and value is
+// loaded and widened once for up to GMAX heads instead of once per head.
+// Positions are taken CHUNK at a time (scores in shared memory, CHUNK from
+// the device's shared-memory size) with the online softmax of Milakov &
+// Gimelshein (2018): the running maximum is subtracted before exp and
+// earlier sums and outputs are rescaled by exp(old max - new max), so
+// nothing overflows and no score buffer in device memory is needed at any
+// context length. For the scores invocations own positions; for the
+// weighted sum of v they own 8-dimension slices (one uvec4 of fp16).
+// head_dim is a multiple of 8, so every cache row is uvec4-aligned.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "ops_common.glsl"
@@ -20,12 +24,13 @@
 
 layout(constant_id = 1) const uint CHUNK = 256;  // positions per round
 layout(constant_id = 2) const uint MAX_HD = 256; // head_dim limit
-layout(constant_id = 3) const uint WPT = 16;     // ceil(MAX_HD / 2 / WG)
+layout(constant_id = 3) const uint UPT = 4;      // ceil(MAX_HD / 8 / WG)
+layout(constant_id = 4) const uint GMAX = 4;     // query heads per pass
 
 layout(std430, binding = 1) readonly buffer Q { float q[]; };
-layout(std430, binding = 2) readonly buffer Kc { uint kc[]; };
-layout(std430, binding = 3) readonly buffer Vc { uint vc[]; };
-layout(std430, binding = 4) writeonly buffer O { vec2 o[]; };
+layout(std430, binding = 2) readonly buffer Kc { uvec4 kc[]; };
+layout(std430, binding = 3) readonly buffer Vc { uvec4 vc[]; };
+layout(std430, binding = 4) writeonly buffer O { float o[]; };
 
 layout(push_constant) uniform Push {
 	uint head_dim;
@@ -35,71 +40,154 @@ layout(push_constant) uniform Push {
 	float scale; // 1/sqrt(head_dim)
 } pc;
 
-shared float s_q[MAX_HD];
-shared float s_p[CHUNK];
+const uint MAX_HU = MAX_HD / 8u;
+// q of the pass's heads, even elements (a) and odd elements (b) of each
+// 8-slice, matching the halves of a cache uvec4.
+shared vec4 s_qa[GMAX * MAX_HU];
+shared vec4 s_qb[GMAX * MAX_HU];
+shared float s_p[GMAX * CHUNK];
 
 const float QVK_NEG_BIG = -3.0e38; // exp(QVK_NEG_BIG - m) == 0, no inf - inf
 
+// Widen 8 fp16 (one uvec4, element 2i in the low half of word i):
+// a = elements 0, 2, 4, 6 and b = 1, 3, 5, 7. The half's exponent and
+// mantissa go to the top of a float's and a multiply by 2^112 rebiases the
+// exponent: exact for every finite half (subnormal halves become fp32
+// subnormals first, which a device may flush: an error under 6.1e-5), and
+// cheaper than unpackHalf2x16 on CPU devices. fp16 inf/NaN (|x| > 65504
+// written to the cache) come out as large finite values.
+void qvk_widen8(uvec4 w, out vec4 a, out vec4 b)
+{
+	a = uintBitsToFloat(((w & 0x7fffu) << 13) | ((w & 0x8000u) << 16)) *
+	    5.192296858534828e33;
+	b = uintBitsToFloat(((w >> 3) & 0x0fffe000u) | (w & 0x80000000u)) *
+	    5.192296858534828e33;
+}
+
 void main()
 {
-	uint h = gl_WorkGroupID.x, row = gl_WorkGroupID.y;
+	uint kvh = gl_WorkGroupID.x, row = gl_WorkGroupID.y;
 	uint tid = gl_LocalInvocationID.x;
-	uint hw = pc.head_dim / 2u;
-	uint kvh = h / (pc.n_heads / pc.n_kv_heads);
+	uint hu = pc.head_dim / 8u;
+	uint G = pc.n_heads / pc.n_kv_heads;
 	uint n = min(step_pos + row + 1u, pc.max_seq);
-	uint qbase = (row * pc.n_heads + h) * pc.head_dim;
-	uint cbase = kvh * pc.max_seq * hw;
-	float m_run = QVK_NEG_BIG, l_run = 0.0;
-	vec2 acc[WPT];
+	uint cbase = kvh * pc.max_seq * hu;
 
-	for (uint j = 0u; j < WPT; j++)
-		acc[j] = vec2(0.0);
-	for (uint d = tid; d < pc.head_dim; d += WG)
-		s_q[d] = q[qbase + d];
-	barrier(); // q is in shared memory
+	for (uint g0 = 0u; g0 < G; g0 += GMAX) {
+		uint gn = min(GMAX, G - g0);
+		uint head0 = kvh * G + g0;
+		float m_run[GMAX], l_run[GMAX], corr[GMAX];
+		vec4 acc_a[GMAX * UPT], acc_b[GMAX * UPT];
 
-	for (uint c0 = 0u; c0 < n; c0 += CHUNK) {
-		uint cn = min(CHUNK, n - c0);
-		float lmax = QVK_NEG_BIG, lsum = 0.0;
-
-		for (uint t = tid; t < cn; t += WG) {
-			uint kb = cbase + (c0 + t) * hw;
-			float s = 0.0;
-			for (uint w = 0u; w < hw; w++) {
-				vec2 kk = unpackHalf2x16(kc[kb + w]);
-				s += s_q[2u * w] * kk.x + s_q[2u * w + 1u] * kk.y;
-			}
-			s *= pc.scale;
-			s_p[t] = s;
-			lmax = max(lmax, s);
-		}
-		float m_new = max(m_run, qvk_wg_max(lmax));
-		float corr = exp(m_run - m_new);
-		// Same positions per invocation as above: no barrier needed yet.
-		for (uint t = tid; t < cn; t += WG) {
-			float p = exp(s_p[t] - m_new);
-			s_p[t] = p;
-			lsum += p;
-		}
-		l_run = l_run * corr + qvk_wg_sum(lsum);
-		barrier(); // every weight of the chunk is in shared memory
-		for (uint j = 0u; j < WPT; j++) {
-			uint w = tid + j * WG;
-			if (w < hw) {
-				vec2 a = acc[j] * corr;
-				uint vb = cbase + c0 * hw + w;
-				for (uint t = 0u; t < cn; t++)
-					a += s_p[t] * unpackHalf2x16(vc[vb + t * hw]);
-				acc[j] = a;
+		for (uint g = 0u; g < GMAX; g++) {
+			m_run[g] = QVK_NEG_BIG;
+			l_run[g] = 0.0;
+			corr[g] = 1.0; // stays 1 for the unused g >= gn
+			for (uint j = 0u; j < UPT; j++) {
+				acc_a[g * UPT + j] = vec4(0.0);
+				acc_b[g * UPT + j] = vec4(0.0);
 			}
 		}
-		m_run = m_new;
-		barrier(); // all have read the weights before the next chunk
-	}
-	float inv = 1.0 / l_run;
-	for (uint j = 0u; j < WPT; j++) {
-		uint w = tid + j * WG;
-		if (w < hw)
-			o[qbase / 2u + w] = acc[j] * inv;
+		barrier(); // the previous pass has finished with s_qa/s_qb
+		for (uint i = tid; i < gn * hu; i += WG) {
+			uint g = i / hu, u = i - g * hu;
+			uint b = (row * pc.n_heads + head0 + g) * pc.head_dim + 8u * u;
+			s_qa[g * MAX_HU + u] = vec4(q[b], q[b + 2u], q[b + 4u], q[b + 6u]);
+			s_qb[g * MAX_HU + u] = vec4(q[b + 1u], q[b + 3u], q[b + 5u], q[b + 7u]);
+		}
+		barrier(); // q is in shared memory
+
+		for (uint c0 = 0u; c0 < n; c0 += CHUNK) {
+			uint cn = min(CHUNK, n - c0);
+			float lmax[GMAX], lsum[GMAX];
+
+			for (uint g = 0u; g < GMAX; g++) {
+				lmax[g] = QVK_NEG_BIG;
+				lsum[g] = 0.0;
+			}
+			for (uint t = tid; t < cn; t += WG) {
+				uint kb = cbase + (c0 + t) * hu;
+				float s[GMAX];
+
+				for (uint g = 0u; g < GMAX; g++)
+					s[g] = 0.0;
+				for (uint u = 0u; u < hu; u++) {
+					vec4 ka, kb2;
+					qvk_widen8(kc[kb + u], ka, kb2);
+					for (uint g = 0u; g < GMAX; g++)
+						if (g < gn)
+							s[g] += dot(s_qa[g * MAX_HU + u], ka) +
+								dot(s_qb[g * MAX_HU + u], kb2);
+				}
+				for (uint g = 0u; g < GMAX; g++) {
+					if (g < gn) {
+						s[g] *= pc.scale;
+						s_p[g * CHUNK + t] = s[g];
+						lmax[g] = max(lmax[g], s[g]);
+					}
+				}
+			}
+			for (uint g = 0u; g < GMAX; g++) {
+				if (g < gn) {
+					float m_new = max(m_run[g], qvk_wg_max(lmax[g]));
+					corr[g] = exp(m_run[g] - m_new);
+					m_run[g] = m_new;
+				}
+			}
+			// Same positions per invocation as above: no barrier yet.
+			for (uint t = tid; t < cn; t += WG) {
+				for (uint g = 0u; g < GMAX; g++) {
+					if (g < gn) {
+						float p = exp(s_p[g * CHUNK + t] - m_run[g]);
+						s_p[g * CHUNK + t] = p;
+						lsum[g] += p;
+					}
+				}
+			}
+			for (uint g = 0u; g < GMAX; g++)
+				if (g < gn)
+					l_run[g] = l_run[g] * corr[g] + qvk_wg_sum(lsum[g]);
+			barrier(); // every weight of the chunk is in shared memory
+			for (uint j = 0u; j < UPT; j++) {
+				uint u = tid + j * WG;
+				if (u >= hu)
+					continue;
+				for (uint g = 0u; g < GMAX; g++) {
+					acc_a[g * UPT + j] *= corr[g];
+					acc_b[g * UPT + j] *= corr[g];
+				}
+				uint vb = cbase + c0 * hu + u;
+				for (uint t = 0u; t < cn; t++) {
+					vec4 va, vb2;
+					qvk_widen8(vc[vb + t * hu], va, vb2);
+					for (uint g = 0u; g < GMAX; g++) {
+						if (g < gn) {
+							float p = s_p[g * CHUNK + t];
+							acc_a[g * UPT + j] += p * va;
+							acc_b[g * UPT + j] += p * vb2;
+						}
+					}
+				}
+			}
+			barrier(); // all have read the weights before the next chunk
+		}
+		for (uint j = 0u; j < UPT; j++) {
+			uint u = tid + j * WG;
+			if (u >= hu)
+				continue;
+			for (uint g = 0u; g < gn; g++) {
+				uint b = (row * pc.n_heads + head0 + g) * pc.head_dim + 8u * u;
+				vec4 a = acc_a[g * UPT + j] / l_run[g];
+				vec4 c = acc_b[g * UPT + j] / l_run[g];
+				o[b] = a.x;
+				o[b + 1u] = c.x;
+				o[b + 2u] = a.y;
+				o[b + 3u] = c.y;
+				o[b + 4u] = a.z;
+				o[b + 5u] = c.z;
+				o[b + 6u] = a.w;
+				o[b + 7u] = c.w;
+			}
+		}
 	}
 }

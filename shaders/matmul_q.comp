@@ -31,6 +31,10 @@ layout(constant_id = 4) const bool WRITE_DOTS = false; // test hook: int32 dots
 // Share activation words through subgroupBroadcast (needs subgroups of at
 // least 8); otherwise every lane loads them itself.
 layout(constant_id = 5) const bool BROADCAST = true;
+// 32-element blocks per group when known when the pipeline is made (groups
+// of 32, 64, 128), so that the block loop unrolls; 0: per-row groups, the
+// count from the push constants.
+layout(constant_id = 6) const uint GROUP_BLOCKS = 1;
 
 layout(std430, binding = 0) readonly buffer Qw { uvec4 qw[]; };
 layout(std430, binding = 1) readonly buffer Sw { uint sw[]; };  // fp16 pairs
@@ -81,13 +85,11 @@ int qvk_pair_dot(int w, int a_swapped)
 }
 #endif
 
-// Word i of the current block's activations: broadcast from lane i, or
-// (without BROADCAST) recomputed from a direct load by the caller's helper.
-uint g_act_base;
-
-uint qvk_act_u(uint mine, uint i)
+// Word i of the current block's activations (which start at word @base):
+// broadcast from lane i, or without BROADCAST loaded directly.
+uint qvk_act_u(uint mine, uint base, uint i)
 {
-	return BROADCAST ? subgroupBroadcast(mine, i) : qa[g_act_base + i];
+	return BROADCAST ? subgroupBroadcast(mine, i) : qa[base + i];
 }
 
 #if !QVK_INTDOT
@@ -97,10 +99,10 @@ int qvk_act_fields(uint word, bool odd)
 	return odd ? qvk_odd_fields(rot) : qvk_even_fields(rot);
 }
 
-int qvk_act(int mine_fields, uint i, bool odd)
+int qvk_act(int mine_fields, uint base, uint i, bool odd)
 {
 	return BROADCAST ? subgroupBroadcast(mine_fields, i) :
-			   qvk_act_fields(qa[g_act_base + i], odd);
+			   qvk_act_fields(qa[base + i], odd);
 }
 #endif
 
@@ -126,8 +128,9 @@ void main()
 			idot[t] = 0;
 			isum[t] = 0;
 		}
-		for (uint bi = 0; bi < pc.group_blocks; bi++) {
-			const uint b = g * pc.group_blocks + bi;
+		const uint gb = GROUP_BLOCKS != 0u ? GROUP_BLOCKS : pc.group_blocks;
+		for (uint bi = 0; bi < gb; bi++) {
+			const uint b = g * gb + bi;
 			uint wv[8];
 			uvec4 v0 = qw[r * pc.row_vec4 + b * (BLOCK_WORDS / 4)];
 			wv[0] = v0.x; wv[1] = v0.y; wv[2] = v0.z; wv[3] = v0.w;
@@ -154,20 +157,20 @@ void main()
 #endif
 			for (uint t = 0; t < TM; t++) {
 				const uint tok = min(t0 + t, pc.m - 1u);
-				g_act_base = tok * pc.act_words + b * 8u;
-				const uint mine = BROADCAST ? qa[g_act_base + lane] : 0u;
+				const uint abase = tok * pc.act_words + b * 8u;
+				const uint mine = BROADCAST ? qa[abase + lane] : 0u;
 				if (FMT != 1)
 					isum[t] += suma[tok * (pc.act_words / 8u) + b];
 #if QVK_INTDOT
 				int dsum = 0;
 				for (uint i = 0; i < BLOCK_WORDS; i++) {
 					if (FMT == 1) {
-						dsum += qvk_sdot4(wv[i], qvk_act_u(mine, i));
+						dsum += qvk_sdot4(wv[i], qvk_act_u(mine, abase, i));
 					} else {
 						dsum += qvk_sdot4(wv[i] & 0x0f0f0f0fu,
-								  qvk_act_u(mine, i));
+								  qvk_act_u(mine, abase, i));
 						dsum += qvk_sdot4((wv[i] >> 4) & 0x0f0f0f0fu,
-								  qvk_act_u(mine, i + 4u));
+								  qvk_act_u(mine, abase, i + 4u));
 					}
 				}
 				idot[t] += dsum;
@@ -178,8 +181,8 @@ void main()
 				const int ao_mine = qvk_act_fields(mine, true);
 				int dsum = 0, p = 0;
 				for (uint i = 0; i < 8u; i++) {
-					const int ae = qvk_act(ae_mine, i, false);
-					const int ao = qvk_act(ao_mine, i, true);
+					const int ae = qvk_act(ae_mine, abase, i, false);
+					const int ao = qvk_act(ao_mine, abase, i, true);
 					if (FMT == 1) {
 						dsum += qvk_pair_dot(we[i], ae);
 						dsum += qvk_pair_dot(wo[i], ao);

@@ -206,7 +206,7 @@ START_TEST(test_act_ref_matches_quant_core)
 END_TEST
 
 /* ---------------------------------------------------------- rmsnorm */
-static const uint32_t qvk_ops_dims[] = { 64, 172, 288, 4096 };
+static const uint32_t qvk_ops_dims[] = { 64, 172, 173, 288, 4096 };
 static const uint32_t qvk_ops_ms[] = { 1, 3, 7 };
 
 static struct qvk_ops_model qvk_ops_model_dim(uint32_t dim, uint32_t hidden)
@@ -252,7 +252,8 @@ START_TEST(test_rmsnorm_matches_reference)
 			QVK_WHOLE(wb), QVK_WHOLE(xb)));
 		qvk_ops_test_run(op, 1);
 		qvk_ops_test_read(ob, got, 4ull * m * dim);
-		snprintf(what, sizeof(what), "rmsnorm dim %u m %u", dim, m);
+		snprintf(what, sizeof(what), "rmsnorm dim %u m %u (%s)", dim, m,
+			 op[0].pipe == ops.rmsnorm[1] ? "vec4" : "scalar");
 		qvk_ops_test_close(what, got, want, (size_t)m * dim, 1e-6f, 2e-5f);
 		qvk_ops_test_run(&op[1], 1);
 		qvk_ops_test_read(xb, got, 4ull * m * dim);
@@ -300,7 +301,8 @@ START_TEST(test_rmsnorm_q8_matches_reference)
 			&ops, &op, &mdl, m, QVK_WHOLE(xb),
 			QVK_WHOLE(wb), &act.bind));
 		qvk_ops_test_run(&op, 1);
-		snprintf(what, sizeof(what), "rmsnorm_q8 dim %u", dim);
+		snprintf(what, sizeof(what), "rmsnorm_q8 dim %u (%s)", dim,
+			 op.pipe == ops.rmsnorm_q8[1] ? "vec4" : "scalar");
 		qvk_ops_check_act(what, m, dim, y, act.qa, act.sa, act.suma,
 				  2e-5, 2e-3);
 		qvk_ops_act_bufs_destroy(&act);
@@ -316,7 +318,7 @@ END_TEST
 
 START_TEST(test_act_quant_matches_reference)
 {
-	static const uint32_t ks[] = { 64, 172, 288, 4096, 11008 };
+	static const uint32_t ks[] = { 64, 172, 288, 4096, 11008, 301 };
 	uint64_t seed = qvk_test_seed("act_quant");
 	struct qvk_ops ops;
 
@@ -341,7 +343,8 @@ START_TEST(test_act_quant_matches_reference)
 		qvk_ops_test_check_bind(qvk_ops_act_quant_bind(
 			&ops, &op, k, m, stride, QVK_WHOLE(xb), &act.bind));
 		qvk_ops_test_run(&op, 1);
-		snprintf(what, sizeof(what), "act_quant k %u stride %u", k, stride);
+		snprintf(what, sizeof(what), "act_quant k %u stride %u (%s)", k,
+			 stride, op.pipe == ops.act_quant[1] ? "vec4" : "scalar");
 		qvk_ops_check_act(what, m, k, y, act.qa, act.sa, act.suma, 1e-6,
 				  1e-4);
 		qvk_ops_act_bufs_destroy(&act);
@@ -354,7 +357,7 @@ START_TEST(test_act_quant_matches_reference)
 END_TEST
 
 /* ----------------------------------------------------------- swiglu */
-static const uint32_t qvk_ops_hiddens[] = { 172, 688, 768, 11008 };
+static const uint32_t qvk_ops_hiddens[] = { 172, 688, 768, 11008, 770, 5 };
 
 START_TEST(test_swiglu_matches_reference)
 {
@@ -409,10 +412,12 @@ START_TEST(test_swiglu_matches_reference)
 		/* Both read gate/up and write different buffers: one barrier. */
 		qvk_ops_test_run(op, 2);
 		qvk_ops_test_read(ob, got, 4ull * m * hid);
-		snprintf(what, sizeof(what), "swiglu hidden %u m %u%s", hid, m,
-			 fused ? " (fused gate|up rows)" : "");
+		snprintf(what, sizeof(what), "swiglu hidden %u m %u%s (%s)", hid, m,
+			 fused ? " (fused gate|up rows)" : "",
+			 op[0].pipe == ops.swiglu[1] ? "vec4" : "scalar");
 		qvk_ops_test_close(what, got, want, (size_t)m * hid, 1e-6f, 2e-5f);
-		snprintf(what, sizeof(what), "swiglu_q8 hidden %u", hid);
+		snprintf(what, sizeof(what), "swiglu_q8 hidden %u (%s)", hid,
+			 op[1].pipe == ops.swiglu_q8[1] ? "vec4" : "scalar");
 		qvk_ops_check_act(what, m, hid, want, act.qa, act.sa, act.suma,
 				  2e-5, 2e-3);
 		qvk_ops_act_bufs_destroy(&act);
@@ -432,7 +437,7 @@ END_TEST
 START_TEST(test_residual_add_is_exact)
 {
 	uint64_t seed = qvk_test_seed("residual_add");
-	/* Past 65535 workgroups on CPU devices: the 2-D grid. */
+	/* n % 4 = 1: the scalar tail; the wide variant folds the grid into y. */
 	const uint32_t n = 7 * 4096 + 13 + 65536 * 72;
 	float *x = qvk_ops_test_alloc(4ull * n), *y = qvk_ops_test_alloc(4ull * n);
 	float *got = qvk_ops_test_alloc(4ull * n);
@@ -459,6 +464,57 @@ START_TEST(test_residual_add_is_exact)
 	free(x);
 	free(y);
 	free(got);
+	qvk_ops_finish(&ops);
+}
+END_TEST
+
+/* ----------------------------------------------------------- argmax */
+START_TEST(test_argmax_matches_reference)
+{
+	static const uint32_t ns[] = { 512, 32000, 1, 37 };
+	uint64_t seed = qvk_test_seed("argmax");
+	const uint32_t m = 6;
+	struct qvk_ops ops;
+
+	qvk_ops_test_init(&ops, _i);
+	for (size_t c = 0; c < QVK_ARRAY_SIZE(ns); c++) {
+		uint32_t n = ns[c], got[6], want[6];
+		float *x = qvk_ops_test_alloc(4ull * m * n);
+		struct qvk_buffer *xb, *tb;
+		struct qvk_op op;
+
+		qvk_ops_test_fill_normal(&seed, x, (size_t)m * n, 4.0f);
+		/* Row 1: a tie, the first wins. Row 2: NaNs never win. */
+		x[n + n / 2] = x[n + n - 1] = 100.0f;
+		for (uint32_t k = 0; k < n; k += 3)
+			x[2 * n + k] = NAN;
+		/* Row 3: all NaN -> 0. Row 4: all -inf -> 0 (the first). */
+		for (uint32_t k = 0; k < n; k++) {
+			x[3 * n + k] = NAN;
+			x[4 * n + k] = -INFINITY;
+		}
+		/* Row 5: the maximum at the last index. */
+		x[5 * n + n - 1] = 1e30f;
+		xb = qvk_ops_test_buffer(x, 4ull * m * n);
+		tb = qvk_ops_test_buffer(NULL, 4ull * m);
+		qvk_ops_test_check_bind(qvk_ops_argmax_bind(&ops, &op, n, m,
+							    QVK_WHOLE(xb),
+							    QVK_WHOLE(tb)));
+		qvk_ops_test_run(&op, 1);
+		qvk_ops_test_read(tb, got, 4ull * m);
+		for (uint32_t r = 0; r < m; r++) {
+			want[r] = qvk_ref_argmax(x + (size_t)r * n, n);
+			ck_assert_msg(got[r] == want[r], "argmax n %u row %u: %u, want %u",
+				      n, r, got[r], want[r]);
+		}
+		ck_assert_uint_eq(want[1], n > 1 ? n / 2 : 0);
+		ck_assert_uint_eq(want[3], 0);
+		ck_assert_uint_eq(want[5], n - 1);
+		printf("  argmax n %u: %u rows equal the reference\n", n, m);
+		qvk_buffer_destroy(xb);
+		qvk_buffer_destroy(tb);
+		free(x);
+	}
 	qvk_ops_finish(&ops);
 }
 END_TEST
@@ -530,6 +586,7 @@ Suite *suite_ops(void)
 	tcase_add_loop_test(tc, test_act_quant_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_swiglu_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_residual_add_is_exact, 0, 2);
+	tcase_add_loop_test(tc, test_argmax_matches_reference, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("validation");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);

@@ -80,14 +80,19 @@ static inline void qvk_ops_test_init(struct qvk_ops *ops, int variant)
 		.wg_row = cap < 256 ? cap : 256,
 		.wg_flat = cap < 256 ? cap : 256,
 		.wg_attn = cap < 128 ? cap : 128,
+		.grid_x_max = 7, /* every flat grid folds into y */
+		.no_cpu_attention = true, /* attention through the GPU kernel */
 	};
 	qvk_status st = qvk_ops_init_opts(qvk_test_dev, variant ? &wide : NULL,
 					  ops);
 
 	ck_assert_msg(st == QVK_OK, "ops: %s", qvk_ctx_message(qvk_test_ctx));
-	printf("  [work sizes: row %u, flat %u, attention %u x %u positions; "
-	       "subgroup %u]\n", ops->wg_row, ops->wg_flat, ops->wg_attn,
-	       ops->attn_chunk, info->subgroup_size);
+	printf("  [work sizes: row %u, flat %u (grid x <= %u), attention %u x "
+	       "%u..%u positions, %s attention kernels; subgroup %u]\n",
+	       ops->wg_row, ops->wg_flat, ops->grid_x_max, ops->wg_attn,
+	       ops->attn_chunk[QVK_OPS_ATTN_VARIANTS - 1], ops->attn_chunk[0],
+	       ops->cpu_attention ? "CPU" : "GPU",
+	       info->subgroup_size);
 }
 
 static inline void qvk_ops_test_check_bind(qvk_status st)

@@ -370,7 +370,8 @@ static void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 	snprintf(what, sizeof(what),
 		 "attention hd %u heads %u/%u m %u pos %u..%u (chunk %u, q x%g)",
 		 c->hd, c->heads, c->kv, c->m, c->pos, c->pos + c->m - 1,
-		 ops->attn_chunk, (double)c->q_scale);
+		 ops->attn_chunk[qvk_ops_attention_variant(&mdl)],
+		 (double)c->q_scale);
 	qvk_ops_test_close(what, got, want, nq, 2e-5f, 1e-4f);
 	qvk_buffer_destroy(step);
 	qvk_buffer_destroy(qb);
@@ -398,9 +399,16 @@ START_TEST(test_attention_decode_matches_reference)
 		{ 128, 8, 4, 512, 1, 77, 1.0f },
 		{ 64, 6, 6, 512, 1, 200, 20.0f }, /* MHA, peaked softmax */
 		{ 48, 8, 1, 600, 2, 390, 1.0f },  /* MQA, 2 tokens */
+		{ 48, 8, 1, 600, 1, 599, 1.0f },  /* head_dim / 8 < subgroup */
 		/* Several chunks: the online softmax's rescaling. */
-		{ 64, 4, 2, 2 * ops.attn_chunk + 100, 1,
-		  2 * ops.attn_chunk + 99, 3.0f },
+		{ 64, 4, 2, 2 * ops.attn_chunk[1] + 100, 1,
+		  2 * ops.attn_chunk[1] + 99, 3.0f },
+		{ 128, 16, 2, 2 * ops.attn_chunk[3] + 10, 1,
+		  2 * ops.attn_chunk[3] + 9, 1.0f }, /* GMAX 8 */
+		{ 64, 12, 3, ops.attn_chunk[2] + 30, 1,
+		  ops.attn_chunk[2] + 20, 1.0f },    /* GMAX 4 */
+		{ 64, 6, 2, ops.attn_chunk[0] + 30, 1,
+		  ops.attn_chunk[0] + 20, 1.0f },    /* G = 3: GMAX 1 */
 	};
 	for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++)
 		qvk_attn_run_case(&ops, &seed, &cases[c]);
@@ -418,7 +426,8 @@ START_TEST(test_attention_prefill_is_causal)
 		{ 8, 8, 4, 512, 13, 0, 1.0f },
 		{ 64, 8, 4, 512, 32, 100, 1.0f },
 		{ 128, 8, 4, 512, 7, 505, 2.0f }, /* up to the last position */
-		{ 64, 4, 2, ops.attn_chunk + 40, 24, ops.attn_chunk - 10, 1.0f },
+		{ 64, 4, 2, ops.attn_chunk[1] + 40, 24, ops.attn_chunk[1] - 10, 1.0f },
+		{ 64, 32, 4, 300, 9, 250, 1.0f }, /* TinyLlama's heads */
 	};
 	for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++)
 		qvk_attn_run_case(&ops, &seed, &cases[c]);

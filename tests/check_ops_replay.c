@@ -7,7 +7,9 @@
  * step's attention output and int8 activations are compared with the C
  * references run on the same sequence, so a value frozen at record time
  * (a position in a push constant) would fail from step 1 on.
- * Model sizes as stories260K: dim 64, 8 heads, 4 kv heads, head_dim 8.
+ * Model sizes as stories260K: dim 64, 8 heads, 4 kv heads, head_dim 8;
+ * the cache is layer 1 of a 3-layer cache buffer (qvk_ops_kv_layer_binding)
+ * and the other layers must stay untouched.
  * Tolerance: attention |gpu - ref| <= 2e-5 + 1e-4 |ref| (as
  * check_ops_attn.c); activations within one step at rounding ties.
  */
@@ -23,6 +25,9 @@ START_TEST(test_decode_replays_one_command_buffer)
 	const uint32_t steps = 24, nq = 64, nk = 32;
 	uint64_t seed = qvk_test_seed("decode replay");
 	uint64_t lb = qvk_ops_kv_layer_bytes(&mdl);
+	const uint32_t n_layers = 3, layer = 1; /* the cache of a 3-layer model */
+	struct qvk_binding kcl, vcl;
+	uint32_t *rest = qvk_ops_test_alloc(lb);
 	uint32_t kp = QVK_ACT_LAYOUT_KP(nq);
 	float *table = qvk_ops_test_alloc(4ull * mdl.n_vocab * mdl.dim);
 	uint16_t *kc = qvk_ops_test_alloc(lb), *vc = qvk_ops_test_alloc(lb);
@@ -48,8 +53,27 @@ START_TEST(test_decode_replays_one_command_buffer)
 	qb = qvk_ops_test_buffer(NULL, 4 * nq);
 	kb = qvk_ops_test_buffer(NULL, 4 * nk);
 	vb = qvk_ops_test_buffer(NULL, 4 * nk);
-	kcb = qvk_ops_test_buffer(NULL, lb); /* NaN: unwritten positions */
-	vcb = qvk_ops_test_buffer(NULL, lb);
+	/* Whole layers per piece; NaN: unwritten positions and layers. */
+	ck_assert_int_eq(qvk_buffer_create(qvk_test_dev, QVK_MEM_DEVICE,
+					   lb * n_layers, lb, &kcb),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_buffer_create(qvk_test_dev, QVK_MEM_DEVICE,
+					   lb * n_layers, lb, &vcb),
+			 QVK_OK);
+	qvk_buffer_fill_u32(kcb, QVK_OPS_POISON);
+	qvk_buffer_fill_u32(vcb, QVK_OPS_POISON);
+	ck_assert_int_eq(qvk_ops_kv_layer_binding(qvk_test_ctx, kcb, &mdl, layer,
+						  &kcl),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_ops_kv_layer_binding(qvk_test_ctx, vcb, &mdl, layer,
+						  &vcl),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_ops_kv_layer_binding(qvk_test_ctx, vcb, &mdl,
+						  n_layers, &vcl),
+			 QVK_ERR_INVALID_ARG);
+	ck_assert_int_eq(qvk_ops_kv_layer_binding(qvk_test_ctx, vcb, &mdl, layer,
+						  &vcl),
+			 QVK_OK);
 	ob = qvk_ops_test_buffer(NULL, 4 * nq);
 	qab = qvk_ops_test_buffer(NULL, qvk_act_qa_bytes(1, nq));
 	sab = qvk_ops_test_buffer(NULL, qvk_act_sa_bytes(1));
@@ -65,10 +89,10 @@ START_TEST(test_decode_replays_one_command_buffer)
 						  QVK_WHOLE(kb)));
 	qvk_ops_test_check_bind(qvk_ops_kv_write_bind(
 		&ops, &op[2], &mdl, 1, QVK_WHOLE(step), QVK_WHOLE(kb),
-		QVK_WHOLE(vb), QVK_WHOLE(kcb), QVK_WHOLE(vcb)));
+		QVK_WHOLE(vb), &kcl, &vcl));
 	qvk_ops_test_check_bind(qvk_ops_attention_bind(
-		&ops, &op[3], &mdl, 1, QVK_WHOLE(step), QVK_WHOLE(qb),
-		QVK_WHOLE(kcb), QVK_WHOLE(vcb), QVK_WHOLE(ob)));
+		&ops, &op[3], &mdl, 1, QVK_WHOLE(step), QVK_WHOLE(qb), &kcl,
+		&vcl, QVK_WHOLE(ob)));
 	qvk_ops_test_check_bind(qvk_ops_act_quant_bind(&ops, &op[4], nq, 1, nq,
 						       QVK_WHOLE(ob), &act));
 	ck_assert_int_eq(qvk_cmd_init(qvk_test_dev, &cmd), QVK_OK);
@@ -129,8 +153,22 @@ START_TEST(test_decode_replays_one_command_buffer)
 			ck_assert_int_eq(suma[b], s);
 		}
 	}
+	/* The other layers' caches are untouched. */
+	for (uint32_t l = 0; l < n_layers; l++) {
+		if (l == layer)
+			continue;
+		for (int t = 0; t < 2; t++) {
+			ck_assert_int_eq(qvk_buffer_read(t ? vcb : kcb, lb * l, rest, lb),
+					 QVK_OK);
+			for (uint64_t i = 0; i < lb / 4; i++)
+				ck_assert_msg(rest[i] == QVK_OPS_POISON,
+					      "layer %u %s cache word %llu written", l,
+					      t ? "V" : "K", (unsigned long long)i);
+		}
+	}
 	printf("  decode replay: %u steps of one recorded command buffer, "
-	       "attention max abs err %.3g\n", steps, worst);
+	       "attention max abs err %.3g; layer %u of %u cache pieces %u\n",
+	       steps, worst, layer, n_layers, kcb->n_pieces);
 	qvk_cmd_finish(&cmd);
 	for (uint32_t i = 0; i < QVK_ARRAY_SIZE(op); i++)
 		qvk_op_finish(&op[i]);
@@ -147,6 +185,7 @@ START_TEST(test_decode_replays_one_command_buffer)
 	qvk_buffer_destroy(sab);
 	qvk_buffer_destroy(sumab);
 	free(table);
+	free(rest);
 	free(kc);
 	free(vc);
 }

@@ -75,6 +75,8 @@ static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
 		st = qvk_mm_act_create(dev, m, q_dim, &llm->act_attn);
 	if (st == QVK_OK)
 		st = qvk_mm_act_create(dev, m, md->hidden_dim, &llm->act_hid);
+	if (st == QVK_OK)
+		st = qvk_mm_act_create(dev, 1, md->dim, &llm->act_last);
 	if (st != QVK_OK)
 		return st;
 	llm->kv = calloc(2 * (size_t)llm->w.n_layers, sizeof(*llm->kv));
@@ -95,7 +97,7 @@ static qvk_status qvk_llm_bind_matmuls(struct qvk_llm *llm)
 		 kv_dim = md->n_kv_heads * md->head_dim;
 	qvk_status st = QVK_OK;
 
-	llm->mmb = calloc((size_t)7 * llm->w.n_layers + 1, sizeof(*llm->mmb));
+	llm->mmb = calloc((size_t)7 * llm->w.n_layers + 2, sizeof(*llm->mmb));
 	if (!llm->mmb)
 		return qvk_error(llm->dev->ctx, QVK_ERR_NO_MEMORY, "bindings");
 	for (uint32_t l = 0; st == QVK_OK && l < llm->w.n_layers; l++) {
@@ -128,6 +130,12 @@ static qvk_status qvk_llm_bind_matmuls(struct qvk_llm *llm)
 		st = qvk_mm_bind(&llm->mm, llm->w.output, llm->act_dim,
 				 llm->logits, md->n_vocab, false, NULL,
 				 &llm->mmb[7 * llm->w.n_layers]);
+		llm->n_mmb += st == QVK_OK;
+	}
+	if (st == QVK_OK) {
+		st = qvk_mm_bind(&llm->mm, llm->w.output, llm->act_last,
+				 llm->logits, md->n_vocab, false, NULL,
+				 &llm->mmb[7 * llm->w.n_layers + 1]);
 		llm->n_mmb += st == QVK_OK;
 	}
 	return st;
@@ -184,7 +192,7 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		st = qvk_llm_bind_matmuls(llm);
 	/* The decode plan, recorded once and replayed for every token. */
 	if (st == QVK_OK)
-		st = qvk_llm_plan_get(llm, 1, &llm->decode);
+		st = qvk_llm_plan_get(llm, 1, false, &llm->decode);
 	if (st != QVK_OK) {
 		qvk_llm_destroy(llm);
 		return st;
@@ -211,6 +219,7 @@ void qvk_llm_destroy(struct qvk_llm *llm)
 	qvk_mm_act_destroy(llm->act_dim);
 	qvk_mm_act_destroy(llm->act_attn);
 	qvk_mm_act_destroy(llm->act_hid);
+	qvk_mm_act_destroy(llm->act_last);
 	qvk_buffer_destroy(llm->step);
 	qvk_buffer_destroy(llm->x);
 	qvk_buffer_destroy(llm->q);
@@ -260,7 +269,10 @@ qvk_status qvk_llm_forward(struct qvk_llm *llm, const uint32_t *tokens,
 		uint32_t m = QVK_MIN(n - done, llm->max_m);
 		struct qvk_llm_plan *plan = NULL;
 
-		st = qvk_llm_plan_get(llm, m, &plan);
+		/* Decode and prompts need the last token's logits only. */
+		bool all = logits && m > 1;
+
+		st = qvk_llm_plan_get(llm, m, all, &plan);
 		if (st == QVK_OK)
 			st = qvk_llm_submit(llm, plan, tokens + done, pos0 + done);
 		if (st == QVK_OK && logits)
@@ -268,7 +280,7 @@ qvk_status qvk_llm_forward(struct qvk_llm *llm, const uint32_t *tokens,
 			       (size_t)m * vocab * sizeof(float));
 		done += m;
 		if (st == QVK_OK && last)
-			*last = mapped + (size_t)(m - 1) * vocab;
+			*last = mapped + (size_t)(all ? m - 1 : 0) * vocab;
 	}
 	return st;
 }

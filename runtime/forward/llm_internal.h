@@ -24,6 +24,7 @@ enum qvk_stage {
 /* Everything bound and recorded for one token count m. */
 struct qvk_llm_plan {
 	uint32_t m; /* 0: unused slot */
+	bool all_logits; /* classifier on every token, or on the last only */
 	struct qvk_op *ops;
 	uint32_t n_ops, cap_ops;
 	struct qvk_cmd cmd;
@@ -57,9 +58,11 @@ struct qvk_llm {
 	struct qvk_mm_act *act_dim;   /* normed x: int8 and fp32 */
 	struct qvk_mm_act *act_attn;  /* attention output: fp32, then int8 */
 	struct qvk_mm_act *act_hid;   /* SwiGLU output */
+	struct qvk_mm_act *act_last;  /* the last token's normed x (1 token) */
 	struct qvk_buffer **kv;       /* [2 * n_layers]: K, V per layer */
 
-	struct qvk_mm_binding *mmb;   /* 7 per layer, then the classifier */
+	/* 7 per layer, the classifier on all tokens, then on act_last */
+	struct qvk_mm_binding *mmb;
 	uint32_t n_mmb;
 	struct qvk_llm_plan plans[QVK_LLM_MAX_PLANS];
 	struct qvk_llm_plan *decode;
@@ -70,8 +73,12 @@ struct qvk_llm {
 	uint64_t prof_dispatches[QVK_STAGE_COUNT];
 };
 
-/* The plan for @m tokens, bound and recorded on first use. */
-qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m,
+/*
+ * The plan for @m tokens, bound and recorded on first use. Without
+ * @all_logits only the last token reaches the classifier: a prompt needs
+ * no more, and the classifier is the largest matmul of a small model.
+ */
+qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m, bool all_logits,
 			    struct qvk_llm_plan **out);
 void qvk_llm_plan_finish(struct qvk_llm_plan *plan);
 qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,

@@ -87,13 +87,61 @@ static struct qvk_ops_act qvk_act_bindings(const struct qvk_mm_act *a)
 }
 
 /* Matmuls sharing one input, then the barrier their consumers need. */
+static void qvk_rec_matmuls_m(struct qvk_rec *r, struct qvk_mm_binding *b,
+			      uint32_t count, uint32_t m)
+{
+	for (uint32_t i = 0; i < count; i++)
+		qvk_mm_record(&r->plan->cmd, &b[i], m);
+	qvk_cmd_barrier(&r->plan->cmd);
+	qvk_stamp(r, QVK_STAGE_MATMUL, count);
+}
+
 static void qvk_rec_matmuls(struct qvk_rec *r, struct qvk_mm_binding *b,
 			    uint32_t count)
 {
-	for (uint32_t i = 0; i < count; i++)
-		qvk_mm_record(&r->plan->cmd, &b[i], r->plan->m);
-	qvk_cmd_barrier(&r->plan->cmd);
-	qvk_stamp(r, QVK_STAGE_MATMUL, count);
+	qvk_rec_matmuls_m(r, b, count, r->plan->m);
+}
+
+/* One row of @src (rows of @row_bytes) into row 0 of @dst. */
+static void qvk_copy_row(VkCommandBuffer cb, const struct qvk_buffer *src,
+			 const struct qvk_buffer *dst, VkDeviceSize row_bytes,
+			 uint32_t row)
+{
+	VkBufferCopy region = { row * row_bytes, 0, row_bytes };
+
+	vkCmdCopyBuffer(cb, src->pieces[0].buffer, dst->pieces[0].buffer, 1,
+			&region);
+}
+
+/* The last token's normed activations (int8 and fp32) into act_last. */
+static void qvk_rec_copy_last(struct qvk_rec *r)
+{
+	const struct qvk_mm_act *a = r->llm->act_dim, *d = r->llm->act_last;
+	VkCommandBuffer cb = r->plan->cmd.cb;
+	uint32_t last = r->plan->m - 1;
+	/* The norm's shader writes must land before the copy reads them... */
+	VkMemoryBarrier to_copy = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
+	};
+	/* ...and the copy's writes before the classifier reads them. */
+	VkMemoryBarrier to_shader = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
+	};
+
+	vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+			     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_copy, 0,
+			     NULL, 0, NULL);
+	qvk_copy_row(cb, a->qa, d->qa, a->k_padded, last);
+	qvk_copy_row(cb, a->sa, d->sa, 4, last);
+	qvk_copy_row(cb, a->suma, d->suma, a->k_padded / 32 * 4, last);
+	qvk_copy_row(cb, a->x, d->x, (VkDeviceSize)a->k * 4, last);
+	vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+			     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+			     &to_shader, 0, NULL, 0, NULL);
 }
 
 /* a = rmsnorm(x) * w, in the representations the consumers read. */
@@ -206,7 +254,12 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 			  llm->need.final_f32);
 	if (st != QVK_OK)
 		return st;
-	qvk_rec_matmuls(r, &llm->mmb[7 * llm->w.n_layers], 1);
+	if (r->plan->all_logits || r->plan->m == 1) {
+		qvk_rec_matmuls(r, &llm->mmb[7 * llm->w.n_layers], 1);
+		return QVK_OK;
+	}
+	qvk_rec_copy_last(r);
+	qvk_rec_matmuls_m(r, &llm->mmb[7 * llm->w.n_layers + 1], 1, 1);
 	return QVK_OK;
 }
 
@@ -220,13 +273,14 @@ void qvk_llm_plan_finish(struct qvk_llm_plan *plan)
 }
 
 static qvk_status qvk_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
-				 uint32_t m)
+				 uint32_t m, bool all_logits)
 {
 	struct qvk_rec r = { llm, plan, llm->opt.profile };
 	qvk_status st;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->m = m;
+	plan->all_logits = all_logits;
 	st = qvk_cmd_init(llm->dev, &plan->cmd);
 	if (st == QVK_OK && r.profile)
 		st = qvk_cmd_timestamps_init(&plan->cmd, QVK_LLM_MAX_STAMPS);
@@ -241,7 +295,7 @@ static qvk_status qvk_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
 	return st;
 }
 
-qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m,
+qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m, bool all_logits,
 			    struct qvk_llm_plan **out)
 {
 	struct qvk_llm_plan *slot = NULL;
@@ -249,7 +303,7 @@ qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m,
 	for (uint32_t i = 0; i < QVK_LLM_MAX_PLANS; i++) {
 		struct qvk_llm_plan *p = &llm->plans[i];
 
-		if (p->m == m) {
+		if (p->m == m && (m == 1 || p->all_logits == all_logits)) {
 			p->last_use = ++llm->uses;
 			*out = p;
 			return QVK_OK;
@@ -262,7 +316,7 @@ qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m,
 	qvk_llm_plan_finish(slot);
 	slot->last_use = ++llm->uses;
 	*out = slot;
-	return qvk_plan_build(llm, slot, m);
+	return qvk_plan_build(llm, slot, m, all_logits);
 }
 
 qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,

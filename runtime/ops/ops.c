@@ -32,7 +32,8 @@ static uint32_t qvk_ops_pick_wg(const struct qvk_device_info *info,
 	return wg ? wg : 1;
 }
 
-static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev)
+static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev,
+					  bool *shuffle)
 {
 	VkPhysicalDeviceSubgroupProperties sgp = {
 		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
@@ -45,6 +46,7 @@ static qvk_status qvk_ops_check_subgroups(struct qvk_device *dev)
 					    VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
 
 	vkGetPhysicalDeviceProperties2(dev->pdev, &p2);
+	*shuffle = sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
 	if (!(sgp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
 	    (sgp.supportedOperations & need) != need)
 		return qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED,
@@ -79,14 +81,15 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 {
 	static const struct qvk_ops_options automatic;
 	const struct qvk_device_info *info = &dev->info;
-	uint32_t shared_floats, wpt;
+	uint32_t shared_floats, upt, chunk[QVK_OPS_ATTN_VARIANTS];
+	bool shuffle = false;
 	qvk_status st;
 
 	memset(ops, 0, sizeof(*ops));
 	ops->dev = dev;
 	if (!opt)
 		opt = &automatic;
-	st = qvk_ops_check_subgroups(dev);
+	st = qvk_ops_check_subgroups(dev, &shuffle);
 	if (st == QVK_OK)
 		st = qvk_ops_wg_choose(dev, opt->wg_row,
 				       qvk_ops_pick_wg(info, 1, 256),
@@ -101,18 +104,41 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 				       &ops->wg_attn);
 	if (st != QVK_OK)
 		return st;
-	/* Shared memory: q (MAX_HEAD_DIM), reduction partials (WG), scores. */
+	/*
+	 * On a CPU device (lavapipe) every buffer or shared-memory access
+	 * is one operation per lane: the CPU attention kernels load each
+	 * cache word once per subgroup and move data between lanes with
+	 * subgroup shuffles instead. They keep whole rows in registers,
+	 * which GPUs would spill; GPUs use attention.comp.
+	 */
+	ops->cpu_attention = !opt->no_cpu_attention &&
+				  info->type == QVK_DEVICE_CPU && shuffle &&
+				  info->subgroup_size >= 1 &&
+				  info->min_subgroup_size == info->max_subgroup_size;
+	ops->grid_x_max = QVK_MIN(info->max_workgroup_count[0], 65535u);
+	if (opt->grid_x_max)
+		ops->grid_x_max = QVK_MIN(ops->grid_x_max, opt->grid_x_max);
+	/*
+	 * Attention's shared memory: q of GMAX heads (MAX_HEAD_DIM floats
+	 * each), reduction partials (WG), and the scores of a chunk of
+	 * positions for each of the GMAX heads.
+	 */
 	shared_floats = info->max_shared_memory_bytes / 4;
-	if (shared_floats < QVK_OPS_MAX_HEAD_DIM + ops->wg_attn * 2)
-		return qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED,
-				 "%s has %u bytes of shared memory, too few for "
-				 "attention", info->name,
-				 info->max_shared_memory_bytes);
-	ops->attn_chunk = shared_floats - QVK_OPS_MAX_HEAD_DIM - ops->wg_attn;
-	/* More than ~1k positions per round saves nothing and costs occupancy. */
-	ops->attn_chunk = QVK_MIN(ops->attn_chunk, 1024u);
-	ops->attn_chunk = ops->attn_chunk / ops->wg_attn * ops->wg_attn;
-	wpt = QVK_DIV_ROUND_UP(QVK_OPS_MAX_HEAD_DIM / 2, ops->wg_attn);
+	for (uint32_t v = 0; v < QVK_OPS_ATTN_VARIANTS; v++) {
+		uint32_t gmax = 1u << v;
+		uint32_t fixed = gmax * QVK_OPS_MAX_HEAD_DIM + ops->wg_attn;
+
+		if (shared_floats < fixed + gmax * ops->wg_attn)
+			return qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED,
+					 "%s has %u bytes of shared memory, too "
+					 "few for attention", info->name,
+					 info->max_shared_memory_bytes);
+		/* More than ~1k positions per round saves nothing. */
+		chunk[v] = QVK_MIN((shared_floats - fixed) / gmax, 1024u);
+		chunk[v] = chunk[v] / ops->wg_attn * ops->wg_attn;
+		ops->attn_chunk[v] = chunk[v];
+	}
+	upt = QVK_DIV_ROUND_UP(QVK_OPS_MAX_HEAD_DIM / 8, ops->wg_attn);
 
 	const struct {
 		struct qvk_pipeline **pipe;
@@ -127,17 +153,29 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     ops->wg_row, 0),
 		QVK_OPS_PIPE(embed_f16, "embed", 2 + QVK_OPS_EMBED_PIECES,
 			     ops->wg_row, 1),
-		QVK_OPS_PIPE(rmsnorm, "rmsnorm", 3, ops->wg_row),
-		QVK_OPS_PIPE(rmsnorm_q8, "rmsnorm_q8", 5, ops->wg_row),
-		QVK_OPS_PIPE(act_quant, "act_quant", 4, ops->wg_row),
+		QVK_OPS_PIPE(rmsnorm[0], "rmsnorm", 3, ops->wg_row, 0),
+		QVK_OPS_PIPE(rmsnorm[1], "rmsnorm", 3, ops->wg_row, 1),
+		QVK_OPS_PIPE(rmsnorm_q8[0], "rmsnorm_q8", 5, ops->wg_row, 0),
+		QVK_OPS_PIPE(rmsnorm_q8[1], "rmsnorm_q8", 5, ops->wg_row, 1),
+		QVK_OPS_PIPE(act_quant[0], "act_quant", 4, ops->wg_row, 0),
+		QVK_OPS_PIPE(act_quant[1], "act_quant", 4, ops->wg_row, 1),
 		QVK_OPS_PIPE(rope, "rope", 4, ops->wg_flat, 0),
 		QVK_OPS_PIPE(rope_neox, "rope", 4, ops->wg_flat, 1),
 		QVK_OPS_PIPE(kv_write, "kv_write", 5, ops->wg_flat),
-		QVK_OPS_PIPE(attention, "attention", 5, ops->wg_attn,
-			     ops->attn_chunk, QVK_OPS_MAX_HEAD_DIM, wpt),
-		QVK_OPS_PIPE(swiglu, "swiglu", 3, ops->wg_flat),
-		QVK_OPS_PIPE(swiglu_q8, "swiglu_q8", 5, ops->wg_row),
+		QVK_OPS_PIPE(attention[0], "attention", 5, ops->wg_attn,
+			     chunk[0], QVK_OPS_MAX_HEAD_DIM, upt, 1),
+		QVK_OPS_PIPE(attention[1], "attention", 5, ops->wg_attn,
+			     chunk[1], QVK_OPS_MAX_HEAD_DIM, upt, 2),
+		QVK_OPS_PIPE(attention[2], "attention", 5, ops->wg_attn,
+			     chunk[2], QVK_OPS_MAX_HEAD_DIM, upt, 4),
+		QVK_OPS_PIPE(attention[3], "attention", 5, ops->wg_attn,
+			     chunk[3], QVK_OPS_MAX_HEAD_DIM, upt, 8),
+		QVK_OPS_PIPE(swiglu[0], "swiglu", 3, ops->wg_flat, 0),
+		QVK_OPS_PIPE(swiglu[1], "swiglu", 3, ops->wg_flat, 1),
+		QVK_OPS_PIPE(swiglu_q8[0], "swiglu_q8", 5, ops->wg_row, 0),
+		QVK_OPS_PIPE(swiglu_q8[1], "swiglu_q8", 5, ops->wg_row, 1),
 		QVK_OPS_PIPE(residual_add, "residual_add", 2, ops->wg_flat),
+		QVK_OPS_PIPE(argmax, "argmax", 2, ops->wg_row),
 #undef QVK_OPS_PIPE
 	};
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(table); i++) {
@@ -149,24 +187,61 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 	}
 	qvk_log(dev->ctx, QVK_LOG_DEBUG,
 		"ops: %u invocations per row, %u per elementwise group, "
-		"attention %u with %u positions per round", ops->wg_row,
-		ops->wg_flat, ops->wg_attn, ops->attn_chunk);
+		"attention %u with %u..%u positions per round", ops->wg_row,
+		ops->wg_flat, ops->wg_attn, chunk[QVK_OPS_ATTN_VARIANTS - 1],
+		chunk[0]);
 	return QVK_OK;
 }
 
 void qvk_ops_finish(struct qvk_ops *ops)
 {
 	struct qvk_pipeline **all[] = {
-		&ops->embed_f32, &ops->embed_f16, &ops->rmsnorm,
-		&ops->rmsnorm_q8, &ops->act_quant, &ops->rope,
-		&ops->rope_neox, &ops->kv_write, &ops->attention,
-		&ops->swiglu, &ops->swiglu_q8, &ops->residual_add,
+		&ops->embed_f32, &ops->embed_f16, &ops->rmsnorm[0],
+		&ops->rmsnorm[1], &ops->rmsnorm_q8[0], &ops->rmsnorm_q8[1],
+		&ops->act_quant[0], &ops->act_quant[1], &ops->rope,
+		&ops->rope_neox, &ops->kv_write, &ops->attention[0],
+		&ops->attention[1], &ops->attention[2], &ops->attention[3],
+		&ops->swiglu[0], &ops->swiglu[1], &ops->swiglu_q8[0],
+		&ops->swiglu_q8[1], &ops->residual_add, &ops->argmax,
 	};
 
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(all); i++) {
 		qvk_pipeline_destroy(*all[i]);
 		*all[i] = NULL;
 	}
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(ops->attention_prefill); i++) {
+		qvk_pipeline_destroy(ops->attention_prefill[i]);
+		ops->attention_prefill[i] = NULL;
+		for (size_t v = 0; v < QVK_OPS_ATTN_VARIANTS; v++) {
+			qvk_pipeline_destroy(ops->attention_decode[i][v]);
+			ops->attention_decode[i][v] = NULL;
+		}
+	}
+}
+
+qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
+					  const struct qvk_ops_model *mdl,
+					  uint32_t m, struct qvk_pipeline **out)
+{
+	uint32_t sg = ops->dev->info.subgroup_size, hu = mdl->head_dim / 8;
+	uint32_t v = qvk_ops_attention_variant(mdl);
+	struct qvk_pipeline **slot = m > 1 ? &ops->attention_prefill[hu] :
+					     &ops->attention_decode[hu][v];
+	/* Prefill: WG, HU, SG. Decode: one subgroup; WG, HU, GMAX, SG. */
+	struct qvk_pipeline_desc desc = {
+		.shader = m > 1 ? "attention_prefill" : "attention_decode",
+		.n_bindings = 5,
+		.push_bytes = QVK_OPS_PUSH_BYTES,
+		.n_spec = m > 1 ? 3 : 4,
+		.spec = { m > 1 ? ops->wg_attn : sg, hu, m > 1 ? sg : 1u << v, sg },
+		.subgroup_size = sg,
+	};
+	qvk_status st = QVK_OK;
+
+	if (!*slot)
+		st = qvk_pipeline_create(ops->dev, &desc, slot);
+	*out = *slot;
+	return st;
 }
 
 void qvk_op_finish(struct qvk_op *op)
@@ -205,9 +280,11 @@ qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "ops: %u heads are not a multiple of %u kv heads",
 				 mdl->n_heads, mdl->n_kv_heads);
-	if (mdl->head_dim % 2 || mdl->head_dim > QVK_OPS_MAX_HEAD_DIM)
+	/* Attention reads the cache 8 halves (one uvec4) at a time. */
+	if (mdl->head_dim % 8 || mdl->head_dim > QVK_OPS_MAX_HEAD_DIM)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "ops: head_dim %u (must be even and <= %u)",
+				 "ops: head_dim %u (must be a multiple of 8, "
+				 "<= %u)",
 				 mdl->head_dim, QVK_OPS_MAX_HEAD_DIM);
 	if (!(mdl->norm_eps >= 0.0f) || !(mdl->rope_theta > 0.0f) ||
 	    (mdl->rope_mode != QVK_ROPE_INTERLEAVED &&
@@ -224,6 +301,15 @@ qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 				 "ops: KV cache of %u positions too large",
 				 mdl->max_seq);
 	return QVK_OK;
+}
+
+uint32_t qvk_ops_attention_variant(const struct qvk_ops_model *mdl)
+{
+	uint32_t g = mdl->n_heads / mdl->n_kv_heads, v = 0;
+
+	while (v + 1 < QVK_OPS_ATTN_VARIANTS && g % (2u << v) == 0)
+		v++;
+	return v;
 }
 
 uint64_t qvk_ops_kv_layer_bytes(const struct qvk_ops_model *mdl)

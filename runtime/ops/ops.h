@@ -32,8 +32,28 @@
  *   embedding table         (n_vocab, dim) fp32 or fp16, in <= 8 pieces
  *                           of whole rows
  *
- * Threads: struct qvk_ops is read-only after init; binding allocates from
- * the device's descriptor pool, so bind from one thread at a time.
+ * One layer, in recording order (each qvk_op_record ends with the barrier
+ * the next op needs; MM = the lead's matmuls, which read the int8
+ * activations of act_layout.h):
+ *   rmsnorm_q8(x, attn_norm) -> act     MM q, k, v <- act
+ *   rope(q, k)                          k must be rotated before it is cached
+ *   kv_write(k, v -> layer's cache)     every position attention reads
+ *   attention(q, cache) -> att          decode (m = 1) and prefill alike
+ *   act_quant(att) -> act               MM x += wo · act (residual epilogue,
+ *                                       or residual_add)
+ *   rmsnorm_q8(x, ffn_norm) -> act      MM gate, up <- act
+ *   swiglu_q8(gate, up) -> act          MM x += w2 · act
+ * then rmsnorm(x, output_norm), the classifier, and argmax for greedy.
+ *
+ * Kernels by device: attention runs attention.comp on GPUs; on CPU devices
+ * (lavapipe), where every lane-varying memory access costs one operation
+ * per lane, attention_decode.comp (m = 1) and attention_prefill.comp
+ * (m > 1) pass data between lanes with subgroup shuffles instead. Row ops
+ * take vec4 paths when sizes are multiples of 4.
+ *
+ * Threads: recording only reads struct qvk_ops and struct qvk_op; binding
+ * allocates descriptor sets and may create a CPU attention pipeline, so
+ * bind from one thread at a time.
  */
 #ifndef QVK_RUNTIME_OPS_H
 #define QVK_RUNTIME_OPS_H
@@ -68,7 +88,7 @@ enum qvk_rope_mode {
 struct qvk_ops_model {
 	uint32_t dim;        /* residual width */
 	uint32_t hidden_dim; /* feed-forward width */
-	uint32_t n_heads, n_kv_heads, head_dim; /* head_dim even, <= QVK_OPS_MAX_HEAD_DIM */
+	uint32_t n_heads, n_kv_heads, head_dim; /* head_dim % 8 == 0, <= QVK_OPS_MAX_HEAD_DIM */
 	uint32_t max_seq;    /* positions in the KV cache */
 	uint32_t n_vocab;
 	float norm_eps;      /* RMSNorm epsilon */
@@ -77,9 +97,17 @@ struct qvk_ops_model {
 };
 
 #define QVK_OPS_MAX_HEAD_DIM 256u
+/*
+ * Attention kernels handle 1, 2, 4 or 8 query heads per pass over a kv
+ * head's cache (spec constant GMAX): the largest that divides the model's
+ * n_heads / n_kv_heads is bound, so grouped-query models read each key and
+ * value once per GMAX heads and no kernel runs idle head slots (a CPU
+ * device executes masked-off code anyway).
+ */
+#define QVK_OPS_ATTN_VARIANTS 4u
 #define QVK_OPS_EMBED_PIECES 8u
 
-/* Check the sizes: heads divide, head_dim even and in range, nothing zero. */
+/* Check the sizes: heads divide, head_dim a multiple of 8 in range, nothing zero. */
 qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 			       const struct qvk_ops_model *mdl);
 
@@ -91,12 +119,27 @@ struct qvk_ops {
 	struct qvk_device *dev;
 	uint32_t wg_row;   /* invocations per row/head workgroup */
 	uint32_t wg_flat;  /* invocations per elementwise workgroup */
-	uint32_t wg_attn;  /* invocations per attention (head, token) */
-	uint32_t attn_chunk; /* positions per attention round (shared memory) */
+	uint32_t wg_attn;  /* invocations per attention (kv head, token) */
+	/* Positions per attention round (shared memory), per GMAX variant. */
+	uint32_t attn_chunk[QVK_OPS_ATTN_VARIANTS];
+	uint32_t grid_x_max; /* workgroups along x before folding into y */
 	struct qvk_pipeline *embed_f32, *embed_f16;
-	struct qvk_pipeline *rmsnorm, *rmsnorm_q8, *act_quant;
-	struct qvk_pipeline *rope, *rope_neox, *kv_write, *attention;
-	struct qvk_pipeline *swiglu, *swiglu_q8, *residual_add;
+	/* [0] scalar, [1] vec4 accesses (sizes % 4 == 0, 16-byte offsets) */
+	struct qvk_pipeline *rmsnorm[2], *rmsnorm_q8[2], *act_quant[2];
+	struct qvk_pipeline *swiglu[2], *swiglu_q8[2];
+	struct qvk_pipeline *rope, *rope_neox, *kv_write;
+	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
+	/*
+	 * CPU-device attention (cpu_attention: CPU devices with subgroup
+	 * shuffles), created by the first bind that needs each: prefill
+	 * (m > 1, invocations on tokens) per head_dim / 8, and decode
+	 * (subgroup flash-decoding) per head_dim / 8 and GMAX variant.
+	 */
+	struct qvk_pipeline *attention_prefill[QVK_OPS_MAX_HEAD_DIM / 8 + 1];
+	struct qvk_pipeline *attention_decode[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
+					     [QVK_OPS_ATTN_VARIANTS];
+	bool cpu_attention;
+	struct qvk_pipeline *residual_add, *argmax;
 };
 
 /* Push constants of every op kernel fit in this many bytes. */
@@ -119,6 +162,8 @@ qvk_status qvk_ops_init(struct qvk_device *dev, struct qvk_ops *ops);
  */
 struct qvk_ops_options {
 	uint32_t wg_row, wg_flat, wg_attn;
+	uint32_t grid_x_max; /* fold flat grids into y past this (tests) */
+	bool no_cpu_attention; /* attention.comp only, as on GPUs */
 };
 qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     const struct qvk_ops_options *opt,
@@ -128,7 +173,8 @@ void qvk_ops_finish(struct qvk_ops *ops);
 void qvk_op_finish(struct qvk_op *op);
 
 /*
- * Record the dispatch, then a compute-to-compute barrier: every op's output
+ * Record a successfully bound @op: the dispatch, then a compute-to-compute
+ * barrier (the only kind a forward pass needs): every op's output
  * is the next op's input in a Llama block (norm -> matmul -> rope -> cache
  * -> attention -> ...), and the barrier also makes the last op's results
  * visible to the host after the fence.
@@ -183,6 +229,8 @@ qvk_status qvk_ops_rope_bind(struct qvk_ops *ops, struct qvk_op *op,
 			     const struct qvk_binding *step,
 			     const struct qvk_binding *q,
 			     const struct qvk_binding *k);
+/* The attention variant (log2 GMAX) bound for @mdl. */
+uint32_t qvk_ops_attention_variant(const struct qvk_ops_model *mdl);
 /* Cache (one layer) [.][step.pos + r][.] = fp16(k), fp16(v). */
 qvk_status qvk_ops_kv_write_bind(struct qvk_ops *ops, struct qvk_op *op,
 				 const struct qvk_ops_model *mdl, uint32_t m,
@@ -217,6 +265,20 @@ qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 				     uint32_t n, const struct qvk_binding *x,
 				     const struct qvk_binding *y);
+
+/* The CPU-device attention pipeline for @mdl and @m, created on first use. */
+qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
+					  const struct qvk_ops_model *mdl,
+					  uint32_t m, struct qvk_pipeline **out);
+/*
+ * tokens (m) uint32 = first index of the largest of each row of logits
+ * (m, n); NaN never wins, a row without numbers gives 0. Greedy decode
+ * then reads back 4 bytes per token.
+ */
+qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
+			       uint32_t n, uint32_t m,
+			       const struct qvk_binding *logits,
+			       const struct qvk_binding *tokens);
 
 /* Shared by the bind functions (ops_bind.c). */
 qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
@@ -254,6 +316,8 @@ void qvk_ref_kv_write(const struct qvk_ops_model *mdl, uint32_t m,
 void qvk_ref_attention(const struct qvk_ops_model *mdl, uint32_t m,
 		       uint32_t pos, const float *q, const uint16_t *k_cache,
 		       const uint16_t *v_cache, float *att, float *out);
+/* As qvk_ops_argmax_bind, for one row. */
+uint32_t qvk_ref_argmax(const float *x, uint32_t n);
 void qvk_ref_swiglu(const float *gate, const float *up, uint32_t hidden,
 		    uint32_t m, uint32_t x_stride, float *out);
 

@@ -54,8 +54,7 @@ static void qvk_ops_flat_grid(struct qvk_ops *ops, struct qvk_op *op,
 			      uint64_t n, uint32_t wg)
 {
 	uint64_t groups = QVK_DIV_ROUND_UP(n, wg);
-	uint32_t xmax = QVK_MIN(ops->dev->info.max_workgroup_count[0], 65535u);
-	uint32_t gx = (uint32_t)QVK_MIN(groups, (uint64_t)xmax);
+	uint32_t gx = (uint32_t)QVK_MIN(groups, (uint64_t)ops->grid_x_max);
 
 	op->groups[0] = gx ? gx : 1;
 	op->groups[1] = (uint32_t)QVK_DIV_ROUND_UP(groups, op->groups[0]);
@@ -72,6 +71,18 @@ static qvk_status qvk_ops_check_m(struct qvk_ops *ops, uint32_t m,
 				 "ops: %u tokens of %llu elements", m,
 				 (unsigned long long)per_token);
 	return QVK_OK;
+}
+
+/* vec4 accesses: every size a multiple of 4 floats, every offset of 16 bytes. */
+static bool qvk_ops_vec4(uint32_t size_or, const struct qvk_binding *const *b,
+			 uint32_t n)
+{
+	if (size_or % 4)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (b[i]->offset_bytes % 16)
+			return false;
+	return true;
 }
 
 static void qvk_ops_push_f32(struct qvk_op *op, uint32_t i, float f)
@@ -158,7 +169,9 @@ qvk_status qvk_ops_rmsnorm_bind(struct qvk_ops *ops, struct qvk_op *op,
 	qvk_ops_push_f32(op, 1, mdl->norm_eps);
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
-	return qvk_ops_bind_set(ops, op, ops->rmsnorm,
+	return qvk_ops_bind_set(ops, op,
+				ops->rmsnorm[qvk_ops_vec4(mdl->dim,
+					(const struct qvk_binding *[]){ x, w, out }, 3)],
 				(struct qvk_binding[]){ *x, *w, *out });
 }
 
@@ -195,7 +208,9 @@ qvk_status qvk_ops_rmsnorm_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 	qvk_ops_push_f32(op, 2, mdl->norm_eps);
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
-	return qvk_ops_bind_set(ops, op, ops->rmsnorm_q8,
+	return qvk_ops_bind_set(ops, op,
+				ops->rmsnorm_q8[qvk_ops_vec4(mdl->dim,
+					(const struct qvk_binding *[]){ x, w }, 2)],
 				(struct qvk_binding[]){ *x, *w, act->qa,
 							act->sa, act->suma });
 }
@@ -221,7 +236,9 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[2] = x_stride;
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
-	return qvk_ops_bind_set(ops, op, ops->act_quant,
+	return qvk_ops_bind_set(ops, op,
+				ops->act_quant[qvk_ops_vec4(k | x_stride,
+					(const struct qvk_binding *[]){ x }, 1)],
 				(struct qvk_binding[]){ *x, act->qa, act->sa,
 							act->suma });
 }
@@ -326,9 +343,9 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	memset(op, 0, sizeof(*op));
 	QVK_OPS_CHECK(qvk_ops_model_check(ctx, mdl));
 	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, qn));
-	if (mdl->n_heads > ops->dev->info.max_workgroup_count[0])
+	if (mdl->n_kv_heads > ops->dev->info.max_workgroup_count[0])
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "attention: %u heads", mdl->n_heads);
+				 "attention: %u kv heads", mdl->n_kv_heads);
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "step", step,
 					    QVK_OPS_STEP_BYTES(m)));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "attention q", q,
@@ -341,10 +358,23 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[2] = mdl->n_kv_heads;
 	op->push[3] = mdl->max_seq;
 	qvk_ops_push_f32(op, 4, 1.0f / sqrtf((float)mdl->head_dim));
-	op->groups[0] = mdl->n_heads;
-	op->groups[1] = m;
+	op->push[5] = m;
 	op->groups[2] = 1;
-	return qvk_ops_bind_set(ops, op, ops->attention,
+	if (ops->cpu_attention) {
+		struct qvk_pipeline *pipe;
+
+		QVK_OPS_CHECK(qvk_ops_cpu_attention_pipeline(ops, mdl, m, &pipe));
+		/* Prefill: (head, token block); decode: (kv head, token). */
+		op->groups[0] = m > 1 ? mdl->n_heads : mdl->n_kv_heads;
+		op->groups[1] = m > 1 ? QVK_DIV_ROUND_UP(m, ops->wg_attn) : m;
+		return qvk_ops_bind_set(ops, op, pipe,
+					(struct qvk_binding[]){ *step, *q, *k_cache,
+								*v_cache, *out });
+	}
+	op->groups[0] = mdl->n_kv_heads; /* a kv head's query heads together */
+	op->groups[1] = m;
+	return qvk_ops_bind_set(ops, op,
+				ops->attention[qvk_ops_attention_variant(mdl)],
 				(struct qvk_binding[]){ *step, *q, *k_cache,
 							*v_cache, *out });
 }
@@ -377,6 +407,8 @@ qvk_status qvk_ops_swiglu_bind(struct qvk_ops *ops, struct qvk_op *op,
 			       const struct qvk_binding *up,
 			       const struct qvk_binding *out)
 {
+	bool vec4;
+
 	memset(op, 0, sizeof(*op));
 	QVK_OPS_CHECK(qvk_ops_check_glu(ops, mdl, m, x_stride, gate, up));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ops->dev->ctx, "swiglu out", out,
@@ -384,8 +416,11 @@ qvk_status qvk_ops_swiglu_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[0] = mdl->hidden_dim;
 	op->push[1] = m;
 	op->push[2] = x_stride;
-	qvk_ops_flat_grid(ops, op, (uint64_t)m * mdl->hidden_dim, ops->wg_flat);
-	return qvk_ops_bind_set(ops, op, ops->swiglu,
+	vec4 = qvk_ops_vec4(mdl->hidden_dim | x_stride,
+			    (const struct qvk_binding *[]){ gate, up, out }, 3);
+	qvk_ops_flat_grid(ops, op, (uint64_t)m * mdl->hidden_dim / (vec4 ? 4 : 1),
+			  ops->wg_flat);
+	return qvk_ops_bind_set(ops, op, ops->swiglu[vec4],
 				(struct qvk_binding[]){ *gate, *up, *out });
 }
 
@@ -404,7 +439,9 @@ qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[2] = x_stride;
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
-	return qvk_ops_bind_set(ops, op, ops->swiglu_q8,
+	return qvk_ops_bind_set(ops, op,
+				ops->swiglu_q8[qvk_ops_vec4(mdl->hidden_dim | x_stride,
+					(const struct qvk_binding *[]){ gate, up }, 2)],
 				(struct qvk_binding[]){ *gate, *up, act->qa,
 							act->sa, act->suma });
 }
@@ -422,7 +459,29 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "residual x", x, 4ull * n));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "residual y", y, 4ull * n));
 	op->push[0] = n;
-	qvk_ops_flat_grid(ops, op, n, ops->wg_flat);
+	qvk_ops_flat_grid(ops, op, n / 4 + n % 4, ops->wg_flat);
 	return qvk_ops_bind_set(ops, op, ops->residual_add,
 				(struct qvk_binding[]){ *x, *y });
+}
+
+qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
+			       uint32_t n, uint32_t m,
+			       const struct qvk_binding *logits,
+			       const struct qvk_binding *tokens)
+{
+	struct qvk_ctx *ctx = ops->dev->ctx;
+
+	memset(op, 0, sizeof(*op));
+	if (!n)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "argmax: empty rows");
+	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, n));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "argmax logits", logits,
+					    4ull * m * n));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "argmax tokens", tokens,
+					    4ull * m));
+	op->push[0] = n;
+	op->groups[0] = m;
+	op->groups[1] = op->groups[2] = 1;
+	return qvk_ops_bind_set(ops, op, ops->argmax,
+				(struct qvk_binding[]){ *logits, *tokens });
 }

@@ -214,3 +214,16 @@ void qvk_ref_swiglu(const float *gate, const float *up, uint32_t hidden,
 			out[(size_t)r * hidden + j] = val;
 		}
 }
+
+uint32_t qvk_ref_argmax(const float *x, uint32_t n)
+{
+	uint32_t idx = UINT32_MAX;
+	float best = -INFINITY;
+
+	for (uint32_t k = 0; k < n; k++)
+		if (x[k] > best || (idx == UINT32_MAX && x[k] == best)) {
+			best = x[k];
+			idx = k;
+		}
+	return idx == UINT32_MAX ? 0 : idx;
+}

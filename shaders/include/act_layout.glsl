@@ -34,10 +34,31 @@ int qvk_act_round(float t)
 }
 
 #ifdef QVK_ACT_ROW_QUANT
-// Quantize one row into qa/sa/suma (declared by the including kernel,
-// with float qvk_act_value(uint row, uint k) for the row's values).
-// Call from every invocation; amax is the workgroup's max |value|.
-// One invocation owns one 32-block: its 8 words and its sum.
+// Quantize one row into qa/sa/suma (declared by the including kernel, with
+// its row values as float qvk_act_value(uint row, uint k) and, when the
+// kernel's spec constant VEC4 is true (K % 4 == 0),
+// vec4 qvk_act_value4(uint row, uint k4) for elements 4*k4 .. 4*k4+3).
+// Call from every invocation (uniform control flow).
+
+// max |value| over the row, workgroup-wide.
+float qvk_act_row_amax(uint row, uint K)
+{
+	float amax = 0.0;
+
+	if (VEC4) {
+		for (uint k = gl_LocalInvocationID.x; k < K / 4u; k += WG) {
+			vec4 a = abs(qvk_act_value4(row, k));
+			amax = max(amax, max(max(a.x, a.y), max(a.z, a.w)));
+		}
+	} else {
+		for (uint k = gl_LocalInvocationID.x; k < K; k += WG)
+			amax = max(amax, abs(qvk_act_value(row, k)));
+	}
+	return qvk_wg_max(amax);
+}
+
+// One invocation owns one 32-block: its 8 words and its sum. The values
+// are computed again here (same code as for amax, so the same floats).
 void qvk_act_quant_row(uint row, uint K, uint Kp, float amax)
 {
 	float d = amax / QVK_ACT_QMAX;
@@ -49,14 +70,22 @@ void qvk_act_quant_row(uint row, uint K, uint Kp, float amax)
 	for (uint b = gl_LocalInvocationID.x; b < nb; b += WG) {
 		int s = 0;
 		for (uint w = 0u; w < 8u; w++) {
-			uint word = 0u;
-			for (uint l = 0u; l < 4u; l++) {
-				uint k = b * QVK_ACT_BLOCK + w * 4u + l;
-				int q = k < K ? qvk_act_round(qvk_act_value(row, k) * inv) : 0;
-				s += q;
-				word |= (uint(q) & 0xffu) << (8u * l);
+			uint k = b * QVK_ACT_BLOCK + w * 4u;
+			vec4 v = vec4(0.0);
+			if (VEC4) {
+				if (k < K)
+					v = qvk_act_value4(row, k / 4u);
+			} else {
+				for (uint l = 0u; l < 4u; l++)
+					if (k + l < K)
+						v[l] = qvk_act_value(row, k + l);
 			}
-			qa[row * (Kp / 4u) + b * 8u + w] = word;
+			ivec4 q = ivec4(qvk_act_round(v.x * inv), qvk_act_round(v.y * inv),
+					qvk_act_round(v.z * inv), qvk_act_round(v.w * inv));
+			s += q.x + q.y + q.z + q.w;
+			qa[row * (Kp / 4u) + b * 8u + w] =
+				(uint(q.x) & 0xffu) | ((uint(q.y) & 0xffu) << 8) |
+				((uint(q.z) & 0xffu) << 16) | (uint(q.w) << 24);
 		}
 		suma[row * nb + b] = s;
 	}
