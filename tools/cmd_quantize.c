@@ -255,7 +255,11 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 			model->params.vocab_size);
 		goto out;
 	}
-	if (a->calib && !qvk_quantize_calib(ctx, tok, a, &tokens))
+	/* only methods that use it read the calibration text */
+	if (a->calib && a->opt.format >= QVK_WEIGHTS_Q8 &&
+	    (qvk_quant_method_needs_calib(a->opt.method) ||
+	     a->opt.method == QVK_METHOD_MSE) &&
+	    !qvk_quantize_calib(ctx, tok, a, &tokens))
 		goto out;
 	st = qvk_quantize_model(ctx, model, &a->opt, &q);
 	if (st == QVK_OK)
