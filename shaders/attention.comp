@@ -38,6 +38,8 @@ layout(push_constant) uniform Push {
 	uint n_kv_heads;
 	uint max_seq;
 	float scale; // 1/sqrt(head_dim)
+	uint m;
+	uint kv_f32; // the cache holds fp32 (two uvec4 per 8 elements), not fp16
 } pc;
 
 const uint MAX_HU = MAX_HD / 8u;
@@ -62,6 +64,33 @@ void qvk_widen8(uvec4 w, out vec4 a, out vec4 b)
 	    5.192296858534828e33;
 	b = uintBitsToFloat(((w >> 3) & 0x0fffe000u) | (w & 0x80000000u)) *
 	    5.192296858534828e33;
+}
+
+// Elements 8x..8x+7 of the K or V cache, whichever precision it holds.
+void qvk_k8(uint x, out vec4 a, out vec4 b)
+{
+	if (pc.kv_f32 != 0u) {
+		// As qvk_widen8: a = even elements, b = odd ones.
+		vec4 lo = uintBitsToFloat(kc[2u * x]);
+		vec4 hi = uintBitsToFloat(kc[2u * x + 1u]);
+		a = vec4(lo.x, lo.z, hi.x, hi.z);
+		b = vec4(lo.y, lo.w, hi.y, hi.w);
+	} else {
+		qvk_widen8(kc[x], a, b);
+	}
+}
+
+void qvk_v8(uint x, out vec4 a, out vec4 b)
+{
+	if (pc.kv_f32 != 0u) {
+		// As qvk_widen8: a = even elements, b = odd ones.
+		vec4 lo = uintBitsToFloat(vc[2u * x]);
+		vec4 hi = uintBitsToFloat(vc[2u * x + 1u]);
+		a = vec4(lo.x, lo.z, hi.x, hi.z);
+		b = vec4(lo.y, lo.w, hi.y, hi.w);
+	} else {
+		qvk_widen8(vc[x], a, b);
+	}
 }
 
 void main()
@@ -113,7 +142,7 @@ void main()
 					s[g] = 0.0;
 				for (uint u = 0u; u < hu; u++) {
 					vec4 ka, kb2;
-					qvk_widen8(kc[kb + u], ka, kb2);
+					qvk_k8(kb + u, ka, kb2);
 					for (uint g = 0u; g < GMAX; g++)
 						if (g < gn)
 							s[g] += dot(s_qa[g * MAX_HU + u], ka) +
@@ -159,7 +188,7 @@ void main()
 				uint vb = cbase + c0 * hu + u;
 				for (uint t = 0u; t < cn; t++) {
 					vec4 va, vb2;
-					qvk_widen8(vc[vb + t * hu], va, vb2);
+					qvk_v8(vb + t * hu, va, vb2);
 					for (uint g = 0u; g < GMAX; g++) {
 						if (g < gn) {
 							float p = s_p[g * CHUNK + t];

@@ -39,6 +39,8 @@ layout(push_constant) uniform Push {
 	uint n_kv_heads;
 	uint max_seq;
 	float scale; // 1/sqrt(head_dim)
+	uint m;
+	uint kv_f32; // the cache holds fp32 (two uvec4 per 8 elements), not fp16
 } pc;
 
 const uint UPT = (HU + SG - 1u) / SG; // output slices per lane
@@ -51,6 +53,33 @@ void qvk_widen8(uvec4 w, out vec4 a, out vec4 b)
 	    5.192296858534828e33;
 	b = uintBitsToFloat(((w >> 3) & 0x0fffe000u) | (w & 0x80000000u)) *
 	    5.192296858534828e33;
+}
+
+// Elements 8x..8x+7 of the K or V cache, whichever precision it holds.
+void qvk_k8(uint x, out vec4 a, out vec4 b)
+{
+	if (pc.kv_f32 != 0u) {
+		// As qvk_widen8: a = even elements, b = odd ones.
+		vec4 lo = uintBitsToFloat(kc[2u * x]);
+		vec4 hi = uintBitsToFloat(kc[2u * x + 1u]);
+		a = vec4(lo.x, lo.z, hi.x, hi.z);
+		b = vec4(lo.y, lo.w, hi.y, hi.w);
+	} else {
+		qvk_widen8(kc[x], a, b);
+	}
+}
+
+void qvk_v8(uint x, out vec4 a, out vec4 b)
+{
+	if (pc.kv_f32 != 0u) {
+		// As qvk_widen8: a = even elements, b = odd ones.
+		vec4 lo = uintBitsToFloat(vc[2u * x]);
+		vec4 hi = uintBitsToFloat(vc[2u * x + 1u]);
+		a = vec4(lo.x, lo.z, hi.x, hi.z);
+		b = vec4(lo.y, lo.w, hi.y, hi.w);
+	} else {
+		qvk_widen8(vc[x], a, b);
+	}
 }
 
 void main()
@@ -97,7 +126,7 @@ void main()
 				s[g] = 0.0;
 			for (uint u = 0u; u < HU; u++) {
 				vec4 ka, kb;
-				qvk_widen8(kc[cbase + tl * HU + u], ka, kb);
+				qvk_k8(cbase + tl * HU + u, ka, kb);
 				for (uint g = 0u; g < GMAX; g++)
 					s[g] += dot(qa[g * HU + u], ka) + dot(qb[g * HU + u], kb);
 			}
@@ -124,7 +153,7 @@ void main()
 					uint u = lane + k * SG;
 					if (u < HU) {
 						vec4 va, vb;
-						qvk_widen8(vc[cbase + (t0 + j) * HU + u], va, vb);
+						qvk_v8(cbase + (t0 + j) * HU + u, va, vb);
 						for (uint g = 0u; g < GMAX; g++) {
 							acc_a[g * UPT + k] += pj[g] * va;
 							acc_b[g * UPT + k] += pj[g] * vb;

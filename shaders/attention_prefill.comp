@@ -38,6 +38,7 @@ layout(push_constant) uniform Push {
 	uint max_seq;
 	float scale; // 1/sqrt(head_dim)
 	uint m;
+	uint kv_f32; // the cache holds fp32 (two uvec4 per 8 elements), not fp16
 } pc;
 
 const float QVK_NEG_BIG = -3.0e38;
@@ -49,6 +50,33 @@ void qvk_widen8(uvec4 w, out vec4 a, out vec4 b)
 	    5.192296858534828e33;
 	b = uintBitsToFloat(((w >> 3) & 0x0fffe000u) | (w & 0x80000000u)) *
 	    5.192296858534828e33;
+}
+
+// Elements 8x..8x+7 of the K or V cache, whichever precision it holds.
+void qvk_k8(uint x, out vec4 a, out vec4 b)
+{
+	if (pc.kv_f32 != 0u) {
+		// As qvk_widen8: a = even elements, b = odd ones.
+		vec4 lo = uintBitsToFloat(kc[2u * x]);
+		vec4 hi = uintBitsToFloat(kc[2u * x + 1u]);
+		a = vec4(lo.x, lo.z, hi.x, hi.z);
+		b = vec4(lo.y, lo.w, hi.y, hi.w);
+	} else {
+		qvk_widen8(kc[x], a, b);
+	}
+}
+
+void qvk_v8(uint x, out vec4 a, out vec4 b)
+{
+	if (pc.kv_f32 != 0u) {
+		// As qvk_widen8: a = even elements, b = odd ones.
+		vec4 lo = uintBitsToFloat(vc[2u * x]);
+		vec4 hi = uintBitsToFloat(vc[2u * x + 1u]);
+		a = vec4(lo.x, lo.z, hi.x, hi.z);
+		b = vec4(lo.y, lo.w, hi.y, hi.w);
+	} else {
+		qvk_widen8(vc[x], a, b);
+	}
 }
 
 void main()
@@ -91,7 +119,7 @@ void main()
 			s[j] = 0.0;
 		for (uint u = 0u; u < HU; u++) {
 			vec4 ka, kb;
-			qvk_widen8(kc[cbase + tl * HU + u], ka, kb);
+			qvk_k8(cbase + tl * HU + u, ka, kb);
 			for (uint j = 0u; j < SG; j++)
 				s[j] += dot(qa[u], subgroupShuffle(ka, j)) +
 					dot(qb[u], subgroupShuffle(kb, j));
@@ -111,7 +139,7 @@ void main()
 		}
 		for (uint u = 0u; u < HU; u++) {
 			vec4 va, vb, a = aa[u] * corr, b = ab[u] * corr;
-			qvk_widen8(vc[cbase + tl * HU + u], va, vb);
+			qvk_v8(cbase + tl * HU + u, va, vb);
 			for (uint j = 0u; j < SG; j++) {
 				a += p[j] * subgroupShuffle(va, j);
 				b += p[j] * subgroupShuffle(vb, j);

@@ -21,6 +21,7 @@ layout(push_constant) uniform Push {
 	uint n_kv_heads;
 	uint max_seq;
 	uint m;
+	uint kv_f32; // store fp32 (two words per pair) instead of fp16
 } pc;
 
 void main()
@@ -38,6 +39,13 @@ void main()
 	if (pos >= pc.max_seq)
 		return;
 	uint dst = (head * pc.max_seq + pos) * half_dim + w;
-	kc[dst] = packHalf2x16(k[idx]);
-	vc[dst] = packHalf2x16(v[idx]);
+	if (pc.kv_f32 != 0u) {
+		kc[2u * dst] = floatBitsToUint(k[idx].x);
+		kc[2u * dst + 1u] = floatBitsToUint(k[idx].y);
+		vc[2u * dst] = floatBitsToUint(v[idx].x);
+		vc[2u * dst + 1u] = floatBitsToUint(v[idx].y);
+	} else {
+		kc[dst] = packHalf2x16(k[idx]);
+		vc[dst] = packHalf2x16(v[idx]);
+	}
 }

@@ -64,8 +64,8 @@ static uint32_t qvk_argmax(const float *x, uint32_t n)
  * The prompt's tokens, then the reference's greedy continuation up to
  * QVK_POSITIONS, with the reference's logits for every position.
  */
-static void qvk_reference_run(const struct qvk_model *model, uint32_t *tokens,
-			      float *logits)
+static void qvk_reference_run(const struct qvk_model *model, bool kv_f16,
+			      uint32_t *tokens, float *logits)
 {
 	const char *prompt = "Once upon a time, there was a little dog named Max";
 	uint32_t vocab = model->params.vocab_size;
@@ -78,7 +78,7 @@ static void qvk_reference_run(const struct qvk_model *model, uint32_t *tokens,
 			 QVK_OK);
 	ck_assert_uint_gt(n, 8);
 	ck_assert_int_eq(qvk_reference_create(qvk_test_ctx, model, &ref), QVK_OK);
-	qvk_reference_set_kv_f16(ref, true); /* the GPU's fp16 KV cache */
+	qvk_reference_set_kv_f16(ref, kv_f16); /* as the GPU's cache */
 	for (uint32_t pos = 0; pos < QVK_POSITIONS; pos++) {
 		const float *l;
 
@@ -149,11 +149,12 @@ START_TEST(test_f32_logits_match_reference)
 	uint32_t vocab = qvk_model_->params.vocab_size, tokens[QVK_POSITIONS];
 	float *ref = malloc((size_t)QVK_POSITIONS * vocab * 4);
 	float *gpu = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	/* fp32 KV cache: the reference keeps keys and values in fp32 too. */
 	struct qvk_llm_options opt = { .format = QVK_WEIGHTS_F32,
-				       .max_batch = 16 };
+				       .max_batch = 16, .kv_f32 = true };
 
 	ck_assert(ref && gpu);
-	qvk_reference_run(qvk_model_, tokens, ref);
+	qvk_reference_run(qvk_model_, false, tokens, ref);
 	for (int prefill = 0; prefill < 2; prefill++) {
 		struct qvk_cmp c;
 
@@ -246,8 +247,14 @@ static void qvk_check_format(enum qvk_weight_format fmt, uint32_t group,
 	uint32_t vocab = qvk_model_->params.vocab_size, tokens[QVK_POSITIONS];
 	float *ref = malloc((size_t)QVK_POSITIONS * vocab * 4);
 	float *gpu = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	/*
+	 * fp16 weights against their exact values: an fp32 cache so that only
+	 * arithmetic differs. Integer formats run with the default fp16 cache,
+	 * mirrored by the reference.
+	 */
 	struct qvk_llm_options opt = { .format = fmt, .group = group,
-				       .max_batch = 8 };
+				       .max_batch = 8,
+				       .kv_f32 = fmt == QVK_WEIGHTS_F16 };
 	float **owned;
 	uint32_t n_owned;
 	struct qvk_model deq = qvk_dequantized(qvk_model_, fmt, group, &owned,
@@ -255,7 +262,7 @@ static void qvk_check_format(enum qvk_weight_format fmt, uint32_t group,
 	struct qvk_cmp c;
 
 	ck_assert(ref && gpu);
-	qvk_reference_run(&deq, tokens, ref);
+	qvk_reference_run(&deq, !opt.kv_f32, tokens, ref);
 	qvk_gpu_logits(qvk_model_, &opt, tokens, true, gpu);
 	c = qvk_compare(gpu, ref, vocab);
 	printf("%s g%u vs the reference of the same weights: worst "

@@ -30,7 +30,7 @@ static int qvk_run_usage(void)
 	       "[--temp T] [--top-k K]\n"
 	       "               [--top-p P] [--repeat-penalty R] [--seed S] "
 	       "[--format F] [--group G]\n"
-	       "               [--keep LIST] [--profile]\n\n"
+	       "               [--keep LIST] [--kv-f32] [--profile]\n\n"
 	       "Streams the generated text to stdout (with no prompt, from "
 	       "BOS), then prints\nprefill and decode tokens/s, time to first "
 	       "token, device memory and energy per\ntoken (or why energy is "

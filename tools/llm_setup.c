@@ -12,6 +12,7 @@ const char qvk_llm_args_help[] =
 	"  --group G         32|64|128|0 (0: one group per row; default 32)\n"
 	"  --keep LIST       GLOB=f16|f32,... keep tensors in higher precision,\n"
 	"                    e.g. output.weight=f16 or 'blk.*.ffn_down.weight=f32'\n"
+	"  --kv-f32          keep the KV cache in fp32 (default fp16)\n"
 	"  --profile         GPU time per kernel kind at the end\n";
 
 int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
@@ -23,6 +24,10 @@ int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
 
 	if (!strcmp(arg, "--profile")) {
 		a->opt.profile = true;
+		return 1;
+	}
+	if (!strcmp(arg, "--kv-f32")) {
+		a->opt.kv_f32 = true;
 		return 1;
 	}
 	if (strcmp(arg, "-m") && strcmp(arg, "-t") && strcmp(arg, "--format") &&

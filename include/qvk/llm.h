@@ -44,6 +44,12 @@ struct qvk_llm_options {
 	uint32_t max_batch;   /* prefill tokens per batch (0: 64) */
 	uint32_t max_seq;     /* KV cache positions (0: the model's seq_len) */
 	bool profile;         /* GPU timestamps per kernel kind */
+	/*
+	 * fp32 KV cache (default fp16): twice the cache memory, no rounding of
+	 * keys and values; what an exact comparison with an fp32 reference
+	 * needs.
+	 */
+	bool kv_f32;
 };
 
 struct qvk_llm;

@@ -172,6 +172,7 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		.head_dim = p->head_dim, .max_seq = o.max_seq,
 		.n_vocab = p->vocab_size, .norm_eps = p->norm_eps,
 		.rope_theta = p->rope_theta, .rope_mode = QVK_ROPE_INTERLEAVED,
+		.kv_f32 = o.kv_f32,
 	};
 	st = qvk_ops_model_check(dev->ctx, &llm->md);
 	if (st == QVK_OK && p->rope_freq_scale != 1.0f)

@@ -314,7 +314,8 @@ uint32_t qvk_ops_attention_variant(const struct qvk_ops_model *mdl)
 
 uint64_t qvk_ops_kv_layer_bytes(const struct qvk_ops_model *mdl)
 {
-	return (uint64_t)mdl->n_kv_heads * mdl->max_seq * mdl->head_dim * 2;
+	return (uint64_t)mdl->n_kv_heads * mdl->max_seq * mdl->head_dim *
+	       (mdl->kv_f32 ? 4 : 2);
 }
 
 qvk_status qvk_ops_kv_layer_binding(struct qvk_ctx *ctx,

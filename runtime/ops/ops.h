@@ -26,7 +26,7 @@
  *   int8 activations        runtime/ops/act_layout.h
  *   KV cache of one layer   K and V each [n_kv_heads][max_seq][head_dim]
  *                           fp16 (binary16, two per uint32, lower half
- *                           first): attention streams one head's keys and
+ *                           first), or fp32 with kv_f32: attention streams one head's keys and
  *                           values contiguously. Bytes per layer and
  *                           tensor: qvk_ops_kv_layer_bytes().
  *   embedding table         (n_vocab, dim) fp32 or fp16, in <= 8 pieces
@@ -94,6 +94,13 @@ struct qvk_ops_model {
 	float norm_eps;      /* RMSNorm epsilon */
 	float rope_theta;    /* 10000 for Llama 2 */
 	enum qvk_rope_mode rope_mode;
+	/*
+	 * KV cache in fp32 instead of fp16: twice the memory, and no rounding
+	 * of k and v, so a fp32 forward pass can be compared with an fp32 C
+	 * reference to 1e-4 (fp16 rounding flips of 1-ulp differences alone
+	 * move logits by ~5e-4).
+	 */
+	bool kv_f32;
 };
 
 #define QVK_OPS_MAX_HEAD_DIM 256u

@@ -323,6 +323,7 @@ qvk_status qvk_ops_kv_write_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[1] = mdl->n_kv_heads;
 	op->push[2] = mdl->max_seq;
 	op->push[3] = m;
+	op->push[4] = mdl->kv_f32;
 	qvk_ops_flat_grid(ops, op, kv / 2 * m, ops->wg_flat);
 	return qvk_ops_bind_set(ops, op, ops->kv_write,
 				(struct qvk_binding[]){ *step, *k, *v, *k_cache,
@@ -359,6 +360,7 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[3] = mdl->max_seq;
 	qvk_ops_push_f32(op, 4, 1.0f / sqrtf((float)mdl->head_dim));
 	op->push[5] = m;
+	op->push[6] = mdl->kv_f32;
 	op->groups[2] = 1;
 	if (ops->cpu_attention) {
 		struct qvk_pipeline *pipe;
