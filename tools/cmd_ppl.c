@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <qvk/metrics.h>
+#include <qvk/quantize.h>
 
 #include "llm_setup.h"
 
@@ -19,26 +20,27 @@ const char qvk_cmd_ppl_summary[] =
 struct qvk_ppl_args {
 	struct qvk_llm_args llm;
 	const char *text_path;
+	const char *ref_path; /* KL baseline from another file, or NULL */
 	uint32_t ctx_window;
 	uint64_t max_tokens;
 	bool json;
-};
-
-struct qvk_ppl_sums {
-	double nll, kl;
-	uint64_t tokens, top1;
 };
 
 static int qvk_ppl_usage(void)
 {
 	printf("usage: qvk ppl -m MODEL [-t TOKENIZER] -f TEXT [--format F] "
 	       "[--group G] [--keep LIST]\n"
-	       "               [--ctx W] [--max-tokens N] [--json]\n\n"
+	       "               [--ref MODEL] [--ctx W] [--max-tokens N] "
+	       "[--json]\n\n"
 	       "Splits TEXT into non-overlapping windows of W tokens, each "
 	       "starting with BOS,\nand scores every next token: perplexity "
 	       "of the chosen format, and its KL\ndivergence and top-1 "
 	       "agreement against the same model in fp32.\n\n%s"
 	       "  -f TEXT           the held-out text (required)\n"
+	       "  --ref MODEL       KL/top-1 against this model in fp32 (e.g. "
+	       "the original\n"
+	       "                    of a quantized file; default: MODEL "
+	       "itself)\n"
 	       "  --ctx W           window in tokens, BOS included (default: "
 	       "min(256, seq_len))\n"
 	       "  --max-tokens N    stop after N scored tokens (default: all)\n"
@@ -74,6 +76,8 @@ static bool qvk_ppl_parse(int argc, char **argv, struct qvk_ppl_args *a)
 		i++;
 		if (!strcmp(arg, "-f")) {
 			a->text_path = val;
+		} else if (!strcmp(arg, "--ref")) {
+			a->ref_path = val;
 		} else if (!strcmp(arg, "--ctx")) {
 			if (!qvk_tool_parse_u64("ppl", arg, val, 2, 1u << 20, &v))
 				return false;
@@ -115,51 +119,6 @@ static char *qvk_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* Log-softmax of @logits at @target, and the softmax into @p (doubles). */
-static double qvk_log_softmax_at(const float *logits, uint32_t vocab,
-				 uint32_t target, double *p)
-{
-	double mx = logits[0], sum = 0;
-
-	for (uint32_t i = 1; i < vocab; i++)
-		mx = fmax(mx, logits[i]);
-	for (uint32_t i = 0; i < vocab; i++)
-		sum += (p[i] = exp(logits[i] - mx));
-	for (uint32_t i = 0; i < vocab; i++)
-		p[i] /= sum;
-	return logits[target] - mx - log(sum);
-}
-
-static uint32_t qvk_argmax(const float *x, uint32_t n)
-{
-	uint32_t best = 0;
-
-	for (uint32_t i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
-}
-
-/* Score one window: tokens[0] is BOS, positions 0..n-2 predict 1..n-1. */
-static void qvk_score_window(const uint32_t *tokens, uint32_t n,
-			     uint32_t vocab, const float *lq, const float *lf,
-			     double *pq, double *pf, struct qvk_ppl_sums *s)
-{
-	for (uint32_t i = 0; i + 1 < n; i++) {
-		const float *q = lq + (size_t)i * vocab, *f = lf + (size_t)i * vocab;
-		double kl = 0;
-
-		s->nll -= qvk_log_softmax_at(q, vocab, tokens[i + 1], pq);
-		qvk_log_softmax_at(f, vocab, tokens[i + 1], pf);
-		for (uint32_t v = 0; v < vocab; v++)
-			if (pf[v] > 0)
-				kl += pf[v] * (log(pf[v]) - log(fmax(pq[v], 1e-300)));
-		s->kl += kl;
-		s->top1 += qvk_argmax(q, vocab) == qvk_argmax(f, vocab);
-		s->tokens++;
-	}
-}
-
 static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
 		       struct qvk_model *model, struct qvk_tokenizer *tok,
 		       struct qvk_ppl_args *a)
@@ -167,11 +126,10 @@ static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
 	const uint32_t vocab = model->params.vocab_size;
 	struct qvk_llm_options fopt = a->llm.opt;
 	struct qvk_llm *lq = NULL, *lf = NULL;
-	struct qvk_ppl_sums s = { 0 };
-	float *logq = NULL, *logf = NULL;
-	double *pq = NULL, *pf = NULL;
-	uint32_t *tokens = NULL, *win = NULL, w = a->ctx_window;
-	size_t len = 0, n_tok = 0, n_windows;
+	struct qvk_model *ref_model = NULL;
+	struct qvk_ppl_result r;
+	uint32_t *tokens = NULL, w = a->ctx_window;
+	size_t len = 0, n_tok = 0;
 	char *text = qvk_read_file(a->text_path, &len);
 	qvk_status st;
 	int rc = 1;
@@ -195,15 +153,23 @@ static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
 		qvk_tool_fail(ctx, st, "ppl", "tokenizing the text");
 		goto out;
 	}
-	/* Each window: BOS then w - 1 text tokens. */
-	n_windows = n_tok / (w - 1);
-	if (a->max_tokens)
-		n_windows = QVK_MIN(n_windows,
-				    QVK_DIV_ROUND_UP(a->max_tokens, w - 1));
-	if (!n_windows) {
+	if (n_tok / (w - 1) == 0) {
 		fprintf(stderr, "qvk ppl: %s has %zu tokens, fewer than one "
 				"window of %u\n", a->text_path, n_tok, w);
 		goto out;
+	}
+	if (a->ref_path) {
+		st = qvk_model_load(ctx, a->ref_path, &ref_model);
+		if (st != QVK_OK) {
+			qvk_tool_fail(ctx, st, "ppl", a->ref_path);
+			goto out;
+		}
+		if (ref_model->params.vocab_size != vocab) {
+			fprintf(stderr, "qvk ppl: --ref %s has %u tokens, the "
+					"model %u\n", a->ref_path,
+				ref_model->params.vocab_size, vocab);
+			goto out;
+		}
 	}
 	fopt.format = QVK_WEIGHTS_F32;
 	fopt.keep = NULL;
@@ -211,57 +177,34 @@ static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
 	fopt.max_seq = a->llm.opt.max_seq = w;
 	st = qvk_llm_create(dev, model, &a->llm.opt, &lq);
 	if (st == QVK_OK)
-		st = qvk_llm_create(dev, model, &fopt, &lf);
-	logq = malloc((size_t)w * vocab * sizeof(float));
-	logf = malloc((size_t)w * vocab * sizeof(float));
-	pq = malloc(vocab * sizeof(double));
-	pf = malloc(vocab * sizeof(double));
-	if (st == QVK_OK && !(logq && logf && pq && pf))
-		st = QVK_ERR_NO_MEMORY;
+		st = qvk_llm_create(dev, ref_model ? ref_model : model, &fopt,
+				    &lf);
 	if (st != QVK_OK) {
 		qvk_tool_fail(ctx, st, "ppl", "loading the model");
 		goto out;
 	}
-	win = malloc(w * sizeof(*win));
-	if (!win) {
-		qvk_tool_fail(ctx, QVK_ERR_NO_MEMORY, "ppl", "window");
+	st = qvk_ppl_evaluate(ctx, lq, lf, vocab, qvk_tokenizer_bos(tok),
+			      tokens, n_tok, w, a->max_tokens, &r);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "ppl", "forward pass");
 		goto out;
-	}
-	for (size_t wi = 0; wi < n_windows; wi++) {
-		win[0] = qvk_tokenizer_bos(tok);
-		memcpy(win + 1, tokens + wi * (w - 1), (w - 1) * sizeof(*win));
-		st = qvk_llm_forward(lq, win, w, 0, logq, NULL);
-		if (st == QVK_OK)
-			st = qvk_llm_forward(lf, win, w, 0, logf, NULL);
-		if (st != QVK_OK) {
-			qvk_tool_fail(ctx, st, "ppl", "forward pass");
-			goto out;
-		}
-		qvk_score_window(win, w, vocab, logq, logf, pq, pf, &s);
-		qvk_tool_progress(NULL, "perplexity", (double)wi + 1,
-				  (double)n_windows);
 	}
 	if (a->json)
 		printf("{\"ppl\":%.6f,\"kl\":%.8f,\"top1\":%.6f,\"tokens\":%llu,"
-		       "\"ctx\":%u,\"format\":\"%s\"}\n", exp(s.nll / s.tokens),
-		       s.kl / s.tokens, (double)s.top1 / s.tokens,
-		       (unsigned long long)s.tokens, w, qvk_llm_describe(lq));
+		       "\"ctx\":%u,\"format\":\"%s\"}\n", r.ppl, r.kl, r.top1,
+		       (unsigned long long)r.tokens, w, qvk_llm_describe(lq));
 	else
-		printf("weights: %s\nperplexity: %.4f over %llu tokens (%zu "
-		       "windows of %u)\nvs f32: KL %.6f nats/token, top-1 "
-		       "agreement %.2f%%\n", qvk_llm_describe(lq),
-		       exp(s.nll / s.tokens), (unsigned long long)s.tokens,
-		       n_windows, w, s.kl / s.tokens,
-		       100.0 * s.top1 / s.tokens);
+		printf("weights: %s\nperplexity: %.4f over %llu tokens (%u "
+		       "windows of %u)\nvs f32%s%s: KL %.6f nats/token, top-1 "
+		       "agreement %.2f%%\n", qvk_llm_describe(lq), r.ppl,
+		       (unsigned long long)r.tokens, r.windows, w,
+		       a->ref_path ? " " : "", a->ref_path ? a->ref_path : "",
+		       r.kl, 100.0 * r.top1);
 	rc = 0;
 out:
 	qvk_llm_destroy(lq);
 	qvk_llm_destroy(lf);
-	free(logq);
-	free(logf);
-	free(pq);
-	free(pf);
-	free(win);
+	qvk_model_destroy(ref_model);
 	free(tokens);
 	free(text);
 	return rc;

@@ -42,7 +42,8 @@ enum qvk_ggml_type {
 QVK_API const char *qvk_ggml_type_name(uint32_t type);
 /*
  * Elements and bytes per block of @type (1 and 4 for F32); false for a type
- * qvk does not know.
+ * qvk does not know, and for qvk's own types (include/qvk/quantize.h),
+ * whose rows are not made of fixed blocks.
  */
 QVK_API bool qvk_ggml_type_block(uint32_t type, uint32_t *block_elems,
 				 uint32_t *block_bytes);
@@ -351,6 +352,19 @@ QVK_API void qvk_reference_destroy(struct qvk_reference *ref);
  * an fp32 cache, llama2.c's).
  */
 QVK_API void qvk_reference_set_kv_f16(struct qvk_reference *ref, bool kv_f16);
+
+/*
+ * Calibration hook: called before every matrix-vector product with the
+ * weight tensor (a pointer into the model given to qvk_reference_create,
+ * so callers can tell the layers apart) and its input @x of w->ne[0]
+ * floats. NULL removes it. (`qvk quantize` gathers activation statistics
+ * and GPTQ Hessians this way.)
+ */
+typedef void (*qvk_reference_capture_fn)(void *user,
+					 const struct qvk_host_tensor *w,
+					 const float *x);
+QVK_API void qvk_reference_set_capture(struct qvk_reference *ref,
+				       qvk_reference_capture_fn fn, void *user);
 
 QVK_API QVK_MUST_CHECK qvk_status qvk_reference_forward(
 	struct qvk_reference *ref, uint32_t token, uint32_t pos,

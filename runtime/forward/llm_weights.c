@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/quantize.h>
+
 #include "forward.h"
 
 qvk_status qvk_llm_upload_f32(struct qvk_device *dev, const float *src,
@@ -66,6 +68,11 @@ static int qvk_gguf_type_of(enum qvk_weight_format f)
 
 static enum qvk_weight_format qvk_auto_format(const struct qvk_host_tensor *t)
 {
+	enum qvk_qformat qf;
+
+	if (qvk_ggml_type_is_qvk(t->type, &qf, NULL)) /* qvk's own types */
+		return qf == QVK_QFORMAT_Q4 ? QVK_WEIGHTS_Q4 :
+		       qf == QVK_QFORMAT_Q4A ? QVK_WEIGHTS_Q4A : QVK_WEIGHTS_Q8;
 	switch (t->type) {
 	case QVK_GGML_TYPE_Q8_0:
 		return QVK_WEIGHTS_Q8;
@@ -82,26 +89,52 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 				  const struct qvk_host_tensor *t,
 				  const struct qvk_llm_options *opt,
 				  struct qvk_mm_weight **out,
-				  enum qvk_weight_format *used)
+				  enum qvk_weight_format *used,
+				  uint32_t *group_used, bool float_as_stored)
 {
 	struct qvk_ctx *ctx = dev->ctx;
 	enum qvk_weight_format f = qvk_keep_format(opt->keep, t->name);
 	uint64_t n = qvk_host_tensor_rows(t), k = t->ne[0];
 	struct qvk_quant_params qp;
 	struct qvk_qtensor *qt = NULL;
+	enum qvk_qformat stored_fmt;
+	uint32_t stored_group;
+	bool stored_qvk = qvk_ggml_type_is_qvk(t->type, &stored_fmt,
+					       &stored_group);
 	float *w;
 	qvk_status st = QVK_OK;
 
+	if (f == QVK_WEIGHTS_AUTO && opt->format == QVK_WEIGHTS_AUTO &&
+	    float_as_stored && (t->type == QVK_GGML_TYPE_F32 ||
+				t->type == QVK_GGML_TYPE_F16))
+		f = t->type == QVK_GGML_TYPE_F16 ? QVK_WEIGHTS_F16 :
+						   QVK_WEIGHTS_F32;
 	if (f == QVK_WEIGHTS_AUTO)
 		f = opt->format != QVK_WEIGHTS_AUTO ? opt->format :
 						      qvk_auto_format(t);
 	*used = f;
+	*group_used = opt->group;
 	if (n > UINT32_MAX || k > UINT32_MAX || !t->data)
 		return qvk_error(ctx, QVK_ERR_FORMAT, "tensor %s: shape "
 				 "(%llu, %llu) unusable", t->name,
 				 (unsigned long long)n, (unsigned long long)k);
-	/* Stored as the very block type wanted: take the codes losslessly. */
-	if ((int)t->type == qvk_gguf_type_of(f) && opt->group == 32) {
+	/*
+	 * Stored as the very layout wanted (auto: whatever group the file
+	 * has): take the codes losslessly.
+	 */
+	if (stored_qvk && f >= QVK_WEIGHTS_Q8 &&
+	    qvk_qformat_of(f) == stored_fmt &&
+	    (opt->format == QVK_WEIGHTS_AUTO || opt->group == stored_group)) {
+		*group_used = stored_group;
+		st = qvk_qtensor_from_host(ctx, t, &qt);
+		if (st == QVK_OK)
+			st = qvk_mm_weight_upload_q(dev, qt, out);
+		qvk_qtensor_destroy(qt);
+		return st;
+	}
+	if ((int)t->type == qvk_gguf_type_of(f) &&
+	    (opt->group == 32 || opt->format == QVK_WEIGHTS_AUTO)) {
+		*group_used = 32;
 		st = qvk_qtensor_from_gguf(ctx, t->name,
 					   (enum qvk_gguf_block)t->type, t->data,
 					   t->size_bytes, (uint32_t)n,
@@ -171,6 +204,13 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	qvk_progress_fn progress = dev->ctx->progress_fn;
 	const struct qvk_model_params *p = &model->params;
 	enum qvk_weight_format used, first = QVK_WEIGHTS_AUTO, out_fmt;
+	uint32_t group = 0, first_group = 0;
+	/*
+	 * A file that `qvk quantize` wrote says which tensors it left in
+	 * float (--keep, --format f32/f16): auto keeps them so.
+	 */
+	bool float_as_stored = model->gguf &&
+			       qvk_gguf_find(model->gguf, "qvk.quantize.method");
 	double total = (double)p->n_layers * 7 + 1, done = 0;
 	bool mixed = false;
 	qvk_status st;
@@ -204,18 +244,21 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 					     &dst->ffn_norm);
 		for (int i = 0; st == QVK_OK && i < 7; i++) {
 			dev->ctx->progress_fn = NULL;
-			st = qvk_load_linear(dev, lin[i], opt, slot[i], &used);
+			st = qvk_load_linear(dev, lin[i], opt, slot[i], &used,
+					     &group, float_as_stored);
 			dev->ctx->progress_fn = progress;
-			if (first == QVK_WEIGHTS_AUTO)
+			if (first == QVK_WEIGHTS_AUTO) {
 				first = used;
-			mixed |= used != first;
+				first_group = group;
+			}
+			mixed |= used != first || group != first_group;
 			qvk_progress(dev->ctx, "loading weights", ++done, total);
 		}
 	}
 	dev->ctx->progress_fn = NULL;
 	if (st == QVK_OK)
 		st = qvk_load_linear(dev, &model->output, opt, &w->output,
-				     &out_fmt);
+				     &out_fmt, &group, float_as_stored);
 	dev->ctx->progress_fn = progress;
 	qvk_progress(dev->ctx, "loading weights", total, total);
 	if (st != QVK_OK) {
@@ -225,8 +268,8 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	snprintf(w->describe, sizeof(w->describe), "%s%s%s, classifier %s",
 		 qvk_weight_format_name(first), mixed ? " (mixed)" : "",
 		 first >= QVK_WEIGHTS_Q8 ?
-			 (opt->group ? (opt->group == 32 ? " g32" :
-					opt->group == 64 ? " g64" : " g128") :
+			 (first_group ? (first_group == 32 ? " g32" :
+					first_group == 64 ? " g64" : " g128") :
 				       " per-row") :
 			 "",
 		 qvk_weight_format_name(out_fmt));

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/quantize.h>
+
 #include "model_internal.h"
 
 #define QVK_GGUF_MAGIC 0x46554747u /* "GGUF" read little-endian */
@@ -318,7 +320,7 @@ static qvk_status qvk_gguf_read_tensor_info(struct qvk_gguf_reader *r,
 		return qvk_error(r->ctx, QVK_ERR_UNSUPPORTED,
 				 "GGUF: tensor '%s': ggml type %u at byte offset "
 				 "%llu is not one qvk reads (F32, F16, Q8_0, "
-				 "Q4_0, Q4_1)", t->name, type,
+				 "Q4_0, Q4_1, qvk's own 1024..1035)", t->name, type,
 				 (unsigned long long)at);
 	t->type = (enum qvk_ggml_type)type;
 	if (!qvk_ggml_tensor_size(type, n_dims, t->ne, &t->size_bytes))
@@ -368,6 +370,9 @@ static qvk_status qvk_gguf_place_tensors(struct qvk_ctx *ctx,
 	for (uint64_t i = 0; i < n; i++) {
 		struct qvk_host_tensor *t = &g->tensors[i];
 		uint64_t start, end, align = t->type == QVK_GGML_TYPE_F32 ? 4 : 2;
+
+		if (qvk_ggml_type_qvk_row_bytes(t->type, 1, &end))
+			align = 4; /* qvk types: uint32 code words */
 
 		uint64_t rel = offsets[2 * i], at = offsets[2 * i + 1];
 

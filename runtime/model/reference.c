@@ -40,6 +40,8 @@ struct qvk_reference {
 	float *logits;   /* (vocab_size) */
 	float *key_cache;   /* (n_layers, seq_len, kv_dim) */
 	float *value_cache; /* (n_layers, seq_len, kv_dim) */
+	qvk_reference_capture_fn capture; /* calibration hook, or NULL */
+	void *capture_user;
 	bool kv_f16;        /* round cached k, v to fp16, as the GPU stores them */
 };
 
@@ -120,12 +122,23 @@ void qvk_reference_destroy(struct qvk_reference *r)
 	free(r);
 }
 
+void qvk_reference_set_capture(struct qvk_reference *r,
+			       qvk_reference_capture_fn fn, void *user)
+{
+	if (!r)
+		return;
+	r->capture = fn;
+	r->capture_user = user;
+}
+
 /* out = W x, W (out_dim, in) of any type, one dequantized row at a time. */
 static qvk_status qvk_ref_matmul(struct qvk_reference *r, float *out,
 				 const float *x, const struct qvk_host_tensor *w)
 {
 	uint64_t in = w->ne[0], rows = qvk_host_tensor_rows(w);
 
+	if (r->capture)
+		r->capture(r->capture_user, w, x);
 	for (uint64_t o = 0; o < rows; o++) {
 		float sum = 0.0f;
 		qvk_status st = qvk_host_tensor_row(w, o, r->row);

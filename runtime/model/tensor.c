@@ -15,6 +15,7 @@
 #include <qvk/fp16.h>
 
 #include "model_internal.h"
+#include "qvk_tensor.h"
 
 #define QVK_QK 32 /* elements per Q8_0/Q4_0/Q4_1 block */
 
@@ -35,7 +36,7 @@ const char *qvk_ggml_type_name(uint32_t type)
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_ggml_types); i++)
 		if (qvk_ggml_types[i].type == type)
 			return qvk_ggml_types[i].name;
-	return NULL;
+	return qvk_qvk_type_name(type); /* qvk's GGUF extension, or NULL */
 }
 
 bool qvk_ggml_type_block(uint32_t type, uint32_t *block_elems,
@@ -57,6 +58,8 @@ bool qvk_ggml_tensor_size(uint32_t type, uint32_t n_dims, const uint64_t *ne,
 	uint32_t be, bb;
 	uint64_t size;
 
+	if (qvk_qvk_type_name(type)) /* no fixed block: size per row of K */
+		return qvk_qvk_tensor_size(type, n_dims, ne, size_bytes);
 	if (!qvk_ggml_type_block(type, &be, &bb) || n_dims < 1 ||
 	    n_dims > QVK_TENSOR_MAX_DIMS || ne[0] == 0 || ne[0] % be)
 		return false;
@@ -89,6 +92,8 @@ qvk_status qvk_host_tensor_row(const struct qvk_host_tensor *t, uint64_t row,
 	uint64_t k, row_bytes;
 	const uint8_t *src;
 
+	if (t && out && qvk_qvk_type_name(t->type))
+		return qvk_qvk_tensor_row(t, row, out);
 	if (!t || !out || !t->data ||
 	    !qvk_ggml_type_block(t->type, &be, &bb))
 		return QVK_ERR_INVALID_ARG;

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qvk quantize: a model (GGUF or llama2.c) to a self-contained quantized
+ * GGUF file (tokenizer included), with RTN, MSE clipping, AWQ, SmoothQuant
+ * or GPTQ, calibrated on a text file where the method needs it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <qvk/quantize.h>
+
+#include "tool.h"
+
+const char qvk_cmd_quantize_summary[] =
+	"quantize a model to a self-contained GGUF file";
+
+struct qvk_quantize_args {
+	const char *in, *out, *tokenizer, *calib;
+	uint64_t calib_tokens;
+	struct qvk_quantize_options opt;
+};
+
+static int qvk_quantize_usage(void)
+{
+	printf("usage: qvk quantize IN OUT [--format F] [--group G] "
+	       "[--method M] [--calib TEXT]\n"
+	       "                    [--calib-tokens N] [--keep LIST] "
+	       "[-t TOKENIZER] [--alpha A]\n\n"
+	       "Writes OUT, a GGUF file with the model quantized and its "
+	       "tokenizer. Group 32\nwith K a multiple of 32 uses GGUF's "
+	       "Q8_0/Q4_0/Q4_1 (llama.cpp runs such files);\nother groups "
+	       "and padded rows use qvk's own tensor types (qvk.* metadata).\n\n"
+	       "  IN                GGUF (llama) or llama2.c checkpoint\n"
+	       "  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry "
+	       "their own)\n"
+	       "  --format F        f32|f16|q8|q4|q4a (default q8)\n"
+	       "  --group G         32|64|128|0 (0: one group per row; "
+	       "default 32)\n"
+	       "  --method M        rtn|mse|awq|smoothquant|gptq (default "
+	       "rtn)\n"
+	       "  --calib TEXT      calibration text (needed by awq, "
+	       "smoothquant, gptq;\n"
+	       "                    mse uses it for channel importance)\n"
+	       "  --calib-tokens N  calibration tokens used (default 8192)\n"
+	       "  --keep LIST       GLOB=f16|f32,... tensors kept in higher "
+	       "precision,\n"
+	       "                    e.g. output.weight=f16 or "
+	       "'blk.*.ffn_down.weight=f32'\n"
+	       "  --alpha A         SmoothQuant migration strength (default "
+	       "0.5)\n");
+	return 0;
+}
+
+static bool qvk_quantize_keep_ok(const char *val)
+{
+	for (const char *p = val; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t vlen = eq ? len - (size_t)(eq - p) - 1 : 0;
+
+		if (!eq || eq == p || vlen != 3 ||
+		    (memcmp(eq + 1, "f16", 3) && memcmp(eq + 1, "f32", 3))) {
+			qvk_tool_usage_error("quantize", "--keep '%.*s': use "
+					     "GLOB=f16 or GLOB=f32", (int)len, p);
+			return false;
+		}
+		p = comma ? comma + 1 : p + len;
+	}
+	return true;
+}
+
+static bool qvk_quantize_parse(int argc, char **argv,
+			       struct qvk_quantize_args *a)
+{
+	uint64_t v;
+	double d;
+
+	memset(a, 0, sizeof(*a));
+	a->opt.format = QVK_WEIGHTS_Q8;
+	a->opt.group = 32;
+	a->opt.method = QVK_METHOD_RTN;
+	a->calib_tokens = 8192;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (arg[0] != '-') {
+			if (!a->in)
+				a->in = arg;
+			else if (!a->out)
+				a->out = arg;
+			else {
+				qvk_tool_usage_error("quantize", "unexpected "
+						     "argument '%s'", arg);
+				return false;
+			}
+			continue;
+		}
+		if (!val) {
+			qvk_tool_usage_error("quantize", "unknown or incomplete "
+					     "argument '%s'", arg);
+			return false;
+		}
+		i++;
+		if (!strcmp(arg, "--format")) {
+			if (!qvk_weight_format_parse(val, &a->opt.format) ||
+			    a->opt.format == QVK_WEIGHTS_AUTO) {
+				qvk_tool_usage_error("quantize", "--format '%s': "
+						     "use f32, f16, q8, q4 or "
+						     "q4a", val);
+				return false;
+			}
+		} else if (!strcmp(arg, "--group")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 0, 128, &v))
+				return false;
+			if (v && v != 32 && v != 64 && v != 128) {
+				qvk_tool_usage_error("quantize", "--group %s: use "
+						     "32, 64, 128 or 0 (per "
+						     "row)", val);
+				return false;
+			}
+			a->opt.group = (uint32_t)v;
+		} else if (!strcmp(arg, "--method")) {
+			if (!qvk_quant_method_parse(val, &a->opt.method)) {
+				qvk_tool_usage_error("quantize", "--method '%s': "
+						     "use rtn, mse, awq, "
+						     "smoothquant or gptq", val);
+				return false;
+			}
+		} else if (!strcmp(arg, "--calib")) {
+			a->calib = val;
+		} else if (!strcmp(arg, "--calib-tokens")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 1,
+						1u << 24, &a->calib_tokens))
+				return false;
+		} else if (!strcmp(arg, "--keep")) {
+			if (!qvk_quantize_keep_ok(val))
+				return false;
+			a->opt.keep = val;
+		} else if (!strcmp(arg, "-t")) {
+			a->tokenizer = val;
+		} else if (!strcmp(arg, "--alpha")) {
+			if (!qvk_tool_parse_double("quantize", arg, val, 0.01, 1,
+						   &d))
+				return false;
+			a->opt.smooth_alpha = (float)d;
+		} else {
+			qvk_tool_usage_error("quantize", "unknown argument '%s'",
+					     arg);
+			return false;
+		}
+	}
+	if (!a->in || !a->out) {
+		qvk_tool_usage_error("quantize", "needs IN and OUT (see qvk "
+				     "quantize --help)");
+		return false;
+	}
+	if (qvk_quant_method_needs_calib(a->opt.method) &&
+	    a->opt.format >= QVK_WEIGHTS_Q8 && !a->calib) {
+		qvk_tool_usage_error("quantize", "--method %s needs calibration "
+				     "text: give it with --calib TEXT",
+				     qvk_quant_method_name(a->opt.method));
+		return false;
+	}
+	return true;
+}
+
+static char *qvk_quantize_read_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		buf[n] = 0;
+		*len = (size_t)n;
+	} else {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Tokenize the calibration text into a->opt (caller frees the tokens). */
+static bool qvk_quantize_calib(struct qvk_ctx *ctx,
+			       const struct qvk_tokenizer *tok,
+			       struct qvk_quantize_args *a, uint32_t **tokens)
+{
+	size_t len = 0, n = 0;
+	char *text = qvk_quantize_read_text(a->calib, &len);
+	qvk_status st;
+
+	*tokens = NULL;
+	if (!text) {
+		perror(a->calib);
+		return false;
+	}
+	*tokens = malloc(QVK_TOKENIZE_MAX(len) * sizeof(**tokens));
+	st = *tokens ? qvk_tokenizer_encode(tok, ctx, text, len, 0, *tokens,
+					    QVK_TOKENIZE_MAX(len), &n) :
+		       QVK_ERR_NO_MEMORY;
+	free(text);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "quantize", a->calib);
+		return false;
+	}
+	if (n == 0) {
+		fprintf(stderr, "qvk quantize: %s holds no tokens\n", a->calib);
+		return false;
+	}
+	a->opt.calib_tokens = *tokens;
+	a->opt.n_calib_tokens = QVK_MIN(n, (size_t)a->calib_tokens);
+	a->opt.bos = qvk_tokenizer_bos(tok);
+	return true;
+}
+
+static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
+{
+	struct qvk_tokenizer *tok = NULL;
+	struct qvk_model *model = NULL;
+	struct qvk_quantized *q = NULL;
+	uint32_t *tokens = NULL;
+	double t0 = qvk_tool_now_s();
+	struct stat sb;
+	qvk_status st;
+	int rc = 1;
+
+	st = qvk_model_load(ctx, a->in, &model);
+	if (st != QVK_OK)
+		return qvk_tool_fail(ctx, st, "quantize", a->in);
+	if (a->tokenizer)
+		st = qvk_tokenizer_load(ctx, a->tokenizer, &tok);
+	else if (model->gguf)
+		st = qvk_tokenizer_from_gguf(ctx, model->gguf, &tok);
+	else {
+		qvk_tool_usage_error("quantize", "%s is a llama2.c checkpoint: "
+				     "give its tokenizer with -t", a->in);
+		goto out;
+	}
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "quantize", a->tokenizer ? a->tokenizer :
+					"tokenizer in the GGUF file");
+		goto out;
+	}
+	if (qvk_tokenizer_vocab_size(tok) != model->params.vocab_size) {
+		fprintf(stderr, "qvk quantize: the tokenizer has %u tokens but "
+				"the model %u\n", qvk_tokenizer_vocab_size(tok),
+			model->params.vocab_size);
+		goto out;
+	}
+	/* only methods that use it read the calibration text */
+	if (a->calib && a->opt.format >= QVK_WEIGHTS_Q8 &&
+	    (qvk_quant_method_needs_calib(a->opt.method) ||
+	     a->opt.method == QVK_METHOD_MSE) &&
+	    !qvk_quantize_calib(ctx, tok, a, &tokens))
+		goto out;
+	st = qvk_quantize_model(ctx, model, &a->opt, &q);
+	if (st == QVK_OK)
+		st = qvk_quantized_write(ctx, q, tok, a->out);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "quantize", a->out);
+		goto out;
+	}
+	fprintf(stderr, "qvk quantize: %s -> %s: %s g%u %s%s%s, %llu "
+			"calibration tokens, %lld bytes, %.1f s\n", a->in,
+		a->out, qvk_weight_format_name(a->opt.format), a->opt.group,
+		qvk_quant_method_name(a->opt.method),
+		a->opt.keep ? ", keep " : "", a->opt.keep ? a->opt.keep : "",
+		(unsigned long long)a->opt.n_calib_tokens,
+		stat(a->out, &sb) == 0 ? (long long)sb.st_size : -1LL,
+		qvk_tool_now_s() - t0);
+	rc = 0;
+out:
+	qvk_quantized_destroy(q);
+	free(tokens);
+	qvk_tokenizer_destroy(tok);
+	qvk_model_destroy(model);
+	return rc;
+}
+
+int qvk_cmd_quantize(int argc, char **argv)
+{
+	struct qvk_quantize_args a;
+	struct qvk_ctx *ctx;
+	int rc;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return qvk_quantize_usage();
+	if (!qvk_quantize_parse(argc, argv, &a))
+		return 2;
+	ctx = qvk_tool_ctx("quantize");
+	if (!ctx)
+		return 1;
+	rc = qvk_quantize_run(ctx, &a);
+	qvk_ctx_destroy(ctx);
+	return rc;
+}
