@@ -78,8 +78,9 @@ bool qvk_tool_parse_double(const char *cmd, const char *opt, const char *text,
 void qvk_tool_progress(void *user, const char *what, double done,
 		       double total)
 {
-	static int last_tenth = -1;
-	double frac = total > 0 ? done / total : 0;
+	/* Off a terminal (logs, CI): a line every 2 s of long work, and the end. */
+	static double last_line_s;
+	double frac = total > 0 ? done / total : 0, now = qvk_tool_now_s();
 	int width = 30, filled;
 
 	(void)user;
@@ -94,12 +95,15 @@ void qvk_tool_progress(void *user, const char *what, double done,
 			frac * 100);
 		if (done >= total)
 			fputc('\n', stderr);
-	} else if ((int)(frac * 10) != last_tenth || done >= total) {
-		last_tenth = (int)(frac * 10);
+	} else if (done >= total) {
+		fprintf(stderr, "%s: done\n", what);
+		last_line_s = 0;
+	} else if (!last_line_s) {
+		last_line_s = now;
+	} else if (now - last_line_s >= 2.0) {
 		fprintf(stderr, "%s: %.0f%%\n", what, frac * 100);
+		last_line_s = now;
 	}
-	if (done >= total)
-		last_tenth = -1;
 	fflush(stderr);
 }
 
