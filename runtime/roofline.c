@@ -2,7 +2,8 @@
 /*
  * The device's own read bandwidth: the roofline a weight-streaming kernel
  * is judged against, measured with shaders/read_bandwidth.comp over a
- * buffer larger than the caches, piece by piece.
+ * buffer larger than the caches, piece by piece, best of three access
+ * patterns.
  */
 #include <qvk/matmul.h>
 
@@ -10,7 +11,7 @@
 
 static qvk_status qvk_read_pattern(struct qvk_device *dev,
 				   struct qvk_buffer *src,
-				   struct qvk_buffer *dst, bool per_lane,
+				   struct qvk_buffer *dst, uint32_t pattern,
 				   uint32_t reps, double *best_ns)
 {
 	const uint32_t wg = QVK_ALIGN_UP(64u, dev->info.subgroup_size);
@@ -19,7 +20,7 @@ static qvk_status qvk_read_pattern(struct qvk_device *dev,
 		.n_bindings = 2,
 		.push_bytes = 4,
 		.n_spec = 2,
-		.spec = { wg, per_lane },
+		.spec = { wg, pattern },
 	};
 	VkDescriptorSet sets[64];
 	struct qvk_pipeline *pipe;
@@ -94,10 +95,9 @@ qvk_status qvk_device_read_bandwidth(struct qvk_device *dev,
 	/* Pages touched first, so the first run does not time page faults. */
 	qvk_buffer_fill_u32(src, 0x5a5a5a5au);
 	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, 256 * 1024 * 4, 4, &dst);
-	if (st == QVK_OK)
-		st = qvk_read_pattern(dev, src, dst, false, reps, &best_ns);
-	if (st == QVK_OK)
-		st = qvk_read_pattern(dev, src, dst, true, reps, &best_ns);
+	/* Coalesced, a chunk per invocation, the matmuls' row walk. */
+	for (uint32_t pattern = 0; st == QVK_OK && pattern < 3; pattern++)
+		st = qvk_read_pattern(dev, src, dst, pattern, reps, &best_ns);
 	if (st == QVK_OK)
 		*gbps = (double)src->size_bytes / best_ns;
 	qvk_buffer_destroy(dst);

@@ -10,7 +10,8 @@
 #version 450
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const bool PER_LANE = false;
+layout(constant_id = 1) const uint PATTERN = 0;
+const uint ROW_VEC4 = 512; // 8 KiB
 
 layout(std430, binding = 0) readonly buffer Src { uvec4 src[]; };
 layout(std430, binding = 1) writeonly buffer Dst { uint dst[]; };
@@ -23,7 +24,12 @@ void main()
 {
 	const uint threads = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 	uvec4 acc = uvec4(0);
-	if (PER_LANE) {
+	if (PATTERN == 2u) {
+		const uint rows = pc.n_vec4 / ROW_VEC4;
+		for (uint r = gl_GlobalInvocationID.x; r < rows; r += threads)
+			for (uint i = 0u; i < ROW_VEC4; i++)
+				acc ^= src[r * ROW_VEC4 + i];
+	} else if (PATTERN == 1u) {
 		const uint per = (pc.n_vec4 + threads - 1u) / threads;
 		const uint begin = gl_GlobalInvocationID.x * per;
 		const uint end = min(begin + per, pc.n_vec4);

@@ -42,8 +42,10 @@ uint64_t qvk_test_rand(uint64_t *state)
 float qvk_test_uniform(uint64_t *state, float lo, float hi)
 {
 	double u = (double)(qvk_test_rand(state) >> 11) * 0x1.0p-53;
+	float x = (float)(lo + (hi - lo) * u);
 
-	return (float)(lo + (hi - lo) * u);
+	/* Rounding to float can reach hi itself: keep the interval half-open. */
+	return x < hi ? x : nextafterf(hi, lo);
 }
 
 float qvk_test_normal(uint64_t *state)

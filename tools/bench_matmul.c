@@ -396,6 +396,7 @@ int qvk_bench_matmul(int argc, char **argv)
 	struct qvk_device_options dopt = { 0 };
 	const struct qvk_device_info *info;
 	struct qvk_device *dev = NULL;
+	uint64_t read_bytes;
 	qvk_status st;
 	int rc = 0;
 
@@ -413,9 +414,10 @@ int qvk_bench_matmul(int argc, char **argv)
 		goto out;
 	}
 	info = qvk_device_info(dev);
-	st = qvk_device_read_bandwidth(dev, info->device_local_heap_bytes / 4 < (512ull << 20) ?
-					       info->device_local_heap_bytes / 4 :
-					       512ull << 20,
+	read_bytes = info->device_local_heap_bytes / 4 < (512ull << 20) ?
+			     info->device_local_heap_bytes / 4 :
+			     512ull << 20;
+	st = qvk_device_read_bandwidth(dev, read_bytes,
 				       bs.opt.quick ? 3 : 7, &bs.read_gbps);
 	if (st != QVK_OK) {
 		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "read bandwidth");
@@ -423,9 +425,10 @@ int qvk_bench_matmul(int argc, char **argv)
 	}
 	if (!bs.opt.json)
 		printf("device: %s\nread bandwidth: %.2f GB/s (streaming-read "
-		       "kernel, best of both access patterns)\nweights: "
+		       "kernel over %.0f MiB, best of three access patterns)\nweights: "
 		       "synthetic, group %u; times: GPU timestamps, median\n\n",
-		       info->name, bs.read_gbps, bs.opt.group);
+		       info->name, bs.read_gbps, (double)read_bytes / (1 << 20),
+		       bs.opt.group);
 	/* Baselines and the integer kernels on the device's chosen path. */
 	st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
 						"intdot" : "fallback",

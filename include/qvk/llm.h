@@ -20,7 +20,12 @@
 #include <qvk/model.h>
 
 enum qvk_weight_format {
-	QVK_WEIGHTS_AUTO = 0, /* quantized tensors as stored; float ones as q8 */
+	/*
+	 * Quantized tensors as stored (any qvk group, losslessly); float
+	 * tensors as q8 at the requested group, except in a file written by
+	 * qvk quantize, whose float tensors were kept on purpose (--keep).
+	 */
+	QVK_WEIGHTS_AUTO = 0,
 	QVK_WEIGHTS_F32,
 	QVK_WEIGHTS_F16,
 	QVK_WEIGHTS_Q8,

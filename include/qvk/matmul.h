@@ -73,8 +73,9 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_run_time(
 
 /*
  * The device's read bandwidth in GB/s: a streaming-read kernel over
- * @size_bytes (make it larger than the caches), best of both access
- * patterns and of @reps runs.
+ * @size_bytes (make it larger than the caches), best of three access
+ * patterns (coalesced, a chunk per invocation, 8 KiB rows one per
+ * invocation) and of @reps runs.
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_device_read_bandwidth(
 	struct qvk_device *dev, uint64_t size_bytes, uint32_t reps,

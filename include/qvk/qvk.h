@@ -14,6 +14,7 @@
 #include <qvk/tokenizer.h>
 #include <qvk/sampler.h>
 #include <qvk/llm.h>
+#include <qvk/quantize.h>
 #include <qvk/telemetry.h>
 
 #endif
