@@ -259,7 +259,8 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/qvk.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/qvk
 
-clean:
+# kmod-clean (kmod/kmod.mk) removes kbuild's outputs next to the sources.
+clean: kmod-clean
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

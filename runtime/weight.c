@@ -79,8 +79,8 @@ qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *src,
 				      struct qvk_mm_weight **out)
 {
 	struct qvk_mm_weight *w = calloc(1, sizeof(*w));
-	size_t elem = as_f16 ? 2 : 4, row_bytes;
-	uint8_t *row = NULL;
+	size_t elem = as_f16 ? 2 : 4, row_bytes, chunk_rows;
+	uint8_t *chunk = NULL;
 	qvk_status st;
 
 	*out = NULL;
@@ -93,21 +93,28 @@ qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *src,
 	w->k_padded = QVK_ALIGN_UP(k, 8);
 	w->row_words = (uint32_t)(w->k_padded * elem / 4);
 	row_bytes = (size_t)w->row_words * 4;
+	/* Converted in chunks of ~16 MiB: one staged transfer each. */
+	chunk_rows = QVK_MAX((size_t)1, (16u << 20) / row_bytes);
+	chunk_rows = QVK_MIN(chunk_rows, (size_t)n);
 	st = qvk_weight_alloc(dev, w, false);
-	if (st == QVK_OK && !(row = calloc(1, row_bytes)))
-		st = qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "weight row");
-	for (uint32_t r = 0; st == QVK_OK && r < n; r++) {
-		const float *s = src + (size_t)r * k;
+	if (st == QVK_OK && !(chunk = calloc(chunk_rows, row_bytes)))
+		st = qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "weight rows");
+	for (size_t r0 = 0; st == QVK_OK && r0 < n; r0 += chunk_rows) {
+		size_t rows = QVK_MIN(chunk_rows, n - r0);
 
-		if (as_f16)
-			for (uint32_t i = 0; i < k; i++)
-				((uint16_t *)row)[i] = qvk_fp16_from_f32(s[i]);
-		else
-			memcpy(row, s, (size_t)k * 4);
-		st = qvk_buffer_upload(w->qs, (VkDeviceSize)r * row_bytes, row,
-				row_bytes);
+		for (size_t r = 0; r < rows; r++) {
+			const float *s = src + (r0 + r) * k;
+			uint8_t *row = chunk + r * row_bytes;
+
+			if (as_f16)
+				qvk_fp16_from_f32_n((uint16_t *)row, s, k);
+			else
+				memcpy(row, s, (size_t)k * 4);
+		}
+		st = qvk_buffer_upload(w->qs, (VkDeviceSize)r0 * row_bytes, chunk,
+				       (VkDeviceSize)rows * row_bytes);
 	}
-	free(row);
+	free(chunk);
 	if (st != QVK_OK) {
 		qvk_mm_weight_destroy(w);
 		return st;
