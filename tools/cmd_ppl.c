@@ -98,27 +98,6 @@ static bool qvk_ppl_parse(int argc, char **argv, struct qvk_ppl_args *a)
 	return true;
 }
 
-static char *qvk_read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		buf[n] = 0;
-		*len = (size_t)n;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
 		       struct qvk_model *model, struct qvk_tokenizer *tok,
 		       struct qvk_ppl_args *a)
@@ -130,7 +109,7 @@ static int qvk_ppl_run(struct qvk_ctx *ctx, struct qvk_device *dev,
 	struct qvk_ppl_result r;
 	uint32_t *tokens = NULL, w = a->ctx_window;
 	size_t len = 0, n_tok = 0;
-	char *text = qvk_read_file(a->text_path, &len);
+	char *text = qvk_tool_read_file(a->text_path, &len);
 	qvk_status st;
 	int rc = 1;
 

@@ -167,34 +167,13 @@ static bool qvk_quantize_parse(int argc, char **argv,
 	return true;
 }
 
-static char *qvk_quantize_read_text(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
-	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		buf[n] = 0;
-		*len = (size_t)n;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 /* Tokenize the calibration text into a->opt (caller frees the tokens). */
 static bool qvk_quantize_calib(struct qvk_ctx *ctx,
 			       const struct qvk_tokenizer *tok,
 			       struct qvk_quantize_args *a, uint32_t **tokens)
 {
 	size_t len = 0, n = 0;
-	char *text = qvk_quantize_read_text(a->calib, &len);
+	char *text = qvk_tool_read_file(a->calib, &len);
 	qvk_status st;
 
 	*tokens = NULL;

@@ -4,6 +4,7 @@
 #define QVK_TOOLS_TOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <qvk/qvk.h>
@@ -49,6 +50,9 @@ struct qvk_ctx *qvk_tool_ctx(const char *cmd);
 #define QVK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define QVK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define QVK_DIV_ROUND_UP(a, b) (((a) + (b) - 1) / (b))
+
+/* A whole file, NUL-terminated (@len excludes the NUL); NULL with errno. */
+char *qvk_tool_read_file(const char *path, size_t *len);
 
 /* Monotonic time in seconds. */
 double qvk_tool_now_s(void);
