@@ -59,7 +59,7 @@ static bool qvk_mm_is_float(enum qvk_mm_kind kind)
 static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 			      struct qvk_pipeline **out)
 {
-	struct qvk_pipeline_desc d = { .n_spec = 8 };
+	struct qvk_pipeline_desc d = { .n_spec = 9 };
 	qvk_status st;
 
 	for (uint32_t i = 0; i < mm->n_pipes; i++)
@@ -92,6 +92,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[5] = mm->broadcast;
 		d.spec[6] = key.group_blocks;
 		d.spec[7] = mm->rpi;
+		d.spec[8] = key.act_block;
 	}
 	st = qvk_pipeline_create(mm->dev, &d, out);
 	if (st != QVK_OK)
@@ -103,6 +104,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 	mm->keys[mm->n_pipes].accumulate = key.accumulate;
 	mm->keys[mm->n_pipes].write_dots = key.write_dots;
 	mm->keys[mm->n_pipes].group_blocks = key.group_blocks;
+	mm->keys[mm->n_pipes].act_block = key.act_block;
 	mm->pipes[mm->n_pipes++] = *out;
 	return QVK_OK;
 }
@@ -142,6 +144,7 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	key.kind = w->kind;
 	key.accumulate = accumulate;
 	key.write_dots = dots != NULL;
+	key.act_block = a->per_block;
 	/* Groups of 32/64/128 unroll; per-row groups (any size) loop. */
 	key.group_blocks = qvk_mm_is_float(w->kind) || w->group > 128 ?
 				   0 : w->group / 32;

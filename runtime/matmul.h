@@ -57,11 +57,14 @@ void qvk_mm_weight_destroy(struct qvk_mm_weight *w);
  */
 struct qvk_mm_act {
 	uint32_t max_m, k, k_padded;
+	bool per_block; /* sa: one scale per 32-block, not per token */
 	struct qvk_buffer *qa, *sa, *suma, *x;
 };
 
+/* @per_block: scales per 32-block (QVK_ACT_PER_BLOCK32), else per token. */
 qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
-			     uint32_t k, struct qvk_mm_act **out);
+			     uint32_t k, bool per_block,
+			     struct qvk_mm_act **out);
 void qvk_mm_act_destroy(struct qvk_mm_act *a);
 /* Host-side upload of quantized activations (qact->k_padded <= a->k_padded). */
 qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q);
@@ -70,10 +73,11 @@ struct qvk_mm_pipe_key {
 	enum qvk_mm_kind kind;
 	uint32_t tm;
 	uint32_t group_blocks; /* 1, 2, 4; 0 for per-row groups */
+	bool act_block;        /* activations scaled per 32-block */
 	bool accumulate, write_dots;
 };
 
-#define QVK_MM_MAX_PIPES 64
+#define QVK_MM_MAX_PIPES 256
 
 /* The matmul kernels of one device; thread-compatible, not thread-safe. */
 struct qvk_mm {

@@ -134,7 +134,7 @@ qvk_status qvk_matmul_run_create(struct qvk_matmul *mm,
 	run->mm = mm;
 	run->max_m = max_m;
 	run->binds = calloc(n_weights, sizeof(*run->binds));
-	st = run->binds ? qvk_mm_act_create(dev, max_m, w0->k, &run->act) :
+	st = run->binds ? qvk_mm_act_create(dev, max_m, w0->k, false, &run->act) :
 			  qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "bindings");
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_READBACK,

@@ -134,7 +134,8 @@ void qvk_mm_weight_destroy(struct qvk_mm_weight *w)
 }
 
 qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
-			     uint32_t k, struct qvk_mm_act **out)
+			     uint32_t k, bool per_block,
+			     struct qvk_mm_act **out)
 {
 	struct qvk_mm_act *a = calloc(1, sizeof(*a));
 	qvk_status st;
@@ -145,10 +146,13 @@ qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
 	a->max_m = max_m;
 	a->k = k;
 	a->k_padded = QVK_ALIGN_UP(k, QVK_ACT_ALIGN);
+	a->per_block = per_block;
 	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, (VkDeviceSize)max_m *
 						  a->k_padded, 4, &a->qa);
 	if (st == QVK_OK)
-		st = qvk_buffer_create(dev, QVK_MEM_DEVICE, (VkDeviceSize)max_m * 4,
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
+				       (VkDeviceSize)max_m * 4 *
+					       (per_block ? a->k_padded / 32 : 1),
 				       4, &a->sa);
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
@@ -185,11 +189,11 @@ qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q)
 	int32_t *sums;
 
 	if (q->m > a->max_m || q->k != a->k || q->k_padded > a->k_padded ||
-	    q->granularity != QVK_ACT_PER_TOKEN)
+	    (q->granularity == QVK_ACT_PER_BLOCK32) != a->per_block)
 		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
 				 "activations (%u, %u) do not fit (%u, %u) "
-				 "per-token buffers", q->m, q->k, a->max_m,
-				 a->k);
+				 "%s buffers", q->m, q->k, a->max_m, a->k,
+				 a->per_block ? "per-block" : "per-token");
 	row = calloc(a->k_padded / 4, 4);
 	sums = calloc(blocks, 4);
 	if (!row || !sums)
@@ -204,8 +208,14 @@ qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q)
 			st = qvk_buffer_upload(a->suma,
 					(VkDeviceSize)i * blocks * 4, sums,
 					blocks * 4);
+		/* Per-block scales are re-padded like the sums. */
+		if (st == QVK_OK && a->per_block) {
+			memcpy(sums, q->scales + (size_t)i * qblocks, qblocks * 4);
+			st = qvk_buffer_upload(a->sa, (VkDeviceSize)i * blocks * 4,
+					       sums, blocks * 4);
+		}
 	}
-	if (st == QVK_OK)
+	if (st == QVK_OK && !a->per_block)
 		st = qvk_buffer_upload(a->sa, 0, q->scales, (VkDeviceSize)q->m * 4);
 	free(row);
 	free(sums);

@@ -38,12 +38,15 @@ layout(constant_id = 6) const uint GROUP_BLOCKS = 1;
 // Rows per invocation: on CPU devices one lane working on two rows shares
 // each broadcast activation word and the loop overhead between them.
 layout(constant_id = 7) const uint RPI = 1;
+// Activations quantized per 32-block (one scale per block) instead of per
+// token: each block's dot is scaled on its own (the reference's unit 32).
+layout(constant_id = 8) const bool ACT_BLOCK = false;
 
 layout(std430, binding = 0) readonly buffer Qw { uvec4 qw[]; };
 layout(std430, binding = 1) readonly buffer Sw { uint sw[]; };  // fp16 pairs
 layout(std430, binding = 2) readonly buffer Mw { uint mw[]; };  // fp16 pairs (Q4A)
 layout(std430, binding = 3) readonly buffer Qa { uint qa[]; };
-layout(std430, binding = 4) readonly buffer Sa { float sa[]; };
+layout(std430, binding = 4) readonly buffer Sa { float sa[]; }; // per token or block
 layout(std430, binding = 5) readonly buffer Suma { int suma[]; };
 layout(std430, binding = 6) buffer Y { float y[]; };
 layout(std430, binding = 7) writeonly buffer Dots { int dots[]; };
@@ -176,23 +179,25 @@ void main()
 				const uint tok = min(t0 + t, pc.m - 1u);
 				const uint abase = tok * pc.act_words + b * 8u;
 				const uint mine = BROADCAST ? qa[abase + lane] : 0u;
-				if (FMT != 1)
-					isum[t] += suma[tok * (pc.act_words / 8u) + b];
+				const int sumb = FMT != 1 ?
+					suma[tok * (pc.act_words / 8u) + b] : 0;
+				isum[t] += sumb;
 #if QVK_INTDOT
 				// Each activation word is fetched once for all rows.
+				int bd[RPI];
+				for (uint ri = 0; ri < RPI; ri++)
+					bd[ri] = 0;
 				for (uint i = 0; i < BLOCK_WORDS; i++) {
 					const uint a = qvk_act_u(mine, abase, i);
 					const uint a_hi = FMT == 1 ? 0u :
 						qvk_act_u(mine, abase, i + 4u);
 					for (uint ri = 0; ri < RPI; ri++) {
 						const uint w = wv[8 * ri + i];
-						int dv;
 						if (FMT == 1)
-							dv = qvk_sdot4(w, a);
+							bd[ri] += qvk_sdot4(w, a);
 						else
-							dv = qvk_sdot4(w & 0x0f0f0f0fu, a) +
-							     qvk_sdot4((w >> 4) & 0x0f0f0f0fu, a_hi);
-						idot[t * RPI + ri] += dv;
+							bd[ri] += qvk_sdot4(w & 0x0f0f0f0fu, a) +
+								  qvk_sdot4((w >> 4) & 0x0f0f0f0fu, a_hi);
 					}
 				}
 #else
@@ -200,18 +205,19 @@ void main()
 				// once; the fields are then broadcast to every row.
 				const int ae_mine = qvk_act_fields(mine, false);
 				const int ao_mine = qvk_act_fields(mine, true);
-				int p[RPI];
-				for (uint ri = 0; ri < RPI; ri++)
+				int p[RPI], bd[RPI];
+				for (uint ri = 0; ri < RPI; ri++) {
 					p[ri] = 0;
+					bd[ri] = 0;
+				}
 				for (uint i = 0; i < 8u; i++) {
 					const int ae = qvk_act(ae_mine, abase, i, false);
 					const int ao = qvk_act(ao_mine, abase, i, true);
 					for (uint ri = 0; ri < RPI; ri++) {
 						const uint j = 8 * ri + i;
 						if (FMT == 1) {
-							idot[t * RPI + ri] +=
-								qvk_pair_dot(we[j], ae) +
-								qvk_pair_dot(wo[j], ao);
+							bd[ri] += qvk_pair_dot(we[j], ae) +
+								  qvk_pair_dot(wo[j], ao);
 						} else {
 							// Codes <= 15: the 16 products of
 							// four words and their cross terms
@@ -219,17 +225,33 @@ void main()
 							// serves four words.
 							p[ri] += we[j] * ae + wo[j] * ao;
 							if ((i & 3u) == 3u) {
-								idot[t * RPI + ri] +=
-									(p[ri] + 0x8000) >> 16;
+								bd[ri] += (p[ri] + 0x8000) >> 16;
 								p[ri] = 0;
 							}
 						}
 					}
 				}
 #endif
+				for (uint ri = 0; ri < RPI; ri++) {
+					if (!ACT_BLOCK) {
+						idot[t * RPI + ri] += bd[ri];
+						continue;
+					}
+					// Per-block activation scales: the block is the
+					// unit, scaled now (Q4: codes q, weights q - 8).
+					const uint row = row0 + ri;
+					const int dot = FMT == 2 ? bd[ri] - 8 * sumb : bd[ri];
+					float tv = float(dot) * d[ri];
+					if (FMT == 3)
+						tv = fma(float(sumb), mn[ri], tv);
+					acc[t * RPI + ri] += tv * sa[tok * (pc.act_words / 8u) + b];
+					if (WRITE_DOTS && row < pc.n && t0 + t < pc.m)
+						dots[((t0 + t) * pc.y_stride + pc.row0 + row) *
+						     (pc.n_groups * gb) + b] = dot;
+				}
 			}
 		}
-		for (uint t = 0; t < TM; t++)
+		for (uint t = 0; !ACT_BLOCK && t < TM; t++)
 			for (uint ri = 0; ri < RPI; ri++) {
 				const uint row = row0 + ri;
 				// Q4: codes are q, the weights q - 8: subtract 8·Σqa.
@@ -252,7 +274,8 @@ void main()
 			if (row >= pc.n)
 				break;
 			const uint o = (t0 + t) * pc.y_stride + pc.row0 + row;
-			const float v = acc[t * RPI + ri] * sa[t0 + t];
+			const float v = ACT_BLOCK ? acc[t * RPI + ri] :
+						    acc[t * RPI + ri] * sa[t0 + t];
 			if (ACCUMULATE)
 				y[o] += v;
 			else

@@ -41,34 +41,39 @@ static float *qvk_random_matrix(uint64_t *seed, uint32_t rows, uint32_t cols,
 	return x;
 }
 
-/* Σ over units of |t_u · d_a|: the scale of the sum, for the tolerance. */
+/*
+ * Σ over dot units of |t_u · d_a|: the scale of the sum, for the tolerance.
+ * A unit is a weight group (per-token activations) or a 32-block.
+ */
 static double qvk_term_magnitude(const struct qvk_qtensor *w,
 				 const struct qvk_qact *a, const int32_t *dots,
 				 uint32_t i, uint32_t j)
 {
+	uint32_t units = qvk_ref_qdot_units(w, a), unit = w->k_padded / units;
 	double mag = 0;
 
-	for (uint32_t g = 0; g < w->n_groups; g++) {
-		size_t si = (size_t)j * w->n_groups + g;
-		double t = (double)dots[((size_t)i * w->n + j) * w->n_groups + g] *
+	for (uint32_t u = 0; u < units; u++) {
+		size_t si = (size_t)j * w->n_groups + u * unit / w->group;
+		double t = (double)dots[((size_t)i * w->n + j) * units + u] *
 			   qvk_fp16_to_f32(w->scales[si]);
-		uint32_t bpg = w->group / 32;
+		double da = a->scales[(size_t)i * a->n_scales +
+				      (a->n_scales == 1 ? 0 : u * unit / 32)];
 
 		if (w->format == QVK_QFORMAT_Q4A) {
-			int32_t s = 0;
+			int32_t sum = 0;
 
-			for (uint32_t b = 0; b < bpg; b++)
-				s += a->sums[(size_t)i * (a->k_padded / 32) +
-					     g * bpg + b];
-			mag += fabs((double)s * qvk_fp16_to_f32(w->mins[si]));
+			for (uint32_t b = u * unit / 32; b < (u + 1) * unit / 32; b++)
+				sum += a->sums[(size_t)i * (a->k_padded / 32) + b];
+			t = fabs(t) + fabs((double)sum * qvk_fp16_to_f32(w->mins[si]));
 		}
-		mag += fabs(t);
+		mag += fabs(t) * da;
 	}
-	return mag * a->scales[i];
+	return mag;
 }
 
 static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
-			   uint32_t group, struct qvk_mm_case c, uint64_t *seed)
+			   uint32_t group, struct qvk_mm_case c,
+			   enum qvk_act_granularity gran, uint64_t *seed)
 {
 	struct qvk_device *dev = qvk_test_dev;
 	struct qvk_ctx *ctx = qvk_test_ctx;
@@ -90,11 +95,10 @@ static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
 
 	ck_assert_int_eq(qvk_quantize_weights(ctx, "w", w, c.n, c.k, &qp, &qt),
 			 QVK_OK);
-	ck_assert_int_eq(qvk_qact_create(ctx, QVK_ACT_PER_TOKEN, c.m, c.k,
-					 qt->k_padded, &qa),
+	ck_assert_int_eq(qvk_qact_create(ctx, gran, c.m, c.k, qt->k_padded, &qa),
 			 QVK_OK);
 	ck_assert_int_eq(qvk_quantize_act(ctx, "x", x, qa), QVK_OK);
-	n_dots = (size_t)c.m * c.n * qt->n_groups;
+	n_dots = (size_t)c.m * c.n * qvk_ref_qdot_units(qt, qa);
 	dots_ref = malloc(n_dots * 4);
 	dots_gpu = malloc(n_dots * 4);
 	ck_assert(y_ref && y_gpu && dots_ref && dots_gpu);
@@ -102,7 +106,9 @@ static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
 	ck_assert_int_eq(qvk_ref_matmul_q(ctx, qt, qa, y_ref), QVK_OK);
 
 	ck_assert_int_eq(qvk_mm_weight_upload_q(dev, qt, &dw), QVK_OK);
-	ck_assert_int_eq(qvk_mm_act_create(dev, c.m, c.k, &da), QVK_OK);
+	ck_assert_int_eq(qvk_mm_act_create(dev, c.m, c.k,
+					   gran == QVK_ACT_PER_BLOCK32, &da),
+			 QVK_OK);
 	ck_assert_int_eq(qvk_mm_act_write_q(da, qa), QVK_OK);
 	ck_assert_int_eq(qvk_buffer_create(dev, QVK_MEM_READBACK,
 					   (VkDeviceSize)c.m * c.n * 4, 4, &y),
@@ -144,9 +150,10 @@ static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
 			if (mag > 0 && err / mag > worst)
 				worst = err / mag;
 		}
-	printf("  %-3s g%-3u m%-3u n%-3u k%-4u: dots exact, worst error "
+	printf("  %-3s g%-3u m%-3u n%-3u k%-4u %s: dots exact, worst error "
 	       "%.2e of term magnitude\n", qvk_qformat_name(fmt),
-	       group ? group : qt->group, c.m, c.n, c.k, worst);
+	       group ? group : qt->group, c.m, c.n, c.k,
+	       gran == QVK_ACT_PER_BLOCK32 ? "act/32" : "act/tok", worst);
 	qvk_cmd_finish(&cmd);
 	qvk_mm_unbind(&bind);
 	qvk_buffer_destroy(y);
@@ -178,9 +185,13 @@ static void qvk_check_all(const char *name)
 				{ 300, 19, 172 }, { 8, 129, 2048 },
 			};
 
-			for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++)
+			for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
 				qvk_check_case(&mm, qvk_formats[f], qvk_groups[g],
-					       cases[c], &seed);
+					       cases[c], QVK_ACT_PER_TOKEN, &seed);
+				qvk_check_case(&mm, qvk_formats[f], qvk_groups[g],
+					       cases[c], QVK_ACT_PER_BLOCK32,
+					       &seed);
+			}
 		}
 	qvk_mm_finish(&mm);
 }

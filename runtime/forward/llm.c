@@ -70,13 +70,13 @@ static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
 		st = qvk_buffer_create(dev, bufs[i].kind, bufs[i].bytes, 4,
 				       bufs[i].buf);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, md->dim, &llm->act_dim);
+		st = qvk_mm_act_create(dev, m, md->dim, false, &llm->act_dim);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, q_dim, &llm->act_attn);
+		st = qvk_mm_act_create(dev, m, q_dim, false, &llm->act_attn);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, md->hidden_dim, &llm->act_hid);
+		st = qvk_mm_act_create(dev, m, md->hidden_dim, false, &llm->act_hid);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, 1, md->dim, &llm->act_last);
+		st = qvk_mm_act_create(dev, 1, md->dim, false, &llm->act_last);
 	if (st != QVK_OK)
 		return st;
 	llm->kv = calloc(2 * (size_t)llm->w.n_layers, sizeof(*llm->kv));
