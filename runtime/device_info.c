@@ -226,6 +226,12 @@ void qvk_device_info_query(struct qvk_ctx *ctx, VkPhysicalDevice pdev,
 	info->calibrated_timestamps = exts.calibrated_timestamps;
 
 	info->subgroup_size = p11.subgroupSize;
+	if (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) {
+		info->subgroup_arithmetic = p11.subgroupSupportedOperations &
+					    VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+		info->subgroup_shuffle = p11.subgroupSupportedOperations &
+					 VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+	}
 	info->min_subgroup_size = have_sg ? sgp.minSubgroupSize : p11.subgroupSize;
 	info->max_subgroup_size = have_sg ? sgp.maxSubgroupSize : p11.subgroupSize;
 	info->max_storage_buffer_range = lim->maxStorageBufferRange;

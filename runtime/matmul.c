@@ -39,6 +39,10 @@ qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm)
 	 * 20% on lavapipe). GPUs keep one row per invocation.
 	 */
 	mm->rpi = info->type == QVK_DEVICE_CPU ? 2 : 1;
+	mm->subgroup_rows = info->type != QVK_DEVICE_CPU &&
+			    info->subgroup_shuffle && info->subgroup_arithmetic &&
+			    sg >= 4 &&
+			    sg <= mm->wg;
 	return qvk_buffer_create(dev, QVK_MEM_DEVICE, 256, 4, &mm->dummy);
 }
 
@@ -81,7 +85,7 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[4] = mm->broadcast;
 		d.n_spec = 5;
 	} else {
-		d.shader = "matmul_q";
+		d.shader = mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
 		d.int_variants = true;
 		d.n_bindings = 8;
 		d.push_bytes = sizeof(struct qvk_mm_push_q);
@@ -230,12 +234,16 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 			.y_stride = b->y_stride,
 		};
 
-		uint32_t rpi = qvk_mm_is_float(w->kind) ? 1 : b->mm->rpi;
+		/* Rows per workgroup: invocations x rows each, or subgroups. */
+		uint32_t per_wg = qvk_mm_is_float(w->kind) ? b->mm->wg :
+				  b->mm->subgroup_rows ?
+					  b->mm->wg / b->mm->dev->info.subgroup_size :
+					  b->mm->wg * b->mm->rpi;
 
 		qvk_cmd_dispatch(cmd, pipe, b->sets[p],
 				 qvk_mm_is_float(w->kind) ? (void *)&pf :
 							    (void *)&pq,
-				 QVK_DIV_ROUND_UP(rows, b->mm->wg * rpi),
+				 QVK_DIV_ROUND_UP(rows, per_wg),
 				 QVK_DIV_ROUND_UP(m, tm), 1);
 	}
 }

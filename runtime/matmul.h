@@ -84,6 +84,13 @@ struct qvk_mm {
 	struct qvk_device *dev;
 	uint32_t wg;          /* invocations per workgroup */
 	uint32_t rpi;         /* weight rows per invocation (quantized kernels) */
+	/*
+	 * Quantized kernel: one subgroup per row with lanes across K
+	 * (matmul_q_sg, coalesced: GPUs), or one invocation per row
+	 * (matmul_q: CPU devices, and GPUs without subgroup shuffles). May be
+	 * changed before the first bind (tests run both).
+	 */
+	bool subgroup_rows;
 	bool broadcast;       /* subgroups of >= 8 share activation words */
 	struct qvk_buffer *dummy; /* bound where a kernel has no buffer */
 	uint32_t n_pipes;

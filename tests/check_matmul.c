@@ -170,12 +170,16 @@ static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
 	free(dots_gpu);
 }
 
-static void qvk_check_all(const char *name)
+static void qvk_check_all(const char *name, bool subgroup_rows)
 {
 	uint64_t seed = qvk_test_seed(name);
 	struct qvk_mm mm;
 
 	ck_assert_int_eq(qvk_mm_init(qvk_test_dev, &mm), QVK_OK);
+	/* Both kernels on every device: lanes per row, or a subgroup per row. */
+	mm.subgroup_rows = subgroup_rows;
+	printf("  kernel: %s\n", subgroup_rows ? "matmul_q_sg (subgroup per row)" :
+						 "matmul_q (rows per invocation)");
 	for (size_t f = 0; f < QVK_ARRAY_SIZE(qvk_formats); f++)
 		for (size_t g = 0; g < QVK_ARRAY_SIZE(qvk_groups); g++) {
 			uint32_t gs = qvk_groups[g] ? qvk_groups[g] : 96;
@@ -270,13 +274,25 @@ END_TEST
 
 START_TEST(test_matmul_intdot_matches_reference)
 {
-	qvk_check_all("matmul intdot");
+	qvk_check_all("matmul intdot", false);
 }
 END_TEST
 
 START_TEST(test_matmul_fallback_matches_reference)
 {
-	qvk_check_all("matmul fallback");
+	qvk_check_all("matmul fallback", false);
+}
+END_TEST
+
+START_TEST(test_matmul_sg_intdot_matches_reference)
+{
+	qvk_check_all("matmul subgroup intdot", true);
+}
+END_TEST
+
+START_TEST(test_matmul_sg_fallback_matches_reference)
+{
+	qvk_check_all("matmul subgroup fallback", true);
 }
 END_TEST
 
@@ -290,12 +306,14 @@ Suite *suite_matmul(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_matmul_intdot_matches_reference);
 	tcase_add_test(tc, test_matmul_float_matches_reference);
+	tcase_add_test(tc, test_matmul_sg_intdot_matches_reference);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fallback");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_fallback_setup,
 				  qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_matmul_fallback_matches_reference);
+	tcase_add_test(tc, test_matmul_sg_fallback_matches_reference);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,6 +42,7 @@ struct qvk_device_info {
 	bool int8, fp16;             /* shaderInt8, shaderFloat16 */
 	bool int16, int64;
 	bool subgroup_size_control, compute_full_subgroups;
+	bool subgroup_arithmetic, subgroup_shuffle; /* in compute shaders */
 	bool timestamps;             /* compute queue has valid bits */
 	bool memory_budget;          /* VK_EXT_memory_budget */
 	bool calibrated_timestamps;  /* VK_EXT_calibrated_timestamps */
