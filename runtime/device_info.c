@@ -220,7 +220,10 @@ void qvk_device_info_query(struct qvk_ctx *ctx, VkPhysicalDevice pdev,
 	info->fp16 = f12.shaderFloat16;
 	info->int16 = feats.features.shaderInt16;
 	info->int64 = feats.features.shaderInt64;
-	info->subgroup_size_control = have_sg && sgf.subgroupSizeControl;
+	/* Only useful to qvk where compute pipelines may require a size. */
+	info->subgroup_size_control = have_sg && sgf.subgroupSizeControl &&
+				      (sgp.requiredSubgroupSizeStages &
+				       VK_SHADER_STAGE_COMPUTE_BIT);
 	info->compute_full_subgroups = have_sg && sgf.computeFullSubgroups;
 	info->memory_budget = exts.memory_budget;
 	info->calibrated_timestamps = exts.calibrated_timestamps;

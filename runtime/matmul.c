@@ -86,6 +86,13 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.n_spec = 5;
 	} else {
 		d.shader = mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
+		/*
+		 * The subgroup kernel maps one row per subgroup and the dispatch
+		 * counts rows with the reported size: pin it where the device
+		 * lets us (some compilers pick another size otherwise).
+		 */
+		if (mm->subgroup_rows)
+			d.subgroup_size = mm->dev->info.subgroup_size;
 		d.int_variants = true;
 		d.n_bindings = 8;
 		d.push_bytes = sizeof(struct qvk_mm_push_q);

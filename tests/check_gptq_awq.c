@@ -6,6 +6,7 @@
  * inputs from the same distribution.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static void gen_inputs(uint64_t *st, float *x, uint32_t t, const float *chan)
 
 static void layer_make(uint64_t *st, struct layer *l)
 {
+	bool salient[K] = { false };
 	float chan[K];
 
 	l->w = malloc(sizeof(float) * N * K);
@@ -53,8 +55,16 @@ static void layer_make(uint64_t *st, struct layer *l)
 	l->yev = malloc(sizeof(float) * T_EVAL * N);
 	for (uint32_t j = 0; j < K; j++)
 		chan[j] = expf(0.5f * qvk_test_normal(st));
-	for (uint32_t s = 0; s < SALIENT; s++)
-		chan[qvk_test_rand(st) % K] *= 20.0f;
+	/* SALIENT distinct channels 20x larger (a repeat would make one 400x). */
+	for (uint32_t s = 0; s < SALIENT;) {
+		uint32_t j = (uint32_t)(qvk_test_rand(st) % K);
+
+		if (salient[j])
+			continue;
+		salient[j] = true;
+		chan[j] *= 20.0f;
+		s++;
+	}
 	for (size_t i = 0; i < (size_t)N * K; i++)
 		l->w[i] = 0.02f * qvk_test_normal(st);
 	gen_inputs(st, l->xcal, T_CAL, chan);
