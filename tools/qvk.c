@@ -29,7 +29,9 @@ static void qvk_usage(FILE *f)
 			qvk_commands[i].summary);
 	fprintf(f, "\nenvironment: QVK_DEVICE (index or name), QVK_LOG "
 		   "(error|warn|info|debug),\n  QVK_VALIDATION=1 (Vulkan "
-		   "validation layer), QVK_MODELS (model folder)\n");
+		   "validation layer), QVK_NO_PIPELINE_CACHE=1,\n"
+		   "  QVK_MODELS (model folder), QVK_SYSFS_ROOT (sysfs for "
+		   "energy sources)\n");
 }
 
 int main(int argc, char **argv)
