@@ -108,14 +108,11 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 	st = qvk_pipeline_create(mm->dev, &d, out);
 	if (st != QVK_OK)
 		return st;
-	/* Keys are compared with memcmp: zero the padding first. */
-	memset(&mm->keys[mm->n_pipes], 0, sizeof(key));
-	mm->keys[mm->n_pipes].kind = key.kind;
-	mm->keys[mm->n_pipes].tm = key.tm;
-	mm->keys[mm->n_pipes].accumulate = key.accumulate;
-	mm->keys[mm->n_pipes].write_dots = key.write_dots;
-	mm->keys[mm->n_pipes].group_blocks = key.group_blocks;
-	mm->keys[mm->n_pipes].act_block = key.act_block;
+	/*
+	 * Keys are compared with memcmp; the caller zeroed @key, padding
+	 * included, so copy its bytes rather than its members.
+	 */
+	memcpy(&mm->keys[mm->n_pipes], &key, sizeof(key));
 	mm->pipes[mm->n_pipes++] = *out;
 	return QVK_OK;
 }

@@ -14,7 +14,7 @@
 #include <qvk/llm.h>
 #include <qvk/matmul.h>
 
-#include "tool.h"
+#include "llm_setup.h"
 
 const char qvk_bench_llm_summary[] =
 	"whole-model prefill/decode tokens/s on synthetic TinyLlama shapes";
@@ -162,17 +162,6 @@ static void qvk_synth_free(struct qvk_synth *s)
 	free(s->model.layers);
 }
 
-/* GPU time per kernel kind over the timed runs (not the warm-up). */
-static void qvk_print_llm_profile(const struct qvk_llm *llm)
-{
-	struct qvk_llm_profile_entry e[16];
-	uint32_t n = qvk_llm_profile(llm, e, 16);
-
-	for (uint32_t i = 0; i < n; i++)
-		printf("      %-10s %10.2f ms %8llu dispatches\n", e[i].kind,
-		       e[i].ms, (unsigned long long)e[i].dispatches);
-}
-
 static int qvk_bench_llm_usage(void)
 {
 	printf("usage: qvk bench llm [--json] [--model tinyllama-1.1b|small-768] "
@@ -308,8 +297,9 @@ int qvk_bench_llm(int argc, char **argv)
 					       (double)qvk_llm_device_bytes(llm) /
 						       (1 << 20));
 				first = false;
+				/* The timed runs only: reset after warm-up. */
 				if (profile && !json)
-					qvk_print_llm_profile(llm);
+					qvk_llm_print_profile(stdout, llm, "      ");
 				fflush(stdout);
 			}
 			qvk_llm_destroy(llm);

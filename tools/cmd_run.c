@@ -238,21 +238,6 @@ out:
 	return rc;
 }
 
-static void qvk_print_profile(const struct qvk_llm *llm)
-{
-	struct qvk_llm_profile_entry e[16];
-	uint32_t n = qvk_llm_profile(llm, e, 16);
-	double total = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		total += e[i].ms;
-	fprintf(stderr, "profile (GPU timestamps):\n");
-	for (uint32_t i = 0; i < n; i++)
-		fprintf(stderr, "  %-12s %10.2f ms  %5.1f%%  %8llu dispatches\n",
-			e[i].kind, e[i].ms, total > 0 ? 100 * e[i].ms / total : 0,
-			(unsigned long long)e[i].dispatches);
-}
-
 int qvk_cmd_run(int argc, char **argv)
 {
 	struct qvk_telemetry_options topt = { 0 };
@@ -319,8 +304,10 @@ int qvk_cmd_run(int argc, char **argv)
 		if (en.have_decode)
 			qvk_print_energy("decode", en.t, &en.decode, 1);
 	}
-	if (a.llm.opt.profile)
-		qvk_print_profile(llm);
+	if (a.llm.opt.profile) {
+		fprintf(stderr, "profile (GPU timestamps):\n");
+		qvk_llm_print_profile(stderr, llm, "  ");
+	}
 out:
 	qvk_telemetry_destroy(en.t);
 	qvk_llm_destroy(llm);

@@ -130,3 +130,19 @@ out_model:
 	*model = NULL;
 	return false;
 }
+
+void qvk_llm_print_profile(FILE *f, const struct qvk_llm *llm,
+			   const char *indent)
+{
+	struct qvk_llm_profile_entry e[16];
+	uint32_t n = qvk_llm_profile(llm, e, 16);
+	double total = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		total += e[i].ms;
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(f, "%s%-12s %10.2f ms  %5.1f%%  %8llu dispatches\n",
+			indent, e[i].kind, e[i].ms,
+			total > 0 ? 100 * e[i].ms / total : 0,
+			(unsigned long long)e[i].dispatches);
+}

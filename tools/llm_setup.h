@@ -6,6 +6,8 @@
 #ifndef QVK_TOOLS_LLM_SETUP_H
 #define QVK_TOOLS_LLM_SETUP_H
 
+#include <stdio.h>
+
 #include <qvk/llm.h>
 #include <qvk/model.h>
 #include <qvk/tokenizer.h>
@@ -34,5 +36,9 @@ extern const char qvk_llm_args_help[];
 bool qvk_llm_open_model(const char *cmd, struct qvk_ctx *ctx,
 			const struct qvk_llm_args *a, struct qvk_model **model,
 			struct qvk_tokenizer **tok);
+
+/* GPU time per kernel kind with its share, one line each after @indent. */
+void qvk_llm_print_profile(FILE *f, const struct qvk_llm *llm,
+			   const char *indent);
 
 #endif
