@@ -7,7 +7,7 @@
  */
 #include <qvk/matmul.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 static qvk_status qvk_read_pattern(struct qvk_device *dev,
 				   struct qvk_buffer *src,

@@ -13,7 +13,7 @@
 #include <qvk/quant.h>
 
 #include "harness.h"
-#include "matmul.h"
+#include "matmul/matmul.h"
 
 /* The int8 code of token @i, element @k (layout of struct qvk_qact). */
 static int qvk_act_code(const struct qvk_qact *a, uint32_t i, uint32_t k)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "vk.h"
+#include "vk/vk.h"
 
 static void qvk_unsetenv_device(void)
 {

@@ -17,7 +17,7 @@
 #include <qvk/quant.h>
 
 #include "harness.h"
-#include "matmul.h"
+#include "matmul/matmul.h"
 
 struct qvk_mm_case {
 	uint32_t m, n, k;

@@ -17,7 +17,7 @@
  */
 #include "check_ops.h"
 
-#include "matmul.h"
+#include "matmul/matmul.h"
 
 /* The activation layout constants agree with the matmul side. */
 _Static_assert(QVK_ACT_LAYOUT_K_ALIGN == QVK_ACT_ALIGN,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "vk.h"
+#include "vk/vk.h"
 
 static int32_t qvk_ref_sdot4(uint32_t a, uint32_t b)
 {

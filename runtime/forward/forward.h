@@ -5,7 +5,7 @@
 
 #include <qvk/llm.h>
 
-#include "../matmul.h"
+#include "matmul/matmul.h"
 
 struct qvk_llm_layer {
 	struct qvk_buffer *attn_norm, *ffn_norm; /* (dim) fp32 */

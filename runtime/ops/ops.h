@@ -58,7 +58,7 @@
 #ifndef QVK_RUNTIME_OPS_H
 #define QVK_RUNTIME_OPS_H
 
-#include "../vk.h"
+#include "vk/vk.h"
 #include "act_layout.h"
 
 /* ------------------------------------------------------------- step */

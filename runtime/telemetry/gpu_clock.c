@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "telemetry_internal.h"
-#include "vk.h"
+#include "vk/vk.h"
 
 /* Pairs taken; the one the driver pairs most tightly wins. */
 #define QVK_GPU_CLOCK_TRIES 8

@@ -10,7 +10,7 @@
 
 #include <qvk/fp16.h>
 
-#include "matmul.h"
+#include "matmul/matmul.h"
 
 static qvk_status qvk_weight_alloc(struct qvk_device *dev,
 				   struct qvk_mm_weight *w, bool scales)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 static qvk_status qvk_enumerate(struct qvk_ctx *ctx, VkInstance instance,
 				VkPhysicalDevice **pdevs, uint32_t *count)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 static const char qvk_validation_layer[] = "VK_LAYER_KHRONOS_validation";
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <xf86drm.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 static bool qvk_node_is(const char *path, int64_t major_nr, int64_t minor_nr)
 {

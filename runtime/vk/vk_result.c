@@ -2,7 +2,7 @@
 /* VkResult to qvk_status, once, at the failing call. */
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 const char *qvk_vk_result_name(VkResult res)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 qvk_status qvk_cmd_init(struct qvk_device *dev, struct qvk_cmd *cmd)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 static void qvk_buffer_pieces_destroy(struct qvk_buffer *buf, uint32_t n)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 qvk_status qvk_pdev_exts_query(struct qvk_ctx *ctx, VkPhysicalDevice pdev,
 			       struct qvk_pdev_exts *exts)

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 #define QVK_CACHE_MAX_BYTES (256u << 20)
 

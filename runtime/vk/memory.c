@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 #define QVK_BLOCK_BYTES_MAX (256ull << 20)
 

@@ -5,7 +5,7 @@
 
 #include <qvk/matmul.h>
 
-#include "matmul.h"
+#include "matmul/matmul.h"
 
 struct qvk_matmul {
 	struct qvk_mm mm;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 static int qvk_type_rank(enum qvk_device_type t)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "matmul.h"
+#include "matmul/matmul.h"
 
 /* Push constants of matmul_q.comp and matmul_float.comp (std430 uints). */
 struct qvk_mm_push_q {

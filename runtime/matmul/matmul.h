@@ -13,7 +13,7 @@
 
 #include <qvk/quant.h>
 
-#include "vk.h"
+#include "vk/vk.h"
 
 enum qvk_mm_kind {
 	QVK_MM_F32 = 0,

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "shaders.h"
-#include "vk.h"
+#include "vk/vk.h"
 
 const struct qvk_spirv *qvk_spirv_find(const char *name)
 {
