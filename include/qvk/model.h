@@ -220,7 +220,11 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_add_tensor(
 	struct qvk_gguf_writer *w, const struct qvk_host_tensor *t);
-/* Write to @path (through @path.tmp and a rename, so never half a file). */
+/*
+ * Write to @path through a temporary file created exclusively beside it,
+ * fsync()ed and renamed over @path: never half a file, never written
+ * through a planted symlink; on failure @path is untouched.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_write(
 	struct qvk_gguf_writer *w, const char *path);
 
