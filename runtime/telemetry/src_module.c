@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uapi/linux/qvk_telem.h>
@@ -116,16 +117,23 @@ static qvk_status qvk_tmodule_validate(struct qvk_telemetry *t,
 qvk_status qvk_telemetry_probe_module(struct qvk_telemetry *t)
 {
 	struct qvk_tmodule *m;
+	struct stat sb;
 	void *page;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return qvk_error(t->ctx, QVK_ERR_NO_MEMORY, "telemetry: out of memory");
-	m->fd = open(t->module_path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO at the path (QVK_TELEM_DEV) must not block. */
+	m->fd = open(t->module_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (m->fd < 0) {
 		qvk_telemetry_note(t, "qvk_telem: %s: %s", t->module_path,
 				   qvk_tmodule_why(errno));
 		goto out_free;
+	}
+	if (fstat(m->fd, &sb) != 0 || !S_ISCHR(sb.st_mode)) {
+		qvk_telemetry_note(t, "qvk_telem: %s: not a character device (not the qvk_telem module)",
+				   t->module_path);
+		goto out_close;
 	}
 	m->info.size = sizeof(m->info);
 	if (ioctl(m->fd, QVK_TELEM_IOC_INFO, &m->info)) {

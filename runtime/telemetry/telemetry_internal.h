@@ -174,6 +174,14 @@ int qvk_sysfs_scan_class(struct qvk_telemetry *t, const char *class, char *dir,
  */
 qvk_status qvk_sysfs_read_u64(const char *path, uint64_t *out, char *err,
 			      size_t errlen);
+/*
+ * A whole small file (at most @len - 1 bytes) into @buf, NUL-terminated,
+ * its length in *@got. Refuses symlinks at the file itself and anything
+ * that is not a regular file (FIFOs, devices) without blocking; a file
+ * longer than @buf is an error, never silently cut.
+ */
+qvk_status qvk_sysfs_read_text(const char *path, char *buf, size_t len,
+			       size_t *got, char *err, size_t errlen);
 /* Read the first line of a small text file, newline stripped. */
 qvk_status qvk_sysfs_read_line(const char *path, char *buf, size_t len,
 			       char *err, size_t errlen);
