@@ -276,6 +276,11 @@ qvk_status qvk_llm_forward(struct qvk_llm *llm, const uint32_t *tokens,
 		st = qvk_llm_plan_get(llm, m, all, &plan);
 		if (st == QVK_OK)
 			st = qvk_llm_submit(llm, plan, tokens + done, pos0 + done);
+		/* Non-finite logits are an error, never tokens. */
+		if (st == QVK_OK)
+			st = qvk_llm_check_logits(llm, plan, tokens + done,
+						  pos0 + done, mapped,
+						  all ? m : 1);
 		if (st == QVK_OK && logits)
 			memcpy(logits + (size_t)done * vocab, mapped,
 			       (size_t)m * vocab * sizeof(float));
