@@ -156,9 +156,9 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		o.max_batch = 64;
 	if (!o.max_seq || o.max_seq > p->seq_len)
 		o.max_seq = p->seq_len;
-	if (o.group && o.group != 32 && o.group != 64 && o.group != 128)
+	if (!qvk_group_valid(o.group))
 		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
-				 "group %u (use 32, 64, 128 or 0)", o.group);
+				 "group %u (use " QVK_GROUPS_TEXT ")", o.group);
 	llm = calloc(1, sizeof(*llm));
 	if (!llm)
 		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "model");

@@ -158,11 +158,10 @@ static qvk_status qvk_model_tensor(struct qvk_ctx *ctx,
 				 (unsigned long long)t->ne[1], t->n_dims,
 				 (unsigned long long)cols,
 				 (unsigned long long)(rows ? rows : 1));
-	if (!rows && t->type != QVK_GGML_TYPE_F32 &&
-	    t->type != QVK_GGML_TYPE_F16)
+	if (!rows && qvk_type_info(t->type)->quantized)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: norm tensor '%s' is %s (F32 or F16 only)",
-				 name, qvk_ggml_type_name(t->type));
+				 "GGUF: norm tensor '%s' is %s (F32, F16 or "
+				 "BF16 only)", name, qvk_ggml_type_name(t->type));
 	*out = *t;
 	return QVK_OK;
 }

@@ -55,10 +55,6 @@ qvk_status qvk_map_file(struct qvk_ctx *ctx, const char *path, void **map,
 			size_t *size_bytes);
 void qvk_unmap_file(void *map, size_t size_bytes);
 
-/* Size in bytes of a tensor of @type and @ne, false on overflow/bad shape. */
-bool qvk_ggml_tensor_size(uint32_t type, uint32_t n_dims, const uint64_t *ne,
-			  uint64_t *size_bytes);
-
 /* Little-endian loads from unaligned file bytes. */
 static inline uint32_t qvk_load_u32(const uint8_t *p)
 {
