@@ -15,6 +15,7 @@ enum qvk_stage {
 	QVK_STAGE_ATTENTION,
 	QVK_STAGE_ACT_QUANT,
 	QVK_STAGE_SWIGLU,
+	QVK_STAGE_BIAS,
 	QVK_STAGE_COUNT,
 };
 
@@ -41,6 +42,7 @@ struct qvk_llm {
 	struct qvk_device *dev;
 	struct qvk_llm_options opt;
 	struct qvk_ops_model md;
+	float rope_freqs[QVK_OPS_MAX_HEAD_DIM / 2]; /* md.rope_freqs */
 	uint32_t max_m;
 	struct qvk_llm_weights w;
 	struct qvk_ops ops;

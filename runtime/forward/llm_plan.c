@@ -4,16 +4,19 @@
  *
  *   x = embed(tokens)
  *   per layer:  a = rmsnorm(x) * attn_norm            (int8 and/or fp32)
- *               q, k, v = wq a, wk a, wv a; rope(q, k); cache <- k, v
- *               o = attention(q, cache); x += wo o     (epilogue add)
+ *               q, k, v = wq a, wk a, wv a (+ biases)
+ *               q, k = per-head rmsnorm (Qwen3's q_norm, k_norm)
+ *               rope(q, k); cache <- k, v
+ *               o = attention(q, cache); x += wo o     (epilogue add; + bo)
  *               a = rmsnorm(x) * ffn_norm
  *               x += w2 (silu(w1 a) * w3 a)            (SwiGLU fused
  *                                                       with quantization)
- *   logits = output (rmsnorm(x) * output_norm)
+ *   logits = output (rmsnorm(x) * output_norm) (+ output_b)
  *
  * Every op's output is the next op's input, so each is followed by a
  * compute-to-compute barrier (qvk_op_record adds it; matmuls that share an
- * input are recorded together and then one barrier).
+ * input are recorded together and then one barrier, and so are the bias
+ * adds and head norms of q, k and v, which touch disjoint buffers).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,28 +61,64 @@ static void qvk_stamp(struct qvk_rec *r, enum qvk_stage stage,
 	qvk_cmd_timestamp(&p->cmd, p->n_stamps);
 }
 
-/* Keep a bound op in the plan and record it (with its barrier). */
+/*
+ * Keep a bound op in the plan and record it: with its barrier, or without
+ * when the ops recorded next until one with a barrier do not read its
+ * output.
+ */
 static qvk_status qvk_rec_op(struct qvk_rec *r, qvk_status bound,
-			     enum qvk_stage stage)
+			     enum qvk_stage stage, bool barrier)
 {
 	struct qvk_llm_plan *p = r->plan;
 
 	if (bound != QVK_OK)
 		return bound;
-	qvk_op_record(&p->cmd, &p->ops[p->n_ops++]);
+	if (barrier)
+		qvk_op_record(&p->cmd, &p->ops[p->n_ops++]);
+	else
+		qvk_op_record_nobarrier(&p->cmd, &p->ops[p->n_ops++]);
 	qvk_stamp(r, stage, 1);
 	return QVK_OK;
 }
 
-#define QVK_REC(r, stage, bind_call)                                           \
+#define QVK_REC_OP(r, stage, barrier, bind_call)                               \
 	do {                                                                   \
 		struct qvk_op *op_;                                            \
 		qvk_status st_ = qvk_plan_new_op((r)->plan, &op_);             \
 		if (st_ == QVK_OK)                                             \
-			st_ = qvk_rec_op((r), (bind_call), (stage));           \
+			st_ = qvk_rec_op((r), (bind_call), (stage), (barrier)); \
 		if (st_ != QVK_OK)                                             \
 			return st_;                                            \
 	} while (0)
+#define QVK_REC(r, stage, bind_call) QVK_REC_OP(r, stage, true, bind_call)
+
+/* y (m, n) += b, for the biases a model has; one barrier after them all. */
+struct qvk_bias_job {
+	const struct qvk_buffer *y, *b; /* b NULL: no bias */
+	uint32_t n, m;
+};
+
+static qvk_status qvk_rec_biases(struct qvk_rec *r,
+				 const struct qvk_bias_job *jobs, uint32_t count)
+{
+	struct qvk_llm *llm = r->llm;
+	uint32_t last = count;
+
+	for (uint32_t i = 0; i < count; i++)
+		if (jobs[i].b)
+			last = i;
+	for (uint32_t i = 0; last < count && i <= last; i++) {
+		struct qvk_binding y = qvk_ops_whole(jobs[i].y),
+				   b = qvk_ops_whole(jobs[i].b);
+
+		if (jobs[i].b)
+			QVK_REC_OP(r, QVK_STAGE_BIAS, i == last,
+				   qvk_ops_bias_add_bind(&llm->ops, op_,
+							 jobs[i].n, jobs[i].m,
+							 &y, &b));
+	}
+	return QVK_OK;
+}
 
 static struct qvk_ops_act qvk_act_bindings(const struct qvk_mm_act *a)
 {
@@ -178,7 +217,26 @@ static qvk_status qvk_rec_attention(struct qvk_rec *r, uint32_t l)
 			   vc = qvk_ops_whole(llm->kv[2 * l + 1]),
 			   out = qvk_ops_whole(llm->act_attn->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_attn);
+	const struct qvk_llm_layer *L = &llm->w.layers[l];
+	const struct qvk_bias_job bias[3] = {
+		{ llm->q, L->bq, q_dim, m },
+		{ llm->k, L->bk, md->n_kv_heads * md->head_dim, m },
+		{ llm->v, L->bv, md->n_kv_heads * md->head_dim, m },
+	};
+	struct qvk_binding qn = qvk_ops_whole(L->q_norm),
+			   kn = qvk_ops_whole(L->k_norm);
+	qvk_status st = qvk_rec_biases(r, bias, 3);
 
+	if (st != QVK_OK)
+		return st;
+	if (L->q_norm) /* q's and k's rows are disjoint: one barrier */
+		QVK_REC_OP(r, QVK_STAGE_RMSNORM, !L->k_norm,
+			   qvk_ops_head_rmsnorm_bind(&llm->ops, op_, md, m,
+						     md->n_heads, &q, &qn));
+	if (L->k_norm)
+		QVK_REC(r, QVK_STAGE_RMSNORM,
+			qvk_ops_head_rmsnorm_bind(&llm->ops, op_, md, m,
+						  md->n_kv_heads, &k, &kn));
 	QVK_REC(r, QVK_STAGE_ROPE,
 		qvk_ops_rope_bind(&llm->ops, op_, md, m, &step, &q, &k));
 	QVK_REC(r, QVK_STAGE_KV_WRITE,
@@ -203,13 +261,20 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 			   up = qvk_ops_whole(llm->hb2),
 			   out = qvk_ops_whole(llm->act_hid->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_hid);
+	const struct qvk_llm_layer *L = &llm->w.layers[l];
+	const struct qvk_bias_job bias[2] = {
+		{ llm->hb, L->b1, md->hidden_dim, m },
+		{ llm->hb2, L->b3, md->hidden_dim, m },
+	};
+	const struct qvk_bias_job down = { llm->x, L->b2, md->dim, m };
 	qvk_status st;
 
-	st = qvk_rec_norm(r, llm->w.layers[l].ffn_norm, llm->need.dim_q8,
-			  llm->need.dim_f32);
+	st = qvk_rec_norm(r, L->ffn_norm, llm->need.dim_q8, llm->need.dim_f32);
 	if (st != QVK_OK)
 		return st;
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 4], 2); /* w1, w3 */
+	if ((st = qvk_rec_biases(r, bias, 2)))
+		return st;
 	if (llm->need.hid_q8)
 		QVK_REC(r, QVK_STAGE_SWIGLU,
 			qvk_ops_swiglu_q8_bind(&llm->ops, op_, md, m,
@@ -220,7 +285,7 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 			qvk_ops_swiglu_bind(&llm->ops, op_, md, m,
 					    md->hidden_dim, &gate, &up, &out));
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 6], 1); /* x += w2 h */
-	return QVK_OK;
+	return qvk_rec_biases(r, &down, 1);
 }
 
 /*
@@ -283,7 +348,10 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 		if (st != QVK_OK)
 			return st;
 		qvk_rec_matmuls(r, &llm->mmb[7 * l + 3], 1); /* x += wo o */
-		st = qvk_rec_ffn(r, l);
+		st = qvk_rec_biases(r, &(struct qvk_bias_job){
+			llm->x, llm->w.layers[l].bo, llm->md.dim, r->plan->m }, 1);
+		if (st == QVK_OK)
+			st = qvk_rec_ffn(r, l);
 		if (st != QVK_OK)
 			return st;
 		if (r->probe)
@@ -295,11 +363,14 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 		return st;
 	if (r->plan->all_logits || r->plan->m == 1) {
 		qvk_rec_matmuls(r, &llm->mmb[7 * llm->w.n_layers], 1);
-		return QVK_OK;
+		return qvk_rec_biases(r, &(struct qvk_bias_job){
+			llm->logits, llm->w.output_b, llm->md.n_vocab,
+			r->plan->m }, 1);
 	}
 	qvk_rec_copy_last(r);
 	qvk_rec_matmuls_m(r, &llm->mmb[7 * llm->w.n_layers + 1], 1, 1);
-	return QVK_OK;
+	return qvk_rec_biases(r, &(struct qvk_bias_job){
+		llm->logits, llm->w.output_b, llm->md.n_vocab, 1 }, 1);
 }
 
 void qvk_llm_plan_finish(struct qvk_llm_plan *plan)

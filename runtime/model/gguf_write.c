@@ -45,6 +45,11 @@ qvk_status qvk_gguf_writer_create(struct qvk_ctx *ctx,
 	return QVK_OK;
 }
 
+struct qvk_ctx *qvk_gguf_writer_ctx(const struct qvk_gguf_writer *w)
+{
+	return w ? w->ctx : NULL;
+}
+
 void qvk_gguf_writer_destroy(struct qvk_gguf_writer *w)
 {
 	if (!w)
