@@ -200,6 +200,44 @@ static qvk_status qvk_load_vector(struct qvk_device *dev,
 	return st;
 }
 
+/* A bias or per-head norm of @n floats, or NULL when the model has none. */
+static qvk_status qvk_load_optional(struct qvk_device *dev,
+				    const struct qvk_host_tensor *t, uint64_t n,
+				    struct qvk_buffer **out)
+{
+	*out = NULL;
+	return t->data ? qvk_load_vector(dev, t, 1, n, out) : QVK_OK;
+}
+
+static qvk_status qvk_load_layer_extras(struct qvk_device *dev,
+					const struct qvk_model_params *p,
+					const struct qvk_layer_weights *src,
+					struct qvk_llm_layer *dst)
+{
+	uint64_t q = (uint64_t)p->n_heads * p->head_dim,
+		 kv = (uint64_t)p->n_kv_heads * p->head_dim;
+	const struct {
+		const struct qvk_host_tensor *t;
+		uint64_t n;
+		struct qvk_buffer **out;
+	} v[] = {
+		{ &src->bq, q, &dst->bq },
+		{ &src->bk, kv, &dst->bk },
+		{ &src->bv, kv, &dst->bv },
+		{ &src->bo, p->dim, &dst->bo },
+		{ &src->b1, p->hidden_dim, &dst->b1 },
+		{ &src->b2, p->dim, &dst->b2 },
+		{ &src->b3, p->hidden_dim, &dst->b3 },
+		{ &src->q_norm, p->head_dim, &dst->q_norm },
+		{ &src->k_norm, p->head_dim, &dst->k_norm },
+	};
+	qvk_status st = QVK_OK;
+
+	for (size_t i = 0; st == QVK_OK && i < QVK_ARRAY_SIZE(v); i++)
+		st = qvk_load_optional(dev, v[i].t, v[i].n, v[i].out);
+	return st;
+}
+
 qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 				const struct qvk_model *model,
 				const struct qvk_llm_options *opt,
@@ -255,6 +293,8 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 		if (st == QVK_OK)
 			st = qvk_load_vector(dev, &src->ffn_norm, 1, p->dim,
 					     &dst->ffn_norm);
+		if (st == QVK_OK)
+			st = qvk_load_layer_extras(dev, p, src, dst);
 		for (int i = 0; st == QVK_OK && i < 7; i++) {
 			dev->ctx->progress_fn = NULL;
 			st = qvk_load_linear(dev, lin[i], NULL, opt, keep,
@@ -270,6 +310,9 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 			qvk_progress(dev->ctx, "loading weights", ++done, total);
 		}
 	}
+	if (st == QVK_OK)
+		st = qvk_load_optional(dev, &model->output_b, p->vocab_size,
+				       &w->output_b);
 	dev->ctx->progress_fn = NULL;
 	if (st == QVK_OK)
 		st = qvk_load_linear(dev, &model->output,
@@ -320,10 +363,20 @@ void qvk_llm_weights_finish(struct qvk_llm_weights *w)
 		qvk_mm_weight_destroy(L->w1);
 		qvk_mm_weight_destroy(L->w2);
 		qvk_mm_weight_destroy(L->w3);
+		qvk_buffer_destroy(L->bq);
+		qvk_buffer_destroy(L->bk);
+		qvk_buffer_destroy(L->bv);
+		qvk_buffer_destroy(L->bo);
+		qvk_buffer_destroy(L->b1);
+		qvk_buffer_destroy(L->b2);
+		qvk_buffer_destroy(L->b3);
+		qvk_buffer_destroy(L->q_norm);
+		qvk_buffer_destroy(L->k_norm);
 	}
 	free(w->layers);
 	qvk_buffer_destroy(w->tok_embd);
 	qvk_buffer_destroy(w->output_norm);
 	qvk_mm_weight_destroy(w->output);
+	qvk_buffer_destroy(w->output_b);
 	memset(w, 0, sizeof(*w));
 }
