@@ -113,7 +113,7 @@ DEB_BUILD := gcc make pkg-config libvulkan-dev libdrm-dev glslang-tools \
 ifeq ($(QVK_BLAS),1)
 DEB_BUILD += libopenblas-dev liblapacke-dev
 endif
-DEB_CHECK := check libsubunit-dev vulkan-validationlayers
+DEB_CHECK := check libsubunit-dev vulkan-validationlayers python3-jsonschema
 
 -include kmod/kmod.mk
 
