@@ -49,6 +49,9 @@ static int qvk_bm_usage(void)
 	       "                 [--idle-s 5] [--max-window-s 60] [--json [FILE]] "
 	       "[--csv [FILE]]\n"
 	       "                 [--plot FILE.png]\n"
+	       "       qvk bench model      (no arguments, as qvk bench all "
+	       "runs it: --synthetic 110m\n"
+	       "                             -p 64 -n 32 -r 3)\n"
 	       "       qvk bench --synthetic SHAPE --formats F -t TOKENIZER "
 	       "--save-gguf OUT.gguf\n\n"
 	       "For each model and format: a warm-up, then -r repetitions of "
@@ -207,6 +210,14 @@ static bool qvk_bm_parse(int argc, char **argv, struct qvk_bm_args *a)
 			return (qvk_tool_usage_error("bench", "unknown argument "
 						    "'%s'", o), false);
 		}
+	}
+	/* Nothing at all (qvk bench all): the quick synthetic set. */
+	if (argc == 1) {
+		qvk_synth_shape_parse("110m", &a->shapes[a->n_shapes++], why,
+				      sizeof(why));
+		a->cfg.prefill = 64;
+		a->cfg.decode = 32;
+		a->cfg.reps = 3;
 	}
 	if (!a->n_models && !a->n_shapes)
 		return (qvk_tool_usage_error("bench", "no model: give -m MODEL or "
@@ -404,15 +415,14 @@ static qvk_status qvk_bm_run_all(struct qvk_mb_machine *mc,
 
 			r->synthetic = synthetic;
 			r->format = a->formats[f];
+			r->group = a->cfg.group;
 			if (synthetic)
 				snprintf(r->model, sizeof(r->model), "synthetic %s",
 					 sh->name);
 			else
 				snprintf(r->model, sizeof(r->model), "%s",
 					 a->models[m]);
-			qvk_report_format_label(&(struct qvk_mb_result){
-				.format = r->format, .group = a->cfg.group },
-				label, sizeof(label));
+			qvk_report_format_label(r, label, sizeof(label));
 			snprintf(pg.prefix, sizeof(pg.prefix), "qvk bench: [%u/%u] "
 				 "%s %s:", *n, total, r->model, label);
 			if (synthetic &&

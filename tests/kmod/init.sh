@@ -16,6 +16,8 @@ if insmod /qvk_telem.ko synthetic=1 synthetic_uw=$RATE synthetic_bits=$BITS; the
 		abi period torn wrap badioctl unpriv-refused bench
 	# libqvk itself, statically linked, through the mapped page.
 	/libqvk_test --rate-uw $RATE
+	# Joules per token as qvk bench computes them, on the same ramp.
+	/bench_test --rate-uw $RATE
 	/telem_test unload
 else
 	echo "QVK_INSMOD default-access FAIL"
