@@ -97,6 +97,13 @@ struct qvk_mb_result {
 	char profile[2048];      /* --profile: GPU time per kernel kind */
 };
 
+/*
+ * Facts, device (@ctx set by the caller), energy sources, idle power
+ * (@idle_s seconds; 0: none) and ceilings (tools/model_machine.c).
+ */
+qvk_status qvk_mb_machine_init(struct qvk_mb_machine *mc, double idle_s);
+void qvk_mb_machine_finish(struct qvk_mb_machine *mc);
+
 /* Progress: one short line about what runs now; @minor: a step within it. */
 typedef void (*qvk_mb_progress_fn)(void *user, const char *line, bool minor);
 
