@@ -55,9 +55,10 @@ set -e
 hdr=$oracle_dir/llama.cpp
 build_timing() { # NAME PACKAGE
 	local libs=$oracle_dir/node_modules/@node-llama-cpp/$2/bins/$2 bin=$oracle_dir/llama-timing-$1
-	local llama ggml
-	llama=$(cd "$libs" && ls libllama.*so | grep -v common | head -n 1)
-	ggml=$(cd "$libs" && ls libggml.*so | head -n 1)
+	local llama ggml f
+	# libllama.v0.4.0.so / libllama.vulkan.v0.4.0.so and libggml's likewise.
+	for f in "$libs"/libllama.*v*.so; do llama=${f##*/}; done
+	for f in "$libs"/libggml.*v*.so; do ggml=${f##*/}; done
 	if [ ! -x "$bin" ] || [ "$src/tools/peers/llama_timing.c" -nt "$bin" ]; then
 		${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE \
 			-I"$hdr/include" -I"$hdr/ggml/include" \
