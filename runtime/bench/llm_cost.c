@@ -56,6 +56,18 @@ void qvk_llm_cost(const struct qvk_llm *llm, struct qvk_llm_cost *out)
 				     md->head_dim * (md->kv_f32 ? 4 : 2);
 	/* The embedding row and the fp32 norm weights (two a layer, one final). */
 	out->other_bytes_per_token = 4ull * md->dim * (2ull + 2ull * n_layers);
+	/* Biases and per-head q/k norms, where the architecture has them. */
+	for (uint32_t l = 0; l < n_layers; l++) {
+		const struct qvk_llm_layer *L = &llm->w.layers[l];
+		const struct qvk_buffer *extra[9] = { L->bq, L->bk, L->bv, L->bo,
+						      L->b1, L->b2, L->b3,
+						      L->q_norm, L->k_norm };
+
+		for (int i = 0; i < 9; i++)
+			out->other_bytes_per_token += extra[i] ? extra[i]->size_bytes : 0;
+	}
+	if (llm->w.output_b)
+		out->other_bytes_per_token += llm->w.output_b->size_bytes;
 	out->attention_ops_per_position =
 		4.0 * n_layers * md->n_heads * md->head_dim;
 }
