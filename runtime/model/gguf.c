@@ -320,7 +320,9 @@ static qvk_status qvk_gguf_read_tensor_info(struct qvk_gguf_reader *r,
 		return qvk_error(r->ctx, QVK_ERR_UNSUPPORTED,
 				 "GGUF: tensor '%s': ggml type %u at byte offset "
 				 "%llu is not one qvk reads (F32, F16, Q8_0, "
-				 "Q4_0, Q4_1, qvk's own 1024..1035)", t->name, type,
+				 "Q4_0, Q4_1, qvk's own 1024..1035); the model's "
+				 "F16 or F32 GGUF runs, and qvk quantize makes "
+				 "quantized files from it", t->name, type,
 				 (unsigned long long)at);
 	t->type = (enum qvk_ggml_type)type;
 	if (!qvk_ggml_tensor_size(type, n_dims, t->ne, &t->size_bytes))
