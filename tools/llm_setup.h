@@ -38,8 +38,8 @@ bool qvk_llm_open_model(const char *cmd, struct qvk_ctx *ctx,
 			struct qvk_tokenizer **tok);
 
 /*
- * The first tensor of @model stored in a quantized type (not F32/F16), or
- * NULL when every weight is float.
+ * The first tensor of @model stored in a quantized type (the type table's
+ * "quantized": not F32, F16 or BF16), or NULL when every weight is float.
  */
 const struct qvk_host_tensor *qvk_llm_first_quantized(
 	const struct qvk_model *model);
