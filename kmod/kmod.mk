@@ -6,7 +6,9 @@
 #   make dkms-install    register, build and install the module with DKMS
 #
 # KDIR: the running kernel's build dir, or else the newest installed
-# /usr/src/linux-headers-*-amd64. kbuild writes its objects next to the
+# /usr/src/linux-headers-*-amd64; make kmod names the kernel it built for
+# and says so when that is not the running one (the module then cannot
+# load here). kbuild writes its objects next to the
 # sources (kmod/*.o, ./qvk_telem.ko); its clean deletes *.o across the M=
 # tree, so kmod-clean removes kbuild's outputs by name instead.
 
@@ -31,6 +33,12 @@ kmod: $(KMOD_SRCS)
 	$(Q)if grep -E 'warning:|error:' $(BUILD)/kmod-build.log; then \
 		echo "qvk: the module build printed warnings (above); they are errors here" >&2; \
 		rm -f $(KMOD_KO); exit 1; fi
+	$(Q)krel=$$(modinfo -F vermagic $(KMOD_KO) 2>/dev/null | cut -d' ' -f1); \
+	[ -n "$$krel" ] || krel=$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h 2>/dev/null); \
+	echo "qvk: built $(KMOD_KO) for kernel $$krel (KDIR=$(KDIR))"; \
+	if [ "$$krel" != "$$(uname -r)" ]; then \
+		echo "qvk: the running kernel is $$(uname -r), not $$krel: this module cannot be loaded here; to build for it, install linux-headers-$$(uname -r) or pass KDIR=" >&2; fi
 
 check-kmod: kmod
 	$(Q)QVK_VM_TIMEOUT=$(KMOD_VM_TIMEOUT) tests/kmod/run-vm-test.sh
