@@ -133,7 +133,7 @@ endif
 ifeq ($(QVK_BLAS),1)
 DEB_BUILD += libopenblas-dev liblapacke-dev
 endif
-DEB_CHECK := check libsubunit-dev vulkan-validationlayers
+DEB_CHECK := check libsubunit-dev vulkan-validationlayers python3-jsonschema
 
 -include kmod/kmod.mk
 
@@ -254,9 +254,23 @@ check: deps
 	$(Q)cd $(BUILD) && env $(CHECK_ENV) QVK_BUILD_DIR=$(CURDIR)/$(BUILD) \
 		QVK_MODELS=$(QVK_MODELS) ./tests/check_qvk
 
+# The standard set, JSON (and CSV, plots where gnuplot exists) in
+# build/bench/: the matmul kernels, quantization, the real stories260K in
+# every format, synthetic 110M and TinyLlama-1.1B shapes in q8 and q4.
+BENCH_DIR := $(BUILD)/bench
+bench_plot = $(if $(shell command -v gnuplot 2>/dev/null),--plot $(BENCH_DIR)/$(1).png)
 bench: deps-build
 	$(Q)$(MAKE) --no-print-directory tools
-	./$(QVK) bench all
+	@mkdir -p $(BENCH_DIR)
+	./$(QVK) bench matmul --json > $(BENCH_DIR)/matmul.json
+	./$(QVK) bench quant --json > $(BENCH_DIR)/quant.json
+	./$(QVK) bench -m tests/data/stories260K.bin --formats f32,f16,q8,q4,q4a \
+		--json $(BENCH_DIR)/stories260K.json --csv $(BENCH_DIR)/stories260K.csv \
+		$(call bench_plot,stories260K)
+	./$(QVK) bench --synthetic 110m --synthetic tinyllama-1.1b --formats q8,q4 \
+		-p 128 -n 32 -r 3 --json $(BENCH_DIR)/synthetic.json \
+		--csv $(BENCH_DIR)/synthetic.csv $(call bench_plot,synthetic)
+	@echo "make bench: results in $(BENCH_DIR)/"
 
 # --------------------------------------------------------------- install
 include mk/install.mk

@@ -11,7 +11,9 @@
 #                        packagers (Yocto's module class calls them)
 #
 # KDIR: KERNEL_SRC when given (Yocto's module class), the running kernel's
-# build dir, or else the newest installed /usr/src/linux-headers-*-amd64. kbuild writes its objects next to the
+# build dir, or else the newest installed /usr/src/linux-headers-*-amd64;
+# make kmod names the kernel it built for and says so when that is not the
+# running one (the module then cannot load here). kbuild writes its objects next to the
 # sources (kmod/*.o, ./qvk_telem.ko); its clean deletes *.o across the M=
 # tree, so kmod-clean removes kbuild's outputs by name instead.
 
@@ -45,6 +47,12 @@ kmod: $(KMOD_SRCS)
 	$(Q)if grep -E 'warning:|error:' $(BUILD)/kmod-build.log; then \
 		echo "qvk: the module build printed warnings (above); they are errors here" >&2; \
 		rm -f $(KMOD_KO); exit 1; fi
+	$(Q)krel=$$(modinfo -F vermagic $(KMOD_KO) 2>/dev/null | cut -d' ' -f1); \
+	[ -n "$$krel" ] || krel=$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h 2>/dev/null); \
+	echo "qvk: built $(KMOD_KO) for kernel $$krel (KDIR=$(KDIR))"; \
+	if [ "$$krel" != "$$(uname -r)" ]; then \
+		echo "qvk: the running kernel is $$(uname -r), not $$krel: this module cannot be loaded here; to build for it, install linux-headers-$$(uname -r) or pass KDIR=" >&2; fi
 
 # For build systems: kbuild with their compiler and flags, no sparse, no
 # W=1. modules_install honours kbuild's MODLIB / INSTALL_MOD_PATH.
