@@ -6,6 +6,7 @@
 #   make bench      benchmarks                           make kmod    the module
 #   make install    PREFIX=/usr/local DESTDIR=           make clean
 #   make check SANITIZE=1   (ASan + UBSan)               make QVK_BLAS=0  no GPTQ/AWQ
+#   make check SANITIZE=thread  (TSan, concurrency suites)  make fuzz    libFuzzer
 #   make V=1        show commands
 
 SHELL := /bin/bash
@@ -22,6 +23,10 @@ QVK_MODELS ?= $(abspath $(CURDIR)/../shared/models)
 # never links objects compiled for the other (QVK_BLAS changes no_blas.c).
 ifeq ($(SANITIZE),1)
 BUILD ?= build/sanitize
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build/tsan
+else ifeq ($(SANITIZE),fuzz)
+BUILD ?= build/fuzz
 else ifneq ($(QVK_BLAS),1)
 BUILD ?= build/noblas
 else
@@ -63,6 +68,25 @@ ifeq ($(SANITIZE),1)
 QVK_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 QVK_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+QVK_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+QVK_LDFLAGS += -fsanitize=thread
+else ifeq ($(SANITIZE),fuzz)
+# libFuzzer needs clang (Debian's clang-14); the library is instrumented
+# for coverage, the fuzz targets link the fuzzer's main.
+FUZZ_CC ?= clang
+override CC := $(FUZZ_CC)
+QVK_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+QVK_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The ASan/UBSan and TSan builds are the test builds: they carry fault
+# injection (runtime/fault.h, QVK_FAULT=...), with qvk's own allocator
+# calls wrapped at link time so that the Nth one can fail.
+ifneq ($(filter 1 thread,$(SANITIZE)),)
+QVK_CPPFLAGS += -DQVK_FAULT_INJECTION=1
+QVK_LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 endif
 
 ALL_CFLAGS = $(QVK_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(QVK_CFLAGS) $(PKG_CFLAGS)
@@ -228,6 +252,43 @@ check: deps
 bench: deps-build
 	$(Q)$(MAKE) --no-print-directory tools
 	./$(QVK) bench all
+
+# ------------------------------------------------------------- reliability
+# make fuzz FUZZ_SECONDS=N: every tests/fuzz/fuzz_NAME.c target for N
+# seconds (default 20) after replaying its crash regressions, on corpora
+# seeded from tests/data and $(QVK_MODELS) (tests/fuzz/README.md).
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+DEB_FUZZ := clang libclang-rt-14-dev
+.PHONY: fuzz fuzz-build check-faults
+fuzz:
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzz fuzz-build
+	$(Q)tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(QVK_MODELS) $(FUZZ_TARGETS)
+
+ifeq ($(SANITIZE),fuzz)
+FUZZ_TOOL_OBJS := $(BUILD)/obj/tools/tool.o $(BUILD)/obj/tools/llm_setup.o
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%) $(BUILD)/fuzz_seeds
+# The CLI target includes tools/cmd_*.c to reach their static parsers.
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A) $(FUZZ_TOOL_OBJS)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_TOOL_OBJS) $(LIB_A) $(LINK_LIBS)
+$(BUILD)/fuzz_seeds: tests/fuzz/seeds.c $(LIB_A)
+	$(Q)$(CC) $(ALL_CFLAGS) $(QVK_LDFLAGS) -o $@ $< $(LIB_A) $(LINK_LIBS)
+$(FUZZ_TOOL_OBJS): | $(BUILD)/gen/tool_commands.h
+endif
+
+# The fault-injection sweeps (tests/fault/) on the ASan/UBSan build: the
+# Nth allocation, vkAllocate*, vkCreate*, vkMapMemory and a device loss on
+# submit or wait, for N along a whole qvk run and qvk quantize (at most
+# QVK_FAULT_MAX_RUNS runs per site), then qvk quantize on a full disk and
+# read-only outputs.
+check-faults:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 tools
+	$(Q)tests/fault/sweep.sh build/sanitize/qvk run
+	$(Q)tests/fault/sweep.sh build/sanitize/qvk quantize
+	$(Q)tests/fault/quantize-disk.sh build/sanitize/qvk
 
 # --------------------------------------------------------------- install
 # pkg-config file: `pkg-config --cflags --libs qvk` for programs using libqvk.
