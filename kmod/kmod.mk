@@ -18,7 +18,7 @@ KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),\
 	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
 KMOD_KO := qvk_telem.ko
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/qvk_telem.h
-KMOD_VM_TIMEOUT ?= 50
+KMOD_VM_TIMEOUT ?= 240
 
 .PHONY: kmod check-kmod kmod-clean dkms-install
 

@@ -35,7 +35,10 @@ static int qvk_quantize_usage(void)
 	       "  IN                GGUF (llama) or llama2.c checkpoint\n"
 	       "  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry "
 	       "their own)\n"
-	       "  --format F        f32|f16|q8|q4|q4a (default q8)\n"
+	       "  --format F        f32|f16|q8|q4|q4a, or the GGUF names F32, "
+	       "F16, Q8_0,\n"
+	       "                    Q4_0, Q4_1 (= q8, q4, q4a at group 32; "
+	       "default q8)\n"
 	       "  --group G         32|64|128|0 (0: one group per row; "
 	       "default 32)\n"
 	       "  --method M        rtn|mse|awq|smoothquant|gptq (default "
@@ -47,34 +50,20 @@ static int qvk_quantize_usage(void)
 	       "  --keep LIST       GLOB=f16|f32,... tensors kept in higher "
 	       "precision,\n"
 	       "                    e.g. output.weight=f16 or "
-	       "'blk.*.ffn_down.weight=f32'\n"
+	       "'blk.*.ffn_down.weight=f32';\n"
+	       "                    a GLOB that matches no tensor is an "
+	       "error\n"
 	       "  --alpha A         SmoothQuant migration strength (default "
 	       "0.5)\n");
 	return 0;
 }
 
-static bool qvk_quantize_keep_ok(const char *val)
-{
-	for (const char *p = val; *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		size_t vlen = eq ? len - (size_t)(eq - p) - 1 : 0;
-
-		if (!eq || eq == p || vlen != 3 ||
-		    (memcmp(eq + 1, "f16", 3) && memcmp(eq + 1, "f32", 3))) {
-			qvk_tool_usage_error("quantize", "--keep '%.*s': use "
-					     "GLOB=f16 or GLOB=f32", (int)len, p);
-			return false;
-		}
-		p = comma ? comma + 1 : p + len;
-	}
-	return true;
-}
-
 static bool qvk_quantize_parse(int argc, char **argv,
 			       struct qvk_quantize_args *a)
 {
+	uint32_t type_group = UINT32_MAX; /* set by a GGUF --format name */
+	const char *format_name = NULL;
+	bool group_given = false;
 	uint64_t v;
 	double d;
 
@@ -105,23 +94,27 @@ static bool qvk_quantize_parse(int argc, char **argv,
 		}
 		i++;
 		if (!strcmp(arg, "--format")) {
-			if (!qvk_weight_format_parse(val, &a->opt.format) ||
+			format_name = val;
+			if (!qvk_weight_format_parse_type(val, &a->opt.format,
+							  &type_group) ||
 			    a->opt.format == QVK_WEIGHTS_AUTO) {
 				qvk_tool_usage_error("quantize", "--format '%s': "
-						     "use f32, f16, q8, q4 or "
-						     "q4a", val);
+						     "use f32, f16, q8, q4, q4a "
+						     "or a GGUF type qvk writes: "
+						     "F32, F16, Q8_0, Q4_0, "
+						     "Q4_1", val);
 				return false;
 			}
 		} else if (!strcmp(arg, "--group")) {
 			if (!qvk_tool_parse_u64("quantize", arg, val, 0, 128, &v))
 				return false;
-			if (v && v != 32 && v != 64 && v != 128) {
+			if (!qvk_group_valid((uint32_t)v)) {
 				qvk_tool_usage_error("quantize", "--group %s: use "
-						     "32, 64, 128 or 0 (per "
-						     "row)", val);
+						     QVK_GROUPS_TEXT, val);
 				return false;
 			}
 			a->opt.group = (uint32_t)v;
+			group_given = true;
 		} else if (!strcmp(arg, "--method")) {
 			if (!qvk_quant_method_parse(val, &a->opt.method)) {
 				qvk_tool_usage_error("quantize", "--method '%s': "
@@ -136,7 +129,7 @@ static bool qvk_quantize_parse(int argc, char **argv,
 						1u << 24, &a->calib_tokens))
 				return false;
 		} else if (!strcmp(arg, "--keep")) {
-			if (!qvk_quantize_keep_ok(val))
+			if (!qvk_tool_keep_ok("quantize", val))
 				return false;
 			a->opt.keep = val;
 		} else if (!strcmp(arg, "-t")) {
@@ -151,6 +144,17 @@ static bool qvk_quantize_parse(int argc, char **argv,
 					     arg);
 			return false;
 		}
+	}
+	/* Q8_0, Q4_0, Q4_1 are group 32 by definition */
+	if (type_group != UINT32_MAX) {
+		if (group_given && a->opt.group != type_group) {
+			qvk_tool_usage_error("quantize", "--group %u contradicts "
+					     "--format %s, which is group %u",
+					     a->opt.group, format_name,
+					     type_group);
+			return false;
+		}
+		a->opt.group = type_group;
 	}
 	if (!a->in || !a->out) {
 		qvk_tool_usage_error("quantize", "needs IN and OUT (see qvk "
@@ -241,8 +245,11 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	    !qvk_quantize_calib(ctx, tok, a, &tokens))
 		goto out;
 	st = qvk_quantize_model(ctx, model, &a->opt, &q);
-	if (st == QVK_OK)
-		st = qvk_quantized_write(ctx, q, tok, a->out);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "quantize", a->in);
+		goto out;
+	}
+	st = qvk_quantized_write(ctx, q, tok, a->out);
 	if (st != QVK_OK) {
 		qvk_tool_fail(ctx, st, "quantize", a->out);
 		goto out;

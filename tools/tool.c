@@ -157,3 +157,19 @@ char *qvk_tool_read_file(const char *path, size_t *len)
 	fclose(f);
 	return buf;
 }
+
+bool qvk_tool_keep_ok(const char *cmd, const char *list)
+{
+	struct qvk_keep *keep = NULL;
+	struct qvk_ctx *ctx;
+	qvk_status st = qvk_ctx_create(&ctx);
+
+	if (st == QVK_OK)
+		st = qvk_keep_parse(ctx, list, &keep);
+	if (st != QVK_OK)
+		qvk_tool_usage_error(cmd, "%s", ctx ? qvk_ctx_message(ctx) :
+						      qvk_strerror(st));
+	qvk_keep_destroy(keep);
+	qvk_ctx_destroy(ctx);
+	return st == QVK_OK;
+}

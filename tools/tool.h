@@ -38,6 +38,12 @@ bool qvk_tool_parse_double(const char *cmd, const char *opt, const char *text,
 			   double min, double max, double *out);
 
 /*
+ * Whether --keep @list parses (the library's parser, so that the command
+ * line and the API agree); prints the error naming the bad entry if not.
+ */
+bool qvk_tool_keep_ok(const char *cmd, const char *list);
+
+/*
  * A progress callback for qvk_ctx_set_progress(): a bar on stderr when
  * stderr is a terminal, otherwise a line every 10%. @user is unused.
  */

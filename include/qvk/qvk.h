@@ -8,6 +8,7 @@
 #include <qvk/device.h>
 #include <qvk/fp16.h>
 #include <qvk/quant.h>
+#include <qvk/format.h>
 #include <qvk/metrics.h>
 #include <qvk/matmul.h>
 #include <qvk/model.h>

@@ -15,7 +15,7 @@
 
 static const char *const qvk_stage_names[QVK_STAGE_COUNT] = {
 	"embed", "rmsnorm", "matmul", "rope", "kv_write", "attention",
-	"act_quant", "swiglu",
+	"act_quant", "swiglu", "bias",
 };
 
 static bool qvk_is_float(const struct qvk_mm_weight *w)
@@ -156,9 +156,9 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		o.max_batch = 64;
 	if (!o.max_seq || o.max_seq > p->seq_len)
 		o.max_seq = p->seq_len;
-	if (o.group && o.group != 32 && o.group != 64 && o.group != 128)
+	if (!qvk_group_valid(o.group))
 		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
-				 "group %u (use 32, 64, 128 or 0)", o.group);
+				 "group %u (use " QVK_GROUPS_TEXT ")", o.group);
 	llm = calloc(1, sizeof(*llm));
 	if (!llm)
 		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "model");
@@ -171,14 +171,17 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		.n_heads = p->n_heads, .n_kv_heads = p->n_kv_heads,
 		.head_dim = p->head_dim, .max_seq = o.max_seq,
 		.n_vocab = p->vocab_size, .norm_eps = p->norm_eps,
-		.rope_theta = p->rope_theta, .rope_mode = QVK_ROPE_INTERLEAVED,
+		.rope_theta = p->rope_theta,
+		.rope_mode = p->rope_neox ? QVK_ROPE_NEOX : QVK_ROPE_INTERLEAVED,
+		.rope_dims = qvk_model_rope_dims(p),
+		.rope_freqs = llm->rope_freqs,
+		.rope_mscale = qvk_model_rope_mscale(p),
 		.kv_f32 = o.kv_f32,
 	};
 	st = qvk_ops_model_check(dev->ctx, &llm->md);
-	if (st == QVK_OK && p->rope_freq_scale != 1.0f)
-		st = qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED, "RoPE frequency "
-			       "scaling %g is not supported yet",
-			       (double)p->rope_freq_scale);
+	/* The cache's size picks LongRoPE's short or long factors. */
+	if (st == QVK_OK)
+		qvk_model_rope_freqs(model, o.max_seq, llm->rope_freqs);
 	if (st == QVK_OK)
 		st = qvk_llm_weights_load(dev, model, &o, &llm->w);
 	if (st == QVK_OK)
@@ -276,6 +279,11 @@ qvk_status qvk_llm_forward(struct qvk_llm *llm, const uint32_t *tokens,
 		st = qvk_llm_plan_get(llm, m, all, &plan);
 		if (st == QVK_OK)
 			st = qvk_llm_submit(llm, plan, tokens + done, pos0 + done);
+		/* Non-finite logits are an error, never tokens. */
+		if (st == QVK_OK)
+			st = qvk_llm_check_logits(llm, plan, tokens + done,
+						  pos0 + done, mapped,
+						  all ? m : 1);
 		if (st == QVK_OK && logits)
 			memcpy(logits + (size_t)done * vocab, mapped,
 			       (size_t)m * vocab * sizeof(float));
