@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,6 +166,42 @@ double qvk_test_timeout_multiplier(void)
 	m = strtod(env, &end);
 	/* Check ignores a value it cannot parse; so do we. */
 	return *end || !(m > 0) ? 1.0 : m;
+}
+
+const char *qvk_test_tmpdir(const char *name, char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/qvk-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp %s: %s", buf,
+		      strerror(errno));
+	return buf;
+}
+
+static int qvk_test_rm_one(const char *path, const struct stat *st, int flag,
+			   struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void qvk_test_rmtree(const char *path)
+{
+	nftw(path, qvk_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *qvk_test_qvk_path(char *buf, size_t len)
+{
+	const char *build = getenv("QVK_BUILD_DIR");
+
+	if (build && *build)
+		snprintf(buf, len, "%s/qvk", build);
+	else
+		snprintf(buf, len, "%s/build/qvk", QVK_SOURCE_DIR);
+	return buf;
 }
 
 const char *qvk_test_source_path(const char *rel, char *buf, size_t len)

@@ -60,6 +60,16 @@ void qvk_test_skip_missing(const char *fmt, ...) QVK_PRINTF(1, 2);
  */
 double qvk_test_timeout_multiplier(void);
 
+/*
+ * A fresh empty folder under $TMPDIR (else /tmp) in @buf; fails the test
+ * when it cannot be made. qvk_test_rmtree() removes it and all it holds.
+ */
+const char *qvk_test_tmpdir(const char *name, char *buf, size_t len);
+void qvk_test_rmtree(const char *path);
+
+/* The qvk command of this build ($QVK_BUILD_DIR/qvk, else build/qvk). */
+const char *qvk_test_qvk_path(char *buf, size_t len);
+
 /* Path of a file in the source tree (tests/data/...). */
 const char *qvk_test_source_path(const char *rel, char *buf, size_t len);
 
