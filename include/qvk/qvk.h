@@ -18,5 +18,6 @@
 #include <qvk/llm.h>
 #include <qvk/quantize.h>
 #include <qvk/telemetry.h>
+#include <qvk/bench.h>
 
 #endif
