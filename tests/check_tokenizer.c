@@ -316,7 +316,7 @@ START_TEST(test_hostile_gguf_tokenizer)
 	static const int32_t types[4] = { 2, 3, 3, 1 }, bad_types[4] = { 2, 3, 3, 9 };
 	static const int32_t ints[4] = { 1, 2, 3, 4 };
 	static const char *const needle[] = { "tokenizer.ggml.model",
-		"tokenizer.ggml.model", "tokenizer.ggml.tokens",
+		"tokenizer.ggml.merges", "tokenizer.ggml.tokens",
 		"tokenizer.ggml.scores", "token_type 9", "bos_token_id",
 		"tokenizer.ggml.tokens", "scores nan" };
 	char path[64];

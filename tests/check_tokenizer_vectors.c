@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tokenizer against outside oracles: llama.cpp's test vectors for the Llama
- * SentencePiece vocabulary, the same vectors through llama2.c's export of
- * that vocabulary, and an independent llama2.c-style encoder on real text.
- * Round trips and hostile files are in check_tokenizer.c.
+ * SentencePiece, Phi-3 SentencePiece, Llama 3 BPE and Qwen2 BPE
+ * vocabularies (each vector must also decode back to its text), the Llama
+ * vectors through llama2.c's export of that vocabulary, and an independent
+ * llama2.c-style encoder on real text. Round trips and hostile files are in
+ * check_tokenizer.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,28 @@
 
 #include "harness.h"
 
+/* Decode @ids as following BOS: the text again (all vectors are UTF-8). */
+static bool decodes_to(struct qvk_tokenizer *tok, const uint32_t *ids,
+		       size_t n, const char *text, size_t len)
+{
+	uint32_t prev = qvk_tokenizer_bos(tok);
+	size_t at = 0;
+
+	for (size_t i = 0; i < n; prev = ids[i++]) {
+		size_t pl;
+		const char *p = qvk_tokenizer_decode(tok, prev, ids[i], &pl);
+
+		if (at + pl > len || memcmp(text + at, p, pl))
+			return false;
+		at += pl;
+	}
+	return at == len;
+}
+
 /*
  * llama.cpp's test-tokenizer-0 format: inputs separated by
  * "\n__ggml_vocab_test__\n" in .inp; one line of ids per input in .out.
- * Encoded without BOS, with the dummy-prefix space.
+ * Encoded without BOS (SentencePiece: with the dummy-prefix space).
  */
 static void check_vocab_vectors(struct qvk_tokenizer *tok, const char *inp_path,
 				const char *out_path)
@@ -53,6 +73,9 @@ static void check_vocab_vectors(struct qvk_tokenizer *tok, const char *inp_path,
 		if (n_got == n_expect &&
 		    !memcmp(got, expect, n_got * sizeof(*got))) {
 			n_ok++;
+			ck_assert_msg(decodes_to(tok, got, n_got, pos, len),
+				      "vector %zu '%.*s' does not decode back",
+				      n_inputs, (int)len, pos);
 		} else {
 			printf("vector %zu '%.*s': got %zu tokens, expected %zu:",
 			       n_inputs, (int)len, pos, n_got, n_expect);
@@ -64,7 +87,8 @@ static void check_vocab_vectors(struct qvk_tokenizer *tok, const char *inp_path,
 		line = eol ? eol + 1 : out + out_len;
 		pos = next ? next + strlen(sep) : inp + inp_len;
 	}
-	printf("%s: %zu/%zu vectors encode exactly\n", inp_path, n_ok, n_inputs);
+	printf("%s: %zu/%zu vectors encode exactly and decode back\n", inp_path,
+	       n_ok, n_inputs);
 	ck_assert_uint_ge(n_inputs, 30);
 	ck_assert_uint_eq(n_ok, n_inputs);
 	free(inp);
@@ -85,6 +109,83 @@ START_TEST(test_llama_spm_vectors)
 	ck_assert_uint_eq(qvk_tokenizer_bos(tok), 1);
 	ck_assert_uint_eq(qvk_tokenizer_eos(tok), 2);
 	ck_assert(qvk_tokenizer_adds_bos(tok));
+	check_vocab_vectors(tok, inp, out);
+	qvk_tokenizer_destroy(tok);
+}
+END_TEST
+
+/* A vocabulary file of @name with its .inp/.out vectors, or NULL (skip). */
+static struct qvk_tokenizer *vocab_with_vectors(const char *name, char *inp,
+						char *out, size_t len)
+{
+	char path[4096];
+
+	if (!qvk_test_model_path(name, path, sizeof(path)))
+		return NULL;
+	snprintf(inp, len, "%s.inp", path);
+	snprintf(out, len, "%s.out", path);
+	return qvk_test_tokenizer_load(path);
+}
+
+/* Llama 3: BPE with the llama-bpe pre-tokenizer, BOS added by default. */
+START_TEST(test_llama_bpe_vectors)
+{
+	char inp[4200], out[4200];
+	struct qvk_tokenizer *tok = vocab_with_vectors("ggml-vocab-llama-bpe.gguf",
+						       inp, out, sizeof(inp));
+
+	if (!tok)
+		return;
+	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 128256);
+	ck_assert_str_eq(qvk_tokenizer_describe(tok), "BPE (llama-bpe)");
+	ck_assert_uint_eq(qvk_tokenizer_bos(tok), 128000);
+	ck_assert(qvk_tokenizer_adds_bos(tok) && !qvk_tokenizer_adds_eos(tok));
+	/* <|end_of_text|> (EOS) and <|eot_id|>; not <|begin_of_text|> */
+	ck_assert(qvk_tokenizer_is_eog(tok, 128001));
+	ck_assert(qvk_tokenizer_is_eog(tok, 128009));
+	ck_assert(!qvk_tokenizer_is_eog(tok, 128000));
+	ck_assert(!qvk_tokenizer_is_eog(tok, 128008)); /* a reserved token */
+	check_vocab_vectors(tok, inp, out);
+	qvk_tokenizer_destroy(tok);
+}
+END_TEST
+
+/* Qwen2: BPE with single-digit numbers, no BOS by default. */
+START_TEST(test_qwen2_vectors)
+{
+	char inp[4200], out[4200];
+	struct qvk_tokenizer *tok = vocab_with_vectors("ggml-vocab-qwen2.gguf",
+						       inp, out, sizeof(inp));
+
+	if (!tok)
+		return;
+	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 151936);
+	ck_assert_str_eq(qvk_tokenizer_describe(tok), "BPE (qwen2)");
+	ck_assert(!qvk_tokenizer_adds_bos(tok) && !qvk_tokenizer_adds_eos(tok));
+	ck_assert(qvk_tokenizer_is_eog(tok, 151643)); /* <|endoftext|> */
+	ck_assert(qvk_tokenizer_is_eog(tok, 151645)); /* <|im_end|> */
+	ck_assert(!qvk_tokenizer_is_eog(tok, 151644)); /* <|im_start|> */
+	ck_assert_ptr_nonnull(qvk_tokenizer_chat_template(tok));
+	check_vocab_vectors(tok, inp, out);
+	qvk_tokenizer_destroy(tok);
+}
+END_TEST
+
+/* Phi-3: SentencePiece with 32064 tokens, <|end|> ends a turn. */
+START_TEST(test_phi3_vectors)
+{
+	char inp[4200], out[4200];
+	struct qvk_tokenizer *tok = vocab_with_vectors("ggml-vocab-phi-3.gguf",
+						       inp, out, sizeof(inp));
+
+	if (!tok)
+		return;
+	ck_assert_uint_eq(qvk_tokenizer_vocab_size(tok), 32064);
+	ck_assert_str_eq(qvk_tokenizer_describe(tok), "SentencePiece");
+	ck_assert(qvk_tokenizer_adds_bos(tok) && !qvk_tokenizer_adds_eos(tok));
+	ck_assert(qvk_tokenizer_is_eog(tok, 32000)); /* EOS <|endoftext|> */
+	ck_assert(qvk_tokenizer_is_eog(tok, 32007)); /* <|end|> */
+	ck_assert(!qvk_tokenizer_is_eog(tok, 32010)); /* <|user|> */
 	check_vocab_vectors(tok, inp, out);
 	qvk_tokenizer_destroy(tok);
 }
@@ -291,6 +392,9 @@ Suite *suite_tokenizer_vectors(void)
 	tcase_add_checked_fixture(vec, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_set_timeout(vec, 120);
 	tcase_add_test(vec, test_llama_spm_vectors);
+	tcase_add_test(vec, test_llama_bpe_vectors);
+	tcase_add_test(vec, test_qwen2_vectors);
+	tcase_add_test(vec, test_phi3_vectors);
 	tcase_add_test(vec, test_llama2c_32000_vectors);
 	tcase_add_test(vec, test_matches_llama2c_encoder);
 	suite_add_tcase(s, vec);
