@@ -142,6 +142,11 @@ qvk_status qvk_tokenizer_encode(const struct qvk_tokenizer *tok,
 	      ((flags & QVK_TOKENIZE_ADD_SPECIAL) && tok->add_bos);
 	eos = (flags & QVK_TOKENIZE_EOS) ||
 	      ((flags & QVK_TOKENIZE_ADD_SPECIAL) && tok->add_eos);
+	if ((bos && tok->bos == QVK_TOKEN_NONE) ||
+	    (eos && tok->eos == QVK_TOKEN_NONE))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "tokenizer: this vocabulary has no %s token",
+				 bos && tok->bos == QVK_TOKEN_NONE ? "BOS" : "EOS");
 	if (bos)
 		qvk_tokens_emit(tokens, max_tokens, &n, tok->bos);
 	if (len) {
