@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Rotary position embedding on q (m, n_heads, head_dim) and
 // k (m, n_kv_heads, head_dim), in place. Token r of the step is at position
-// step_pos + r. Pair i of a head (0 <= i < head_dim/2) is rotated by
-// pos * freq[i] with freq[i] = theta^(-2i/head_dim), computed on the host
-// with the C library's powf so the angle is the same float as in the C
-// reference. NEOX = false: pairs (2i, 2i+1) as llama2.c and llama.cpp's
-// normal mode; NEOX = true: pairs (i, i + head_dim/2).
+// step_pos + r. Only the first rot_dims = 2 * rot_half dimensions of a head
+// rotate (partial rotary; the rest are left as they are). Pair i
+// (0 <= i < rot_half) is rotated by pos * freq[i]: the host computes
+// freq[i] = freq_scale * theta^(-2i/rot_dims) / factor[i] (Llama 3 and
+// LongRoPE frequency factors) with the C library's powf, so the angle is
+// the same float as in the C reference, and cos/sin are multiplied by
+// mscale (LongRoPE's attention factor, else 1) as ggml's rope does.
+// NEOX = false: pairs (2i, 2i+1) as llama2.c and llama.cpp's normal mode
+// (Llama); NEOX = true: pairs (i, i + rot_half) (Qwen, Phi-3).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "ops_step.glsl"
@@ -13,7 +17,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool NEOX = false;
 
-layout(std430, binding = 1) readonly buffer F { float freq[]; }; // (head_dim/2)
+layout(std430, binding = 1) readonly buffer F { float freq[]; }; // (rot_half)
 layout(std430, binding = 2) buffer Q { float q[]; };
 layout(std430, binding = 3) buffer K { float k[]; };
 
@@ -22,6 +26,8 @@ layout(push_constant) uniform Push {
 	uint n_heads;
 	uint n_kv_heads;
 	uint m;
+	uint rot_half;
+	float mscale;
 } pc;
 
 // Angles reach max_seq radians; GLSL's sin/cos are only specified on
@@ -36,7 +42,7 @@ void rotate(inout float v0, inout float v1, float angle)
 {
 	precise float n = floor(angle * QVK_INV_TWO_PI + 0.5);
 	precise float r = (angle - n * QVK_TWO_PI_HI) - n * QVK_TWO_PI_LO;
-	float c = cos(r), s = sin(r);
+	float c = cos(r) * pc.mscale, s = sin(r) * pc.mscale;
 	float a = v0, b = v1;
 	v0 = a * c - b * s;
 	v1 = a * s + b * c;
@@ -44,7 +50,7 @@ void rotate(inout float v0, inout float v1, float angle)
 
 void main()
 {
-	uint half_dim = pc.head_dim / 2u;
+	uint half_dim = pc.rot_half;
 	uint per_token = (pc.n_heads + pc.n_kv_heads) * half_dim;
 	// Two-dimensional grids: one dimension caps at 65535 workgroups.
 	uint idx = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x +

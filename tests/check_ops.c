@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The row and elementwise op kernels (rmsnorm, rmsnorm_q8, act_quant,
- * swiglu, swiglu_q8, residual_add) and the int8 activation layout against
- * the scalar C references of runtime/ops/ops_ref.c, on fresh random inputs
- * with odd sizes, outputs poisoned first, validation layer on.
+ * swiglu, swiglu_q8, residual_add, bias_add, per-head rmsnorm) and the
+ * int8 activation layout against the scalar C references of
+ * runtime/ops/ops_ref.c, on fresh random inputs with odd sizes, outputs
+ * poisoned first (in-place kernels: their expected outputs differ from
+ * the inputs), validation layer on.
  *
  * Tolerances (all can fail; each test prints the measured error):
  * - rmsnorm, swiglu: |gpu - ref| <= 1e-6 + 2e-5 |ref| (summation order of
  *   the reduction, sqrt/exp within a few ulp).
- * - residual_add: exact (one correctly rounded add).
+ * - residual_add, bias_add: exact (one correctly rounded add); nothing
+ *   written past the rows.
+ * - head rmsnorm (per-head q/k norm): as rmsnorm.
  * - int8 activations: sa within 1e-6 relative (act_quant) or 2e-5 (fused,
  *   whose inputs differ from the reference by the fp32 errors above); each
  *   q equal to the reference's, or off by one where the reference's
@@ -468,6 +472,104 @@ START_TEST(test_residual_add_is_exact)
 }
 END_TEST
 
+/* ------------------------------------------------- bias, head norm */
+/* y += b on every row is one correctly rounded add: exact; past m rows untouched. */
+START_TEST(test_bias_add_is_exact)
+{
+	static const struct { uint32_t n, m; } cases[] = {
+		{ 896, 1 }, { 128, 7 }, { 4864 + 3, 3 }, { 5, 64 },
+	};
+	uint64_t seed = qvk_test_seed("bias_add");
+	struct qvk_ops ops;
+
+	qvk_ops_test_init(&ops, _i);
+	for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
+		uint32_t n = cases[c].n, m = cases[c].m;
+		size_t len = (size_t)m * n, extra = 9;
+		float *y = qvk_ops_test_alloc(4 * (len + extra));
+		float *b = qvk_ops_test_alloc(4ull * n);
+		float *got = qvk_ops_test_alloc(4 * (len + extra));
+		struct qvk_buffer *yb, *bb;
+		struct qvk_op op;
+		char what[64];
+
+		qvk_ops_test_fill_normal(&seed, y, len, 4.0f);
+		qvk_ops_test_fill_normal(&seed, b, n, 0.5f);
+		yb = qvk_ops_test_buffer(NULL, 4 * (len + extra)); /* poisoned tail */
+		ck_assert_int_eq(qvk_buffer_write(yb, 0, y, 4 * len), QVK_OK);
+		bb = qvk_ops_test_buffer(b, 4ull * n);
+		qvk_ops_test_check_bind(qvk_ops_bias_add_bind(
+			&ops, &op, n, m, QVK_WHOLE(yb), QVK_WHOLE(bb)));
+		qvk_ops_test_run(&op, 1);
+		qvk_ops_test_read(yb, got, 4 * (len + extra));
+		qvk_ref_bias_add(y, b, n, m);
+		snprintf(what, sizeof(what), "bias_add n %u m %u", n, m);
+		qvk_ops_test_close(what, got, y, len, 0.0f, 0.0f);
+		for (size_t i = len; i < len + extra; i++) {
+			uint32_t bits;
+
+			memcpy(&bits, &got[i], 4);
+			ck_assert_msg(bits == QVK_OPS_POISON, "bias_add wrote past "
+				      "its rows at %zu", i);
+		}
+		qvk_buffer_destroy(yb);
+		qvk_buffer_destroy(bb);
+		free(y);
+		free(b);
+		free(got);
+	}
+	qvk_ops_finish(&ops);
+}
+END_TEST
+
+/* Qwen3's q/k norm: each head's row normed in place with one weight. */
+START_TEST(test_head_rmsnorm_matches_reference)
+{
+	static const struct { uint32_t hd, heads, m; } cases[] = {
+		{ 128, 16, 1 }, { 128, 8, 5 }, { 64, 2, 3 }, { 72, 3, 2 },
+	};
+	uint64_t seed = qvk_test_seed("head rmsnorm");
+	struct qvk_ops ops;
+
+	qvk_ops_test_init(&ops, _i);
+	for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
+		uint32_t hd = cases[c].hd, heads = cases[c].heads, m = cases[c].m;
+		struct qvk_ops_model mdl = qvk_ops_model_dim(256, 512);
+		size_t len = (size_t)m * heads * hd;
+		float *x = qvk_ops_test_alloc(4 * len);
+		float *w = qvk_ops_test_alloc(4ull * hd);
+		float *got = qvk_ops_test_alloc(4 * len);
+		struct qvk_buffer *xb, *wb;
+		struct qvk_op op;
+		char what[64];
+
+		mdl.head_dim = hd;
+		mdl.n_heads = heads;
+		mdl.n_kv_heads = 1;
+		mdl.norm_eps = 1e-6f;
+		qvk_ops_test_fill_normal(&seed, x, len, 3.0f);
+		for (uint32_t j = 0; j < hd; j++)
+			w[j] = qvk_test_uniform(&seed, 0.2f, 2.0f);
+		xb = qvk_ops_test_buffer(x, 4 * len);
+		wb = qvk_ops_test_buffer(w, 4ull * hd);
+		qvk_ops_test_check_bind(qvk_ops_head_rmsnorm_bind(
+			&ops, &op, &mdl, m, heads, QVK_WHOLE(xb), QVK_WHOLE(wb)));
+		qvk_ops_test_run(&op, 1);
+		qvk_ops_test_read(xb, got, 4 * len);
+		qvk_ref_head_rmsnorm(x, w, hd, m * heads, mdl.norm_eps);
+		snprintf(what, sizeof(what), "head rmsnorm hd %u heads %u m %u (%s)",
+			 hd, heads, m, op.pipe == ops.rmsnorm[1] ? "vec4" : "scalar");
+		qvk_ops_test_close(what, got, x, len, 1e-6f, 2e-5f);
+		qvk_buffer_destroy(xb);
+		qvk_buffer_destroy(wb);
+		free(x);
+		free(w);
+		free(got);
+	}
+	qvk_ops_finish(&ops);
+}
+END_TEST
+
 /* ----------------------------------------------------------- argmax */
 START_TEST(test_argmax_matches_reference)
 {
@@ -586,6 +688,8 @@ Suite *suite_ops(void)
 	tcase_add_loop_test(tc, test_act_quant_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_swiglu_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_residual_add_is_exact, 0, 2);
+	tcase_add_loop_test(tc, test_bias_add_is_exact, 0, 2);
+	tcase_add_loop_test(tc, test_head_rmsnorm_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_argmax_matches_reference, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("validation");

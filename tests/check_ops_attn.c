@@ -7,7 +7,9 @@
  * Tolerances (each test prints the measured error):
  * - embed: exact (a copy; fp16 rows widen exactly).
  * - rope: |gpu - ref| <= 2e-5 + 2e-5 |ref| for inputs ~N(0,1) at positions
- *   up to 4095 (sin/cos of the reduced angle vs libm's of the full one).
+ *   up to 4095 (sin/cos of the reduced angle vs libm's of the full one),
+ *   with and without frequency factors and a multiplier; dimensions past
+ *   the rotated ones bit-exact.
  * - kv_write: each fp16 within one fp16 ulp of the fp32 input (exact when
  *   the device rounds to nearest even, as the reference; matches are
  *   counted), and every word outside the written positions untouched.
@@ -154,17 +156,28 @@ START_TEST(test_embed_table_in_pieces)
 END_TEST
 
 /* ------------------------------------------------------------- rope */
+/*
+ * Cases: both pair layouts, partial rotary (rot < head_dim: the rest must
+ * come back untouched), a host frequency table with Llama 3 / LongRoPE
+ * style factors (random in [1, 8]) and linear scaling, and a cos/sin
+ * multiplier (LongRoPE's attention factor).
+ */
 START_TEST(test_rope_matches_reference)
 {
 	static const struct {
-		uint32_t hd, heads, kv, m;
+		uint32_t hd, heads, kv, m, rot;
 		enum qvk_rope_mode mode;
+		bool factors;
+		float mscale;
 	} cases[] = {
-		{ 8, 8, 4, 1, QVK_ROPE_INTERLEAVED },
-		{ 48, 6, 6, 3, QVK_ROPE_INTERLEAVED },
-		{ 64, 8, 4, 4, QVK_ROPE_NEOX },
-		{ 128, 8, 4, 1, QVK_ROPE_INTERLEAVED },
-		{ 128, 32, 8, 2, QVK_ROPE_NEOX },
+		{ 8, 8, 4, 1, 0, QVK_ROPE_INTERLEAVED, false, 0 },
+		{ 48, 6, 6, 3, 0, QVK_ROPE_INTERLEAVED, false, 0 },
+		{ 64, 8, 4, 4, 0, QVK_ROPE_NEOX, false, 0 },
+		{ 128, 8, 4, 1, 0, QVK_ROPE_INTERLEAVED, true, 0 },
+		{ 96, 4, 2, 5, 32, QVK_ROPE_NEOX, true, 1.1902f },
+		{ 64, 8, 8, 2, 48, QVK_ROPE_INTERLEAVED, false, 0.75f },
+		{ 128, 16, 8, 3, 128, QVK_ROPE_NEOX, true, 0 },
+		{ 128, 32, 8, 2, 0, QVK_ROPE_NEOX, false, 0 },
 	};
 	uint64_t seed = qvk_test_seed("rope");
 	struct qvk_ops ops;
@@ -180,15 +193,29 @@ START_TEST(test_rope_matches_reference)
 						       (mdl.max_seq - m + 1));
 		float *q = qvk_ops_test_alloc(4 * nq), *k = qvk_ops_test_alloc(4 * nk);
 		float *got = qvk_ops_test_alloc(4 * (nq + nk));
+		float *q0 = qvk_ops_test_alloc(4 * nq);
+		float freq[QVK_OPS_MAX_HEAD_DIM / 2], table[QVK_OPS_MAX_HEAD_DIM / 2];
+		uint32_t rot, untouched = 0;
 		struct qvk_buffer *step, *qb, *kb;
 		struct qvk_op op;
-		char what[96];
+		char what[128];
 
 		if (c == QVK_ARRAY_SIZE(cases) - 1)
 			pos = mdl.max_seq - m; /* the largest angles */
 		mdl.rope_mode = cases[c].mode;
+		mdl.rope_dims = cases[c].rot;
+		mdl.rope_mscale = cases[c].mscale;
+		rot = qvk_ops_rope_dims(&mdl);
+		if (cases[c].factors) {
+			qvk_ref_rope_freqs(500000.0f, rot, freq);
+			for (uint32_t i = 0; i < rot / 2; i++)
+				freq[i] *= 0.5f / qvk_test_uniform(&seed, 1.0f, 8.0f);
+			memcpy(table, freq, sizeof(freq));
+			mdl.rope_freqs = table;
+		}
 		qvk_ops_test_fill_normal(&seed, q, nq, 1.0f);
 		qvk_ops_test_fill_normal(&seed, k, nk, 1.0f);
+		memcpy(q0, q, 4 * nq);
 		step = qvk_attn_step_buffer(m);
 		qb = qvk_ops_test_buffer(q, 4 * nq);
 		kb = qvk_ops_test_buffer(k, 4 * nk);
@@ -199,23 +226,37 @@ START_TEST(test_rope_matches_reference)
 							  QVK_WHOLE(step),
 							  QVK_WHOLE(qb),
 							  QVK_WHOLE(kb)));
+		/* The table is read at bind: changing it now must not matter. */
+		table[0] = NAN;
 		qvk_ops_test_run(&op, 1);
-		qvk_ref_rope(q, m, mdl.n_heads, mdl.head_dim, pos,
-			     mdl.rope_theta, mdl.rope_mode);
-		qvk_ref_rope(k, m, mdl.n_kv_heads, mdl.head_dim, pos,
-			     mdl.rope_theta, mdl.rope_mode);
+		if (cases[c].factors)
+			mdl.rope_freqs = freq;
+		qvk_ref_rope(&mdl, q, m, mdl.n_heads, pos);
+		qvk_ref_rope(&mdl, k, m, mdl.n_kv_heads, pos);
 		qvk_ops_test_read(qb, got, 4 * nq);
 		qvk_ops_test_read(kb, got + nq, 4 * nk);
-		snprintf(what, sizeof(what), "rope %s hd %u heads %u/%u m %u pos %u q",
-			 mdl.rope_mode == QVK_ROPE_NEOX ? "neox" : "interleaved",
-			 mdl.head_dim, mdl.n_heads, mdl.n_kv_heads, m, pos);
+		for (size_t i = 0; i < nq; i++)
+			if (i % mdl.head_dim >= rot) {
+				ck_assert_msg(got[i] == q0[i], "rope: unrotated q[%zu] "
+					      "changed: %g, was %g", i,
+					      (double)got[i], (double)q0[i]);
+				untouched++;
+			}
+		snprintf(what, sizeof(what), "rope %s hd %u rot %u heads %u/%u m %u "
+			 "pos %u%s mscale %g q", mdl.rope_mode == QVK_ROPE_NEOX ?
+			 "neox" : "interleaved", mdl.head_dim, rot, mdl.n_heads,
+			 mdl.n_kv_heads, m, pos, cases[c].factors ? " factors" : "",
+			 (double)qvk_ops_rope_mscale(&mdl));
 		qvk_ops_test_close(what, got, q, nq, 2e-5f, 2e-5f);
 		qvk_ops_test_close("  k", got + nq, k, nk, 2e-5f, 2e-5f);
+		if (rot < mdl.head_dim)
+			printf("  %u unrotated q values unchanged\n", untouched);
 		qvk_op_finish(&op);
 		qvk_buffer_destroy(step);
 		qvk_buffer_destroy(qb);
 		qvk_buffer_destroy(kb);
 		free(q);
+		free(q0);
 		free(k);
 		free(got);
 	}

@@ -116,10 +116,8 @@ START_TEST(test_decode_replays_one_command_buffer)
 
 		/* The same step on the C side. */
 		memcpy(q, table + (size_t)tok * mdl.dim, sizeof(q));
-		qvk_ref_rope(q, 1, mdl.n_heads, mdl.head_dim, pos,
-			     mdl.rope_theta, mdl.rope_mode);
-		qvk_ref_rope(k, 1, mdl.n_kv_heads, mdl.head_dim, pos,
-			     mdl.rope_theta, mdl.rope_mode);
+		qvk_ref_rope(&mdl, q, 1, mdl.n_heads, pos);
+		qvk_ref_rope(&mdl, k, 1, mdl.n_kv_heads, pos);
 		qvk_ref_kv_write(&mdl, 1, pos, k, v, kc, vc);
 		qvk_ref_attention(&mdl, 1, pos, q, kc, vc, att, want);
 		qvk_ops_test_read(ob, got, sizeof(got));

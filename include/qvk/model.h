@@ -26,50 +26,7 @@
 #include <stdint.h>
 
 #include <qvk/ctx.h>
-
-/* ------------------------------------------------------------ tensors */
-
-/* Tensor element types, numbered as ggml/GGUF number them. */
-enum qvk_ggml_type {
-	QVK_GGML_TYPE_F32 = 0,
-	QVK_GGML_TYPE_F16 = 1,
-	QVK_GGML_TYPE_Q4_0 = 2, /* 32 per block: fp16 d, 16 B nibbles (18 B) */
-	QVK_GGML_TYPE_Q4_1 = 3, /* 32 per block: fp16 d, fp16 m, 16 B (20 B) */
-	QVK_GGML_TYPE_Q8_0 = 8, /* 32 per block: fp16 d, 32 int8 (34 B) */
-};
-
-/* "F32", "Q8_0", ...; NULL for a type qvk does not know. */
-QVK_API const char *qvk_ggml_type_name(uint32_t type);
-/*
- * Elements and bytes per block of @type (1 and 4 for F32); false for a type
- * qvk does not know, and for qvk's own types (include/qvk/quantize.h),
- * whose rows are not made of fixed blocks.
- */
-QVK_API bool qvk_ggml_type_block(uint32_t type, uint32_t *block_elems,
-				 uint32_t *block_bytes);
-
-#define QVK_TENSOR_MAX_DIMS 4
-#define QVK_TENSOR_NAME_MAX 64 /* bytes including the NUL, as ggml's */
-
-/* A typed view of a tensor in a mapped file (or in caller memory). */
-struct qvk_host_tensor {
-	char name[QVK_TENSOR_NAME_MAX]; /* GGUF name, e.g. "blk.0.attn_q.weight" */
-	enum qvk_ggml_type type;
-	uint32_t n_dims;
-	uint64_t ne[QVK_TENSOR_MAX_DIMS]; /* ne[0] contiguous; unused dims 1 */
-	const void *data;                 /* NULL when absent */
-	uint64_t size_bytes;
-};
-
-/* Elements in a row (ne[0]) and rows (product of ne[1..3]). */
-QVK_API uint64_t qvk_host_tensor_rows(const struct qvk_host_tensor *t);
-
-/*
- * Row @row of @t as float (ne[0] values) into @out: F32 copied, F16
- * converted, Q8_0/Q4_0/Q4_1 dequantized exactly as ggml does.
- */
-QVK_API QVK_MUST_CHECK qvk_status qvk_host_tensor_row(
-	const struct qvk_host_tensor *t, uint64_t row, float *out);
+#include <qvk/format.h>
 
 /* ------------------------------------------------------------- GGUF */
 
@@ -220,7 +177,11 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_add_tensor(
 	struct qvk_gguf_writer *w, const struct qvk_host_tensor *t);
-/* Write to @path (through @path.tmp and a rename, so never half a file). */
+/*
+ * Write to @path through a temporary file created exclusively beside it,
+ * fsync()ed and renamed over @path: never half a file, never written
+ * through a planted symlink; on failure @path is untouched.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_write(
 	struct qvk_gguf_writer *w, const char *path);
 
@@ -228,10 +189,35 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_write(
 
 enum qvk_model_format {
 	QVK_MODEL_LLAMA2C, /* llama2.c legacy checkpoint (run.c's format) */
-	QVK_MODEL_GGUF,    /* GGUF v2/v3, general.architecture "llama" */
+	QVK_MODEL_GGUF,    /* GGUF v2/v3, an architecture of enum qvk_arch */
 };
 
+/*
+ * The architectures qvk runs (GGUF general.architecture). All are the
+ * Llama block -- RMSNorm, grouped-query attention with RoPE, SwiGLU -- with
+ * what each adds:
+ *   llama  Llama 1/2/3, Mistral, TinyLlama...: interleaved RoPE, Llama 3's
+ *          per-frequency factors (rope_freqs.weight)
+ *   qwen2  q/k/v biases, NeoX RoPE (pairs (i, i + rope_dims/2))
+ *   qwen3  per-head RMSNorm of q and k before RoPE, NeoX RoPE
+ *   phi3   fused attn_qkv and gate|up (ffn_up of 2*hidden rows), NeoX RoPE,
+ *          LongRoPE factors
+ * Any of them may carry a fused attn_qkv and biases on any linear layer,
+ * as llama.cpp's loaders accept.
+ */
+enum qvk_arch {
+	QVK_ARCH_LLAMA,
+	QVK_ARCH_QWEN2,
+	QVK_ARCH_QWEN3,
+	QVK_ARCH_PHI3,
+	QVK_ARCH_COUNT,
+};
+
+/* "llama", "qwen2", ...; NULL past the table. */
+QVK_API const char *qvk_arch_name(enum qvk_arch arch);
+
 struct qvk_model_params {
+	enum qvk_arch arch;
 	uint32_t dim;        /* residual stream width */
 	uint32_t hidden_dim; /* SwiGLU width */
 	uint32_t n_layers;
@@ -243,18 +229,30 @@ struct qvk_model_params {
 	float rope_theta;    /* RoPE base, 10000 for Llama 1/2 */
 	/*
 	 * Linear RoPE scaling: angles use pos * rope_freq_scale (1 = none;
-	 * GGUF llama.rope.scaling.type "linear" with factor f gives 1/f).
+	 * GGUF {arch}.rope.scaling.type "linear" with factor f gives 1/f).
 	 */
 	float rope_freq_scale;
-	float norm_eps;      /* RMSNorm epsilon */
+	/* Rotated dimensions of each head (rope.dimension_count); 0: head_dim. */
+	uint32_t rope_dims;
+	/* Pairs (i, i + rope_dims/2) (NeoX: qwen2, qwen3, phi3), else (2i, 2i+1). */
+	bool rope_neox;
+	/* cos/sin multiplier (LongRoPE's rope.scaling.attn_factor); 0: 1. */
+	float rope_attn_factor;
+	/* LongRoPE: contexts past this many positions use the long factors. */
+	uint32_t rope_orig_ctx;
+	float norm_eps;      /* RMSNorm epsilon (also of the per-head norms) */
 	bool shared_classifier; /* output is tok_embd */
 };
 
 /*
- * RoPE: both formats rotate interleaved pairs (x[2i], x[2i+1]) of each head
- * by pos * theta^(-2i/head_dim) -- llama2.c's run.c, and llama.cpp's
- * LLAMA_ROPE_TYPE_NORM for architecture "llama", whose HF converter permutes
- * wq/wk rows so that the interleaved form is right for GGUF files too.
+ * RoPE: each head's first rope_dims dimensions rotate, pair i by the angle
+ * pos * rope_freq_scale * theta^(-2i/rope_dims) / factor[i] (factor 1
+ * without Llama 3 / LongRoPE factors) -- llama2.c's run.c, and llama.cpp's
+ * ggml_rope_ext for these architectures: LLAMA_ROPE_TYPE_NORM (interleaved
+ * pairs; the HF converter permutes wq/wk rows so that is right for llama
+ * GGUF files) or NEOX.
+ *
+ * Tensors absent from the file have data NULL (biases, q/k norms).
  */
 struct qvk_layer_weights {
 	struct qvk_host_tensor attn_norm; /* (dim) */
@@ -266,6 +264,10 @@ struct qvk_layer_weights {
 	struct qvk_host_tensor w1;  /* gate: (hidden_dim, dim) */
 	struct qvk_host_tensor w2;  /* down: (dim, hidden_dim) */
 	struct qvk_host_tensor w3;  /* up:   (hidden_dim, dim) */
+	/* Optional biases, one per output of the matrix above (Qwen2: q, k, v). */
+	struct qvk_host_tensor bq, bk, bv, bo, b1, b2, b3;
+	/* Per-head RMSNorm weights of q and k, (head_dim) each (Qwen3). */
+	struct qvk_host_tensor q_norm, k_norm;
 };
 
 struct qvk_model {
@@ -276,12 +278,40 @@ struct qvk_model {
 	struct qvk_host_tensor output_norm; /* (dim) */
 	/* (vocab_size, dim); a copy of tok_embd's view when shared */
 	struct qvk_host_tensor output;
+	struct qvk_host_tensor output_b;    /* (vocab_size), optional */
+	/*
+	 * RoPE frequency divisors, (rope_dims/2) floats each, or NULL:
+	 * Llama 3's rope_freqs.weight (or computed from rope.scaling.type
+	 * "llama3" keys), LongRoPE's short factors; and LongRoPE's long ones,
+	 * used when the context exceeds rope_orig_ctx. See
+	 * qvk_model_rope_freqs(). Owned by the model, checked positive.
+	 */
+	const float *rope_factors;
+	const float *rope_factors_long;
+	/*
+	 * Some matrices are row ranges of one fused file tensor (attn_qkv,
+	 * Phi-3's gate|up ffn_up); they keep the fused tensor's name.
+	 */
+	bool fused_views;
 	/* The GGUF file (metadata, tokenizer), or NULL for llama2.c. */
 	struct qvk_gguf *gguf;
-	/* private: the llama2.c mapping */
+	/* private: the llama2.c mapping, the RoPE factors' storage */
 	void *map;
 	size_t map_size_bytes;
+	float *rope_storage;
 };
+
+/*
+ * The angle per position of each of the rope_dims/2 pairs into @freq for
+ * a context of @n_ctx positions: rope_freq_scale * theta^(-2i/rope_dims) /
+ * factor[i], the factors as described above (LongRoPE's long ones when
+ * n_ctx > rope_orig_ctx). The GPU forward pass and the reference use it.
+ */
+QVK_API void qvk_model_rope_freqs(const struct qvk_model *model,
+				  uint32_t n_ctx, float *freq);
+/* Rotated dimensions per head and the cos/sin multiplier, defaults resolved. */
+QVK_API uint32_t qvk_model_rope_dims(const struct qvk_model_params *params);
+QVK_API float qvk_model_rope_mscale(const struct qvk_model_params *params);
 
 /* Load @path, GGUF or llama2.c by its first bytes. */
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_load(struct qvk_ctx *ctx,
@@ -302,8 +332,10 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx,
 QVK_API void qvk_model_destroy(struct qvk_model *model);
 
 /*
- * Every tensor of @model in file order (tok_embd, per layer attn_norm wq wk
- * wv wo ffn_norm w1 w2 w3, output_norm, then output unless shared).
+ * Every matrix and norm of @model in file order (tok_embd, per layer
+ * attn_norm wq wk wv wo ffn_norm w1 w2 w3, output_norm, then output unless
+ * shared): the Llama block's 9 per layer. Biases, q/k norms and RoPE
+ * factors are not listed (qvk_model_param_count() counts them).
  */
 QVK_API uint32_t qvk_model_tensor_count(const struct qvk_model *model);
 QVK_API const struct qvk_host_tensor *qvk_model_tensor_at(
@@ -315,12 +347,18 @@ QVK_API uint64_t qvk_model_weight_bytes(const struct qvk_model *model);
 
 /*
  * Fill @w with the llama hyper-parameters and every tensor of @model under
- * the GGUF names llama.cpp uses (general.architecture "llama"), and
- * general.file_type when all matrices share one type. The tokenizer is
+ * the GGUF names llama.cpp uses (general.architecture "llama"; Llama 3's
+ * rope_freqs.weight when the model has factors), and general.file_type
+ * when all matrices share one type. Other architectures, biases, q/k
+ * norms and fused tensors are refused (QVK_ERR_UNSUPPORTED): `qvk
+ * quantize` writes llama models only (qvk_model_check_llama_export()). The tokenizer is
  * added separately (qvk_tokenizer_to_gguf()). To write a converted model
  * (quantized tensors), copy the struct and its layers, point the tensors
  * at the new data and types, and pass the copy.
  */
+/* QVK_OK when qvk_model_to_gguf() can write @model, else why not. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_model_check_llama_export(
+	struct qvk_ctx *ctx, const struct qvk_model *model);
 /* Only the llama.* hyper-parameters and general.architecture. */
 QVK_API QVK_MUST_CHECK qvk_status qvk_model_params_to_gguf(
 	const struct qvk_model_params *params, struct qvk_gguf_writer *w);

@@ -8,6 +8,8 @@
 #include <qvk/device.h>
 #include <qvk/fp16.h>
 #include <qvk/quant.h>
+#include <qvk/format.h>
+#include <qvk/kquant.h>
 #include <qvk/metrics.h>
 #include <qvk/matmul.h>
 #include <qvk/model.h>
@@ -16,5 +18,6 @@
 #include <qvk/llm.h>
 #include <qvk/quantize.h>
 #include <qvk/telemetry.h>
+#include <qvk/bench.h>
 
 #endif

@@ -16,6 +16,9 @@ struct qvk_llm_layer {
 	struct qvk_mm_weight *w1; /* gate (hidden_dim, dim) */
 	struct qvk_mm_weight *w2; /* down (dim, hidden_dim) */
 	struct qvk_mm_weight *w3; /* up (hidden_dim, dim) */
+	/* Biases (fp32, one per output of the matrix) or NULL when absent. */
+	struct qvk_buffer *bq, *bk, *bv, *bo, *b1, *b2, *b3;
+	struct qvk_buffer *q_norm, *k_norm; /* (head_dim) fp32, or NULL */
 };
 
 /* Weights of a model on the device (llm_weights.c). */
@@ -24,6 +27,7 @@ struct qvk_llm_weights {
 	struct qvk_llm_layer *layers;    /* [n_layers] */
 	struct qvk_buffer *output_norm;  /* (dim) fp32 */
 	struct qvk_mm_weight *output;    /* (vocab, dim) */
+	struct qvk_buffer *output_b;     /* (vocab) fp32, or NULL */
 	uint32_t n_layers;
 	char describe[256];
 };

@@ -4,16 +4,19 @@
  *
  *   x = embed(tokens)
  *   per layer:  a = rmsnorm(x) * attn_norm            (int8 and/or fp32)
- *               q, k, v = wq a, wk a, wv a; rope(q, k); cache <- k, v
- *               o = attention(q, cache); x += wo o     (epilogue add)
+ *               q, k, v = wq a, wk a, wv a (+ biases)
+ *               q, k = per-head rmsnorm (Qwen3's q_norm, k_norm)
+ *               rope(q, k); cache <- k, v
+ *               o = attention(q, cache); x += wo o     (epilogue add; + bo)
  *               a = rmsnorm(x) * ffn_norm
  *               x += w2 (silu(w1 a) * w3 a)            (SwiGLU fused
  *                                                       with quantization)
- *   logits = output (rmsnorm(x) * output_norm)
+ *   logits = output (rmsnorm(x) * output_norm) (+ output_b)
  *
  * Every op's output is the next op's input, so each is followed by a
  * compute-to-compute barrier (qvk_op_record adds it; matmuls that share an
- * input are recorded together and then one barrier).
+ * input are recorded together and then one barrier, and so are the bias
+ * adds and head norms of q, k and v, which touch disjoint buffers).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@ struct qvk_rec {
 	struct qvk_llm *llm;
 	struct qvk_llm_plan *plan;
 	bool profile;
+	const struct qvk_buffer *probe; /* residual copies (llm_check.c) */
 };
 
 static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
@@ -57,28 +61,64 @@ static void qvk_stamp(struct qvk_rec *r, enum qvk_stage stage,
 	qvk_cmd_timestamp(&p->cmd, p->n_stamps);
 }
 
-/* Keep a bound op in the plan and record it (with its barrier). */
+/*
+ * Keep a bound op in the plan and record it: with its barrier, or without
+ * when the ops recorded next until one with a barrier do not read its
+ * output.
+ */
 static qvk_status qvk_rec_op(struct qvk_rec *r, qvk_status bound,
-			     enum qvk_stage stage)
+			     enum qvk_stage stage, bool barrier)
 {
 	struct qvk_llm_plan *p = r->plan;
 
 	if (bound != QVK_OK)
 		return bound;
-	qvk_op_record(&p->cmd, &p->ops[p->n_ops++]);
+	if (barrier)
+		qvk_op_record(&p->cmd, &p->ops[p->n_ops++]);
+	else
+		qvk_op_record_nobarrier(&p->cmd, &p->ops[p->n_ops++]);
 	qvk_stamp(r, stage, 1);
 	return QVK_OK;
 }
 
-#define QVK_REC(r, stage, bind_call)                                           \
+#define QVK_REC_OP(r, stage, barrier, bind_call)                               \
 	do {                                                                   \
 		struct qvk_op *op_;                                            \
 		qvk_status st_ = qvk_plan_new_op((r)->plan, &op_);             \
 		if (st_ == QVK_OK)                                             \
-			st_ = qvk_rec_op((r), (bind_call), (stage));           \
+			st_ = qvk_rec_op((r), (bind_call), (stage), (barrier)); \
 		if (st_ != QVK_OK)                                             \
 			return st_;                                            \
 	} while (0)
+#define QVK_REC(r, stage, bind_call) QVK_REC_OP(r, stage, true, bind_call)
+
+/* y (m, n) += b, for the biases a model has; one barrier after them all. */
+struct qvk_bias_job {
+	const struct qvk_buffer *y, *b; /* b NULL: no bias */
+	uint32_t n, m;
+};
+
+static qvk_status qvk_rec_biases(struct qvk_rec *r,
+				 const struct qvk_bias_job *jobs, uint32_t count)
+{
+	struct qvk_llm *llm = r->llm;
+	uint32_t last = count;
+
+	for (uint32_t i = 0; i < count; i++)
+		if (jobs[i].b)
+			last = i;
+	for (uint32_t i = 0; last < count && i <= last; i++) {
+		struct qvk_binding y = qvk_ops_whole(jobs[i].y),
+				   b = qvk_ops_whole(jobs[i].b);
+
+		if (jobs[i].b)
+			QVK_REC_OP(r, QVK_STAGE_BIAS, i == last,
+				   qvk_ops_bias_add_bind(&llm->ops, op_,
+							 jobs[i].n, jobs[i].m,
+							 &y, &b));
+	}
+	return QVK_OK;
+}
 
 static struct qvk_ops_act qvk_act_bindings(const struct qvk_mm_act *a)
 {
@@ -136,7 +176,8 @@ static void qvk_rec_copy_last(struct qvk_rec *r)
 			     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_copy, 0,
 			     NULL, 0, NULL);
 	qvk_copy_row(cb, a->qa, d->qa, a->k_padded, last);
-	qvk_copy_row(cb, a->sa, d->sa, 4, last);
+	qvk_copy_row(cb, a->sa, d->sa, a->per_block ? a->k_padded / 32 * 4 : 4,
+		     last);
 	qvk_copy_row(cb, a->suma, d->suma, a->k_padded / 32 * 4, last);
 	qvk_copy_row(cb, a->x, d->x, (VkDeviceSize)a->k * 4, last);
 	vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -154,14 +195,21 @@ static qvk_status qvk_rec_norm(struct qvk_rec *r, const struct qvk_buffer *w,
 			   xf = qvk_ops_whole(llm->act_dim->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_dim);
 
-	if (q8)
+	bool block = q8 && llm->act_dim->per_block;
+
+	/* per-block int8 is quantized from the fp32 norm (act_quant_block) */
+	if (q8 && !block)
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_q8_bind(&llm->ops, op_, &llm->md, m, &x,
 						&wb, &act));
-	if (f32)
+	if (f32 || block)
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_bind(&llm->ops, op_, &llm->md, m, &x,
 					     &wb, &xf));
+	if (block)
+		QVK_REC(r, QVK_STAGE_ACT_QUANT,
+			qvk_ops_act_quant_block_bind(&llm->ops, op_, llm->md.dim,
+						     m, llm->md.dim, &xf, &act));
 	return QVK_OK;
 }
 
@@ -177,7 +225,26 @@ static qvk_status qvk_rec_attention(struct qvk_rec *r, uint32_t l)
 			   vc = qvk_ops_whole(llm->kv[2 * l + 1]),
 			   out = qvk_ops_whole(llm->act_attn->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_attn);
+	const struct qvk_llm_layer *L = &llm->w.layers[l];
+	const struct qvk_bias_job bias[3] = {
+		{ llm->q, L->bq, q_dim, m },
+		{ llm->k, L->bk, md->n_kv_heads * md->head_dim, m },
+		{ llm->v, L->bv, md->n_kv_heads * md->head_dim, m },
+	};
+	struct qvk_binding qn = qvk_ops_whole(L->q_norm),
+			   kn = qvk_ops_whole(L->k_norm);
+	qvk_status st = qvk_rec_biases(r, bias, 3);
 
+	if (st != QVK_OK)
+		return st;
+	if (L->q_norm) /* q's and k's rows are disjoint: one barrier */
+		QVK_REC_OP(r, QVK_STAGE_RMSNORM, !L->k_norm,
+			   qvk_ops_head_rmsnorm_bind(&llm->ops, op_, md, m,
+						     md->n_heads, &q, &qn));
+	if (L->k_norm)
+		QVK_REC(r, QVK_STAGE_RMSNORM,
+			qvk_ops_head_rmsnorm_bind(&llm->ops, op_, md, m,
+						  md->n_kv_heads, &k, &kn));
 	QVK_REC(r, QVK_STAGE_ROPE,
 		qvk_ops_rope_bind(&llm->ops, op_, md, m, &step, &q, &k));
 	QVK_REC(r, QVK_STAGE_KV_WRITE,
@@ -186,7 +253,11 @@ static qvk_status qvk_rec_attention(struct qvk_rec *r, uint32_t l)
 	QVK_REC(r, QVK_STAGE_ATTENTION,
 		qvk_ops_attention_bind(&llm->ops, op_, md, m, &step, &q, &kc,
 				       &vc, &out));
-	if (llm->need.attn_q8)
+	if (llm->need.attn_q8 && llm->act_attn->per_block)
+		QVK_REC(r, QVK_STAGE_ACT_QUANT,
+			qvk_ops_act_quant_block_bind(&llm->ops, op_, q_dim, m,
+						     q_dim, &out, &act));
+	else if (llm->need.attn_q8)
 		QVK_REC(r, QVK_STAGE_ACT_QUANT,
 			qvk_ops_act_quant_bind(&llm->ops, op_, q_dim, m, q_dim,
 					       &out, &act));
@@ -202,24 +273,72 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 			   up = qvk_ops_whole(llm->hb2),
 			   out = qvk_ops_whole(llm->act_hid->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_hid);
+	const struct qvk_llm_layer *L = &llm->w.layers[l];
+	const struct qvk_bias_job bias[2] = {
+		{ llm->hb, L->b1, md->hidden_dim, m },
+		{ llm->hb2, L->b3, md->hidden_dim, m },
+	};
+	const struct qvk_bias_job down = { llm->x, L->b2, md->dim, m };
+	/* per-block int8 comes from the fp32 product (act_quant_block) */
+	bool block = llm->need.hid_q8 && llm->act_hid->per_block;
 	qvk_status st;
 
-	st = qvk_rec_norm(r, llm->w.layers[l].ffn_norm, llm->need.dim_q8,
-			  llm->need.dim_f32);
+	st = qvk_rec_norm(r, L->ffn_norm, llm->need.dim_q8, llm->need.dim_f32);
 	if (st != QVK_OK)
 		return st;
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 4], 2); /* w1, w3 */
-	if (llm->need.hid_q8)
+	if ((st = qvk_rec_biases(r, bias, 2)))
+		return st;
+	if (llm->need.hid_q8 && !block)
 		QVK_REC(r, QVK_STAGE_SWIGLU,
 			qvk_ops_swiglu_q8_bind(&llm->ops, op_, md, m,
 					       md->hidden_dim, &gate, &up,
 					       &act));
-	if (llm->need.hid_f32)
+	if (llm->need.hid_f32 || block)
 		QVK_REC(r, QVK_STAGE_SWIGLU,
 			qvk_ops_swiglu_bind(&llm->ops, op_, md, m,
 					    md->hidden_dim, &gate, &up, &out));
+	if (block)
+		QVK_REC(r, QVK_STAGE_ACT_QUANT,
+			qvk_ops_act_quant_block_bind(&llm->ops, op_,
+						     md->hidden_dim, m,
+						     md->hidden_dim, &out, &act));
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 6], 1); /* x += w2 h */
-	return QVK_OK;
+	return qvk_rec_biases(r, &down, 1);
+}
+
+/*
+ * Probe plans only: the residual stream x (m, dim) into slot @slot of the
+ * probe buffer, whose pieces hold whole slots. The copy reads what the
+ * last kernel wrote and must finish before the next kernel writes x again.
+ */
+static void qvk_rec_probe(struct qvk_rec *r, uint32_t slot)
+{
+	const struct qvk_buffer *x = r->llm->x, *p = r->probe;
+	VkDeviceSize bytes = (VkDeviceSize)r->plan->m * r->llm->md.dim * 4;
+	uint32_t per_piece = (uint32_t)(p->piece_bytes / bytes);
+	VkBufferCopy region = { 0, (slot % per_piece) * bytes, bytes };
+	VkMemoryBarrier to_copy = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
+	};
+	VkMemoryBarrier to_host = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+	};
+
+	vkCmdPipelineBarrier(r->plan->cmd.cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+			     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_copy, 0,
+			     NULL, 0, NULL);
+	vkCmdCopyBuffer(r->plan->cmd.cb, x->pieces[0].buffer,
+			p->pieces[slot / per_piece].buffer, 1, &region);
+	/* Execution order for the next write of x (write after read). */
+	vkCmdPipelineBarrier(r->plan->cmd.cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+			     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+				     VK_PIPELINE_STAGE_HOST_BIT,
+			     0, 1, &to_host, 0, NULL, 0, NULL);
 }
 
 static qvk_status qvk_plan_record(struct qvk_rec *r)
@@ -236,6 +355,8 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 	QVK_REC(r, QVK_STAGE_EMBED,
 		qvk_ops_embed_bind(&llm->ops, op_, &llm->md, r->plan->m, false,
 				   &step, llm->w.tok_embd, &x));
+	if (r->probe)
+		qvk_rec_probe(r, 0);
 	for (uint32_t l = 0; l < llm->w.n_layers; l++) {
 		st = qvk_rec_norm(r, llm->w.layers[l].attn_norm,
 				  llm->need.dim_q8, llm->need.dim_f32);
@@ -246,9 +367,14 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 		if (st != QVK_OK)
 			return st;
 		qvk_rec_matmuls(r, &llm->mmb[7 * l + 3], 1); /* x += wo o */
-		st = qvk_rec_ffn(r, l);
+		st = qvk_rec_biases(r, &(struct qvk_bias_job){
+			llm->x, llm->w.layers[l].bo, llm->md.dim, r->plan->m }, 1);
+		if (st == QVK_OK)
+			st = qvk_rec_ffn(r, l);
 		if (st != QVK_OK)
 			return st;
+		if (r->probe)
+			qvk_rec_probe(r, l + 1);
 	}
 	st = qvk_rec_norm(r, llm->w.output_norm, !llm->need.final_f32,
 			  llm->need.final_f32);
@@ -256,11 +382,14 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 		return st;
 	if (r->plan->all_logits || r->plan->m == 1) {
 		qvk_rec_matmuls(r, &llm->mmb[7 * llm->w.n_layers], 1);
-		return QVK_OK;
+		return qvk_rec_biases(r, &(struct qvk_bias_job){
+			llm->logits, llm->w.output_b, llm->md.n_vocab,
+			r->plan->m }, 1);
 	}
 	qvk_rec_copy_last(r);
 	qvk_rec_matmuls_m(r, &llm->mmb[7 * llm->w.n_layers + 1], 1, 1);
-	return QVK_OK;
+	return qvk_rec_biases(r, &(struct qvk_bias_job){
+		llm->logits, llm->w.output_b, llm->md.n_vocab, 1 }, 1);
 }
 
 void qvk_llm_plan_finish(struct qvk_llm_plan *plan)
@@ -272,10 +401,11 @@ void qvk_llm_plan_finish(struct qvk_llm_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-static qvk_status qvk_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
-				 uint32_t m, bool all_logits)
+qvk_status qvk_llm_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
+			      uint32_t m, bool all_logits,
+			      const struct qvk_buffer *probe)
 {
-	struct qvk_rec r = { llm, plan, llm->opt.profile };
+	struct qvk_rec r = { llm, plan, llm->opt.profile && !probe, probe };
 	qvk_status st;
 
 	memset(plan, 0, sizeof(*plan));
@@ -316,7 +446,7 @@ qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m, bool all_logits,
 	qvk_llm_plan_finish(slot);
 	slot->last_use = ++llm->uses;
 	*out = slot;
-	return qvk_plan_build(llm, slot, m, all_logits);
+	return qvk_llm_plan_build(llm, slot, m, all_logits, NULL);
 }
 
 qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,

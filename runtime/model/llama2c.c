@@ -108,9 +108,14 @@ static qvk_status qvk_llama2c_params(struct qvk_ctx *ctx, const char *path,
 				 "n_heads %% n_kv_heads == 0, even head size)",
 				 path, hp->dim, hp->n_heads, hp->n_kv_heads);
 	hp->head_dim = hp->dim / hp->n_heads;
-	/* run.c's constants: RoPE base 10000, RMSNorm eps 1e-5 */
+	/* run.c's constants: RoPE base 10000 on interleaved pairs of the
+	 * whole head, RMSNorm eps 1e-5 */
+	hp->arch = QVK_ARCH_LLAMA;
 	hp->rope_theta = 10000.0f;
 	hp->rope_freq_scale = 1.0f;
+	hp->rope_dims = hp->head_dim;
+	hp->rope_attn_factor = 1.0f;
+	hp->rope_orig_ctx = hp->seq_len;
 	hp->norm_eps = 1e-5f;
 	return QVK_OK;
 }

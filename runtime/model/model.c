@@ -1,248 +1,331 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host model description: GGUF llama models (hyper-parameters from
- * llama.* metadata, tensors by llama.cpp's names, every shape checked), the
- * format detection, tensor enumeration and the export back to GGUF.
+ * The host model description: the tensors of GGUF models of every
+ * architecture qvk runs, by llama.cpp's names (hyper-parameters:
+ * model_hparams.c), every shape checked, fused tensors split into views,
+ * nothing in the file left unused; the format detection, tensor
+ * enumeration and the export of llama models back to GGUF.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model_internal.h"
 
-/* Hyper-parameter: required unless @def is non-negative. */
-static qvk_status qvk_model_hparam(struct qvk_ctx *ctx,
-				   const struct qvk_gguf *g, const char *key,
-				   int64_t def, uint32_t *out)
-{
-	qvk_status st = qvk_gguf_get_u32(ctx, g, key, out);
+/*
+ * Tensor lookup that remembers what was taken: a file with a tensor the
+ * architecture does not use is refused, as llama.cpp refuses it, instead
+ * of running a model that silently lacks it.
+ */
+struct qvk_tensor_take {
+	struct qvk_ctx *ctx;
+	const struct qvk_gguf *g;
+	bool *used; /* [n_tensors] */
+};
 
-	if (st == QVK_ERR_NOT_FOUND && def >= 0) {
-		*out = (uint32_t)def;
-		return QVK_OK;
+static const struct qvk_host_tensor *qvk_take(struct qvk_tensor_take *tt,
+					      const char *name)
+{
+	for (uint64_t i = 0; i < qvk_gguf_tensor_count(tt->g); i++) {
+		const struct qvk_host_tensor *t = qvk_gguf_tensor_at(tt->g, i);
+
+		if (!strcmp(t->name, name)) {
+			tt->used[i] = true;
+			return t;
+		}
 	}
-	if (st)
-		return st;
-	if (*out == 0 || *out > (1u << 24))
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: %s at byte offset %llu is %u (must be "
-				 "1..2^24)", key,
-				 (unsigned long long)qvk_gguf_find(g, key)->offset,
-				 *out);
-	return QVK_OK;
+	return NULL;
 }
 
-static qvk_status qvk_model_fparam(struct qvk_ctx *ctx,
-				   const struct qvk_gguf *g, const char *key,
-				   float def, float *out)
+/*
+ * Check @t's shape is (rows, cols), or (cols) if rows is 0 (vectors must
+ * be F32 or F16), and copy it to @out.
+ */
+static qvk_status qvk_model_shape(struct qvk_ctx *ctx,
+				  const struct qvk_host_tensor *t,
+				  uint64_t rows, uint64_t cols,
+				  struct qvk_host_tensor *out)
 {
-	qvk_status st = qvk_gguf_get_f32(ctx, g, key, out);
-
-	if (st == QVK_ERR_NOT_FOUND) {
-		*out = def;
-		return QVK_OK;
-	}
-	if (st)
-		return st;
-	if (!(*out > 0.0f))
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: %s at byte offset %llu is %g (must be > 0)",
-				 key,
-				 (unsigned long long)qvk_gguf_find(g, key)->offset,
-				 (double)*out);
-	return QVK_OK;
-}
-
-static qvk_status qvk_model_rope_scaling(struct qvk_ctx *ctx,
-					 const struct qvk_gguf *g,
-					 struct qvk_model_params *hp)
-{
-	struct qvk_gguf_str type;
-	float factor;
-	qvk_status st;
-
-	hp->rope_freq_scale = 1.0f;
-	if (qvk_gguf_tensor_find(g, "rope_freqs.weight"))
-		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: per-frequency RoPE factors "
-				 "(rope_freqs.weight, Llama 3.1 scaling) are not "
-				 "supported");
-	st = qvk_gguf_get_str(ctx, g, "llama.rope.scaling.type", &type);
-	if (st == QVK_ERR_NOT_FOUND)
-		return QVK_OK;
-	if (st)
-		return st;
-	if (type.len == 4 && !memcmp(type.ptr, "none", 4))
-		return QVK_OK;
-	if (type.len != 6 || memcmp(type.ptr, "linear", 6))
-		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: llama.rope.scaling.type '%.*s' is not "
-				 "supported (none, linear)",
-				 (int)QVK_MIN(type.len, 64), type.ptr);
-	if ((st = qvk_model_fparam(ctx, g, "llama.rope.scaling.factor", 1.0f,
-				   &factor)))
-		return st;
-	hp->rope_freq_scale = 1.0f / factor;
-	return QVK_OK;
-}
-
-static qvk_status qvk_model_gguf_params(struct qvk_ctx *ctx,
-					const struct qvk_gguf *g,
-					struct qvk_model_params *hp)
-{
-	struct qvk_gguf_str arch;
-	uint32_t rope_dims, v_dim;
-	qvk_status st;
-
-	if ((st = qvk_gguf_get_str(ctx, g, "general.architecture", &arch)))
-		return st;
-	if (arch.len != 5 || memcmp(arch.ptr, "llama", 5))
-		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: general.architecture '%.*s' (qvk runs "
-				 "'llama')", (int)QVK_MIN(arch.len, 64), arch.ptr);
-	if ((st = qvk_model_hparam(ctx, g, "llama.embedding_length", -1,
-				   &hp->dim)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.feed_forward_length", -1,
-				   &hp->hidden_dim)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.block_count", -1,
-				   &hp->n_layers)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.attention.head_count", -1,
-				   &hp->n_heads)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.attention.head_count_kv",
-				   hp->n_heads, &hp->n_kv_heads)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.context_length", -1,
-				   &hp->seq_len)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.attention.key_length",
-				   hp->dim / hp->n_heads, &hp->head_dim)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.attention.value_length",
-				   hp->head_dim, &v_dim)) ||
-	    (st = qvk_model_hparam(ctx, g, "llama.rope.dimension_count",
-				   hp->head_dim, &rope_dims)) ||
-	    (st = qvk_model_fparam(ctx, g, "llama.rope.freq_base", 10000.0f,
-				   &hp->rope_theta)) ||
-	    (st = qvk_model_fparam(ctx, g,
-				   "llama.attention.layer_norm_rms_epsilon",
-				   1e-5f, &hp->norm_eps)) ||
-	    (st = qvk_model_rope_scaling(ctx, g, hp)))
-		return st;
-	if (hp->n_heads % hp->n_kv_heads || hp->head_dim % 2 ||
-	    v_dim != hp->head_dim || rope_dims != hp->head_dim)
-		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: heads %u, kv heads %u, key/value length "
-				 "%u/%u, rope dims %u: qvk needs n_heads %% "
-				 "n_kv_heads == 0 and one even head size for "
-				 "keys, values and RoPE", hp->n_heads,
-				 hp->n_kv_heads, hp->head_dim, v_dim, rope_dims);
-	return QVK_OK;
-}
-
-/* Find tensor @name and check its shape is (rows, cols), or (cols) if
- * rows is 0. */
-static qvk_status qvk_model_tensor(struct qvk_ctx *ctx,
-				   const struct qvk_gguf *g, const char *name,
-				   uint64_t rows, uint64_t cols,
-				   struct qvk_host_tensor *out)
-{
-	const struct qvk_host_tensor *t = qvk_gguf_tensor_find(g, name);
 	uint32_t want_dims = rows ? 2 : 1;
 
-	if (!t)
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: tensor '%s' is missing", name);
 	if (t->n_dims != want_dims || t->ne[0] != cols ||
 	    (rows && t->ne[1] != rows))
 		return qvk_error(ctx, QVK_ERR_FORMAT,
 				 "GGUF: tensor '%s' has shape [%llu, %llu] "
 				 "(%u dims), expected [%llu, %llu] (ne[0] = in)",
-				 name, (unsigned long long)t->ne[0],
+				 t->name, (unsigned long long)t->ne[0],
 				 (unsigned long long)t->ne[1], t->n_dims,
 				 (unsigned long long)cols,
 				 (unsigned long long)(rows ? rows : 1));
-	if (!rows && t->type != QVK_GGML_TYPE_F32 &&
-	    t->type != QVK_GGML_TYPE_F16)
+	if (!rows && qvk_type_info(t->type)->quantized)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: norm tensor '%s' is %s (F32 or F16 only)",
-				 name, qvk_ggml_type_name(t->type));
+				 "GGUF: vector tensor '%s' is %s (F32, F16 or "
+				 "BF16 only)", t->name, qvk_ggml_type_name(t->type));
 	*out = *t;
 	return QVK_OK;
 }
 
-static qvk_status qvk_model_gguf_tensors(struct qvk_ctx *ctx,
-					 const struct qvk_gguf *g,
-					 struct qvk_model *m)
+/* Tensor @name of that shape: required, or left absent if @optional. */
+static qvk_status qvk_model_tensor(struct qvk_tensor_take *tt,
+				   const char *name, uint64_t rows,
+				   uint64_t cols, bool optional,
+				   struct qvk_host_tensor *out)
 {
-	struct qvk_model_params *hp = &m->params;
-	uint64_t dim = hp->dim, hid = hp->hidden_dim;
-	uint64_t q = (uint64_t)hp->n_heads * hp->head_dim;
-	uint64_t kv = (uint64_t)hp->n_kv_heads * hp->head_dim;
-	const struct qvk_host_tensor *emb = qvk_gguf_tensor_find(g,
-							"token_embd.weight");
-	uint32_t vocab_meta;
+	const struct qvk_host_tensor *t = qvk_take(tt, name);
+
+	if (!t)
+		return optional ? QVK_OK :
+				  qvk_error(tt->ctx, QVK_ERR_FORMAT,
+					    "GGUF: tensor '%s' is missing", name);
+	return qvk_model_shape(tt->ctx, t, rows, cols, out);
+}
+
+/*
+ * Rows [row0, row0 + rows) of the matrix or vector @t as a tensor of its
+ * own (a fused attn_qkv or gate|up split into its parts): row-major data,
+ * so quantized rows are sliced whole and stay valid blocks.
+ */
+static qvk_status qvk_model_rows(struct qvk_ctx *ctx,
+				 const struct qvk_host_tensor *t,
+				 uint64_t row0, uint64_t rows,
+				 struct qvk_host_tensor *out)
+{
+	bool vec = t->n_dims == 1;
+	uint64_t total = vec ? t->ne[0] : t->ne[1], elems = vec ? 1 : t->ne[0];
+	uint64_t unit = total ? t->size_bytes / total : 0;
+	uint64_t ne[2] = { vec ? rows : t->ne[0], rows }, size;
+
+	/* Vectors: elements of F32/F16; matrices: rows of one size. */
+	if (!qvk_ggml_tensor_size(t->type, vec ? 1 : 2, ne, &size) ||
+	    unit * total != t->size_bytes || size != unit * rows ||
+	    row0 + rows > total || !elems)
+		return qvk_error(ctx, QVK_ERR_FORMAT,
+				 "GGUF: tensor '%s' (%s) cannot be split into "
+				 "parts of %llu rows", t->name,
+				 qvk_ggml_type_name(t->type),
+				 (unsigned long long)rows);
+	*out = *t;
+	out->data = (const uint8_t *)t->data + row0 * unit;
+	out->size_bytes = size;
+	if (vec)
+		out->ne[0] = rows;
+	else
+		out->ne[1] = rows;
+	return QVK_OK;
+}
+
+/* Split fused @t (parts of @rows[0..n) rows, in order) into @out[i]. */
+static qvk_status qvk_model_split(struct qvk_ctx *ctx,
+				  const struct qvk_host_tensor *t,
+				  const uint64_t *rows, uint32_t n,
+				  struct qvk_host_tensor *const *out)
+{
+	uint64_t row0 = 0;
+	qvk_status st = QVK_OK;
+
+	for (uint32_t i = 0; st == QVK_OK && i < n; i++) {
+		st = qvk_model_rows(ctx, t, row0, rows[i], out[i]);
+		row0 += rows[i];
+	}
+	return st;
+}
+
+/* attn_qkv fused or q, k, v apart, each with an optional bias. */
+static qvk_status qvk_model_qkv(struct qvk_tensor_take *tt, uint32_t l,
+				struct qvk_model *m)
+{
+	const struct qvk_model_params *hp = &m->params;
+	struct qvk_layer_weights *L = &m->layers[l];
+	uint64_t dim = hp->dim, rows[3] = {
+		(uint64_t)hp->n_heads * hp->head_dim,
+		(uint64_t)hp->n_kv_heads * hp->head_dim,
+		(uint64_t)hp->n_kv_heads * hp->head_dim,
+	};
+	struct qvk_host_tensor *w[3] = { &L->wq, &L->wk, &L->wv };
+	struct qvk_host_tensor *b[3] = { &L->bq, &L->bk, &L->bv };
+	static const char *const part[3] = { "attn_q", "attn_k", "attn_v" };
+	struct qvk_host_tensor fused = { 0 };
 	char name[QVK_TENSOR_NAME_MAX];
 	qvk_status st;
 
+	snprintf(name, sizeof(name), "blk.%u.attn_qkv.weight", l);
+	if ((st = qvk_model_tensor(tt, name, rows[0] + rows[1] + rows[2], dim,
+				   true, &fused)))
+		return st;
+	if (fused.data) {
+		m->fused_views = true;
+		if ((st = qvk_model_split(tt->ctx, &fused, rows, 3, w)))
+			return st;
+		snprintf(name, sizeof(name), "blk.%u.attn_qkv.bias", l);
+		memset(&fused, 0, sizeof(fused));
+		if ((st = qvk_model_tensor(tt, name, 0,
+					   rows[0] + rows[1] + rows[2], true,
+					   &fused)))
+			return st;
+		return fused.data ? qvk_model_split(tt->ctx, &fused, rows, 3, b) :
+				    QVK_OK;
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "blk.%u.%s.weight", l, part[i]);
+		if ((st = qvk_model_tensor(tt, name, rows[i], dim, false, w[i])))
+			return st;
+		snprintf(name, sizeof(name), "blk.%u.%s.bias", l, part[i]);
+		if ((st = qvk_model_tensor(tt, name, 0, rows[i], true, b[i])))
+			return st;
+	}
+	return QVK_OK;
+}
+
+/* Gate and up apart, or Phi-3's ffn_up of 2*hidden rows: gate, then up. */
+static qvk_status qvk_model_gate_up(struct qvk_tensor_take *tt, uint32_t l,
+				    struct qvk_model *m)
+{
+	const struct qvk_model_params *hp = &m->params;
+	struct qvk_layer_weights *L = &m->layers[l];
+	uint64_t hid = hp->hidden_dim, halves[2] = { hid, hid };
+	struct qvk_host_tensor fused = { 0 };
+	char name[QVK_TENSOR_NAME_MAX];
+	qvk_status st;
+
+	snprintf(name, sizeof(name), "blk.%u.ffn_gate.weight", l);
+	if ((st = qvk_model_tensor(tt, name, hid, hp->dim, true, &L->w1)))
+		return st;
+	if (L->w1.data) {
+		snprintf(name, sizeof(name), "blk.%u.ffn_up.weight", l);
+		if ((st = qvk_model_tensor(tt, name, hid, hp->dim, false,
+					   &L->w3)))
+			return st;
+		snprintf(name, sizeof(name), "blk.%u.ffn_gate.bias", l);
+		if ((st = qvk_model_tensor(tt, name, 0, hid, true, &L->b1)))
+			return st;
+		snprintf(name, sizeof(name), "blk.%u.ffn_up.bias", l);
+		return qvk_model_tensor(tt, name, 0, hid, true, &L->b3);
+	}
+	/* ggml_swiglu: silu(first half) * second half. */
+	snprintf(name, sizeof(name), "blk.%u.ffn_up.weight", l);
+	if ((st = qvk_model_tensor(tt, name, 2 * hid, hp->dim, false, &fused)) ||
+	    (st = qvk_model_split(tt->ctx, &fused, halves, 2,
+				  (struct qvk_host_tensor *[]){ &L->w1, &L->w3 })))
+		return st;
+	m->fused_views = true;
+	snprintf(name, sizeof(name), "blk.%u.ffn_up.bias", l);
+	memset(&fused, 0, sizeof(fused));
+	if ((st = qvk_model_tensor(tt, name, 0, 2 * hid, true, &fused)))
+		return st;
+	return fused.data ?
+		       qvk_model_split(tt->ctx, &fused, halves, 2,
+				       (struct qvk_host_tensor *[]){ &L->b1, &L->b3 }) :
+		       QVK_OK;
+}
+
+static qvk_status qvk_model_layer(struct qvk_tensor_take *tt, uint32_t l,
+				  struct qvk_model *m)
+{
+	const struct qvk_model_params *hp = &m->params;
+	struct qvk_layer_weights *L = &m->layers[l];
+	uint64_t dim = hp->dim, q = (uint64_t)hp->n_heads * hp->head_dim;
+	bool qk_norm = hp->arch == QVK_ARCH_QWEN3;
+	const struct {
+		const char *name;
+		struct qvk_host_tensor *t;
+		uint64_t rows, cols;
+		bool optional;
+	} spec[] = {
+		{ "attn_norm.weight", &L->attn_norm, 0, dim, false },
+		{ "attn_output.weight", &L->wo, dim, q, false },
+		{ "attn_output.bias", &L->bo, 0, dim, true },
+		/* required by Qwen3, applied wherever a file has them */
+		{ "attn_q_norm.weight", &L->q_norm, 0, hp->head_dim, !qk_norm },
+		{ "attn_k_norm.weight", &L->k_norm, 0, hp->head_dim, !qk_norm },
+		{ "ffn_norm.weight", &L->ffn_norm, 0, dim, false },
+		{ "ffn_down.weight", &L->w2, dim, hp->hidden_dim, false },
+		{ "ffn_down.bias", &L->b2, 0, dim, true },
+	};
+	char name[QVK_TENSOR_NAME_MAX];
+	qvk_status st;
+
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(spec); i++) {
+		snprintf(name, sizeof(name), "blk.%u.%s", l, spec[i].name);
+		if ((st = qvk_model_tensor(tt, name, spec[i].rows, spec[i].cols,
+					   spec[i].optional, spec[i].t)))
+			return st;
+	}
+	if ((st = qvk_model_qkv(tt, l, m)))
+		return st;
+	return qvk_model_gate_up(tt, l, m);
+}
+
+/* The model's RoPE factor tensors (rope_dims/2 each), all optional. */
+static qvk_status qvk_model_rope_tensors(struct qvk_tensor_take *tt,
+					 struct qvk_model *m,
+					 const struct qvk_rope_scaling *rs)
+{
+	const struct qvk_host_tensor *freqs = qvk_take(tt, "rope_freqs.weight");
+	const struct qvk_host_tensor *f_short =
+		qvk_take(tt, "rope_factors_short.weight");
+	const struct qvk_host_tensor *f_long =
+		qvk_take(tt, "rope_factors_long.weight");
+
+	return qvk_model_rope_setup(tt->ctx, m, rs, freqs, f_short, f_long);
+}
+
+static qvk_status qvk_model_gguf_tensors(struct qvk_tensor_take *tt,
+					 struct qvk_model *m,
+					 const struct qvk_rope_scaling *rs)
+{
+	struct qvk_model_params *hp = &m->params;
+	const struct qvk_host_tensor *emb = qvk_take(tt, "token_embd.weight");
+	uint32_t vocab_meta;
+	char key[96];
+	qvk_status st;
+
 	if (!emb || emb->n_dims != 2 || emb->ne[1] > (1u << 24))
-		return qvk_error(ctx, QVK_ERR_FORMAT,
+		return qvk_error(tt->ctx, QVK_ERR_FORMAT,
 				 "GGUF: tensor 'token_embd.weight' is missing or "
 				 "not (vocab <= 2^24, dim)");
 	hp->vocab_size = (uint32_t)emb->ne[1];
-	st = qvk_gguf_get_u32(ctx, g, "llama.vocab_size", &vocab_meta);
+	snprintf(key, sizeof(key), "%s.vocab_size", qvk_arch_name(hp->arch));
+	st = qvk_gguf_get_u32(tt->ctx, tt->g, key, &vocab_meta);
 	if (st == QVK_OK && vocab_meta != hp->vocab_size)
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: llama.vocab_size %u but token_embd has "
-				 "%u rows", vocab_meta, hp->vocab_size);
+		return qvk_error(tt->ctx, QVK_ERR_FORMAT,
+				 "GGUF: %s %u but token_embd has %u rows", key,
+				 vocab_meta, hp->vocab_size);
 	if (st && st != QVK_ERR_NOT_FOUND)
 		return st;
-	if ((st = qvk_model_tensor(ctx, g, "token_embd.weight", hp->vocab_size,
-				   dim, &m->tok_embd)) ||
-	    (st = qvk_model_tensor(ctx, g, "output_norm.weight", 0, dim,
-				   &m->output_norm)))
+	if ((st = qvk_model_shape(tt->ctx, emb, hp->vocab_size, hp->dim,
+				  &m->tok_embd)) ||
+	    (st = qvk_model_tensor(tt, "output_norm.weight", 0, hp->dim, false,
+				   &m->output_norm)) ||
+	    (st = qvk_model_tensor(tt, "output.weight", hp->vocab_size,
+				   hp->dim, true, &m->output)) ||
+	    (st = qvk_model_tensor(tt, "output.bias", 0, hp->vocab_size, true,
+				   &m->output_b)))
 		return st;
-	hp->shared_classifier = !qvk_gguf_tensor_find(g, "output.weight");
+	hp->shared_classifier = !m->output.data;
 	if (hp->shared_classifier)
 		m->output = m->tok_embd;
-	else if ((st = qvk_model_tensor(ctx, g, "output.weight",
-					hp->vocab_size, dim, &m->output)))
+	for (uint32_t l = 0; l < hp->n_layers; l++)
+		if ((st = qvk_model_layer(tt, l, m)))
+			return st;
+	if ((st = qvk_model_rope_tensors(tt, m, rs)))
 		return st;
-
-	for (uint32_t l = 0; l < hp->n_layers; l++) {
-		static const struct {
-			const char *suffix;
-			size_t field;
-			int rows, cols; /* 0 dim, 1 hidden, 2 q, 3 kv, -1 vector */
-		} spec[] = {
-#define QVK_F(f) offsetof(struct qvk_layer_weights, f)
-			{ "attn_norm", QVK_F(attn_norm), -1, 0 },
-			{ "attn_q", QVK_F(wq), 2, 0 },
-			{ "attn_k", QVK_F(wk), 3, 0 },
-			{ "attn_v", QVK_F(wv), 3, 0 },
-			{ "attn_output", QVK_F(wo), 0, 2 },
-			{ "ffn_norm", QVK_F(ffn_norm), -1, 0 },
-			{ "ffn_gate", QVK_F(w1), 1, 0 },
-			{ "ffn_down", QVK_F(w2), 0, 1 },
-			{ "ffn_up", QVK_F(w3), 1, 0 },
-#undef QVK_F
-		};
-		const uint64_t size[4] = { dim, hid, q, kv };
-
-		for (size_t i = 0; i < QVK_ARRAY_SIZE(spec); i++) {
-			struct qvk_host_tensor *t = (struct qvk_host_tensor *)
-				((char *)&m->layers[l] + spec[i].field);
-
-			snprintf(name, sizeof(name), "blk.%u.%s.weight", l,
-				 spec[i].suffix);
-			if ((st = qvk_model_tensor(ctx, g, name,
-					spec[i].rows < 0 ? 0 : size[spec[i].rows],
-					size[spec[i].cols], t)))
-				return st;
-		}
-	}
+	for (uint64_t i = 0; i < qvk_gguf_tensor_count(tt->g); i++)
+		if (!tt->used[i])
+			return qvk_error(tt->ctx, QVK_ERR_UNSUPPORTED,
+					 "GGUF: tensor '%s' is not part of a %s "
+					 "model as qvk runs it",
+					 qvk_gguf_tensor_at(tt->g, i)->name,
+					 qvk_arch_name(hp->arch));
 	return QVK_OK;
 }
 
 qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx, struct qvk_gguf *g,
 			       struct qvk_model **out)
 {
+	struct qvk_tensor_take tt = { ctx, g, NULL };
+	struct qvk_rope_scaling rs;
 	struct qvk_model *m;
 	qvk_status st;
 
@@ -256,28 +339,32 @@ qvk_status qvk_model_from_gguf(struct qvk_ctx *ctx, struct qvk_gguf *g,
 	}
 	m->format = QVK_MODEL_GGUF;
 	m->gguf = g;
-	if ((st = qvk_model_gguf_params(ctx, g, &m->params)))
+	if ((st = qvk_model_gguf_params(ctx, g, &m->params, &rs)))
 		goto out_destroy;
-	/* each block has 9 tensors: refuse before allocating per block */
-	if (m->params.n_layers > qvk_gguf_tensor_count(g) / 9) {
+	/* each block has at least 6 tensors: refuse before allocating per block */
+	if (m->params.n_layers > qvk_gguf_tensor_count(g) / 6) {
 		st = qvk_error(ctx, QVK_ERR_FORMAT,
-			       "GGUF: llama.block_count %u needs %llu tensors, "
-			       "the file has %llu", m->params.n_layers,
-			       9ull * m->params.n_layers,
+			       "GGUF: %s.block_count %u needs %llu tensors, "
+			       "the file has %llu",
+			       qvk_arch_name(m->params.arch), m->params.n_layers,
+			       6ull * m->params.n_layers,
 			       (unsigned long long)qvk_gguf_tensor_count(g));
 		goto out_destroy;
 	}
 	m->layers = calloc(m->params.n_layers, sizeof(*m->layers));
-	if (!m->layers) {
+	tt.used = calloc(qvk_gguf_tensor_count(g) + 1, sizeof(*tt.used));
+	if (!m->layers || !tt.used) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "model layers");
 		goto out_destroy;
 	}
-	if ((st = qvk_model_gguf_tensors(ctx, g, m)))
+	if ((st = qvk_model_gguf_tensors(&tt, m, &rs)))
 		goto out_destroy;
+	free(tt.used);
 	*out = m;
 	return QVK_OK;
 
 out_destroy:
+	free(tt.used);
 	qvk_model_destroy(m);
 	return st;
 }
@@ -307,6 +394,7 @@ qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
 			  struct qvk_model **out)
 {
 	unsigned char magic[4] = { 0 };
+	struct stat sb;
 	FILE *f;
 
 	if (!out || !path)
@@ -314,7 +402,14 @@ qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (!f)
-		return qvk_error(ctx, QVK_ERR_IO, "%s: cannot open", path);
+		return qvk_error(ctx, QVK_ERR_IO, "%s: cannot open: %s", path,
+				 strerror(errno));
+	/* fopen() opens a folder too; only reading it fails. */
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: is a folder, "
+				 "not a model file", path);
+	}
 	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic)) {
 		fclose(f);
 		return qvk_error(ctx, QVK_ERR_FORMAT,
@@ -332,6 +427,7 @@ void qvk_model_destroy(struct qvk_model *m)
 	if (!m)
 		return;
 	free(m->layers);
+	free(m->rope_storage);
 	qvk_gguf_close(m->gguf);
 	qvk_unmap_file(m->map, m->map_size_bytes);
 	free(m);
@@ -367,25 +463,106 @@ const struct qvk_host_tensor *qvk_model_tensor_at(const struct qvk_model *m,
 	return NULL;
 }
 
+/*
+ * Biases, q/k norms and the output bias (the tensors outside the
+ * enumeration) one by one into @fn; the count of those present.
+ */
+static uint32_t qvk_model_each_extra(const struct qvk_model *m,
+				     void (*fn)(const struct qvk_host_tensor *,
+						uint64_t *),
+				     uint64_t *acc)
+{
+	uint32_t n = 0;
+
+	for (uint32_t l = 0; l < m->params.n_layers; l++) {
+		const struct qvk_layer_weights *L = &m->layers[l];
+		const struct qvk_host_tensor *t[] = {
+			&L->bq, &L->bk, &L->bv, &L->bo, &L->b1, &L->b2, &L->b3,
+			&L->q_norm, &L->k_norm,
+		};
+
+		for (size_t i = 0; i < QVK_ARRAY_SIZE(t); i++)
+			if (t[i]->data) {
+				fn(t[i], acc);
+				n++;
+			}
+	}
+	if (m->output_b.data) {
+		fn(&m->output_b, acc);
+		n++;
+	}
+	return n;
+}
+
+static void qvk_add_elems(const struct qvk_host_tensor *t, uint64_t *acc)
+{
+	*acc += t->ne[0] * qvk_host_tensor_rows(t);
+}
+
+static void qvk_add_bytes(const struct qvk_host_tensor *t, uint64_t *acc)
+{
+	*acc += t->size_bytes;
+}
+
+static void qvk_add_none(const struct qvk_host_tensor *t, uint64_t *acc)
+{
+	(void)t;
+	(void)acc;
+}
+
+/* RoPE factors: rope_dims/2 floats per table. */
+static uint64_t qvk_model_factor_elems(const struct qvk_model *m)
+{
+	return (uint64_t)qvk_model_rope_dims(&m->params) / 2 *
+	       (!!m->rope_factors + !!m->rope_factors_long);
+}
+
 uint64_t qvk_model_param_count(const struct qvk_model *m)
 {
-	uint64_t n = 0;
+	uint64_t n = qvk_model_factor_elems(m);
 
 	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++) {
 		const struct qvk_host_tensor *t = qvk_model_tensor_at(m, i);
 
 		n += t->ne[0] * qvk_host_tensor_rows(t);
 	}
+	qvk_model_each_extra(m, qvk_add_elems, &n);
 	return n;
 }
 
 uint64_t qvk_model_weight_bytes(const struct qvk_model *m)
 {
-	uint64_t n = 0;
+	uint64_t n = 4 * qvk_model_factor_elems(m);
 
 	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++)
 		n += qvk_model_tensor_at(m, i)->size_bytes;
+	qvk_model_each_extra(m, qvk_add_bytes, &n);
 	return n;
+}
+
+qvk_status qvk_model_check_llama_export(struct qvk_ctx *ctx,
+					const struct qvk_model *m)
+{
+	const struct qvk_model_params *hp = &m->params;
+	uint64_t unused = 0;
+	uint32_t extras = qvk_model_each_extra(m, qvk_add_none, &unused);
+
+	if (hp->arch != QVK_ARCH_LLAMA || hp->rope_neox || extras ||
+	    m->fused_views || m->rope_factors_long ||
+	    qvk_model_rope_mscale(hp) != 1.0f)
+		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
+				 "GGUF export: a %s model%s%s%s%s cannot be "
+				 "written: qvk writes llama models without "
+				 "biases, q/k norms, fused tensors or LongRoPE",
+				 qvk_arch_name(hp->arch),
+				 extras ? " with biases or q/k norms" : "",
+				 m->fused_views ? " with fused tensors" : "",
+				 m->rope_factors_long ||
+					 qvk_model_rope_mscale(hp) != 1.0f ?
+					 " with LongRoPE" : "",
+				 hp->rope_neox && hp->arch == QVK_ARCH_LLAMA ?
+					 " with NeoX RoPE" : "");
+	return QVK_OK;
 }
 
 qvk_status qvk_model_params_to_gguf(const struct qvk_model_params *hp,
@@ -393,6 +570,10 @@ qvk_status qvk_model_params_to_gguf(const struct qvk_model_params *hp,
 {
 	qvk_status st;
 
+	if (hp->arch != QVK_ARCH_LLAMA || hp->rope_neox)
+		return qvk_error(qvk_gguf_writer_ctx(w), QVK_ERR_UNSUPPORTED,
+				 "GGUF export: %s hyper-parameters (qvk writes "
+				 "llama ones)", qvk_arch_name(hp->arch));
 	if ((st = qvk_gguf_writer_set_str(w, "general.architecture", "llama")) ||
 	    (st = qvk_gguf_writer_set_u32(w, "llama.context_length",
 					  hp->seq_len)) ||
@@ -407,7 +588,7 @@ qvk_status qvk_model_params_to_gguf(const struct qvk_model_params *hp,
 	    (st = qvk_gguf_writer_set_u32(w, "llama.attention.head_count_kv",
 					  hp->n_kv_heads)) ||
 	    (st = qvk_gguf_writer_set_u32(w, "llama.rope.dimension_count",
-					  hp->head_dim)) ||
+					  qvk_model_rope_dims(hp))) ||
 	    (st = qvk_gguf_writer_set_f32(w, "llama.rope.freq_base",
 					  hp->rope_theta)) ||
 	    (st = qvk_gguf_writer_set_f32(w,
@@ -436,8 +617,10 @@ qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 	uint32_t n = qvk_model_tensor_count(m), ftype;
 	int matrix_type = -1;
 	bool mixed = false;
-	qvk_status st = qvk_model_params_to_gguf(&m->params, w);
+	qvk_status st = qvk_model_check_llama_export(qvk_gguf_writer_ctx(w), m);
 
+	if (st == QVK_OK)
+		st = qvk_model_params_to_gguf(&m->params, w);
 	if (st)
 		return st;
 	for (uint32_t i = 0; i < n; i++) {
@@ -450,6 +633,18 @@ qvk_status qvk_model_to_gguf(const struct qvk_model *m,
 				mixed = true;
 		}
 		if ((st = qvk_gguf_writer_add_tensor(w, t)))
+			return st;
+	}
+	if (m->rope_factors) { /* Llama 3's factors, as its converter stores them */
+		struct qvk_host_tensor f = {
+			.name = "rope_freqs.weight", .type = QVK_GGML_TYPE_F32,
+			.n_dims = 1, .ne = { qvk_model_rope_dims(&m->params) / 2,
+					     1, 1, 1 },
+			.data = m->rope_factors,
+		};
+
+		f.size_bytes = 4 * f.ne[0];
+		if ((st = qvk_gguf_writer_add_tensor(w, &f)))
 			return st;
 	}
 	/*

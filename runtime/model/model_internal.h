@@ -25,6 +25,30 @@ struct qvk_gguf {
 	uint64_t data_offset;           /* start of the tensor data section */
 };
 
+/* RoPE scaling keys that turn into factors once the tensors are known. */
+struct qvk_rope_scaling {
+	bool llama3; /* rope.scaling.type "llama3": factors from these keys */
+	float factor, low_freq_factor, high_freq_factor;
+	uint32_t orig_ctx;
+};
+
+/* Architecture and every hyper-parameter of @g (model_hparams.c). */
+qvk_status qvk_model_gguf_params(struct qvk_ctx *ctx, const struct qvk_gguf *g,
+				 struct qvk_model_params *hp,
+				 struct qvk_rope_scaling *rs);
+/*
+ * The model's RoPE factors from rope_freqs.weight (@freqs), LongRoPE's
+ * rope_factors_short/long.weight, or the llama3 keys; any may be NULL.
+ */
+qvk_status qvk_model_rope_setup(struct qvk_ctx *ctx, struct qvk_model *m,
+				const struct qvk_rope_scaling *rs,
+				const struct qvk_host_tensor *freqs,
+				const struct qvk_host_tensor *f_short,
+				const struct qvk_host_tensor *f_long);
+
+/* The context a writer reports its errors to (gguf_write.c). */
+struct qvk_ctx *qvk_gguf_writer_ctx(const struct qvk_gguf_writer *w);
+
 /* Size in bytes of one fixed-size GGUF value; 0 for STRING/ARRAY/unknown. */
 size_t qvk_gguf_type_size(uint32_t type);
 
@@ -32,10 +56,6 @@ size_t qvk_gguf_type_size(uint32_t type);
 qvk_status qvk_map_file(struct qvk_ctx *ctx, const char *path, void **map,
 			size_t *size_bytes);
 void qvk_unmap_file(void *map, size_t size_bytes);
-
-/* Size in bytes of a tensor of @type and @ne, false on overflow/bad shape. */
-bool qvk_ggml_tensor_size(uint32_t type, uint32_t n_dims, const uint64_t *ne,
-			  uint64_t *size_bytes);
 
 /* Little-endian loads from unaligned file bytes. */
 static inline uint32_t qvk_load_u32(const uint8_t *p)

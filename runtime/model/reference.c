@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The scalar C reference forward pass: llama2.c's run.c forward(), step for
- * step, over typed host tensors. Each weight row is dequantized to float
- * (qvk_host_tensor_row) and dotted in float, so for a quantized model this
- * computes exactly "the float model those weights stand for" -- the oracle
- * the GPU kernels are compared with.
+ * step, over typed host tensors, with what the other architectures add
+ * (llama.cpp's graphs for llama, qwen2, qwen3, phi3). Each weight row is
+ * dequantized to float (qvk_host_tensor_row) and dotted in float, so for a
+ * quantized model this computes exactly "the float model those weights
+ * stand for" -- the oracle the GPU kernels are compared with.
  *
  *   x = tok_embd[token]
- *   per layer: xb = rmsnorm(x) * attn_norm; q, k, v = wq xb, wk xb, wv xb;
- *     RoPE on interleaved pairs (q[2i], q[2i+1]) of each head by the angle
- *     pos * freq_scale * theta^(-2i/head_dim) (llama2.c; llama.cpp's NORM
- *     RoPE for "llama" GGUF files, whose converter pre-permuted wq/wk);
+ *   per layer: xb = rmsnorm(x) * attn_norm;
+ *     q, k, v = wq xb + bq, wk xb + bk, wv xb + bv (biases if present);
+ *     per head: q = rmsnorm(q) * q_norm, k likewise (Qwen3, if present);
+ *     RoPE on the first rope_dims of each head, pairs (2i, 2i+1) or NeoX's
+ *     (i, i + rope_dims/2), by the angle pos * freq[i]
+ *     (qvk_model_rope_freqs(): scaling and Llama 3 / LongRoPE factors),
+ *     cos and sin times the LongRoPE attention factor;
  *     k, v into the cache; per head h (kv head h / (n_heads/n_kv_heads)):
  *     softmax(q.k_t / sqrt(head_dim)) over t <= pos, weighted sum of v_t;
- *     x += wo att; xb = rmsnorm(x) * ffn_norm;
- *     x += w2 (silu(w1 xb) * w3 xb)
- *   logits = output (rmsnorm(x) * output_norm)
+ *     x += wo att + bo; xb = rmsnorm(x) * ffn_norm;
+ *     x += w2 (silu(w1 xb + b1) * (w3 xb + b3)) + b2
+ *   logits = output (rmsnorm(x) * output_norm) + output_b
  */
 #include <math.h>
 #include <stdlib.h>
@@ -36,7 +40,9 @@ struct qvk_reference {
 	float *q;        /* (q_dim) */
 	float *att;      /* (n_heads, seq_len) */
 	float *row;      /* one dequantized weight row (max in) */
-	float *norm;     /* (dim) a norm weight */
+	float *bias;     /* (max out) a bias */
+	float *norm;     /* (max(dim, head_dim)) a norm weight */
+	float *freq;     /* (rope_dims/2) RoPE angle per position of each pair */
 	float *logits;   /* (vocab_size) */
 	float *key_cache;   /* (n_layers, seq_len, kv_dim) */
 	float *value_cache; /* (n_layers, seq_len, kv_dim) */
@@ -87,7 +93,9 @@ qvk_status qvk_reference_create(struct qvk_ctx *ctx,
 	r->q = qvk_ref_alloc(q_dim, 1, &ok);
 	r->att = qvk_ref_alloc(hp->n_heads, hp->seq_len, &ok);
 	r->row = qvk_ref_alloc(widest, 1, &ok);
-	r->norm = qvk_ref_alloc(hp->dim, 1, &ok);
+	r->bias = qvk_ref_alloc(QVK_MAX(widest, (size_t)hp->vocab_size), 1, &ok);
+	r->norm = qvk_ref_alloc(QVK_MAX(hp->dim, hp->head_dim), 1, &ok);
+	r->freq = qvk_ref_alloc(qvk_model_rope_dims(hp) / 2 + 1, 1, &ok);
 	r->logits = qvk_ref_alloc(hp->vocab_size, 1, &ok);
 	if (ok && !qvk_mul_size((size_t)hp->n_layers * hp->seq_len, kv_dim, &cache))
 		ok = false;
@@ -99,6 +107,8 @@ qvk_status qvk_reference_create(struct qvk_ctx *ctx,
 				 "reference: buffers and a KV cache of %u "
 				 "positions", hp->seq_len);
 	}
+	/* The context this reference holds picks LongRoPE's factors. */
+	qvk_model_rope_freqs(model, hp->seq_len, r->freq);
 	*out = r;
 	return QVK_OK;
 }
@@ -110,7 +120,9 @@ void qvk_reference_destroy(struct qvk_reference *r)
 	free(r->value_cache);
 	free(r->key_cache);
 	free(r->logits);
+	free(r->freq);
 	free(r->norm);
+	free(r->bias);
 	free(r->row);
 	free(r->att);
 	free(r->q);
@@ -131,24 +143,59 @@ void qvk_reference_set_capture(struct qvk_reference *r,
 	r->capture_user = user;
 }
 
-/* out = W x, W (out_dim, in) of any type, one dequantized row at a time. */
+/*
+ * out = W x (+ b when @b is present), W (out_dim, in) of any type, one
+ * dequantized row at a time.
+ */
 static qvk_status qvk_ref_matmul(struct qvk_reference *r, float *out,
-				 const float *x, const struct qvk_host_tensor *w)
+				 const float *x, const struct qvk_host_tensor *w,
+				 const struct qvk_host_tensor *b)
 {
 	uint64_t in = w->ne[0], rows = qvk_host_tensor_rows(w);
+	qvk_status st;
 
 	if (r->capture)
 		r->capture(r->capture_user, w, x);
 	for (uint64_t o = 0; o < rows; o++) {
 		float sum = 0.0f;
-		qvk_status st = qvk_host_tensor_row(w, o, r->row);
 
-		if (st)
+		if ((st = qvk_host_tensor_row(w, o, r->row)))
 			return qvk_error(r->ctx, st, "reference: tensor '%s' row "
 					 "%llu", w->name, (unsigned long long)o);
 		for (uint64_t i = 0; i < in; i++)
 			sum += r->row[i] * x[i];
 		out[o] = sum;
+	}
+	if (!b || !b->data)
+		return QVK_OK;
+	if ((st = qvk_host_tensor_row(b, 0, r->bias)))
+		return qvk_error(r->ctx, st, "reference: bias '%s'", b->name);
+	for (uint64_t o = 0; o < rows; o++)
+		out[o] += r->bias[o];
+	return QVK_OK;
+}
+
+/*
+ * out = rmsnorm(x) * weight over @rows rows of @n (one row of dim, or
+ * Qwen3's per-head rows of head_dim); out may be x.
+ */
+static qvk_status qvk_ref_rmsnorm_rows(struct qvk_reference *r, float *out,
+				       const float *x,
+				       const struct qvk_host_tensor *weight,
+				       uint32_t n, uint32_t rows)
+{
+	qvk_status st = qvk_host_tensor_row(weight, 0, r->norm);
+
+	if (st)
+		return qvk_error(r->ctx, st, "reference: norm '%s'", weight->name);
+	for (uint32_t h = 0; h < rows; h++, x += n, out += n) {
+		float ss = 0.0f;
+
+		for (uint32_t i = 0; i < n; i++)
+			ss += x[i] * x[i];
+		ss = 1.0f / sqrtf(ss / (float)n + r->model->params.norm_eps);
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = r->norm[i] * (ss * x[i]);
 	}
 	return QVK_OK;
 }
@@ -157,35 +204,28 @@ static qvk_status qvk_ref_rmsnorm(struct qvk_reference *r, float *out,
 				  const float *x,
 				  const struct qvk_host_tensor *weight)
 {
-	uint32_t n = r->model->params.dim;
-	float ss = 0.0f;
-	qvk_status st = qvk_host_tensor_row(weight, 0, r->norm);
-
-	if (st)
-		return qvk_error(r->ctx, st, "reference: norm '%s'", weight->name);
-	for (uint32_t i = 0; i < n; i++)
-		ss += x[i] * x[i];
-	ss = 1.0f / sqrtf(ss / (float)n + r->model->params.norm_eps);
-	for (uint32_t i = 0; i < n; i++)
-		out[i] = r->norm[i] * (ss * x[i]);
-	return QVK_OK;
+	return qvk_ref_rmsnorm_rows(r, out, x, weight, r->model->params.dim, 1);
 }
 
-static void qvk_ref_rope(const struct qvk_model_params *hp, float *v,
+static void qvk_ref_rope(const struct qvk_reference *r, float *v,
 			 uint32_t n_heads, uint32_t pos)
 {
+	const struct qvk_model_params *hp = &r->model->params;
+	uint32_t half = qvk_model_rope_dims(hp) / 2;
+	float mscale = qvk_model_rope_mscale(hp);
+
 	for (uint32_t h = 0; h < n_heads; h++) {
 		float *head = v + (size_t)h * hp->head_dim;
 
-		for (uint32_t i = 0; i < hp->head_dim; i += 2) {
-			float freq = 1.0f / powf(hp->rope_theta,
-						 (float)i / (float)hp->head_dim);
-			float angle = (float)pos * hp->rope_freq_scale * freq;
-			float c = cosf(angle), s = sinf(angle);
-			float v0 = head[i], v1 = head[i + 1];
+		for (uint32_t i = 0; i < half; i++) {
+			float angle = (float)pos * r->freq[i];
+			float c = cosf(angle) * mscale, s = sinf(angle) * mscale;
+			uint32_t j0 = hp->rope_neox ? i : 2 * i;
+			uint32_t j1 = hp->rope_neox ? i + half : 2 * i + 1;
+			float v0 = head[j0], v1 = head[j1];
 
-			head[i] = v0 * c - v1 * s;
-			head[i + 1] = v0 * s + v1 * c;
+			head[j0] = v0 * c - v1 * s;
+			head[j1] = v0 * s + v1 * c;
 		}
 	}
 }
@@ -241,32 +281,40 @@ static qvk_status qvk_ref_layer(struct qvk_reference *r, uint32_t l,
 	qvk_status st;
 
 	if ((st = qvk_ref_rmsnorm(r, r->xb, r->x, &w->attn_norm)) ||
-	    (st = qvk_ref_matmul(r, r->q, r->xb, &w->wq)) ||
-	    (st = qvk_ref_matmul(r, k, r->xb, &w->wk)) ||
-	    (st = qvk_ref_matmul(r, v, r->xb, &w->wv)))
+	    (st = qvk_ref_matmul(r, r->q, r->xb, &w->wq, &w->bq)) ||
+	    (st = qvk_ref_matmul(r, k, r->xb, &w->wk, &w->bk)) ||
+	    (st = qvk_ref_matmul(r, v, r->xb, &w->wv, &w->bv)))
 		return st;
-	qvk_ref_rope(hp, r->q, hp->n_heads, pos);
-	qvk_ref_rope(hp, k, hp->n_kv_heads, pos);
+	if (w->q_norm.data &&
+	    (st = qvk_ref_rmsnorm_rows(r, r->q, r->q, &w->q_norm, hp->head_dim,
+				       hp->n_heads)))
+		return st;
+	if (w->k_norm.data &&
+	    (st = qvk_ref_rmsnorm_rows(r, k, k, &w->k_norm, hp->head_dim,
+				       hp->n_kv_heads)))
+		return st;
+	qvk_ref_rope(r, r->q, hp->n_heads, pos);
+	qvk_ref_rope(r, k, hp->n_kv_heads, pos);
 	for (size_t i = 0; r->kv_f16 && i < kv_dim; i++) {
 		k[i] = qvk_fp16_to_f32(qvk_fp16_from_f32(k[i]));
 		v[i] = qvk_fp16_to_f32(qvk_fp16_from_f32(v[i]));
 	}
 	qvk_ref_attention(r, l, pos);
-	if ((st = qvk_ref_matmul(r, r->xb2, r->xb, &w->wo)))
+	if ((st = qvk_ref_matmul(r, r->xb2, r->xb, &w->wo, &w->bo)))
 		return st;
 	for (uint32_t i = 0; i < hp->dim; i++)
 		r->x[i] += r->xb2[i];
 
 	if ((st = qvk_ref_rmsnorm(r, r->xb, r->x, &w->ffn_norm)) ||
-	    (st = qvk_ref_matmul(r, r->hb, r->xb, &w->w1)) ||
-	    (st = qvk_ref_matmul(r, r->hb2, r->xb, &w->w3)))
+	    (st = qvk_ref_matmul(r, r->hb, r->xb, &w->w1, &w->b1)) ||
+	    (st = qvk_ref_matmul(r, r->hb2, r->xb, &w->w3, &w->b3)))
 		return st;
 	for (uint32_t i = 0; i < hp->hidden_dim; i++) {
 		float g = r->hb[i];
 
 		r->hb[i] = g / (1.0f + expf(-g)) * r->hb2[i]; /* SwiGLU */
 	}
-	if ((st = qvk_ref_matmul(r, r->xb2, r->hb, &w->w2)))
+	if ((st = qvk_ref_matmul(r, r->xb2, r->hb, &w->w2, &w->b2)))
 		return st;
 	for (uint32_t i = 0; i < hp->dim; i++)
 		r->x[i] += r->xb2[i];
@@ -297,7 +345,8 @@ qvk_status qvk_reference_forward(struct qvk_reference *r, uint32_t token,
 		if ((st = qvk_ref_layer(r, l, pos)))
 			return st;
 	if ((st = qvk_ref_rmsnorm(r, r->x, r->x, &r->model->output_norm)) ||
-	    (st = qvk_ref_matmul(r, r->logits, r->x, &r->model->output)))
+	    (st = qvk_ref_matmul(r, r->logits, r->x, &r->model->output,
+				 &r->model->output_b)))
 		return st;
 	r->n_past = pos + 1;
 	*logits = r->logits;

@@ -4,6 +4,7 @@
  * work sizes chosen from its subgroup size and limits, recording, the step
  * buffer and model checks. The per-op binds are in ops_bind.c.
  */
+#include <math.h>
 #include <string.h>
 
 #include "ops.h"
@@ -159,6 +160,7 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 		QVK_OPS_PIPE(rmsnorm_q8[1], "rmsnorm_q8", 5, ops->wg_row, 1),
 		QVK_OPS_PIPE(act_quant[0], "act_quant", 4, ops->wg_row, 0),
 		QVK_OPS_PIPE(act_quant[1], "act_quant", 4, ops->wg_row, 1),
+		QVK_OPS_PIPE(act_quant_block, "act_quant_block", 4, ops->wg_flat),
 		QVK_OPS_PIPE(rope, "rope", 4, ops->wg_flat, 0),
 		QVK_OPS_PIPE(rope_neox, "rope", 4, ops->wg_flat, 1),
 		QVK_OPS_PIPE(kv_write, "kv_write", 5, ops->wg_flat),
@@ -175,6 +177,7 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 		QVK_OPS_PIPE(swiglu_q8[0], "swiglu_q8", 5, ops->wg_row, 0),
 		QVK_OPS_PIPE(swiglu_q8[1], "swiglu_q8", 5, ops->wg_row, 1),
 		QVK_OPS_PIPE(residual_add, "residual_add", 2, ops->wg_flat),
+		QVK_OPS_PIPE(bias_add, "bias_add", 2, ops->wg_flat),
 		QVK_OPS_PIPE(argmax, "argmax", 2, ops->wg_row),
 #undef QVK_OPS_PIPE
 	};
@@ -198,11 +201,13 @@ void qvk_ops_finish(struct qvk_ops *ops)
 	struct qvk_pipeline **all[] = {
 		&ops->embed_f32, &ops->embed_f16, &ops->rmsnorm[0],
 		&ops->rmsnorm[1], &ops->rmsnorm_q8[0], &ops->rmsnorm_q8[1],
-		&ops->act_quant[0], &ops->act_quant[1], &ops->rope,
+		&ops->act_quant[0], &ops->act_quant[1], &ops->act_quant_block,
+		&ops->rope,
 		&ops->rope_neox, &ops->kv_write, &ops->attention[0],
 		&ops->attention[1], &ops->attention[2], &ops->attention[3],
 		&ops->swiglu[0], &ops->swiglu[1], &ops->swiglu_q8[0],
-		&ops->swiglu_q8[1], &ops->residual_add, &ops->argmax,
+		&ops->swiglu_q8[1], &ops->residual_add, &ops->bias_add,
+		&ops->argmax,
 	};
 
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(all); i++) {
@@ -288,11 +293,18 @@ qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 				 mdl->head_dim, QVK_OPS_MAX_HEAD_DIM);
 	if (!(mdl->norm_eps >= 0.0f) || !(mdl->rope_theta > 0.0f) ||
 	    (mdl->rope_mode != QVK_ROPE_INTERLEAVED &&
-	     mdl->rope_mode != QVK_ROPE_NEOX))
+	     mdl->rope_mode != QVK_ROPE_NEOX) ||
+	    !(mdl->rope_mscale >= 0.0f) || isinf(mdl->rope_mscale))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
-				 "ops: eps %g, rope theta %g or mode %d invalid",
+				 "ops: eps %g, rope theta %g, mode %d or "
+				 "multiplier %g invalid",
 				 (double)mdl->norm_eps, (double)mdl->rope_theta,
-				 (int)mdl->rope_mode);
+				 (int)mdl->rope_mode, (double)mdl->rope_mscale);
+	if (mdl->rope_dims % 2 || mdl->rope_dims > mdl->head_dim)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "ops: %u rotated dims of a head of %u (even, "
+				 "at most the head)", mdl->rope_dims,
+				 mdl->head_dim);
 	/* Offsets inside the kernels are 32-bit. */
 	if ((uint64_t)mdl->n_kv_heads * mdl->max_seq * mdl->head_dim >=
 		    (1ull << 31) ||
@@ -301,6 +313,26 @@ qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 				 "ops: KV cache of %u positions too large",
 				 mdl->max_seq);
 	return QVK_OK;
+}
+
+uint32_t qvk_ops_rope_dims(const struct qvk_ops_model *mdl)
+{
+	return mdl->rope_dims ? mdl->rope_dims : mdl->head_dim;
+}
+
+float qvk_ops_rope_mscale(const struct qvk_ops_model *mdl)
+{
+	return mdl->rope_mscale > 0.0f ? mdl->rope_mscale : 1.0f;
+}
+
+void qvk_ops_rope_table(const struct qvk_ops_model *mdl, float *freq)
+{
+	uint32_t half = qvk_ops_rope_dims(mdl) / 2;
+
+	if (mdl->rope_freqs)
+		memcpy(freq, mdl->rope_freqs, half * sizeof(*freq));
+	else
+		qvk_ref_rope_freqs(mdl->rope_theta, 2 * half, freq);
 }
 
 uint32_t qvk_ops_attention_variant(const struct qvk_ops_model *mdl)

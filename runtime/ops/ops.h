@@ -95,6 +95,19 @@ struct qvk_ops_model {
 	float rope_theta;    /* 10000 for Llama 2 */
 	enum qvk_rope_mode rope_mode;
 	/*
+	 * Rotated dimensions of each head (GGUF rope.dimension_count): even,
+	 * <= head_dim, the rest pass unrotated (partial rotary); 0: head_dim.
+	 */
+	uint32_t rope_dims;
+	/*
+	 * Angle per position of each of the rope_dims/2 pairs (the model's
+	 * frequencies with its scaling and Llama 3 / LongRoPE factors,
+	 * qvk_model_rope_freqs()); NULL: theta^(-2i/rope_dims). Read at bind.
+	 */
+	const float *rope_freqs;
+	/* cos and sin multiplier (LongRoPE's attention factor); 0: 1. */
+	float rope_mscale;
+	/*
 	 * KV cache in fp32 instead of fp16: twice the memory, and no rounding
 	 * of k and v, so a fp32 forward pass can be compared with an fp32 C
 	 * reference to 1e-4 (fp16 rounding flips of 1-ulp differences alone
@@ -133,8 +146,9 @@ struct qvk_ops {
 	struct qvk_pipeline *embed_f32, *embed_f16;
 	/* [0] scalar, [1] vec4 accesses (sizes % 4 == 0, 16-byte offsets) */
 	struct qvk_pipeline *rmsnorm[2], *rmsnorm_q8[2], *act_quant[2];
+	struct qvk_pipeline *act_quant_block; /* scales per 32-block */
 	struct qvk_pipeline *swiglu[2], *swiglu_q8[2];
-	struct qvk_pipeline *rope, *rope_neox, *kv_write;
+	struct qvk_pipeline *rope, *rope_neox, *kv_write, *bias_add;
 	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
 	/*
 	 * CPU-device attention (cpu_attention: CPU devices with subgroup
@@ -219,6 +233,16 @@ qvk_status qvk_ops_rmsnorm_bind(struct qvk_ops *ops, struct qvk_op *op,
 				const struct qvk_binding *x,
 				const struct qvk_binding *w,
 				const struct qvk_binding *out);
+/*
+ * Per-head RMSNorm in place (Qwen3's q_norm/k_norm): each of the
+ * m * n_heads rows of head_dim floats of x becomes rmsnorm(row) * w, w of
+ * head_dim floats; the rmsnorm kernel with rows of head_dim.
+ */
+qvk_status qvk_ops_head_rmsnorm_bind(struct qvk_ops *ops, struct qvk_op *op,
+				     const struct qvk_ops_model *mdl, uint32_t m,
+				     uint32_t n_heads,
+				     const struct qvk_binding *x,
+				     const struct qvk_binding *w);
 /* act (m, dim) = int8(rmsnorm(x) * w). */
 qvk_status qvk_ops_rmsnorm_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 				   const struct qvk_ops_model *mdl, uint32_t m,
@@ -230,7 +254,19 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 				  uint32_t k, uint32_t m, uint32_t x_stride,
 				  const struct qvk_binding *x,
 				  const struct qvk_ops_act *act);
-/* RoPE in place on q and k at positions step.pos + r. Owns a freq table. */
+/*
+ * The same with a scale per 32-element block (QVK_ACT_PER_BLOCK32, what
+ * K-quant weights read): act->sa holds (m, Kp/32) floats.
+ */
+qvk_status qvk_ops_act_quant_block_bind(struct qvk_ops *ops, struct qvk_op *op,
+					uint32_t k, uint32_t m, uint32_t x_stride,
+					const struct qvk_binding *x,
+					const struct qvk_ops_act *act);
+/*
+ * RoPE in place on q and k at positions step.pos + r: the first rope_dims
+ * of each head, pairs as rope_mode says, by pos * rope_freqs[i], cos and
+ * sin times rope_mscale. Owns its frequency table.
+ */
 qvk_status qvk_ops_rope_bind(struct qvk_ops *ops, struct qvk_op *op,
 			     const struct qvk_ops_model *mdl, uint32_t m,
 			     const struct qvk_binding *step,
@@ -268,6 +304,11 @@ qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 				  const struct qvk_binding *gate,
 				  const struct qvk_binding *up,
 				  const struct qvk_ops_act *act);
+/* y (m, n) += b (n) in every row: the biases of linear layers (Qwen2's q/k/v). */
+qvk_status qvk_ops_bias_add_bind(struct qvk_ops *ops, struct qvk_op *op,
+				 uint32_t n, uint32_t m,
+				 const struct qvk_binding *y,
+				 const struct qvk_binding *b);
 /* x (n) += y (n). */
 qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 				     uint32_t n, const struct qvk_binding *x,
@@ -306,12 +347,20 @@ void qvk_ref_rmsnorm(const float *x, const float *w, uint32_t dim,
 void qvk_ref_act_quant(const float *x, uint32_t k, uint32_t m,
 		       uint32_t x_stride, uint32_t *qa, float *sa,
 		       int32_t *suma);
-/* theta^(-2i/head_dim) for i < head_dim/2, as llama2.c computes it. */
-void qvk_ref_rope_freqs(float theta, uint32_t head_dim, float *freq);
-/* RoPE in place; vec (m, n_heads_any, head_dim), token r at pos + r. */
-void qvk_ref_rope(float *vec, uint32_t m, uint32_t n_heads,
-		  uint32_t head_dim, uint32_t pos, float theta,
-		  enum qvk_rope_mode mode);
+/* theta^(-2i/n_dims) for i < n_dims/2, as llama2.c computes it. */
+void qvk_ref_rope_freqs(float theta, uint32_t n_dims, float *freq);
+/* The rotated dims, frequencies and multiplier that @mdl's RoPE uses. */
+uint32_t qvk_ops_rope_dims(const struct qvk_ops_model *mdl);
+void qvk_ops_rope_table(const struct qvk_ops_model *mdl, float *freq);
+float qvk_ops_rope_mscale(const struct qvk_ops_model *mdl);
+/* RoPE in place as qvk_ops_rope_bind; vec (m, n_heads, head_dim), token r at pos + r. */
+void qvk_ref_rope(const struct qvk_ops_model *mdl, float *vec, uint32_t m,
+		  uint32_t n_heads, uint32_t pos);
+/* Per-head RMSNorm in place: rows (rows, head_dim), w (head_dim). */
+void qvk_ref_head_rmsnorm(float *x, const float *w, uint32_t head_dim,
+			  uint32_t rows, float eps);
+/* y (m, n) += b (n). */
+void qvk_ref_bias_add(float *y, const float *b, uint32_t n, uint32_t m);
 /* Append k, v (m, n_kv_heads, head_dim) at pos into one layer's cache. */
 void qvk_ref_kv_write(const struct qvk_ops_model *mdl, uint32_t m,
 		      uint32_t pos, const float *k, const float *v,

@@ -175,6 +175,26 @@ qvk_status qvk_ops_rmsnorm_bind(struct qvk_ops *ops, struct qvk_op *op,
 				(struct qvk_binding[]){ *x, *w, *out });
 }
 
+qvk_status qvk_ops_head_rmsnorm_bind(struct qvk_ops *ops, struct qvk_op *op,
+				     const struct qvk_ops_model *mdl, uint32_t m,
+				     uint32_t n_heads,
+				     const struct qvk_binding *x,
+				     const struct qvk_binding *w)
+{
+	struct qvk_ops_model heads;
+
+	memset(op, 0, sizeof(*op));
+	QVK_OPS_CHECK(qvk_ops_model_check(ops->dev->ctx, mdl));
+	if (!n_heads || (uint64_t)m * n_heads > UINT32_MAX)
+		return qvk_error(ops->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "head rmsnorm: %u tokens of %u heads", m,
+				 n_heads);
+	/* Rows of one head: the rmsnorm kernel, one workgroup per (token, head). */
+	heads = *mdl;
+	heads.dim = mdl->head_dim;
+	return qvk_ops_rmsnorm_bind(ops, op, &heads, m * n_heads, x, w, x);
+}
+
 static qvk_status qvk_ops_check_act(struct qvk_ctx *ctx,
 				    const struct qvk_ops_act *act, uint32_t m,
 				    uint32_t k)
@@ -243,6 +263,47 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 							act->suma });
 }
 
+qvk_status qvk_ops_act_quant_block_bind(struct qvk_ops *ops, struct qvk_op *op,
+					uint32_t k, uint32_t m, uint32_t x_stride,
+					const struct qvk_binding *x,
+					const struct qvk_ops_act *act)
+{
+	struct qvk_ctx *ctx = ops->dev->ctx;
+	uint32_t kp = QVK_ACT_LAYOUT_KP(k);
+
+	memset(op, 0, sizeof(*op));
+	if (!k || x_stride < k || k > (1u << 30))
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "act_quant_block: k %u, row stride %u", k,
+				 x_stride);
+	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, QVK_MAX(kp, x_stride)));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "act_quant_block x", x,
+					    4ull * ((uint64_t)(m - 1) * x_stride + k)));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "qa", &act->qa,
+					    qvk_act_qa_bytes(m, k)));
+	/* one scale per 32-block: as many as the block sums */
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "sa", &act->sa,
+					    qvk_act_suma_bytes(m, k)));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "suma", &act->suma,
+					    qvk_act_suma_bytes(m, k)));
+	op->push[0] = k;
+	op->push[1] = kp;
+	op->push[2] = m;
+	op->push[3] = x_stride;
+	/* one invocation per (token, block), along x only */
+	op->groups[0] = QVK_DIV_ROUND_UP(m * (kp / QVK_ACT_LAYOUT_BLOCK),
+					 ops->wg_flat);
+	op->groups[1] = op->groups[2] = 1;
+	if (op->groups[0] > ops->dev->info.max_workgroup_count[0])
+		return qvk_error(ctx, QVK_ERR_UNSUPPORTED, "act_quant_block: "
+				 "%u tokens of %u needs %u workgroups, the "
+				 "device allows %u", m, k, op->groups[0],
+				 ops->dev->info.max_workgroup_count[0]);
+	return qvk_ops_bind_set(ops, op, ops->act_quant_block,
+				(struct qvk_binding[]){ *x, act->qa, act->sa,
+							act->suma });
+}
+
 qvk_status qvk_ops_rope_bind(struct qvk_ops *ops, struct qvk_op *op,
 			     const struct qvk_ops_model *mdl, uint32_t m,
 			     const struct qvk_binding *step,
@@ -251,31 +312,40 @@ qvk_status qvk_ops_rope_bind(struct qvk_ops *ops, struct qvk_op *op,
 {
 	struct qvk_ctx *ctx = ops->dev->ctx;
 	float freq[QVK_OPS_MAX_HEAD_DIM / 2];
-	uint64_t per_token;
+	uint32_t half;
+	uint64_t pairs;
 	qvk_status st;
 
 	memset(op, 0, sizeof(*op));
 	QVK_OPS_CHECK(qvk_ops_model_check(ctx, mdl));
-	per_token = (uint64_t)(mdl->n_heads + mdl->n_kv_heads) * mdl->head_dim;
-	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, per_token));
+	half = qvk_ops_rope_dims(mdl) / 2; /* >= 4: head_dim % 8 == 0 */
+	pairs = (uint64_t)(mdl->n_heads + mdl->n_kv_heads) * half;
+	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, pairs * 2));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "step", step,
 					    QVK_OPS_STEP_BYTES(m)));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "rope q", q,
 					    4ull * m * mdl->n_heads * mdl->head_dim));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "rope k", k,
 					    4ull * m * mdl->n_kv_heads * mdl->head_dim));
-	/* The frequencies as the C reference computes them (powf), once. */
-	qvk_ref_rope_freqs(mdl->rope_theta, mdl->head_dim, freq);
-	QVK_OPS_CHECK(qvk_buffer_create(ops->dev, QVK_MEM_UPLOAD,
-					2ull * mdl->head_dim, 4, &op->owned));
-	st = qvk_buffer_write(op->owned, 0, freq, 2ull * mdl->head_dim);
+	/* The frequencies as the C reference uses them, once. */
+	qvk_ops_rope_table(mdl, freq);
+	for (uint32_t i = 0; i < half; i++)
+		if (!isfinite(freq[i]))
+			return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+					 "ops: RoPE frequency %u is %g", i,
+					 (double)freq[i]);
+	QVK_OPS_CHECK(qvk_buffer_create(ops->dev, QVK_MEM_UPLOAD, 4ull * half,
+					4, &op->owned));
+	st = qvk_buffer_write(op->owned, 0, freq, 4ull * half);
 	if (st != QVK_OK)
 		goto out_destroy_freq;
 	op->push[0] = mdl->head_dim;
 	op->push[1] = mdl->n_heads;
 	op->push[2] = mdl->n_kv_heads;
 	op->push[3] = m;
-	qvk_ops_flat_grid(ops, op, per_token / 2 * m, ops->wg_flat);
+	op->push[4] = half;
+	qvk_ops_push_f32(op, 5, qvk_ops_rope_mscale(mdl));
+	qvk_ops_flat_grid(ops, op, pairs * m, ops->wg_flat);
 	st = qvk_ops_bind_set(ops, op,
 			      mdl->rope_mode == QVK_ROPE_NEOX ? ops->rope_neox :
 								ops->rope,
@@ -446,6 +516,26 @@ qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 					(const struct qvk_binding *[]){ gate, up }, 2)],
 				(struct qvk_binding[]){ *gate, *up, act->qa,
 							act->sa, act->suma });
+}
+
+qvk_status qvk_ops_bias_add_bind(struct qvk_ops *ops, struct qvk_op *op,
+				 uint32_t n, uint32_t m,
+				 const struct qvk_binding *y,
+				 const struct qvk_binding *b)
+{
+	struct qvk_ctx *ctx = ops->dev->ctx;
+
+	memset(op, 0, sizeof(*op));
+	if (!n)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "bias_add: empty rows");
+	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, n));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "bias_add y", y, 4ull * m * n));
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "bias", b, 4ull * n));
+	op->push[0] = n;
+	op->push[1] = m;
+	qvk_ops_flat_grid(ops, op, (uint64_t)n * m, ops->wg_flat);
+	return qvk_ops_bind_set(ops, op, ops->bias_add,
+				(struct qvk_binding[]){ *y, *b });
 }
 
 qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,

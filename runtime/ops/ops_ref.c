@@ -106,31 +106,32 @@ void qvk_ref_act_quant(const float *x, uint32_t k, uint32_t m,
 	}
 }
 
-void qvk_ref_rope_freqs(float theta, uint32_t head_dim, float *freq)
+void qvk_ref_rope_freqs(float theta, uint32_t n_dims, float *freq)
 {
 	/* llama2.c: freq = 1 / powf(10000, head_dim_index / head_size). */
-	for (uint32_t i = 0; i < head_dim / 2; i++)
-		freq[i] = 1.0f / powf(theta, (float)(2 * i) / (float)head_dim);
+	for (uint32_t i = 0; i < n_dims / 2; i++)
+		freq[i] = 1.0f / powf(theta, (float)(2 * i) / (float)n_dims);
 }
 
-void qvk_ref_rope(float *vec, uint32_t m, uint32_t n_heads,
-		  uint32_t head_dim, uint32_t pos, float theta,
-		  enum qvk_rope_mode mode)
+void qvk_ref_rope(const struct qvk_ops_model *mdl, float *vec, uint32_t m,
+		  uint32_t n_heads, uint32_t pos)
 {
 	float freq[QVK_OPS_MAX_HEAD_DIM / 2];
-	uint32_t half = head_dim / 2;
+	uint32_t half = qvk_ops_rope_dims(mdl) / 2, hd = mdl->head_dim;
+	float mscale = qvk_ops_rope_mscale(mdl);
+	bool neox = mdl->rope_mode == QVK_ROPE_NEOX;
 
-	qvk_ref_rope_freqs(theta, head_dim, freq);
+	qvk_ops_rope_table(mdl, freq);
 	for (uint32_t r = 0; r < m; r++) {
 		for (uint32_t h = 0; h < n_heads; h++) {
-			float *v = vec + ((size_t)r * n_heads + h) * head_dim;
+			float *v = vec + ((size_t)r * n_heads + h) * hd;
 
 			for (uint32_t i = 0; i < half; i++) {
 				float val = (float)(pos + r) * freq[i];
-				float fcr = cosf(val), fci = sinf(val);
-				uint32_t j0 = mode == QVK_ROPE_NEOX ? i : 2 * i;
-				uint32_t j1 = mode == QVK_ROPE_NEOX ? i + half :
-								      2 * i + 1;
+				float fcr = cosf(val) * mscale;
+				float fci = sinf(val) * mscale;
+				uint32_t j0 = neox ? i : 2 * i;
+				uint32_t j1 = neox ? i + half : 2 * i + 1;
 				float v0 = v[j0], v1 = v[j1];
 
 				v[j0] = v0 * fcr - v1 * fci;
@@ -138,6 +139,20 @@ void qvk_ref_rope(float *vec, uint32_t m, uint32_t n_heads,
 			}
 		}
 	}
+}
+
+void qvk_ref_head_rmsnorm(float *x, const float *w, uint32_t head_dim,
+			  uint32_t rows, float eps)
+{
+	/* Rows of one head each: RMSNorm in place, out may alias x. */
+	qvk_ref_rmsnorm(x, w, head_dim, rows, eps, x);
+}
+
+void qvk_ref_bias_add(float *y, const float *b, uint32_t n, uint32_t m)
+{
+	for (uint32_t r = 0; r < m; r++)
+		for (uint32_t j = 0; j < n; j++)
+			y[(size_t)r * n + j] += b[j];
 }
 
 void qvk_ref_kv_write(const struct qvk_ops_model *mdl, uint32_t m,

@@ -6,12 +6,14 @@
  * writing it is logged and ignored, never fatal.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "vk/vk.h"
 
 #define QVK_CACHE_MAX_BYTES (256u << 20)
@@ -38,25 +40,39 @@ static bool qvk_cache_path(struct qvk_device *dev, char *dir, size_t dir_len)
 	return n > 0 && (size_t)n < sizeof(dev->pipeline_cache_path);
 }
 
+/*
+ * The whole cache file, or NULL. O_NONBLOCK and the type check keep a FIFO
+ * or device planted at the cache's name from blocking or feeding us.
+ */
 static void *qvk_cache_read(struct qvk_device *dev, size_t *size)
 {
-	FILE *f = fopen(dev->pipeline_cache_path, "rb");
+	int fd = open(dev->pipeline_cache_path,
+		      O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	void *data = NULL;
-	long len;
+	struct stat st;
+	size_t got = 0;
 
 	*size = 0;
-	if (!f)
+	if (fd < 0)
 		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 &&
-	    (unsigned long)len <= QVK_CACHE_MAX_BYTES &&
-	    fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)len)) &&
-	    fread(data, 1, (size_t)len, f) == (size_t)len)
-		*size = (size_t)len;
-	fclose(f);
-	if (!*size) {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= QVK_CACHE_MAX_BYTES &&
+	    (data = malloc((size_t)st.st_size))) {
+		while (got < (size_t)st.st_size) {
+			ssize_t n = read(fd, (char *)data + got,
+					 (size_t)st.st_size - got);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+	}
+	close(fd);
+	if (!data || got != (size_t)st.st_size) {
 		free(data);
 		return NULL;
 	}
+	*size = got;
 	return data;
 }
 
@@ -128,11 +144,12 @@ static void qvk_mkdir_p(char *dir)
 
 void qvk_pipeline_cache_save(struct qvk_device *dev)
 {
-	char dir[sizeof(dev->pipeline_cache_path)], tmp[sizeof(dir) + 16];
+	char dir[sizeof(dev->pipeline_cache_path)];
+	char saved[QVK_MESSAGE_MAX];
+	struct qvk_atomic_file af;
 	size_t size = 0;
 	void *data = NULL;
 	char *slash;
-	FILE *f;
 
 	if (!dev->pipeline_cache)
 		return;
@@ -147,20 +164,27 @@ void qvk_pipeline_cache_save(struct qvk_device *dev)
 		if (slash)
 			*slash = 0;
 		qvk_mkdir_p(dir);
-		/* Write a temporary file and rename: readers never see half. */
-		snprintf(tmp, sizeof(tmp), "%s.%d", dev->pipeline_cache_path,
-			 (int)getpid());
-		f = fopen(tmp, "wb");
-		if (f && fwrite(data, 1, size, f) == size && fclose(f) == 0) {
-			if (rename(tmp, dev->pipeline_cache_path) != 0)
-				unlink(tmp);
-		} else {
-			if (f)
-				fclose(f);
-			unlink(tmp);
+		/* A cache problem must not replace the context's last error. */
+		memcpy(saved, dev->ctx->message, sizeof(saved));
+		/*
+		 * Readers never see half a file; two processes saving at once
+		 * each write their own temporary file and the last rename wins.
+		 * A failure only costs the next start its compile time.
+		 */
+		if (qvk_atomic_file_begin(dev->ctx, dev->pipeline_cache_path,
+					  0666, &af) != QVK_OK) {
+			qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache: %s",
+				qvk_ctx_message(dev->ctx));
+		} else if (fwrite(data, 1, size, af.f) != size) {
 			qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache: cannot "
-				"write %s: %s", tmp, strerror(errno));
+				"write %s: %s", dev->pipeline_cache_path,
+				strerror(errno));
+			qvk_atomic_file_abort(&af);
+		} else if (qvk_atomic_file_commit(dev->ctx, &af) != QVK_OK) {
+			qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache: %s",
+				qvk_ctx_message(dev->ctx));
 		}
+		memcpy(dev->ctx->message, saved, sizeof(saved));
 	}
 	free(data);
 	vkDestroyPipelineCache(dev->device, dev->pipeline_cache, NULL);

@@ -8,7 +8,8 @@
 // M tokens of K features; Kp = K rounded up to QVK_ACT_K_ALIGN (128).
 //   qa   uint  [M][Kp/4]  element k of token m: int8 in byte k%4 (little
 //                         endian lanes) of word m*Kp/4 + k/4; 0 past K
-//   sa   float [M]        d = amax/127 (0 when the row is all zeros)
+//   sa   float [M]        d = amax/127 (0 when the row is all zeros; NaN,
+//                         with all codes 0, when the row holds Inf or NaN)
 //   suma int   [M][Kp/32] Σ q over each 32-element block
 // q = clamp(round(x * (1/d)), -127, 127): 1/d is a float reciprocal and
 // round() rounds half away from zero (C roundf), exactly as the quantization
@@ -41,20 +42,28 @@ int qvk_act_round(float t)
 // Call from every invocation (uniform control flow).
 
 // max |value| over the row, workgroup-wide.
+// The row's max |value|, or +Inf when any value is Inf or NaN (max()
+// may drop a NaN operand, so non-finite values are tested on their bits).
 float qvk_act_row_amax(uint row, uint K)
 {
 	float amax = 0.0;
+	bool bad = false;
 
 	if (VEC4) {
 		for (uint k = gl_LocalInvocationID.x; k < K / 4u; k += WG) {
 			vec4 a = abs(qvk_act_value4(row, k));
+			bad = bad || qvk_nonfinite(a.x) || qvk_nonfinite(a.y) ||
+			      qvk_nonfinite(a.z) || qvk_nonfinite(a.w);
 			amax = max(amax, max(max(a.x, a.y), max(a.z, a.w)));
 		}
 	} else {
-		for (uint k = gl_LocalInvocationID.x; k < K; k += WG)
-			amax = max(amax, abs(qvk_act_value(row, k)));
+		for (uint k = gl_LocalInvocationID.x; k < K; k += WG) {
+			float a = abs(qvk_act_value(row, k));
+			bad = bad || qvk_nonfinite(a);
+			amax = max(amax, a);
+		}
 	}
-	return qvk_wg_max(amax);
+	return qvk_wg_max(bad ? uintBitsToFloat(0x7f800000u) : amax);
 }
 
 // One invocation owns one 32-block: its 8 words and its sum. The values
@@ -65,6 +74,18 @@ void qvk_act_quant_row(uint row, uint K, uint Kp, float amax)
 	float inv = d > 0.0 ? 1.0 / d : 0.0;
 	uint nb = Kp / QVK_ACT_BLOCK;
 
+	// A non-finite row must not become finite integers: zero codes and a
+	// NaN scale make every product with this row NaN.
+	if (qvk_nonfinite(amax)) {
+		if (gl_LocalInvocationID.x == 0u)
+			sa[row] = uintBitsToFloat(0x7fc00000u);
+		for (uint b = gl_LocalInvocationID.x; b < nb; b += WG) {
+			for (uint w = 0u; w < 8u; w++)
+				qa[row * (Kp / 4u) + b * 8u + w] = 0u;
+			suma[row * nb + b] = 0;
+		}
+		return;
+	}
 	if (gl_LocalInvocationID.x == 0u)
 		sa[row] = d;
 	for (uint b = gl_LocalInvocationID.x; b < nb; b += WG) {
