@@ -45,6 +45,16 @@ int qvk_cmd_bench(int argc, char **argv)
 	if (argv[1][0] == '-')
 		return qvk_bench_model(argc, argv);
 	if (!strcmp(argv[1], "all")) {
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+				qvk_bench_usage(stdout);
+				return 0;
+			}
+			return qvk_tool_usage_error("bench", "bench all takes "
+						    "no options ('%s'); run "
+						    "one benchmark for those",
+						    argv[i]);
+		}
 		for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_benches); i++) {
 			char *args[] = { (char *)qvk_benches[i].name, NULL };
 

@@ -9,6 +9,7 @@
 #include <qvk/fp16.h>
 #include <qvk/quant.h>
 #include <qvk/format.h>
+#include <qvk/kquant.h>
 #include <qvk/metrics.h>
 #include <qvk/matmul.h>
 #include <qvk/model.h>
