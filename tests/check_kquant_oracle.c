@@ -4,7 +4,8 @@
  * llama (dim 256, 2 layers, grouped queries, stories260K's 512-token
  * vocabulary) in F32 is quantized by llama.cpp's own quantizer
  * (tools/oracle: llama-oracle quantize) to Q4_K_M, Q5_K_M, Q6_K, Q3_K_M,
- * Q2_K, IQ4_XS and IQ4_NL, and for each file
+ * Q2_K, IQ4_XS, IQ4_NL and Q4_0 (Q4_0 layers, a Q6_K classifier), and for
+ * each file
  *   - qvk reads every tensor, of the types llama.cpp chose for it, and its
  *     rows equal ggml's own dequantization (llama-oracle dequant, ggml's
  *     to_float) bit for bit;
@@ -56,6 +57,11 @@ static const struct {
 	{ "IQ4_NL", { QVK_GGML_TYPE_IQ4_NL, 0 } },
 	{ "Q3_K_M", { QVK_GGML_TYPE_Q3_K, 0 } },
 	{ "Q2_K", { QVK_GGML_TYPE_Q2_K, 0 } },
+	/*
+	 * llama.cpp's Q4_0 keeps the classifier Q6_K: the grouped kernels
+	 * then read that activation per 32-block too (ACT_BLOCK)
+	 */
+	{ "Q4_0", { QVK_GGML_TYPE_Q4_0, QVK_GGML_TYPE_Q6_K } },
 };
 #define QVK_MAX_REL_L2 2.5e-2
 #define QVK_PROMPT 8u  /* greedy decoding after the first 8 tokens */
