@@ -165,7 +165,7 @@ static void qvk_check_tensors(const char *bin, const char *file,
 {
 	bool seen[2] = { needs[0] == 0, needs[1] == 0 };
 	uint32_t types[64] = { 0 }, n_types = 0;
-	char cmd[4096], out[256];
+	char cmd[4096], out[600];
 
 	mix[0] = '\0';
 	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++) {
@@ -250,7 +250,7 @@ static uint32_t qvk_greedy_same(const char *bin, const char *file,
 START_TEST(test_llama_cpp_files_run)
 {
 	uint64_t seed = qvk_test_seed("kquant llama.cpp files");
-	char bin[1024], dir[64], f32[128], file[160], cmd[4096];
+	char bin[1024], dir[512], f32[600], file[640], cmd[4096];
 	uint32_t tokens[QVK_POS];
 	float *ref = malloc((size_t)QVK_POS * 512 * 4);
 	float *gpu = malloc((size_t)QVK_POS * 512 * 4);
@@ -258,8 +258,7 @@ START_TEST(test_llama_cpp_files_run)
 	ck_assert(ref && gpu);
 	if (!qvk_test_oracle(bin, sizeof(bin)))
 		goto out;
-	snprintf(dir, sizeof(dir), "/tmp/qvk-kq-oracle-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	qvk_test_tmpdir("kq-oracle", dir, sizeof(dir));
 	snprintf(f32, sizeof(f32), "%s/f32.gguf", dir);
 	qvk_write_f32_llama(f32, &seed);
 	tokens[0] = 1; /* BOS */
@@ -271,7 +270,7 @@ START_TEST(test_llama_cpp_files_run)
 		uint32_t top1 = 0, vocab, same;
 		struct qvk_model *m;
 		struct qvk_llm *llm;
-		char mix[256], lpath[200];
+		char mix[256], lpath[600];
 		size_t len;
 		float *lc;
 
@@ -329,8 +328,7 @@ START_TEST(test_llama_cpp_files_run)
 		qvk_model_destroy(m);
 		unlink(file);
 	}
-	unlink(f32);
-	rmdir(dir);
+	qvk_test_rmtree(dir);
 out:
 	free(ref);
 	free(gpu);
