@@ -37,24 +37,43 @@ struct qvk_chat_args {
 	bool verbose_prompt;
 };
 
+/* The format names, comma-separated, in lines of @width after @indent. */
+static void qvk_chat_print_names(const char *indent, size_t width)
+{
+	size_t col = 0;
+
+	for (int t = QVK_CHAT_UNKNOWN + 1; t < QVK_CHAT_TEMPLATE_COUNT; t++) {
+		const char *name = qvk_chat_template_name(t);
+		size_t need = strlen(name) + 1; /* with its comma */
+
+		if (col && col + 1 + need > width) {
+			printf("\n");
+			col = 0;
+		}
+		printf("%s%s%s", col ? " " : indent, name,
+		       t + 1 == QVK_CHAT_TEMPLATE_COUNT ? "\n" : ",");
+		col += (col ? 1 : 0) + need;
+	}
+}
+
 static int qvk_chat_usage(void)
 {
-	char names[512];
-
-	qvk_chat_template_list(names, sizeof(names));
 	printf("usage: qvk chat -m MODEL [--template NAME] [--system TEXT] "
 	       "[-c N] [-n N]\n"
 	       "                [--temp T] [--top-k K] [--top-p P] "
 	       "[--repeat-penalty R] [--seed S]\n"
 	       "                [--verbose-prompt] [--format F] [--group G] "
-	       "[--keep LIST] [--kv-f32]\n\n"
+	       "[--keep LIST] [--kv-f32]\n"
+	       "                [--profile]\n\n"
 	       "Reads one message a line from stdin and streams each reply to "
 	       "stdout, in the\nmodel's chat format; the KV cache is kept "
 	       "across turns. Ends at end of input.\n\n%s"
 	       "  --template NAME   the chat format, when the model's "
 	       "tokenizer.chat_template\n"
-	       "                    is missing or not recognised: %s\n"
-	       "  --system TEXT     a system message before the first turn\n"
+	       "                    is missing or not recognised, one of:\n",
+	       qvk_llm_args_help);
+	qvk_chat_print_names("                    ", 58);
+	printf("  --system TEXT     a system message before the first turn\n"
 	       "  -c, --ctx-size N  context in tokens for the whole session "
 	       "(default: the\n"
 	       "                    model's, at most %u)\n"
@@ -67,7 +86,7 @@ static int qvk_chat_usage(void)
 	       "printed)\n"
 	       "  --verbose-prompt  print each turn's prompt token ids and "
 	       "position to stderr\n",
-	       qvk_llm_args_help, names, QVK_CHAT_DEFAULT_CTX);
+	       QVK_CHAT_DEFAULT_CTX);
 	return 0;
 }
 
