@@ -74,7 +74,8 @@ static char *qvk_chat_render(struct qvk_chat_session *s, size_t *len)
 static size_t qvk_chat_resume(struct qvk_chat_session *s, const char *p,
 			      size_t len, uint32_t *pos)
 {
-	if (len >= s->fed.len && !memcmp(p, s->fed.s, s->fed.len)) {
+	if (len >= s->fed.len &&
+	    (!s->fed.len || !memcmp(p, s->fed.s, s->fed.len))) {
 		*pos = s->n_past;
 		return s->fed.len;
 	}
@@ -82,7 +83,8 @@ static size_t qvk_chat_resume(struct qvk_chat_session *s, const char *p,
 	 * The format rewrote the last reply (Llama 3 and Gemma trim it):
 	 * feed the reply again as rendered, from the end of the last prompt.
 	 */
-	if (len >= s->prompt_len && !memcmp(p, s->fed.s, s->prompt_len)) {
+	if (s->prompt_len && len >= s->prompt_len &&
+	    !memcmp(p, s->fed.s, s->prompt_len)) {
 		*pos = s->n_past_prompt;
 		return s->prompt_len;
 	}
