@@ -121,9 +121,9 @@ static size_t check_vocab_vectors(struct qvk_tokenizer *tok,
 	       n_ok, n_inputs);
 	ck_assert_uint_ge(n_inputs, 30);
 	ck_assert_uint_eq(n_ok, n_inputs);
-	return n_inputs;
 	free(inp);
 	free(out);
+	return n_inputs;
 }
 
 START_TEST(test_llama_spm_vectors)

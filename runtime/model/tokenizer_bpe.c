@@ -305,18 +305,14 @@ qvk_status qvk_bpe_encode(const struct qvk_tokenizer *tok, struct qvk_ctx *ctx,
 	struct qvk_bpe_state s = { .tok = tok };
 	uint32_t *cp = NULL, *lens, *tmp;
 	uint8_t *flags;
-	char *bytes = NULL;
-	size_t n_cp = 0, n_words, n_bytes = 0, heap_cap;
+	char *word = NULL;
+	size_t n_cp = 0, n_words, word_max = 0, heap_cap;
 	qvk_status st = QVK_OK;
 
 	if (!len)
 		return QVK_OK;
-	/* an invalid byte turns into U+FFFD: up to 3 bytes per byte */
-	if (len > UINT32_MAX / 3 || !qvk_mul_size(len, 9, &heap_cap) ||
-	    !(cp = malloc(len * (3 * sizeof(uint32_t) + 1))) ||
-	    !(bytes = malloc(3 * len)) ||
-	    !(s.sym = malloc(3 * len * sizeof(*s.sym))) ||
-	    !(s.heap = malloc(heap_cap * sizeof(*s.heap)))) {
+	if (len > UINT32_MAX / 4 ||
+	    !(cp = malloc(len * (3 * sizeof(uint32_t) + 1)))) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: %zu bytes of "
 			       "text", len);
 		goto out_free;
@@ -332,18 +328,28 @@ qvk_status qvk_bpe_encode(const struct qvk_tokenizer *tok, struct qvk_ctx *ctx,
 		i += step;
 	}
 	n_words = qvk_pretok_split(tok->pre, cp, flags, n_cp, lens, tmp);
+	/* merging needs room for the longest word only (U+FFFD: 3 bytes) */
+	for (size_t w = 0; w < n_words; w++)
+		word_max = QVK_MAX(word_max, 4 * (size_t)lens[w]);
+	if (!(word = malloc(word_max)) ||
+	    !(s.sym = malloc(word_max * sizeof(*s.sym))) ||
+	    !qvk_mul_size(word_max, 3, &heap_cap) ||
+	    !(s.heap = malloc(heap_cap * sizeof(*s.heap)))) {
+		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: a word of %zu "
+			       "bytes", word_max / 4);
+		goto out_free;
+	}
 	for (size_t w = 0, c = 0; w < n_words; w++) {
-		size_t start = n_bytes;
+		size_t bytes = 0;
 
 		for (uint32_t k = 0; k < lens[w]; k++, c++)
-			n_bytes += qvk_utf8_encode(cp[c], bytes + n_bytes);
-		qvk_bpe_word(&s, bytes + start, (uint32_t)(n_bytes - start),
-			     tokens, max, n);
+			bytes += qvk_utf8_encode(cp[c], word + bytes);
+		qvk_bpe_word(&s, word, (uint32_t)bytes, tokens, max, n);
 	}
 out_free:
-	free(bytes);
 	free(s.heap);
 	free(s.sym);
+	free(word);
 	free(cp);
 	return st;
 }
