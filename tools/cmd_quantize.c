@@ -4,14 +4,16 @@
  * GGUF file (tokenizer included), with RTN, MSE clipping, AWQ, SmoothQuant
  * or GPTQ, calibrated on a text file where the method needs it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <qvk/quantize.h>
 
-#include "tool.h"
+#include "llm_setup.h"
 
 const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
@@ -19,6 +21,7 @@ const char qvk_cmd_quantize_summary[] =
 struct qvk_quantize_args {
 	const char *in, *out, *tokenizer, *calib;
 	uint64_t calib_tokens;
+	bool allow_requantize;
 	struct qvk_quantize_options opt;
 };
 
@@ -27,7 +30,8 @@ static int qvk_quantize_usage(void)
 	printf("usage: qvk quantize IN OUT [--format F] [--group G] "
 	       "[--method M] [--calib TEXT]\n"
 	       "                    [--calib-tokens N] [--keep LIST] "
-	       "[-t TOKENIZER] [--alpha A]\n\n"
+	       "[-t TOKENIZER] [--alpha A]\n"
+	       "                    [--allow-requantize]\n\n"
 	       "Writes OUT, a GGUF file with the model quantized and its "
 	       "tokenizer. Group 32\nwith K a multiple of 32 uses GGUF's "
 	       "Q8_0/Q4_0/Q4_1 (llama.cpp runs such files);\nother groups "
@@ -54,7 +58,13 @@ static int qvk_quantize_usage(void)
 	       "                    a GLOB that matches no tensor is an "
 	       "error\n"
 	       "  --alpha A         SmoothQuant migration strength (default "
-	       "0.5)\n");
+	       "0.5)\n"
+	       "  --allow-requantize  quantize an IN that already holds "
+	       "quantized weights\n"
+	       "                    (refused by default: a second rounding on "
+	       "top of the first;\n"
+	       "                    quantize the F32/F16 original instead)\n\n"
+	       "OUT's folder is checked for writing before any work starts.\n");
 	return 0;
 }
 
@@ -85,6 +95,10 @@ static bool qvk_quantize_parse(int argc, char **argv,
 						     "argument '%s'", arg);
 				return false;
 			}
+			continue;
+		}
+		if (!strcmp(arg, "--allow-requantize")) {
+			a->allow_requantize = true;
 			continue;
 		}
 		if (!val) {
@@ -157,8 +171,7 @@ static bool qvk_quantize_parse(int argc, char **argv,
 		a->opt.group = type_group;
 	}
 	if (!a->in || !a->out) {
-		qvk_tool_usage_error("quantize", "needs IN and OUT (see qvk "
-				     "quantize --help)");
+		qvk_tool_usage_error("quantize", "needs IN and OUT");
 		return false;
 	}
 	if (qvk_quant_method_needs_calib(a->opt.method) &&
@@ -204,6 +217,66 @@ static bool qvk_quantize_calib(struct qvk_ctx *ctx,
 	return true;
 }
 
+/*
+ * OUT must be writable before any work: not a folder, and a file can be
+ * made in its folder (a probe made and removed there, which also catches
+ * read-only mounts that access(2) would not).
+ */
+static bool qvk_quantize_out_ok(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	char *probe = malloc(strlen(out) + 32);
+	struct stat sb;
+	int fd = -1;
+
+	if (!probe) {
+		fprintf(stderr, "qvk quantize: out of memory\n");
+		return false;
+	}
+	if (stat(out, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "qvk quantize: OUT %s is %s: give the path of "
+				"the file to write\n", out,
+			S_ISDIR(sb.st_mode) ? "a folder" : "not a regular file");
+		goto out_free;
+	}
+	if (!slash)
+		strcpy(probe, ".");
+	else
+		snprintf(probe, strlen(out) + 32, "%.*s", slash == out ? 1 :
+			 (int)(slash - out), out);
+	strcat(probe, "/.qvk-quantize-XXXXXX");
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		int err = errno;
+
+		*strrchr(probe, '/') = 0;
+		fprintf(stderr, "qvk quantize: cannot write OUT %s: its folder "
+				"%s: %s\n", out, probe, strerror(err));
+		goto out_free;
+	}
+	close(fd);
+	unlink(probe);
+out_free:
+	free(probe);
+	return fd >= 0;
+}
+
+/* Quantized weights are not quantized again without --allow-requantize. */
+static bool qvk_quantize_input_ok(const struct qvk_quantize_args *a,
+				  const struct qvk_model *model)
+{
+	const struct qvk_host_tensor *q = qvk_llm_first_quantized(model);
+
+	if (!q || a->opt.format < QVK_WEIGHTS_Q8 || a->allow_requantize)
+		return true;
+	fprintf(stderr, "qvk quantize: %s already holds quantized weights "
+			"(%s is %s): quantizing them again adds a second "
+			"rounding error to the first. Quantize the F32/F16 "
+			"original, or pass --allow-requantize\n", a->in,
+		q->name, qvk_ggml_type_name(q->type));
+	return false;
+}
+
 static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 {
 	struct qvk_tokenizer *tok = NULL;
@@ -215,9 +288,13 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	qvk_status st;
 	int rc = 1;
 
+	if (!qvk_quantize_out_ok(a->out))
+		return 1;
 	st = qvk_model_load(ctx, a->in, &model);
 	if (st != QVK_OK)
 		return qvk_tool_fail(ctx, st, "quantize", a->in);
+	if (!qvk_quantize_input_ok(a, model))
+		goto out;
 	if (a->tokenizer)
 		st = qvk_tokenizer_load(ctx, a->tokenizer, &tok);
 	else if (model->gguf)

@@ -118,6 +118,19 @@ out_model:
 	return false;
 }
 
+const struct qvk_host_tensor *qvk_llm_first_quantized(
+	const struct qvk_model *model)
+{
+	for (uint32_t i = 0; i < qvk_model_tensor_count(model); i++) {
+		const struct qvk_host_tensor *t = qvk_model_tensor_at(model, i);
+		const struct qvk_type_info *info = qvk_type_info(t->type);
+
+		if (info && info->quantized)
+			return t;
+	}
+	return NULL;
+}
+
 void qvk_llm_print_profile(FILE *f, const struct qvk_llm *llm,
 			   const char *indent)
 {

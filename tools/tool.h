@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <qvk/qvk.h>
 
@@ -57,8 +58,21 @@ struct qvk_ctx *qvk_tool_ctx(const char *cmd);
 #define QVK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define QVK_DIV_ROUND_UP(a, b) (((a) + (b) - 1) / (b))
 
-/* A whole file, NUL-terminated (@len excludes the NUL); NULL with errno. */
+/*
+ * A whole file, NUL-terminated (@len excludes the NUL); NULL with errno
+ * (EISDIR for a folder, EINVAL for anything else but a regular file).
+ */
 char *qvk_tool_read_file(const char *path, size_t *len);
+/* The rest of @f (stdin, a pipe), the same way. */
+char *qvk_tool_read_stream(FILE *f, size_t *len);
+
+/*
+ * @len bytes of @s as a JSON string: RFC 8259 escapes, and each byte that
+ * is not part of valid UTF-8 (a byte token, half a character) as U+FFFD.
+ */
+void qvk_tool_json_string(FILE *f, const char *s, size_t len);
+/* Bytes of the UTF-8 character at @s (1..4), 0 if not valid UTF-8. */
+size_t qvk_tool_utf8_len(const char *s, size_t avail);
 
 /* Monotonic time in seconds. */
 double qvk_tool_now_s(void);

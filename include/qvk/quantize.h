@@ -111,8 +111,9 @@ struct qvk_ppl_result {
  * Perplexity of @test over @tokens (the text, no BOS) in non-overlapping
  * windows of @window positions (BOS then window-1 text tokens), and the
  * KL divergence and top-1 agreement against @ref on the same windows when
- * @ref is not NULL. @max_tokens (0: all) caps the scored tokens to whole
- * windows. Both models must have max_seq and max_batch >= @window.
+ * @ref is not NULL. @max_tokens (0: all) scores exactly that many tokens
+ * (the last window then holds fewer; text past the last whole window is
+ * never scored). Both models must have max_seq and max_batch >= @window.
  * Progress "perplexity" through @ctx per window.
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_ppl_evaluate(

@@ -28,6 +28,7 @@
 #include <qvk/fp16.h>
 #include <qvk/quant.h>
 #include <qvk/format.h>
+#include <qvk/kquant.h>
 #include <qvk/metrics.h>
 #include <qvk/matmul.h>
 #include <qvk/model.h>
@@ -36,5 +37,6 @@
 #include <qvk/llm.h>
 #include <qvk/quantize.h>
 #include <qvk/telemetry.h>
+#include <qvk/bench.h>
 
 #endif

@@ -10,7 +10,7 @@
 	X(ERR_DEVICE_MEMORY, "out of device memory")                           \
 	X(ERR_VULKAN, "Vulkan call failed")                                    \
 	X(ERR_NO_DEVICE, "no usable Vulkan device")                            \
-	X(ERR_UNSUPPORTED, "not supported on this device or build")           \
+	X(ERR_UNSUPPORTED, "not supported")                                    \
 	X(ERR_IO, "input/output error")                                        \
 	X(ERR_FORMAT, "malformed input")                                       \
 	X(ERR_NOT_FOUND, "not found")                                          \

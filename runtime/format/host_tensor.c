@@ -2,7 +2,7 @@
 /*
  * Host tensors: the size of a tensor of any type qvk reads, and its rows
  * as float -- ggml's block layouts dequantized exactly as ggml-quants.c
- * does, qvk's own types (include/qvk/format.h) through the quantization
+ * does (K-quants and IQ4 through kquant.c), qvk's own types (include/qvk/format.h) through the quantization
  * core's dequantizer -- plus the lossless conversion of qvk-typed tensors
  * to and from struct qvk_qtensor.
  */
@@ -194,7 +194,10 @@ qvk_status qvk_host_tensor_row(const struct qvk_host_tensor *t, uint64_t row,
 		qvk_row_blocks32(t->type, src, k, bb, out);
 		break;
 	default:
-		return QVK_ERR_INVALID_ARG;
+		if (qvk_type_info(t->type)->kernel != QVK_KERNEL_KQUANT)
+			return QVK_ERR_INVALID_ARG;
+		qvk_kq_row_dequantize(t->type, src, k, out);
+		break;
 	}
 	return QVK_OK;
 }

@@ -23,7 +23,16 @@ static bool qvk_is_float(const struct qvk_mm_weight *w)
 	return w->kind == QVK_MM_F32 || w->kind == QVK_MM_F16;
 }
 
-/* Which representations each activation needs: int8, fp32 or both. */
+static bool qvk_is_kq(const struct qvk_mm_weight *w)
+{
+	return w->kind == QVK_MM_KQ;
+}
+
+/*
+ * Which representations each activation needs: int8, fp32 or both; and
+ * whether its int8 form has a scale per 32-block, which K-quant weights
+ * read (their other consumers then read that form too).
+ */
 static void qvk_llm_needs(struct qvk_llm *llm)
 {
 	const struct qvk_llm_weights *w = &llm->w;
@@ -36,12 +45,17 @@ static void qvk_llm_needs(struct qvk_llm *llm)
 		for (size_t i = 0; i < QVK_ARRAY_SIZE(dim_in); i++) {
 			llm->need.dim_f32 |= qvk_is_float(dim_in[i]);
 			llm->need.dim_q8 |= !qvk_is_float(dim_in[i]);
+			llm->need.dim_block |= qvk_is_kq(dim_in[i]);
 		}
 		llm->need.attn_q8 |= !qvk_is_float(L->wo);
+		llm->need.attn_block |= qvk_is_kq(L->wo);
 		llm->need.hid_f32 |= qvk_is_float(L->w2);
 		llm->need.hid_q8 |= !qvk_is_float(L->w2);
+		llm->need.hid_block |= qvk_is_kq(L->w2);
 	}
 	llm->need.final_f32 = qvk_is_float(w->output);
+	/* the classifier reads the normed x too (act_dim, act_last) */
+	llm->need.dim_block |= qvk_is_kq(w->output);
 }
 
 static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
@@ -70,13 +84,17 @@ static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
 		st = qvk_buffer_create(dev, bufs[i].kind, bufs[i].bytes, 4,
 				       bufs[i].buf);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, md->dim, false, &llm->act_dim);
+		st = qvk_mm_act_create(dev, m, md->dim, llm->need.dim_block,
+				       &llm->act_dim);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, q_dim, false, &llm->act_attn);
+		st = qvk_mm_act_create(dev, m, q_dim, llm->need.attn_block,
+				       &llm->act_attn);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, md->hidden_dim, false, &llm->act_hid);
+		st = qvk_mm_act_create(dev, m, md->hidden_dim,
+				       llm->need.hid_block, &llm->act_hid);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, 1, md->dim, false, &llm->act_last);
+		st = qvk_mm_act_create(dev, 1, md->dim, llm->need.dim_block,
+				       &llm->act_last);
 	if (st != QVK_OK)
 		return st;
 	llm->kv = calloc(2 * (size_t)llm->w.n_layers, sizeof(*llm->kv));

@@ -49,6 +49,8 @@ struct qvk_llm {
 	struct qvk_mm mm;
 	struct {
 		bool dim_q8, dim_f32, attn_q8, hid_q8, hid_f32, final_f32;
+		/* int8 with a scale per 32-block (K-quant consumers) */
+		bool dim_block, attn_block, hid_block;
 	} need;
 
 	struct qvk_buffer *step;      /* struct qvk_ops_step, host-visible */

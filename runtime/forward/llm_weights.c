@@ -2,8 +2,9 @@
 /*
  * Model weights onto the device: each linear layer in the requested format
  * (quantized at load with round-to-nearest, or taken as stored when the
- * file already holds that GGUF block type at group 32, losslessly), norms
- * and the embedding table in fp32.
+ * file already holds that GGUF block type at group 32, losslessly;
+ * K-quants and IQ4 always as stored unless --format or --keep ask for
+ * another), norms and the embedding table in fp32.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,51 @@ static enum qvk_weight_format qvk_auto_format(const struct qvk_host_tensor *t)
 	       qf == QVK_QFORMAT_Q4A ? QVK_WEIGHTS_Q4A : QVK_WEIGHTS_Q8;
 }
 
+/* What a linear layer runs as: a format at a group, or a stored K-quant. */
+struct qvk_linear_used {
+	enum qvk_weight_format format;
+	uint32_t group;
+	uint32_t kq_type; /* a K-quant/IQ4 type run as stored, else 0 */
+};
+
+static bool qvk_used_equal(const struct qvk_linear_used *a,
+			   const struct qvk_linear_used *b)
+{
+	return a->kq_type == b->kq_type &&
+	       (a->kq_type || (a->format == b->format && a->group == b->group));
+}
+
+/* "q8 g32", "q4 per-row", "f16", "Q4_K" (@group: with the group). */
+static const char *qvk_used_name(const struct qvk_linear_used *u, bool group,
+				 char *buf, size_t size)
+{
+	if (u->kq_type)
+		return qvk_ggml_type_name(u->kq_type);
+	if (!group || u->format < QVK_WEIGHTS_Q8)
+		return qvk_weight_format_name(u->format);
+	if (u->group)
+		snprintf(buf, size, "%s g%u", qvk_weight_format_name(u->format),
+			 u->group);
+	else
+		snprintf(buf, size, "%s per-row", qvk_weight_format_name(u->format));
+	return buf;
+}
+
+/* A K-quant/IQ4 tensor onto the device as stored. */
+static qvk_status qvk_load_kq(struct qvk_device *dev,
+			      const struct qvk_host_tensor *t, uint32_t n,
+			      uint32_t k, struct qvk_mm_weight **out)
+{
+	struct qvk_kqtensor *kt;
+	qvk_status st = qvk_kqtensor_from_gguf(dev->ctx, t->name, t->type,
+					       t->data, t->size_bytes, n, k, &kt);
+
+	if (st == QVK_OK)
+		st = qvk_mm_weight_upload_kq(dev, kt, out);
+	qvk_kqtensor_destroy(kt);
+	return st;
+}
+
 /*
  * @alias: a second name the tensor answers to in --keep (a classifier
  * tied to the embedding is also output.weight), or NULL.
@@ -43,8 +89,8 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 				  const struct qvk_llm_options *opt,
 				  struct qvk_keep *keep,
 				  struct qvk_mm_weight **out,
-				  enum qvk_weight_format *used,
-				  uint32_t *group_used, bool float_as_stored)
+				  struct qvk_linear_used *used,
+				  bool float_as_stored)
 {
 	struct qvk_ctx *ctx = dev->ctx;
 	enum qvk_weight_format f = qvk_keep_lookup(keep, t->name, alias);
@@ -58,6 +104,16 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	float *w;
 	qvk_status st = QVK_OK;
 
+	if (n > UINT32_MAX || k > UINT32_MAX || !t->data)
+		return qvk_error(ctx, QVK_ERR_FORMAT, "tensor %s: shape "
+				 "(%llu, %llu) unusable", t->name,
+				 (unsigned long long)n, (unsigned long long)k);
+	/* K-quants and IQ4 run as stored unless something asks otherwise */
+	if (f == QVK_WEIGHTS_AUTO && opt->format == QVK_WEIGHTS_AUTO &&
+	    qvk_kq_type(t->type)) {
+		*used = (struct qvk_linear_used){ .kq_type = t->type };
+		return qvk_load_kq(dev, t, (uint32_t)n, (uint32_t)k, out);
+	}
 	if (f == QVK_WEIGHTS_AUTO && opt->format == QVK_WEIGHTS_AUTO &&
 	    float_as_stored && (t->type == QVK_GGML_TYPE_F32 ||
 				t->type == QVK_GGML_TYPE_F16))
@@ -66,12 +122,7 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	if (f == QVK_WEIGHTS_AUTO)
 		f = opt->format != QVK_WEIGHTS_AUTO ? opt->format :
 						      qvk_auto_format(t);
-	*used = f;
-	*group_used = opt->group;
-	if (n > UINT32_MAX || k > UINT32_MAX || !t->data)
-		return qvk_error(ctx, QVK_ERR_FORMAT, "tensor %s: shape "
-				 "(%llu, %llu) unusable", t->name,
-				 (unsigned long long)n, (unsigned long long)k);
+	*used = (struct qvk_linear_used){ .format = f, .group = opt->group };
 	/*
 	 * Stored as the very layout wanted (auto: whatever group the file
 	 * has): take the codes losslessly.
@@ -79,7 +130,7 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	if (stored_qvk && f >= QVK_WEIGHTS_Q8 &&
 	    qvk_weight_format_qformat(f) == stored_fmt &&
 	    (opt->format == QVK_WEIGHTS_AUTO || opt->group == stored_group)) {
-		*group_used = stored_group;
+		used->group = stored_group;
 		st = qvk_qtensor_from_host(ctx, t, &qt);
 		if (st == QVK_OK)
 			st = qvk_mm_weight_upload_q(dev, qt, out);
@@ -89,7 +140,7 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	if (f >= QVK_WEIGHTS_Q8 &&
 	    t->type == qvk_ggml_type_gguf(qvk_weight_format_qformat(f)) &&
 	    (opt->group == 32 || opt->format == QVK_WEIGHTS_AUTO)) {
-		*group_used = 32;
+		used->group = 32;
 		st = qvk_qtensor_from_gguf(ctx, t->name, t->type, t->data,
 					   t->size_bytes, (uint32_t)n,
 					   (uint32_t)k, &qt);
@@ -196,8 +247,10 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	/* One bar for the whole load, not one per tensor quantized. */
 	qvk_progress_fn progress = dev->ctx->progress_fn;
 	const struct qvk_model_params *p = &model->params;
-	enum qvk_weight_format used, first = QVK_WEIGHTS_AUTO, out_fmt;
-	uint32_t group = 0, first_group = 0;
+	/* the distinct formats of the layers, for qvk_llm_describe() */
+	struct qvk_linear_used used, kinds[4], out_used;
+	uint32_t n_kinds = 0;
+	char buf[2][32];
 	/*
 	 * A file that `qvk quantize` wrote says which tensors it left in
 	 * float (--keep, --format f32/f16): auto keeps them so.
@@ -205,7 +258,7 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	bool float_as_stored = model->gguf &&
 			       qvk_gguf_find(model->gguf, "qvk.quantize.method");
 	double total = (double)p->n_layers * 7 + 1, done = 0;
-	bool mixed = false;
+	bool more = false;
 	struct qvk_keep *keep;
 	qvk_status st;
 
@@ -246,14 +299,15 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 		for (int i = 0; st == QVK_OK && i < 7; i++) {
 			dev->ctx->progress_fn = NULL;
 			st = qvk_load_linear(dev, lin[i], NULL, opt, keep,
-					     slot[i], &used, &group,
-					     float_as_stored);
+					     slot[i], &used, float_as_stored);
 			dev->ctx->progress_fn = progress;
-			if (first == QVK_WEIGHTS_AUTO) {
-				first = used;
-				first_group = group;
-			}
-			mixed |= used != first || group != first_group;
+			uint32_t u = 0;
+
+			while (u < n_kinds && !qvk_used_equal(&kinds[u], &used))
+				u++;
+			if (u == n_kinds && n_kinds < QVK_ARRAY_SIZE(kinds))
+				kinds[n_kinds++] = used;
+			more |= u == QVK_ARRAY_SIZE(kinds);
 			qvk_progress(dev->ctx, "loading weights", ++done, total);
 		}
 	}
@@ -264,7 +318,7 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	if (st == QVK_OK)
 		st = qvk_load_linear(dev, &model->output,
 				     p->shared_classifier ? "output.weight" : NULL,
-				     opt, keep, &w->output, &out_fmt, &group,
+				     opt, keep, &w->output, &out_used,
 				     float_as_stored);
 	dev->ctx->progress_fn = progress;
 	qvk_progress(dev->ctx, "loading weights", total, total);
@@ -281,14 +335,18 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 		qvk_llm_weights_finish(w);
 		return st;
 	}
-	snprintf(w->describe, sizeof(w->describe), "%s%s%s, classifier %s",
-		 qvk_weight_format_name(first), mixed ? " (mixed)" : "",
-		 first >= QVK_WEIGHTS_Q8 ?
-			 (first_group ? (first_group == 32 ? " g32" :
-					first_group == 64 ? " g64" : " g128") :
-				       " per-row") :
-			 "",
-		 qvk_weight_format_name(out_fmt));
+	/* "q8 g32, classifier q8", "Q4_K+Q6_K, classifier Q6_K" */
+	for (uint32_t u = 0; u < n_kinds; u++) {
+		size_t len = strlen(w->describe);
+
+		snprintf(w->describe + len, sizeof(w->describe) - len, "%s%s",
+			 u ? "+" : "",
+			 qvk_used_name(&kinds[u], true, buf[0], sizeof(buf[0])));
+	}
+	snprintf(w->describe + strlen(w->describe),
+		 sizeof(w->describe) - strlen(w->describe), "%s, classifier %s",
+		 more ? "+..." : "",
+		 qvk_used_name(&out_used, false, buf[1], sizeof(buf[1])));
 	return QVK_OK;
 }
 

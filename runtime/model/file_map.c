@@ -29,8 +29,9 @@ qvk_status qvk_map_file(struct qvk_ctx *ctx, const char *path, void **map,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return qvk_error(ctx, QVK_ERR_IO, "%s: not a regular file",
-				 path);
+		return qvk_error(ctx, QVK_ERR_IO, "%s: %s", path,
+				 S_ISDIR(st.st_mode) ? "is a folder, not a file" :
+						       "not a regular file");
 	}
 	if (st.st_size <= 0) {
 		close(fd);

@@ -6,9 +6,11 @@
  * nothing in the file left unused; the format detection, tensor
  * enumeration and the export of llama models back to GGUF.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model_internal.h"
 
@@ -392,6 +394,7 @@ qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
 			  struct qvk_model **out)
 {
 	unsigned char magic[4] = { 0 };
+	struct stat sb;
 	FILE *f;
 
 	if (!out || !path)
@@ -399,7 +402,14 @@ qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (!f)
-		return qvk_error(ctx, QVK_ERR_IO, "%s: cannot open", path);
+		return qvk_error(ctx, QVK_ERR_IO, "%s: cannot open: %s", path,
+				 strerror(errno));
+	/* fopen() opens a folder too; only reading it fails. */
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: is a folder, "
+				 "not a model file", path);
+	}
 	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic)) {
 		fclose(f);
 		return qvk_error(ctx, QVK_ERR_FORMAT,

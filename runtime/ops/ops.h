@@ -146,6 +146,7 @@ struct qvk_ops {
 	struct qvk_pipeline *embed_f32, *embed_f16;
 	/* [0] scalar, [1] vec4 accesses (sizes % 4 == 0, 16-byte offsets) */
 	struct qvk_pipeline *rmsnorm[2], *rmsnorm_q8[2], *act_quant[2];
+	struct qvk_pipeline *act_quant_block; /* scales per 32-block */
 	struct qvk_pipeline *swiglu[2], *swiglu_q8[2];
 	struct qvk_pipeline *rope, *rope_neox, *kv_write, *bias_add;
 	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
@@ -253,6 +254,14 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 				  uint32_t k, uint32_t m, uint32_t x_stride,
 				  const struct qvk_binding *x,
 				  const struct qvk_ops_act *act);
+/*
+ * The same with a scale per 32-element block (QVK_ACT_PER_BLOCK32, what
+ * K-quant weights read): act->sa holds (m, Kp/32) floats.
+ */
+qvk_status qvk_ops_act_quant_block_bind(struct qvk_ops *ops, struct qvk_op *op,
+					uint32_t k, uint32_t m, uint32_t x_stride,
+					const struct qvk_binding *x,
+					const struct qvk_ops_act *act);
 /*
  * RoPE in place on q and k at positions step.pos + r: the first rope_dims
  * of each head, pairs as rope_mode says, by pos * rope_freqs[i], cos and

@@ -12,7 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#if QVK_DRM
 #include <amdgpu.h> /* types only: the library itself is dlopen()ed */
+#else
+/* No libdrm headers (QVK_DRM=0): the opaque handle as amdgpu.h has it. */
+typedef struct amdgpu_device *amdgpu_device_handle;
+#endif
 
 #include <qvk/telemetry.h>
 

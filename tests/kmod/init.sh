@@ -31,6 +31,8 @@ if insmod /qvk_telem.ko $SYNTH; then
 	$TEST abi period torn wrap badioctl fuzz-root crowd unpriv-refused bench
 	# libqvk itself, statically linked, through the mapped page.
 	/libqvk_test --rate-uw $RATE
+	# Joules per token as qvk bench computes them, on the same ramp.
+	/bench_test --rate-uw $RATE
 	$TEST unload
 else
 	echo "QVK_INSMOD default-access FAIL"

@@ -22,7 +22,8 @@ MARKERS=(
 	"QVK_TEST abi PASS" "QVK_TEST period PASS" "QVK_TEST torn PASS"
 	"QVK_TEST wrap PASS" "QVK_TEST badioctl PASS" "QVK_TEST fuzz-root PASS"
 	"QVK_TEST crowd PASS" "QVK_TEST unpriv-refused PASS" "QVK_TEST bench PASS"
-	"QVK_TEST libqvk-synthetic PASS" "QVK_TEST unload PASS"
+	"QVK_TEST libqvk-synthetic PASS" "QVK_TEST bench-energy PASS"
+	"QVK_TEST unload PASS"
 	"QVK_INSMOD group-access OK"
 	"QVK_TEST unpriv-admitted PASS" "QVK_TEST fuzz-unpriv PASS"
 	"QVK_TEST coarse PASS" "QVK_TEST libqvk-coarse PASS" "QVK_RMMOD OK"
@@ -70,10 +71,15 @@ STATIC_CFLAGS="-static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I$SRC
 # shellcheck disable=SC2086
 "$CC" $STATIC_CFLAGS -o "$OUT/root/telem_test" "$SRC"/tests/kmod/telem_vm_*.c ||
 	fail "building the UAPI test program failed"
-# Every telemetry source but the Vulkan timestamp calibration (no Vulkan there).
+# Every telemetry source but the Vulkan timestamp calibration (no Vulkan
+# there) and the QVK_DRM=0 stand-in for the amdgpu source (this build has
+# libdrm's headers, so it takes the real one).
 TELEMETRY_SRCS=
 for f in "$SRC"/runtime/telemetry/*.c; do
-	[ "$(basename "$f")" = gpu_clock.c ] || TELEMETRY_SRCS="$TELEMETRY_SRCS $f"
+	case "$(basename "$f")" in
+	gpu_clock.c | no_amdgpu.c) ;;
+	*) TELEMETRY_SRCS="$TELEMETRY_SRCS $f" ;;
+	esac
 done
 # shellcheck disable=SC2086
 "$CC" $STATIC_CFLAGS -DQVK_VERSION='"vm"' $(pkg-config --cflags libdrm) \
@@ -81,6 +87,13 @@ done
 	"$SRC/runtime/ctx.c" "$SRC/runtime/status.c" \
 	-ldl -lm 2>"$OUT/libqvk_test.log" ||
 	{ cat "$OUT/libqvk_test.log" >&2; fail "building libqvk_vm_test.c failed"; }
+# The benchmark's energy code (runtime/bench/energy.c) on the same sources.
+# shellcheck disable=SC2086
+"$CC" $STATIC_CFLAGS -DQVK_VERSION='"vm"' $(pkg-config --cflags libdrm) \
+	-o "$OUT/root/bench_test" "$SRC/tests/kmod/bench_vm_test.c" $TELEMETRY_SRCS \
+	"$SRC/runtime/bench/energy.c" "$SRC/runtime/ctx.c" "$SRC/runtime/status.c" \
+	-ldl -lm 2>"$OUT/bench_test.log" ||
+	{ cat "$OUT/bench_test.log" >&2; fail "building bench_vm_test.c failed"; }
 
 cp "$(command -v busybox)" "$OUT/root/bin/busybox"
 for applet in sh mount insmod rmmod ls chgrp chmod cat grep uname poweroff sleep dmesg; do
@@ -119,7 +132,7 @@ fi
 grep -qE 'qvk_telem: RAPL unit MSR 0x606 .*(not plausible|faults)' "$LOG" ||
 	problems="$problems\n  the module did not reject TCG's emulated (all-zero) RAPL unit MSR"
 
-grep -E '^(QVK_BENCH|torn:|wrap:|period:|unload:|libqvk:|fuzz:|crowd:|coarse:|hotplug:|modloop:|kmemleak:|QVK_TEST .* UNAVAILABLE)' "$LOG" || true
+grep -E '^(QVK_BENCH|torn:|wrap:|period:|unload:|libqvk:|fuzz:|crowd:|coarse:|hotplug:|modloop:|kmemleak:|QVK_TEST .* UNAVAILABLE|bench:)' "$LOG" || true
 grep -E 'qvk_telem: ' "$LOG" | sed 's/^/  kernel: /' || true
 if [ -n "$problems" ]; then
 	printf 'run-vm-test: FAILED:%b\n' "$problems" >&2
