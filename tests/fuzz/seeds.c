@@ -7,6 +7,9 @@
  * groups 64, 128 and per row), so that every payload check starts from a
  * valid file. With MODEL and TOKENIZER (the real stories260K), also that
  * model as q4a at group 64: real weights, padded rows (hidden 172).
+ *
+ * `fuzz_seeds --chat DIR GGUF...` writes instead the tokenizer.chat_template
+ * of each GGUF, followed by a short conversation, for fuzz_chat.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +93,33 @@ static int seed_quantized(struct qvk_ctx *ctx, const struct qvk_model *model,
 	return st == QVK_OK ? 0 : seed_fail(ctx, path);
 }
 
+/* A chat seed: the template text, then NUL-separated role/content pairs. */
+static int seed_chat(struct qvk_ctx *ctx, const char *dir, const char *gguf)
+{
+	static const char talk[] = "\0system\0You are kind.\0user\0Hello!"
+				   "\0assistant\0Hi. \0user\0 And now?";
+	const char *base = strrchr(gguf, '/') ? strrchr(gguf, '/') + 1 : gguf;
+	struct qvk_gguf_str tpl;
+	struct qvk_gguf *g;
+	char path[4096];
+	FILE *f;
+	int rc = 0;
+
+	if (qvk_gguf_open(ctx, gguf, &g))
+		return seed_fail(ctx, gguf);
+	if (qvk_gguf_get_str(ctx, g, "tokenizer.chat_template", &tpl) == QVK_OK) {
+		snprintf(path, sizeof(path), "%s/%s.chat", dir, base);
+		f = fopen(path, "wb");
+		if (!f || fwrite(tpl.ptr, 1, tpl.len, f) != tpl.len ||
+		    fwrite(talk, 1, sizeof(talk) - 1, f) != sizeof(talk) - 1)
+			rc = 1;
+		if (f && fclose(f))
+			rc = 1;
+	}
+	qvk_gguf_close(g);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -113,8 +143,18 @@ int main(int argc, char **argv)
 	struct qvk_ctx *ctx;
 	int rc = 1;
 
+	if (argc >= 3 && !strcmp(argv[1], "--chat")) {
+		if (qvk_ctx_create(&ctx))
+			return 2;
+		for (int i = 3; i < argc; i++)
+			if (seed_chat(ctx, argv[2], argv[i]))
+				goto out;
+		rc = 0;
+		goto out;
+	}
 	if ((argc != 2 && argc != 4) || qvk_ctx_create(&ctx)) {
-		fprintf(stderr, "usage: fuzz_seeds DIR [MODEL TOKENIZER]\n");
+		fprintf(stderr, "usage: fuzz_seeds DIR [MODEL TOKENIZER] | "
+			"--chat DIR GGUF...\n");
 		return 2;
 	}
 	/* Outside DIR: only GGUF files are corpus entries. */
