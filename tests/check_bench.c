@@ -476,7 +476,7 @@ START_TEST(test_bench_bad_arguments)
 		"bench --synthetic 110m -r 0",
 		"bench --synthetic 110m --group 48",
 		"bench --synthetic 110m --json --csv",  /* both on stdout */
-		"bench --synthetic 110m --save-gguf /tmp/x.gguf", /* no -t */
+		"bench --synthetic 110m --save-gguf /nonexistent/x.gguf", /* no -t */
 		"bench -m /nonexistent.gguf",
 	};
 	char cmd[1024];

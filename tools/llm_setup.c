@@ -123,7 +123,6 @@ const struct qvk_host_tensor *qvk_llm_first_quantized(
 {
 	for (uint32_t i = 0; i < qvk_model_tensor_count(model); i++) {
 		const struct qvk_host_tensor *t = qvk_model_tensor_at(model, i);
-
 		const struct qvk_type_info *info = qvk_type_info(t->type);
 
 		if (info && info->quantized)
