@@ -234,7 +234,7 @@ START_TEST(test_pretokenizers_match_llama_cpp)
 	static const char *const names[] = { "default", "gpt-2", "dbrx",
 		"qwen35", "starcoder", "falcon", "deepseek-llm",
 		"deepseek-coder" };
-	char path[4096], inp[4200], out[4200], tmp[256];
+	char path[4096], inp[4200], out[4200], dir[256], tmp[300];
 	struct qvk_gguf *g;
 	size_t total = 0;
 
@@ -242,7 +242,8 @@ START_TEST(test_pretokenizers_match_llama_cpp)
 		return;
 	qvk_test_source_path("tests/fixtures/tokenizer/pretok.inp", inp,
 			     sizeof(inp));
-	snprintf(tmp, sizeof(tmp), "/tmp/qvk-pretok-%d.gguf", (int)getpid());
+	qvk_test_tmpdir("pretok", dir, sizeof(dir));
+	snprintf(tmp, sizeof(tmp), "%s/vocab.gguf", dir);
 	ck_assert_int_eq(qvk_gguf_open(qvk_test_ctx, path, &g), QVK_OK);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct qvk_gguf_writer *w;
@@ -271,7 +272,7 @@ START_TEST(test_pretokenizers_match_llama_cpp)
 			qvk_test_source_path(rel, out, sizeof(out)));
 		qvk_tokenizer_destroy(tok);
 	}
-	remove(tmp);
+	qvk_test_rmtree(dir);
 	qvk_gguf_close(g);
 	printf("%zu pre-tokenizer vectors equal llama.cpp's\n", total);
 }
