@@ -33,6 +33,7 @@ struct fuzz_vocab {
 	struct qvk_tokenizer *tok;
 	const char *file;
 	bool lossless; /* SentencePiece with byte fallback */
+	bool gguf;     /* spaces are U+2581 in its pieces */
 	uint32_t n_user;
 	uint32_t *user; /* ids of the user-defined tokens */
 };
@@ -61,6 +62,7 @@ static void fuzz_vocab_add(const char *dir, const char *file)
 		    QVK_OK)
 		model.len = 0;
 	v->lossless = model.len == 5 && !memcmp(model.ptr, "llama", 5);
+	v->gguf = strstr(file, ".gguf") != NULL;
 	qvk_gguf_close(g);
 	for (uint32_t id = 0; id < qvk_tokenizer_vocab_size(v->tok); id++)
 		if (qvk_tokenizer_type(v->tok, id) == QVK_TOKEN_USER_DEFINED) {
@@ -100,6 +102,30 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!fuzz_n_vocabs)
 		abort();
 	return 0;
+}
+
+/*
+ * GGUF SentencePiece vocabularies write a space as U+2581, and llama.cpp
+ * (and qvk) merge the text with its spaces so written: a U+2581 in the
+ * text is a space to them (as to SentencePiece), and an invalid UTF-8
+ * lead byte, which claims the bytes after it as a character does, can
+ * take bytes of a space's U+2581, which byte fallback then keeps. Either
+ * way the text does not decode back to itself
+ * (check_tokenizer_vectors.c: test_spm_space_as_u2581).
+ */
+static bool fuzz_spm_space_lossy(const char *text, size_t len)
+{
+	if (memmem(text, len, "\xe2\x96\x81", 3))
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)text[i];
+		size_t claim = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+
+		for (size_t k = 1; k < claim && i + k < len; k++)
+			if (text[i + k] == ' ')
+				return true;
+	}
+	return false;
 }
 
 /* Does @text hold the piece of a user-defined token of @v? */
@@ -156,7 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		out_len += pl;
 	}
 	if (v->lossless && (out_len != len || memcmp(out, text, len)) &&
-	    !fuzz_has_user_token(v, text, len)) {
+	    !fuzz_has_user_token(v, text, len) &&
+	    !(v->gguf && fuzz_spm_space_lossy(text, len))) {
 		fprintf(stderr, "%s: round trip of %zu bytes gave %zu bytes\n",
 			v->file, len, out_len);
 		abort();
