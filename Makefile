@@ -160,7 +160,7 @@ endif
 ifeq ($(QVK_BLAS),1)
 DEB_BUILD += libopenblas-dev liblapacke-dev
 endif
-DEB_CHECK := check libsubunit-dev vulkan-validationlayers python3-jsonschema
+DEB_CHECK := check libsubunit-dev vulkan-validationlayers unicode-data python3-jsonschema
 
 -include kmod/kmod.mk
 

@@ -87,16 +87,17 @@ END_TEST
 /* The committed table is what the generator makes from Debian's data. */
 START_TEST(test_unicode_table_generated)
 {
-	char script[4096], table[4096], cmd[9000], out[64];
+	char script[4096], table[4096], cmd[9000], dir[256], out[300];
 	size_t a_len, b_len;
 	char *a, *b;
 
 	if (access("/usr/share/unicode/UnicodeData.txt", R_OK)) {
-		printf("SKIP: /usr/share/unicode/UnicodeData.txt not found "
-		       "(apt-get install unicode-data)\n");
+		qvk_test_skip_missing("/usr/share/unicode/UnicodeData.txt not "
+				      "found (apt-get install unicode-data)");
 		return;
 	}
-	snprintf(out, sizeof(out), "/tmp/qvk-unicode-%d.c", (int)getpid());
+	qvk_test_tmpdir("unicode", dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/unicode_table.c", dir);
 	snprintf(cmd, sizeof(cmd), "%s > %s",
 		 qvk_test_source_path("tools/gen-unicode-table.sh", script,
 				      sizeof(script)), out);
@@ -104,7 +105,7 @@ START_TEST(test_unicode_table_generated)
 	a = qvk_test_read_file(out, &a_len);
 	b = qvk_test_read_file(qvk_test_source_path("runtime/model/unicode_table.c",
 						    table, sizeof(table)), &b_len);
-	remove(out);
+	qvk_test_rmtree(dir);
 	ck_assert_msg(a_len == b_len && !memcmp(a, b, a_len),
 		      "runtime/model/unicode_table.c differs from what "
 		      "tools/gen-unicode-table.sh makes of this machine's "
@@ -262,17 +263,18 @@ START_TEST(test_bpe_gguf_round_trip)
 	struct qvk_gguf_writer *w;
 	uint32_t ia[256], ib[256];
 	size_t na, nb;
-	char out[64];
+	char dir[256], out[300];
 
 	if (!a)
 		return;
-	snprintf(out, sizeof(out), "/tmp/qvk-bpe-%d.gguf", (int)getpid());
+	qvk_test_tmpdir("bpe-gguf", dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/tokenizer.gguf", dir);
 	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
 	ck_assert_int_eq(qvk_tokenizer_to_gguf(a, w), QVK_OK);
 	ck_assert_int_eq(qvk_gguf_writer_write(w, out), QVK_OK);
 	qvk_gguf_writer_destroy(w);
 	b = qvk_test_tokenizer_load(out);
-	remove(out);
+	qvk_test_rmtree(dir);
 	ck_assert_uint_eq(qvk_tokenizer_vocab_size(a), qvk_tokenizer_vocab_size(b));
 	ck_assert_str_eq(qvk_tokenizer_describe(b), "BPE (qwen2)");
 	ck_assert_str_eq(qvk_tokenizer_chat_template(a),
@@ -306,11 +308,12 @@ static qvk_status load_bpe_variant(int v, struct qvk_tokenizer **tok)
 	static const char *const merges[2] = { "a b", "nospace" };
 	static const uint64_t mlens[2] = { 3, 7 };
 	static const int32_t ints[2] = { 1, 2 };
-	char path[64];
+	char dir[256], path[300];
 	struct qvk_gguf_writer *w;
 	qvk_status st;
 
-	snprintf(path, sizeof(path), "/tmp/qvk-badbpe-%d.gguf", (int)getpid());
+	qvk_test_tmpdir("bad-bpe", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/tokenizer.gguf", dir);
 	ck_assert_int_eq(qvk_gguf_writer_create(qvk_test_ctx, &w), QVK_OK);
 	ck_assert_int_eq(qvk_gguf_writer_set_str(w, "tokenizer.ggml.model",
 						 "gpt2"), QVK_OK);
@@ -336,7 +339,7 @@ static qvk_status load_bpe_variant(int v, struct qvk_tokenizer **tok)
 	ck_assert_int_eq(qvk_gguf_writer_write(w, path), QVK_OK);
 	qvk_gguf_writer_destroy(w);
 	st = qvk_tokenizer_load(qvk_test_ctx, path, tok);
-	remove(path);
+	qvk_test_rmtree(dir);
 	return st;
 }
 

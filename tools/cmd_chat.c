@@ -9,13 +9,12 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <qvk/chat.h>
-#include <qvk/sampler.h>
 
 #include "chat_session.h"
 #include "llm_setup.h"
+#include "sampling_args.h"
 
 const char qvk_cmd_chat_summary[] = "chat with a model in its chat format";
 
@@ -27,8 +26,7 @@ struct qvk_chat_args {
 	const char *system;
 	uint32_t ctx_size; /* 0: the model's, at most QVK_CHAT_DEFAULT_CTX */
 	uint32_t max_reply;
-	struct qvk_sampler_options sampling;
-	bool seed_set;
+	struct qvk_sampling_args sampling;
 	bool verbose_prompt;
 };
 
@@ -55,11 +53,11 @@ static int qvk_chat_usage(void)
 {
 	printf("usage: qvk chat -m MODEL [--template NAME] [--system TEXT] "
 	       "[-c N] [-n N]\n"
-	       "                [--temp T] [--top-k K] [--top-p P] "
-	       "[--repeat-penalty R] [--seed S]\n"
-	       "                [--verbose-prompt] [--format F] [--group G] "
-	       "[--keep LIST] [--kv-f32]\n"
-	       "                [--profile]\n\n"
+	       "                [--temp T] [--top-k K] [--top-p P] [--min-p P] "
+	       "[--repeat-penalty R]\n"
+	       "                [-s S] [--verbose-prompt] [--format F] [--group G] "
+	       "[--keep LIST]\n"
+	       "                [--kv-f32] [--profile]\n\n"
 	       "Reads one message a line from stdin and streams each reply to "
 	       "stdout, in the\nmodel's chat format; the KV cache is kept "
 	       "across turns. Ends at end of input.\n\n%s"
@@ -72,34 +70,28 @@ static int qvk_chat_usage(void)
 	       "  -c, --ctx-size N  context in tokens for the whole session "
 	       "(default: the\n"
 	       "                    model's, at most %u)\n"
-	       "  -n N              most tokens per reply (default 512)\n"
-	       "  --temp T          0 is greedy (default 0.8)\n"
-	       "  --top-k K         keep the K most likely (default 0: off)\n"
-	       "  --top-p P         nucleus sampling (default 0.9)\n"
-	       "  --repeat-penalty R  >= 1 (default 1: off)\n"
-	       "  --seed S          sampling seed (default: from the clock, "
-	       "printed)\n"
+	       "  -n N              most tokens per reply (default 512)\n%s"
 	       "  --verbose-prompt  print each turn's prompt token ids and "
 	       "position to stderr\n",
-	       QVK_CHAT_DEFAULT_CTX);
+	       QVK_CHAT_DEFAULT_CTX, qvk_sampling_args_help);
 	return 0;
 }
 
 static bool qvk_chat_parse(int argc, char **argv, struct qvk_chat_args *a)
 {
 	uint64_t v;
-	double d;
 
 	memset(a, 0, sizeof(*a));
 	a->llm.opt.group = 32;
 	a->max_reply = 512;
-	qvk_sampler_options_default(&a->sampling);
-	a->sampling.temperature = 0.8f;
-	a->sampling.top_p = 0.9f;
+	qvk_sampling_args_init(&a->sampling);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int took = qvk_llm_args_parse("chat", argc, argv, &i, &a->llm);
 
+		if (!took)
+			took = qvk_sampling_args_parse("chat", argc, argv, &i,
+						       &a->sampling);
 		if (took < 0)
 			return false;
 		if (took)
@@ -138,34 +130,12 @@ static bool qvk_chat_parse(int argc, char **argv, struct qvk_chat_args *a)
 			if (!qvk_tool_parse_u64("chat", arg, val, 1, 1u << 20, &v))
 				return false;
 			a->max_reply = (uint32_t)v;
-		} else if (!strcmp(arg, "--temp")) {
-			if (!qvk_tool_parse_double("chat", arg, val, 0, 100, &d))
-				return false;
-			a->sampling.temperature = (float)d;
-		} else if (!strcmp(arg, "--top-k")) {
-			if (!qvk_tool_parse_u64("chat", arg, val, 0, 1u << 24, &v))
-				return false;
-			a->sampling.top_k = (uint32_t)v;
-		} else if (!strcmp(arg, "--top-p")) {
-			if (!qvk_tool_parse_double("chat", arg, val, 1e-6, 1, &d))
-				return false;
-			a->sampling.top_p = (float)d;
-		} else if (!strcmp(arg, "--repeat-penalty")) {
-			if (!qvk_tool_parse_double("chat", arg, val, 1, 100, &d))
-				return false;
-			a->sampling.repeat_penalty = (float)d;
-		} else if (!strcmp(arg, "--seed")) {
-			if (!qvk_tool_parse_u64("chat", arg, val, 0, UINT64_MAX,
-						&a->sampling.seed))
-				return false;
-			a->seed_set = true;
 		} else {
 			qvk_tool_usage_error("chat", "unknown argument '%s'", arg);
 			return false;
 		}
 	}
-	if (!a->seed_set)
-		a->sampling.seed = (uint64_t)time(NULL);
+	qvk_sampling_args_finish(&a->sampling);
 	return true;
 }
 
@@ -239,7 +209,7 @@ int qvk_cmd_chat(int argc, char **argv)
 		return 2;
 	s.max_reply = a.max_reply;
 	s.verbose = a.verbose_prompt;
-	s.seed = a.sampling.seed;
+	s.seed = a.sampling.opt.seed;
 	s.ctx = qvk_tool_ctx("chat");
 	if (!s.ctx)
 		return 1;
@@ -261,7 +231,7 @@ int qvk_cmd_chat(int argc, char **argv)
 		st = qvk_llm_create(dev, model, &a.llm.opt, &s.llm);
 	if (st == QVK_OK)
 		st = qvk_sampler_create(s.ctx, model->params.vocab_size,
-					&a.sampling, &s.smp);
+					&a.sampling.opt, &s.smp);
 	if (st != QVK_OK) {
 		qvk_tool_fail(s.ctx, st, "chat", "loading the model onto the "
 			      "device");
