@@ -198,7 +198,6 @@ qvk_status qvk_bpe_encode(const struct qvk_tokenizer *tok, struct qvk_ctx *ctx,
 
 /* The pre-tokenizer of tokenizer.ggml.pre @name, or NULL. */
 const struct qvk_pretok *qvk_pretok_find(const char *name, size_t len);
-const char *qvk_pretok_name(const struct qvk_pretok *p);
 bool qvk_pretok_ignore_merges(const struct qvk_pretok *p);
 bool qvk_pretok_add_bos(const struct qvk_pretok *p);
 /* Every accepted name, comma-separated, into @buf; returns the length. */

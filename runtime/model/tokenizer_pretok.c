@@ -59,7 +59,6 @@ struct qvk_pretok_step {
 
 struct qvk_pretok {
 	const char *const *names; /* NULL-terminated tokenizer.ggml.pre values */
-	const char *canonical;
 	struct qvk_pretok_step steps[QVK_PRETOK_MAX_STEPS];
 	uint32_t n_steps;
 	/* llama.cpp's per-type flags: a word that is a token skips merging;
@@ -131,35 +130,35 @@ static const struct qvk_cpclass qvk_cls_cjk = { QVK_RANGES(
 #define QVK_NAMES(...) (const char *const[]){ __VA_ARGS__, NULL }
 
 static const struct qvk_pretok qvk_pretoks[] = {
-	{ QVK_NAMES("default"), "default", {
+	{ QVK_NAMES("default"), {
 		QVK_STEP(RUN, &qvk_cls_punct_sym), QVK_STEP(GPT2, NULL),
 		QVK_STEP(RUN, &qvk_cls_number), QVK_STEP(DIGITS3, &qvk_cls_digit) },
 	  4, false, false },
 	{ QVK_NAMES("llama-bpe", "llama3", "llama-v3", "falcon3", "falcon-h1",
-		    "pixtral", "midm-2.0", "lfm2"), "llama-bpe",
+		    "pixtral", "midm-2.0", "lfm2"),
 	  { { QVK_PRETOK_LLAMA3, NULL, 3, false } }, 1, true, true },
-	{ QVK_NAMES("dbrx", "smaug-bpe"), "dbrx",
+	{ QVK_NAMES("dbrx", "smaug-bpe"),
 	  { { QVK_PRETOK_LLAMA3, NULL, 3, false } }, 1, false, false },
-	{ QVK_NAMES("qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"), "qwen2",
+	{ QVK_NAMES("qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"),
 	  { { QVK_PRETOK_LLAMA3, NULL, 1, false } }, 1, false, false },
-	{ QVK_NAMES("qwen35"), "qwen35",
+	{ QVK_NAMES("qwen35"),
 	  { { QVK_PRETOK_LLAMA3, NULL, 1, true } }, 1, false, false },
-	{ QVK_NAMES("gpt-2", "phi-2", "mpt", "olmo", "jais", "exaone4"), "gpt-2",
+	{ QVK_NAMES("gpt-2", "phi-2", "mpt", "olmo", "jais", "exaone4"),
 	  { QVK_STEP(GPT2, NULL) }, 1, false, false },
 	{ QVK_NAMES("starcoder", "refact", "command-r", "smollm", "codeshell",
-		    "exaone", "minerva-7b"), "starcoder",
+		    "exaone", "minerva-7b"),
 	  { QVK_STEP(EACH, &qvk_cls_number), QVK_STEP(GPT2, NULL) }, 2, false,
 	  false },
-	{ QVK_NAMES("falcon"), "falcon", {
+	{ QVK_NAMES("falcon"), {
 		QVK_STEP(RUN, &qvk_cls_punct_sym_tick), QVK_STEP(GPT2, NULL),
 		QVK_STEP(DIGITS3, &qvk_cls_digit) }, 3, false, false },
-	{ QVK_NAMES("deepseek-llm"), "deepseek-llm", {
+	{ QVK_NAMES("deepseek-llm"), {
 		QVK_STEP(EACH, &qvk_cls_newline),
 		QVK_STEP(SPACE_RUN, &qvk_cls_deepseek_letters),
 		QVK_STEP(SPACE_RUN, &qvk_cls_deepseek_punct),
 		QVK_STEP(TRAILING_SPACE, NULL), QVK_STEP(RUN, &qvk_cls_cjk),
 		QVK_STEP(RUN, &qvk_cls_number) }, 6, false, false },
-	{ QVK_NAMES("deepseek-coder"), "deepseek-coder", {
+	{ QVK_NAMES("deepseek-coder"), {
 		QVK_STEP(EACH, &qvk_cls_newline),
 		QVK_STEP(SPACE_RUN, &qvk_cls_letter),
 		QVK_STEP(SPACE_RUN, &qvk_cls_punct), QVK_STEP(RUN, &qvk_cls_cjk),
@@ -173,11 +172,6 @@ const struct qvk_pretok *qvk_pretok_find(const char *name, size_t len)
 			if (strlen(*n) == len && !memcmp(*n, name, len))
 				return &qvk_pretoks[i];
 	return NULL;
-}
-
-const char *qvk_pretok_name(const struct qvk_pretok *p)
-{
-	return p->canonical;
 }
 
 bool qvk_pretok_ignore_merges(const struct qvk_pretok *p)
