@@ -30,7 +30,8 @@ static int qvk_run_usage(void)
 	       "[--temp T] [--top-k K]\n"
 	       "               [--top-p P] [--repeat-penalty R] [--seed S] "
 	       "[--format F] [--group G]\n"
-	       "               [--keep LIST] [--kv-f32] [--profile]\n\n"
+	       "               [--keep LIST] [--kv-f32] [--act-per-token] "
+	       "[--profile]\n\n"
 	       "Streams the generated text to stdout (with no prompt, from "
 	       "BOS), then prints\nprefill and decode tokens/s, time to first "
 	       "token, device memory and energy per\ntoken (or why energy is "
@@ -271,8 +272,9 @@ int qvk_cmd_run(int argc, char **argv)
 		qvk_tool_fail(ctx, st, "run", "loading the model onto the device");
 		goto out;
 	}
-	fprintf(stderr, "model: %s (%u layers, dim %u, vocab %u) on %s, "
-		"weights %s\n", a.llm.model_path, model->params.n_layers,
+	fprintf(stderr, "model: %s (%s, %u layers, dim %u, vocab %u) on %s, "
+		"weights %s\n", a.llm.model_path,
+		qvk_arch_name(model->params.arch), model->params.n_layers,
 		model->params.dim, model->params.vocab_size,
 		qvk_device_info(dev)->name, qvk_llm_describe(llm));
 	/* amdgpu sensors of the very GPU the device layer matched. */

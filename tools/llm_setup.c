@@ -5,7 +5,8 @@
 #include "llm_setup.h"
 
 const char qvk_llm_args_help[] =
-	"  -m MODEL          GGUF (llama) or llama2.c checkpoint (required)\n"
+	"  -m MODEL          GGUF (llama, qwen2, qwen3, phi3) or llama2.c\n"
+	"                    checkpoint (required)\n"
 	"  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry their own)\n"
 	"  --format F        auto|f32|f16|q8|q4|q4a (default auto: quantized\n"
 	"                    tensors as stored, float ones quantized to q8, except\n"
@@ -14,6 +15,8 @@ const char qvk_llm_args_help[] =
 	"  --keep LIST       GLOB=f16|f32,... keep tensors in higher precision,\n"
 	"                    e.g. output.weight=f16 or 'blk.*.ffn_down.weight=f32'\n"
 	"  --kv-f32          keep the KV cache in fp32 (default fp16)\n"
+	"  --act-per-token   int8 activations with one scale per token (default:\n"
+	"                    one per 32 values, as llama.cpp's Q8_0 activations)\n"
 	"  --profile         GPU time per kernel kind at the end\n";
 
 int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
@@ -29,6 +32,10 @@ int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
 	}
 	if (!strcmp(arg, "--kv-f32")) {
 		a->opt.kv_f32 = true;
+		return 1;
+	}
+	if (!strcmp(arg, "--act-per-token")) {
+		a->opt.act_per_token = true;
 		return 1;
 	}
 	if (strcmp(arg, "-m") && strcmp(arg, "-t") && strcmp(arg, "--format") &&

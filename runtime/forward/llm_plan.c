@@ -122,7 +122,7 @@ static qvk_status qvk_rec_biases(struct qvk_rec *r,
 static struct qvk_ops_act qvk_act_bindings(const struct qvk_mm_act *a)
 {
 	return (struct qvk_ops_act){ qvk_ops_whole(a->qa), qvk_ops_whole(a->sa),
-				     qvk_ops_whole(a->suma) };
+				     qvk_ops_whole(a->suma), a->per_block };
 }
 
 /* Matmuls sharing one input, then the barrier their consumers need. */
@@ -175,7 +175,8 @@ static void qvk_rec_copy_last(struct qvk_rec *r)
 			     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_copy, 0,
 			     NULL, 0, NULL);
 	qvk_copy_row(cb, a->qa, d->qa, a->k_padded, last);
-	qvk_copy_row(cb, a->sa, d->sa, 4, last);
+	qvk_copy_row(cb, a->sa, d->sa, qvk_act_sa_bytes(1, a->k, a->per_block),
+		     last);
 	qvk_copy_row(cb, a->suma, d->suma, a->k_padded / 32 * 4, last);
 	qvk_copy_row(cb, a->x, d->x, (VkDeviceSize)a->k * 4, last);
 	vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,

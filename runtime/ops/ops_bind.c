@@ -202,7 +202,7 @@ static qvk_status qvk_ops_check_act(struct qvk_ctx *ctx,
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "qa", &act->qa,
 					    qvk_act_qa_bytes(m, k)));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "sa", &act->sa,
-					    qvk_act_sa_bytes(m)));
+					    qvk_act_sa_bytes(m, k, act->per_block)));
 	return qvk_ops_check_binding(ctx, "suma", &act->suma,
 				     qvk_act_suma_bytes(m, k));
 }
@@ -229,7 +229,7 @@ qvk_status qvk_ops_rmsnorm_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
-				ops->rmsnorm_q8[qvk_ops_vec4(mdl->dim,
+				ops->rmsnorm_q8[act->per_block][qvk_ops_vec4(mdl->dim,
 					(const struct qvk_binding *[]){ x, w }, 2)],
 				(struct qvk_binding[]){ *x, *w, act->qa,
 							act->sa, act->suma });
@@ -257,7 +257,7 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
-				ops->act_quant[qvk_ops_vec4(k | x_stride,
+				ops->act_quant[act->per_block][qvk_ops_vec4(k | x_stride,
 					(const struct qvk_binding *[]){ x }, 1)],
 				(struct qvk_binding[]){ *x, act->qa, act->sa,
 							act->suma });
@@ -471,7 +471,7 @@ qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
-				ops->swiglu_q8[qvk_ops_vec4(mdl->hidden_dim | x_stride,
+				ops->swiglu_q8[act->per_block][qvk_ops_vec4(mdl->hidden_dim | x_stride,
 					(const struct qvk_binding *[]){ gate, up }, 2)],
 				(struct qvk_binding[]){ *gate, *up, act->qa,
 							act->sa, act->suma });

@@ -9,6 +9,8 @@
 //   qa   uint  [M][Kp/4]  element k of token m: int8 in byte k%4 (little
 //                         endian lanes) of word m*Kp/4 + k/4; 0 past K
 //   sa   float [M]        d = amax/127 (0 when the row is all zeros)
+//        or    [M][Kp/32] with ACT_BLOCK: one d per 32-element block, of
+//                         the block's amax (llama.cpp's Q8_0 activations)
 //   suma int   [M][Kp/32] Σ q over each 32-element block
 // q = clamp(round(x * (1/d)), -127, 127): 1/d is a float reciprocal and
 // round() rounds half away from zero (C roundf), exactly as the quantization
@@ -40,11 +42,18 @@ int qvk_act_round(float t)
 // vec4 qvk_act_value4(uint row, uint k4) for elements 4*k4 .. 4*k4+3).
 // Call from every invocation (uniform control flow).
 
-// max |value| over the row, workgroup-wide.
+// Scales per 32-block instead of per token (spec constant 2 of every
+// kernel that includes this part).
+layout(constant_id = 2) const bool ACT_BLOCK = false;
+
+// max |value| over the row, workgroup-wide; 0 with ACT_BLOCK, whose
+// scales come from each block (no reduction then).
 float qvk_act_row_amax(uint row, uint K)
 {
 	float amax = 0.0;
 
+	if (ACT_BLOCK)
+		return 0.0;
 	if (VEC4) {
 		for (uint k = gl_LocalInvocationID.x; k < K / 4u; k += WG) {
 			vec4 a = abs(qvk_act_value4(row, k));
@@ -57,31 +66,45 @@ float qvk_act_row_amax(uint row, uint K)
 	return qvk_wg_max(amax);
 }
 
-// One invocation owns one 32-block: its 8 words and its sum. The values
-// are computed again here (same code as for amax, so the same floats).
+// One invocation owns one 32-block: its 8 words, its sum (and with
+// ACT_BLOCK its scale). The values are computed again here (same code as
+// for amax, so the same floats) and kept in registers for the block.
 void qvk_act_quant_row(uint row, uint K, uint Kp, float amax)
 {
-	float d = amax / QVK_ACT_QMAX;
-	float inv = d > 0.0 ? 1.0 / d : 0.0;
 	uint nb = Kp / QVK_ACT_BLOCK;
 
-	if (gl_LocalInvocationID.x == 0u)
-		sa[row] = d;
+	if (!ACT_BLOCK && gl_LocalInvocationID.x == 0u)
+		sa[row] = amax / QVK_ACT_QMAX;
 	for (uint b = gl_LocalInvocationID.x; b < nb; b += WG) {
+		vec4 v[8];
+		float d = amax / QVK_ACT_QMAX;
 		int s = 0;
+
 		for (uint w = 0u; w < 8u; w++) {
 			uint k = b * QVK_ACT_BLOCK + w * 4u;
-			vec4 v = vec4(0.0);
+			v[w] = vec4(0.0);
 			if (VEC4) {
 				if (k < K)
-					v = qvk_act_value4(row, k / 4u);
+					v[w] = qvk_act_value4(row, k / 4u);
 			} else {
 				for (uint l = 0u; l < 4u; l++)
 					if (k + l < K)
-						v[l] = qvk_act_value(row, k + l);
+						v[w][l] = qvk_act_value(row, k + l);
 			}
-			ivec4 q = ivec4(qvk_act_round(v.x * inv), qvk_act_round(v.y * inv),
-					qvk_act_round(v.z * inv), qvk_act_round(v.w * inv));
+		}
+		if (ACT_BLOCK) {
+			float bmax = 0.0;
+			for (uint w = 0u; w < 8u; w++) {
+				vec4 a = abs(v[w]);
+				bmax = max(bmax, max(max(a.x, a.y), max(a.z, a.w)));
+			}
+			d = bmax / QVK_ACT_QMAX;
+			sa[row * nb + b] = d;
+		}
+		float inv = d > 0.0 ? 1.0 / d : 0.0;
+		for (uint w = 0u; w < 8u; w++) {
+			ivec4 q = ivec4(qvk_act_round(v[w].x * inv), qvk_act_round(v[w].y * inv),
+					qvk_act_round(v[w].z * inv), qvk_act_round(v[w].w * inv));
 			s += q.x + q.y + q.z + q.w;
 			qa[row * (Kp / 4u) + b * 8u + w] =
 				(uint(q.x) & 0xffu) | ((uint(q.y) & 0xffu) << 8) |
