@@ -6,7 +6,12 @@
 #   make bench      benchmarks                           make kmod    the module
 #   make install    PREFIX=/usr/local DESTDIR=           make clean
 #   make check SANITIZE=1   (ASan + UBSan)               make QVK_BLAS=0  no GPTQ/AWQ
+#   make QVK_DRM=0  no libdrm (no DRM node matching)     make size    sizes
+#   make CROSS_COMPILE=aarch64-linux-gnu- ARCH=arm64     cross build
+#   make check SANITIZE=thread  (TSan, concurrency suites)  make fuzz    libFuzzer
 #   make V=1        show commands
+# Install and uninstall live in mk/install.mk; cross builds and size
+# reports in mk/cross.mk and mk/size.mk.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -14,19 +19,21 @@ SHELL := /bin/bash
 QVK_VERSION := 0.1.0
 QVK_SOVERSION := 0
 QVK_BLAS ?= 1
+QVK_DRM ?= 1
 SANITIZE ?= 0
-PREFIX ?= /usr/local
 QVK_MODELS ?= $(abspath $(CURDIR)/../shared/models)
 
-# Builds that differ in flags live in their own folder, so that switching
-# never links objects compiled for the other (QVK_BLAS changes no_blas.c).
-ifeq ($(SANITIZE),1)
-BUILD ?= build/sanitize
-else ifneq ($(QVK_BLAS),1)
-BUILD ?= build/noblas
-else
-BUILD ?= build
-endif
+include mk/cross.mk
+
+# Builds that differ in flags or target live in their own folder, so that
+# switching never links objects compiled for another (QVK_BLAS changes
+# no_blas.c): build, build/noblas, build/sanitize, build/tsan, build/fuzz,
+# build/arm64-nodrm-noblas.
+QVK_VARIANT := $(strip $(CROSS_NAME) $(if $(filter 1,$(SANITIZE)),sanitize) \
+	$(if $(filter thread,$(SANITIZE)),tsan) $(if $(filter fuzz,$(SANITIZE)),fuzz) \
+	$(if $(filter 1,$(QVK_DRM)),,nodrm) $(if $(filter 1,$(QVK_BLAS)),,noblas))
+qvk_space := $(subst ,, )
+BUILD ?= build$(if $(QVK_VARIANT),/$(subst $(qvk_space),-,$(QVK_VARIANT)))
 
 ifeq ($(V),1)
 Q :=
@@ -43,26 +50,54 @@ SPIRV_VAL ?= spirv-val
 CFLAGS ?= -O2 -g
 # Recursively expanded, so pkg-config runs only once `make deps` has
 # installed what it asks about.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags vulkan libdrm)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs vulkan libdrm)
+QVK_PKGS := vulkan $(if $(filter 1,$(QVK_DRM)),libdrm)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(QVK_PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(QVK_PKGS))
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 
 QVK_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iruntime -I$(BUILD)/gen \
-	-DQVK_VERSION='"$(QVK_VERSION)"' -DQVK_BLAS=$(QVK_BLAS)
+	-DQVK_VERSION='"$(QVK_VERSION)"' -DQVK_BLAS=$(QVK_BLAS) -DQVK_DRM=$(QVK_DRM)
+# A build without libdrm or BLAS finds headers that #error in place of
+# theirs, so that it cannot include them by mistake.
+QVK_CPPFLAGS += $(if $(filter 1,$(QVK_DRM)),,-Itools/embedded/poison/nodrm) \
+	$(if $(filter 1,$(QVK_BLAS)),,-Itools/embedded/poison/noblas)
 QVK_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers -fPIC \
 	-fvisibility=hidden -MMD -MP
 QVK_LDLIBS := -lm -lpthread -ldl
 
+# Debian splits LAPACKE from OpenBLAS; an OpenBLAS built with LAPACK (as
+# Buildroot and Yocto build it) needs BLAS_LIBS=-lopenblas.
 ifeq ($(QVK_BLAS),1)
-BLAS_LIBS := -lopenblas -llapacke
+BLAS_LIBS ?= -lopenblas -llapacke
 endif
 
 ifeq ($(SANITIZE),1)
 QVK_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 QVK_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+# -Wno-tsan: TSan does not model the fences of the telemetry page's
+# seqcount reader, whose writer is the kernel, invisible to TSan anyway.
+QVK_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
+QVK_LDFLAGS += -fsanitize=thread
+else ifeq ($(SANITIZE),fuzz)
+# libFuzzer needs clang (Debian's clang-14); the library is instrumented
+# for coverage, the fuzz targets link the fuzzer's main.
+FUZZ_CC ?= clang
+override CC := $(FUZZ_CC)
+QVK_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+QVK_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The ASan/UBSan and TSan builds are the test builds: they carry fault
+# injection (runtime/fault.h, QVK_FAULT=...), with qvk's own allocator
+# calls wrapped at link time so that the Nth one can fail.
+ifneq ($(filter 1 thread,$(SANITIZE)),)
+QVK_CPPFLAGS += -DQVK_FAULT_INJECTION=1
+QVK_LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 endif
 
 ALL_CFLAGS = $(QVK_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(QVK_CFLAGS) $(PKG_CFLAGS)
@@ -75,6 +110,12 @@ LIB_SRCS := $(sort $(wildcard runtime/*.c runtime/*/*.c))
 ifneq ($(QVK_BLAS),1)
 LIB_SRCS := $(filter-out $(BLAS_SRCS),$(LIB_SRCS))
 endif
+# Files that need libdrm's headers or library, and what replaces them in a
+# QVK_DRM=0 build (which then says that DRM matching and amdgpu are off).
+DRM_SRCS := runtime/vk/drm.c runtime/telemetry/src_amdgpu.c
+NO_DRM_SRCS := runtime/vk/no_drm.c runtime/telemetry/no_amdgpu.c
+LIB_SRCS := $(filter-out $(if $(filter 1,$(QVK_DRM)),$(NO_DRM_SRCS),$(DRM_SRCS)),\
+	$(LIB_SRCS))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 # The synthetic-model generator: linked into the runner and into qvk-synth.
@@ -102,7 +143,7 @@ SYNTH := $(BUILD)/tests/qvk-synth
 
 .PHONY: all deps deps-build lib tools tests check run bench install uninstall clean
 all: deps-build
-	$(Q)$(MAKE) --no-print-directory lib tools
+	$(Q)$(MAKE) --no-print-directory lib tools man
 
 lib: $(LIB_A) $(LIB_SO)
 tools: $(QVK)
@@ -111,17 +152,26 @@ tests: $(CHECK_RUNNER) $(SYNTH)
 # ------------------------------------------------------------ dependencies
 # The Debian packages each step needs; tools/deps.sh installs the missing
 # ones as root, or prints the apt-get line and stops.
-DEB_BUILD := gcc make pkg-config libvulkan-dev libdrm-dev glslang-tools \
+DEB_BUILD := gcc make pkg-config libvulkan-dev glslang-tools \
 	spirv-tools mesa-vulkan-drivers
+ifeq ($(QVK_DRM),1)
+DEB_BUILD += libdrm-dev
+endif
 ifeq ($(QVK_BLAS),1)
 DEB_BUILD += libopenblas-dev liblapacke-dev
 endif
-DEB_CHECK := check libsubunit-dev vulkan-validationlayers
+DEB_CHECK := check libsubunit-dev vulkan-validationlayers python3-jsonschema
 
 -include kmod/kmod.mk
 
+# QVK_DEPS=0: the build system provides the dependencies (Buildroot, Yocto).
+# A cross build checks the Debian cross packages (mk/cross.mk).
+QVK_DEPS ?= 1
 deps-build:
-	$(Q)tools/deps.sh $(DEB_BUILD)
+ifeq ($(QVK_DEPS),1)
+	$(Q)$(if $(CROSS_COMPILE),$(MAKE) --no-print-directory deps-cross,\
+		tools/deps.sh $(DEB_BUILD))
+endif
 deps:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_CHECK) $(DEB_KMOD)
 
@@ -159,9 +209,12 @@ $(foreach s,$(patsubst shaders/%.comp,%,$(INT_SHADERS)),\
 	$(eval $(call spv_rule,$(s)_intdot,$(s),-DQVK_INTDOT=1))\
 	$(eval $(call spv_rule,$(s)_fallback,$(s),-DQVK_INTDOT=0)))
 
-$(BUILD)/gen/shaders.h $(BUILD)/gen/shaders.c &: $(SPV_HEADERS) tools/gen-shaders.sh Makefile
+# gen-shaders.sh leaves shaders.h alone when it is unchanged (so library
+# objects do not rebuild); the stamp records that the table is up to date.
+$(BUILD)/gen/shaders.stamp: $(SPV_HEADERS) tools/gen-shaders.sh Makefile
 	@mkdir -p $(BUILD)/gen
-	$(Q)tools/gen-shaders.sh $(BUILD)/gen $(SPV_NAMES)
+	$(Q)tools/gen-shaders.sh $(BUILD)/gen $(SPV_NAMES) && touch $@
+$(BUILD)/gen/shaders.h $(BUILD)/gen/shaders.c: $(BUILD)/gen/shaders.stamp ;
 
 $(BUILD)/obj/gen/shaders.o: $(BUILD)/gen/shaders.c
 	@mkdir -p $(@D)
@@ -230,47 +283,79 @@ CHECK_ENV := CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
+# ThreadSanitizer runs the suites that use threads (QVK_SUITE to choose
+# others); only races inside the uninstrumented driver are suppressed.
+ifeq ($(SANITIZE),thread)
+QVK_SUITE ?= concurrency,pipeline_cache,telemetry_windows
+CHECK_ENV := QVK_SUITE=$(QVK_SUITE) \
+	TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/tsan.supp
+endif
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)cd $(BUILD) && env $(CHECK_ENV) QVK_BUILD_DIR=$(CURDIR)/$(BUILD) \
 		QVK_MODELS=$(QVK_MODELS) ./tests/check_qvk
 
+# The standard set, JSON (and CSV, plots where gnuplot exists) in
+# build/bench/: the matmul kernels, quantization, the real stories260K in
+# every format, synthetic 110M and TinyLlama-1.1B shapes in q8 and q4.
+BENCH_DIR := $(BUILD)/bench
+bench_plot = $(if $(shell command -v gnuplot 2>/dev/null),--plot $(BENCH_DIR)/$(1).png)
 bench: deps-build
 	$(Q)$(MAKE) --no-print-directory tools
-	./$(QVK) bench all
+	@mkdir -p $(BENCH_DIR)
+	./$(QVK) bench matmul --json > $(BENCH_DIR)/matmul.json
+	./$(QVK) bench quant --json > $(BENCH_DIR)/quant.json
+	./$(QVK) bench -m tests/data/stories260K.bin --formats f32,f16,q8,q4,q4a \
+		--json $(BENCH_DIR)/stories260K.json --csv $(BENCH_DIR)/stories260K.csv \
+		$(call bench_plot,stories260K)
+	./$(QVK) bench --synthetic 110m --synthetic tinyllama-1.1b --formats q8,q4 \
+		-p 128 -n 32 -r 3 --json $(BENCH_DIR)/synthetic.json \
+		--csv $(BENCH_DIR)/synthetic.csv $(call bench_plot,synthetic)
+	@echo "make bench: results in $(BENCH_DIR)/"
+
+# ------------------------------------------------------------- reliability
+# make fuzz FUZZ_SECONDS=N: every tests/fuzz/fuzz_NAME.c target for N
+# seconds (default 20) after replaying its crash regressions, on corpora
+# seeded from tests/data and $(QVK_MODELS) (tests/fuzz/README.md).
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+DEB_FUZZ := clang libclang-rt-14-dev
+.PHONY: fuzz fuzz-build check-faults
+fuzz:
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzz fuzz-build
+	$(Q)tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(QVK_MODELS) $(FUZZ_TARGETS)
+
+ifeq ($(SANITIZE),fuzz)
+FUZZ_TOOL_OBJS := $(BUILD)/obj/tools/tool.o $(BUILD)/obj/tools/llm_setup.o
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%) $(BUILD)/fuzz_seeds
+# The CLI target includes tools/cmd_*.c to reach their static parsers.
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A) $(FUZZ_TOOL_OBJS)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_TOOL_OBJS) $(LIB_A) $(LINK_LIBS)
+$(BUILD)/fuzz_seeds: tests/fuzz/seeds.c $(LIB_A)
+	$(Q)$(CC) $(ALL_CFLAGS) $(QVK_LDFLAGS) -o $@ $< $(LIB_A) $(LINK_LIBS)
+$(FUZZ_TOOL_OBJS): | $(BUILD)/gen/tool_commands.h
+endif
+
+# The fault-injection sweeps (tests/fault/) on the ASan/UBSan build: the
+# Nth allocation, vkAllocate*, vkCreate*, vkMapMemory and a device loss on
+# submit or wait, for N along a whole qvk run and qvk quantize (at most
+# QVK_FAULT_MAX_RUNS runs per site), then qvk quantize on a full disk and
+# read-only outputs.
+check-faults:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 tools
+	$(Q)tests/fault/sweep.sh build/sanitize/qvk run
+	$(Q)tests/fault/sweep.sh build/sanitize/qvk quantize
+	$(Q)tests/fault/quantize-disk.sh build/sanitize/qvk
 
 # --------------------------------------------------------------- install
-# pkg-config file: `pkg-config --cflags --libs qvk` for programs using libqvk.
-# Phony: PREFIX may differ from the last install.
-.PHONY: $(BUILD)/qvk.pc
-$(BUILD)/qvk.pc:
-	@mkdir -p $(@D)
-	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' \
-		'includedir=$${prefix}/include' '' 'Name: qvk' \
-		'Description: quantized LLM inference on any Vulkan device' \
-		'Version: $(QVK_VERSION)' 'Requires.private: vulkan libdrm' \
-		'Libs: -L$${libdir} -lqvk' \
-		'Libs.private: $(BLAS_LIBS) -lm -lpthread -ldl' \
-		'Cflags: -I$${includedir}' > $@
-
-install: all $(BUILD)/qvk.pc
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/include/qvk
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libqvk.so.$(QVK_VERSION) $(DESTDIR)$(PREFIX)/lib/libqvk.so.$(QVK_SOVERSION)
-	ln -sf libqvk.so.$(QVK_SOVERSION) $(DESTDIR)$(PREFIX)/lib/libqvk.so
-	install -m 644 include/qvk/*.h $(DESTDIR)$(PREFIX)/include/qvk/
-	install -m 755 $(QVK) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/qvk.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-
-uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libqvk.* $(DESTDIR)$(PREFIX)/bin/qvk \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig/qvk.pc
-	rm -rf $(DESTDIR)$(PREFIX)/include/qvk
+include mk/install.mk
+include mk/size.mk
 
 # kmod-clean (kmod/kmod.mk) removes kbuild's outputs next to the sources.
 clean: kmod-clean
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -46,12 +47,24 @@ static unsigned int synthetic_bits = 24;
 module_param(synthetic_bits, uint, 0444);
 MODULE_PARM_DESC(synthetic_bits, "Counter width of the synthetic domain, 16..32 (default 24: a wrap every 335 ms at 50 W)");
 
+static int sample_cpu_param = -1;
+module_param_named(cpu, sample_cpu_param, int, 0444);
+MODULE_PARM_DESC(cpu, "CPU that samples, and so the package measured (default -1: the first online CPU); sampling moves to another CPU of the package when it goes offline");
+
+static unsigned int unpriv_step_uj;
+module_param(unpriv_step_uj, uint, 0444);
+MODULE_PARM_DESC(unpriv_step_uj, "Readers without CAP_SYS_ADMIN (group=) see energy rounded down to multiples of this many microjoules (default 0: exact); a PLATYPUS mitigation");
+
+static unsigned int unpriv_interval_ms;
+module_param(unpriv_interval_ms, uint, 0444);
+MODULE_PARM_DESC(unpriv_interval_ms, "Readers without CAP_SYS_ADMIN see a new value at most this often, 0..60000 ms (default 0: every sample)");
+
 static struct qvk_telem *qvk_telem_dev;
 
-static struct qvk_telem *qvk_telem_from_file(struct file *file)
+static struct qvk_telem_view *qvk_telem_view_of(struct file *file)
 {
-	/* misc_open() stores the miscdevice in private_data. */
-	return container_of(file->private_data, struct qvk_telem, misc);
+	/* open() replaced misc_open()'s miscdevice with the reader's view. */
+	return file->private_data;
 }
 
 static bool qvk_telem_may_read(void)
@@ -63,7 +76,10 @@ static bool qvk_telem_may_read(void)
 
 static int qvk_telem_open(struct inode *inode, struct file *file)
 {
-	struct qvk_telem *t = qvk_telem_from_file(file);
+	/* misc_open() stores the miscdevice in private_data. */
+	struct qvk_telem *t = container_of(file->private_data, struct qvk_telem,
+					   misc);
+	bool coarse;
 	int err = 0;
 
 	/*
@@ -74,19 +90,26 @@ static int qvk_telem_open(struct inode *inode, struct file *file)
 		return -EPERM;
 	if (file->f_mode & FMODE_WRITE)
 		return -EPERM; /* nothing here is writable */
+	/* Decided once, with the opener's credentials, like the checks above. */
+	coarse = t->coarse_page && !capable(CAP_SYS_ADMIN);
 
+	/* The sampling CPU must not go away while the timer starts there. */
+	cpus_read_lock();
 	mutex_lock(&t->open_lock);
 	if (t->users == 0)
 		err = qvk_telem_sampling_start(t);
 	if (!err)
 		t->users++;
 	mutex_unlock(&t->open_lock);
+	cpus_read_unlock();
+	if (!err)
+		file->private_data = &t->views[coarse];
 	return err;
 }
 
 static int qvk_telem_release(struct inode *inode, struct file *file)
 {
-	struct qvk_telem *t = qvk_telem_from_file(file);
+	struct qvk_telem *t = qvk_telem_view_of(file)->t;
 
 	mutex_lock(&t->open_lock);
 	if (--t->users == 0)
@@ -97,8 +120,13 @@ static int qvk_telem_release(struct inode *inode, struct file *file)
 
 static int qvk_telem_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct qvk_telem *t = qvk_telem_from_file(file);
+	struct qvk_telem_view *v = qvk_telem_view_of(file);
+	struct page *page = v->coarse ? v->t->coarse_page : v->t->page;
 
+	/*
+	 * mmap() has rounded the length up to whole pages already: lengths
+	 * 1..4096 all arrive here as one page (the UAPI header says so).
+	 */
 	if (vma->vm_pgoff != 0 ||
 	    vma->vm_end - vma->vm_start != QVK_TELEM_MMAP_SIZE)
 		return -EINVAL;
@@ -112,12 +140,14 @@ static int qvk_telem_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_flags &= ~(VM_MAYWRITE | VM_MAYEXEC);
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
 #endif
-	return vm_insert_page(vma, vma->vm_start, t->page);
+	return vm_insert_page(vma, vma->vm_start, page);
 }
 
 /*
  * Copy in a size-prefixed ioctl struct: sizes below the first version are
  * invalid, larger ones must have a zero tail (copy_struct_from_user()).
+ * A page bounds the tail: no struct here will grow that far, and a 4 GiB
+ * size would have the kernel scan 4 GiB of user memory for zeros.
  * Returns the user's size in *usize.
  */
 static int qvk_telem_copy_in(void *karg, size_t ksize, void __user *uarg,
@@ -127,7 +157,7 @@ static int qvk_telem_copy_in(void *karg, size_t ksize, void __user *uarg,
 
 	if (get_user(*usize, (u32 __user *)uarg))
 		return -EFAULT;
-	if (*usize < ksize)
+	if (*usize < ksize || *usize > PAGE_SIZE)
 		return -EINVAL;
 	err = copy_struct_from_user(karg, ksize, uarg, *usize);
 	return err == -E2BIG ? -EINVAL : err;
@@ -184,7 +214,7 @@ out_free_info:
 	return err;
 }
 
-static long qvk_telem_ioc_snapshot(struct qvk_telem *t, void __user *uarg)
+static long qvk_telem_ioc_snapshot(struct qvk_telem_view *v, void __user *uarg)
 {
 	struct qvk_telem_snapshot snap;
 	u32 usize;
@@ -195,7 +225,11 @@ static long qvk_telem_ioc_snapshot(struct qvk_telem *t, void __user *uarg)
 		return err;
 	if (snap.flags || snap.reserved0 || snap.reserved1)
 		return -EINVAL;
-	err = qvk_telem_snapshot(t, &snap.sample);
+	/* A coarse reader must not get finer samples on demand. */
+	if (v->coarse)
+		qvk_telem_snapshot_coarse(v->t, &snap.sample);
+	else
+		err = qvk_telem_snapshot(v->t, &snap.sample);
 	if (err)
 		return err;
 	return qvk_telem_copy_out(uarg, &snap, sizeof(snap), usize);
@@ -219,25 +253,32 @@ static long qvk_telem_ioc_set_period(struct qvk_telem *t, void __user *uarg)
 	return 0;
 }
 
-/* Numbers are matched without their size bits: the size field rules. */
-#define QVK_TELEM_IOC_BASE(cmd) ((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+/*
+ * An ioctl number matches when its type, number and direction bits are
+ * those defined; its size bits are ignored because the size field rules
+ * (a grown struct keeps its number). A read-only or no-data variant of a
+ * read-write ioctl is another command: ENOTTY.
+ */
+static bool qvk_telem_ioc_is(unsigned int cmd, unsigned int defined)
+{
+	return _IOC_TYPE(cmd) == _IOC_TYPE(defined) &&
+	       _IOC_NR(cmd) == _IOC_NR(defined) &&
+	       _IOC_DIR(cmd) == _IOC_DIR(defined);
+}
 
 static long qvk_telem_ioctl(struct file *file, unsigned int cmd,
 			    unsigned long arg)
 {
-	struct qvk_telem *t = qvk_telem_from_file(file);
+	struct qvk_telem_view *v = qvk_telem_view_of(file);
 	void __user *uarg = (void __user *)arg;
 
-	switch (QVK_TELEM_IOC_BASE(cmd)) {
-	case QVK_TELEM_IOC_BASE(QVK_TELEM_IOC_INFO):
-		return qvk_telem_ioc_info(t, uarg);
-	case QVK_TELEM_IOC_BASE(QVK_TELEM_IOC_SNAPSHOT):
-		return qvk_telem_ioc_snapshot(t, uarg);
-	case QVK_TELEM_IOC_BASE(QVK_TELEM_IOC_SET_PERIOD):
-		return qvk_telem_ioc_set_period(t, uarg);
-	default:
-		return -ENOTTY;
-	}
+	if (qvk_telem_ioc_is(cmd, QVK_TELEM_IOC_INFO))
+		return qvk_telem_ioc_info(v->t, uarg);
+	if (qvk_telem_ioc_is(cmd, QVK_TELEM_IOC_SNAPSHOT))
+		return qvk_telem_ioc_snapshot(v, uarg);
+	if (qvk_telem_ioc_is(cmd, QVK_TELEM_IOC_SET_PERIOD))
+		return qvk_telem_ioc_set_period(v->t, uarg);
+	return -ENOTTY;
 }
 
 static const struct file_operations qvk_telem_fops = {
@@ -307,10 +348,33 @@ static int qvk_telem_bounds(struct qvk_telem *t)
 	return 0;
 }
 
+/* The coarse page for readers without CAP_SYS_ADMIN, if asked for. */
+static int qvk_telem_coarse_init(struct qvk_telem *t)
+{
+	if (unpriv_interval_ms > QVK_TELEM_MAX_COARSE_INTERVAL_MS) {
+		pr_err("unpriv_interval_ms=%u above %u\n", unpriv_interval_ms,
+		       QVK_TELEM_MAX_COARSE_INTERVAL_MS);
+		return -EINVAL;
+	}
+	t->views[0] = (struct qvk_telem_view){ .t = t, .coarse = false };
+	t->views[1] = (struct qvk_telem_view){ .t = t, .coarse = true };
+	if (!unpriv_step_uj && !unpriv_interval_ms)
+		return 0;
+	t->coarse_step_uj = unpriv_step_uj;
+	t->coarse_interval_ms = unpriv_interval_ms;
+	t->coarse_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!t->coarse_page)
+		return -ENOMEM;
+	t->coarse_pub = page_address(t->coarse_page);
+	return 0;
+}
+
 static int __init qvk_telem_init(void)
 {
 	struct qvk_telem *t;
+	bool has_msr = false;
 	int err;
+	u32 i;
 
 	BUILD_BUG_ON(sizeof(struct qvk_telem_page) > QVK_TELEM_MMAP_SIZE);
 	BUILD_BUG_ON(QVK_TELEM_MMAP_SIZE != PAGE_SIZE);
@@ -323,28 +387,41 @@ static int __init qvk_telem_init(void)
 	if (!t)
 		return -ENOMEM;
 	mutex_init(&t->open_lock);
-	t->sample_cpu = cpumask_first(cpu_online_mask);
+	qvk_telem_sampling_init(t);
 	t->n_cpus = min_t(u32, nr_cpu_ids, QVK_TELEM_MAX_CPUS);
+	err = qvk_telem_coarse_init(t);
+	if (err)
+		goto out_free_coarse;
+	/* Until the domains are known, a move must stay in the package. */
+	t->has_msr = true;
+	err = qvk_telem_cpu_init(t, sample_cpu_param);
+	if (err)
+		goto out_free_coarse;
 
 	err = qvk_telem_rapl_probe(t);
 	if (err)
-		goto out_free_dev;
+		goto out_cpu_exit;
 	if (synthetic) {
 		err = qvk_telem_synth_add(t, synthetic_uw, synthetic_bits);
 		if (err)
-			goto out_free_dev;
+			goto out_cpu_exit;
 	}
 	if (t->n_domains == 0)
 		pr_info("no energy domain (no RAPL, synthetic=0): the page carries clocks only\n");
+	for (i = 0; i < t->n_domains; i++)
+		has_msr |= t->dom[i].abi.msr != 0;
+	cpus_read_lock();
+	t->has_msr = has_msr; /* a synthetic-only module samples anywhere */
+	cpus_read_unlock();
 	err = qvk_telem_bounds(t);
 	if (err)
-		goto out_free_dev;
+		goto out_cpu_exit;
 	qvk_telem_clock_probe(t);
 
 	t->clk = kcalloc(t->n_cpus, sizeof(*t->clk), GFP_KERNEL);
 	if (!t->clk) {
 		err = -ENOMEM;
-		goto out_free_dev;
+		goto out_cpu_exit;
 	}
 	t->page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!t->page) {
@@ -352,8 +429,9 @@ static int __init qvk_telem_init(void)
 		goto out_free_clk;
 	}
 	t->pub = page_address(t->page);
-	qvk_telem_sampling_init(t);
-	qvk_telem_page_init(t);
+	qvk_telem_page_init(t, t->pub, false);
+	if (t->coarse_pub)
+		qvk_telem_page_init(t, t->coarse_pub, true);
 
 	t->misc.minor = MISC_DYNAMIC_MINOR;
 	t->misc.name = QVK_TELEM_DEVICE_NAME;
@@ -371,13 +449,20 @@ static int __init qvk_telem_init(void)
 		QVK_TELEM_DEVICE_NAME, t->n_domains, period_us,
 		t->min_period_us, t->max_period_us, t->sample_cpu,
 		group >= 0 ? "root and the group parameter" : "root only");
+	if (t->coarse_page)
+		pr_info("readers without CAP_SYS_ADMIN see energy in steps of %u uJ, at most every %u ms\n",
+			t->coarse_step_uj, t->coarse_interval_ms);
 	return 0;
 
 out_free_page:
 	__free_page(t->page);
 out_free_clk:
 	kfree(t->clk);
-out_free_dev:
+out_cpu_exit:
+	qvk_telem_cpu_exit(t);
+out_free_coarse:
+	if (t->coarse_page)
+		__free_page(t->coarse_page);
 	kfree(t);
 	return err;
 }
@@ -388,10 +473,14 @@ static void __exit qvk_telem_exit(void)
 
 	/*
 	 * Open files and mappings hold a module reference (fops.owner; a
-	 * mapping holds its file), so nothing can reach the page any more.
+	 * mapping holds its file), so nothing can reach the pages any more
+	 * and the timer is stopped.
 	 */
 	misc_deregister(&t->misc);
+	qvk_telem_cpu_exit(t);
 	__free_page(t->page);
+	if (t->coarse_page)
+		__free_page(t->coarse_page);
 	kfree(t->clk);
 	kfree(t);
 }

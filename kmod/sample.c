@@ -5,13 +5,16 @@
  * its seqcount (the reader loop is documented in the UAPI header).
  *
  * Locking: t->lock (a spinlock, taken with interrupts off) serialises
- * every sample and every write to the page, so the page's seqcount has
+ * every sample and every write to the pages, so each page's seqcount has
  * exactly one writer at a time. The timer is pinned to t->sample_cpu
  * because package- and core-scope MSRs read the counter of the CPU that
- * executes rdmsr; the snapshot path gets there by IPI.
+ * executes rdmsr; the snapshot path gets there by IPI, under
+ * cpus_read_lock() so that the CPU cannot go away meanwhile (cpu.c moves
+ * sampling when it does).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cpu.h>
 #include <linux/cpufreq.h>
 #include <linux/cpumask.h>
 #include <linux/ktime.h>
@@ -68,6 +71,44 @@ static void qvk_telem_fill_sample(const struct qvk_telem *t,
 }
 
 /*
+ * The coarse page, for readers without CAP_SYS_ADMIN when coarsening is
+ * on: energies rounded down to coarse_step_uj, republished at most every
+ * coarse_interval_ms (clocks with them, at the same pace), so that a group
+ * member cannot watch energy at the resolution PLATYPUS needs. Under
+ * t->lock, after a sample.
+ */
+static void qvk_telem_publish_coarse(struct qvk_telem *t, u64 now_ns)
+{
+	struct qvk_telem_page *p = t->coarse_pub;
+	struct qvk_telem_sample *s = &t->coarse_sample;
+	u32 i;
+
+	if (!p || now_ns < t->coarse_due_ns)
+		return;
+	t->coarse_due_ns = now_ns + (u64)t->coarse_interval_ms * NSEC_PER_MSEC;
+	qvk_telem_fill_sample(t, s);
+	if (t->coarse_step_uj)
+		for (i = 0; i < s->n_domains; i++)
+			s->energy_uj[i] = div_u64(s->energy_uj[i],
+						  t->coarse_step_uj) *
+					  t->coarse_step_uj;
+
+	qvk_telem_write_begin(p);
+	WRITE_ONCE(p->sample.timestamp_ns, s->timestamp_ns);
+	WRITE_ONCE(p->sample.sample_count, s->sample_count);
+	WRITE_ONCE(p->sample.epoch, s->epoch);
+	WRITE_ONCE(p->sample.n_domains, s->n_domains);
+	for (i = 0; i < s->n_domains; i++)
+		WRITE_ONCE(p->sample.energy_uj[i], s->energy_uj[i]);
+	WRITE_ONCE(p->clock_timestamp_ns, now_ns);
+	for (i = 0; i < t->n_cpus; i++)
+		WRITE_ONCE(p->cpu_khz[i], READ_ONCE(t->clk[i].khz));
+	WRITE_ONCE(p->sample_cpu, (u32)t->sample_cpu);
+	WRITE_ONCE(p->cpu_moves, t->cpu_moves);
+	qvk_telem_write_end(p);
+}
+
+/*
  * Take one sample and publish it. Called with t->lock held and interrupts
  * off, on t->sample_cpu when any domain is an MSR. A gap longer than the
  * smallest domain's max_gap_ns could hide a whole wrap, so the counters are
@@ -120,7 +161,10 @@ static void qvk_telem_sample_locked(struct qvk_telem *t)
 	WRITE_ONCE(p->sample.n_domains, t->n_domains);
 	for (i = 0; i < t->n_domains; i++)
 		WRITE_ONCE(p->sample.energy_uj[i], t->dom[i].energy_uj);
+	WRITE_ONCE(p->sample_cpu, (u32)t->sample_cpu);
+	WRITE_ONCE(p->cpu_moves, t->cpu_moves);
 	qvk_telem_write_end(p);
+	qvk_telem_publish_coarse(t, now_ns);
 }
 
 static enum hrtimer_restart qvk_telem_timer_fn(struct hrtimer *timer)
@@ -197,10 +241,9 @@ static void qvk_telem_clock_work_fn(struct work_struct *work)
 	spin_unlock_irqrestore(&t->lock, flags);
 }
 
-void qvk_telem_page_init(struct qvk_telem *t)
+void qvk_telem_page_init(struct qvk_telem *t, struct qvk_telem_page *p,
+			 bool coarse)
 {
-	struct qvk_telem_page *p = t->pub;
-
 	memset(p, 0, QVK_TELEM_MMAP_SIZE);
 	p->version = QVK_TELEM_ABI_VERSION;
 	p->size = sizeof(*p);
@@ -208,6 +251,9 @@ void qvk_telem_page_init(struct qvk_telem *t)
 	p->clock_source = t->clock_source;
 	p->n_cpus = t->n_cpus;
 	p->sample.n_domains = t->n_domains;
+	p->sample_cpu = (u32)t->sample_cpu;
+	p->coarse_step_uj = coarse ? t->coarse_step_uj : 0;
+	p->coarse_interval_ms = coarse ? t->coarse_interval_ms : 0;
 }
 
 void qvk_telem_sampling_init(struct qvk_telem *t)
@@ -231,6 +277,7 @@ static void qvk_telem_start_local(void *arg)
 
 	spin_lock(&t->lock);
 	t->based = false;
+	t->coarse_due_ns = 0;
 	qvk_telem_sample_locked(t);
 	spin_unlock(&t->lock);
 	t->clock_due_ns = 0;
@@ -238,9 +285,14 @@ static void qvk_telem_start_local(void *arg)
 		      HRTIMER_MODE_REL_PINNED);
 }
 
-/* Called with open_lock held when the first file opens. */
+/*
+ * Called with open_lock held when the first file opens, or when cpu.c
+ * moves sampling; the caller holds the hotplug lock (either side).
+ */
 int qvk_telem_sampling_start(struct qvk_telem *t)
 {
+	if (t->sample_cpu < 0)
+		return -ENODEV;
 	return smp_call_function_single(t->sample_cpu, qvk_telem_start_local,
 					t, 1);
 }
@@ -272,9 +324,25 @@ static void qvk_telem_snapshot_local(void *arg)
 int qvk_telem_snapshot(struct qvk_telem *t, struct qvk_telem_sample *out)
 {
 	struct qvk_telem_snapshot_arg a = { .t = t, .out = out };
+	int err = -ENODEV;
 
-	return smp_call_function_single(t->sample_cpu,
-					qvk_telem_snapshot_local, &a, 1);
+	cpus_read_lock();
+	if (t->sample_cpu >= 0)
+		err = smp_call_function_single(t->sample_cpu,
+					       qvk_telem_snapshot_local, &a, 1);
+	cpus_read_unlock();
+	return err;
+}
+
+/* What the coarse page holds now: a coarse reader samples nothing. */
+void qvk_telem_snapshot_coarse(struct qvk_telem *t,
+			       struct qvk_telem_sample *out)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&t->lock, flags);
+	*out = t->coarse_sample;
+	spin_unlock_irqrestore(&t->lock, flags);
 }
 
 void qvk_telem_set_period(struct qvk_telem *t, u32 period_us)
@@ -286,5 +354,10 @@ void qvk_telem_set_period(struct qvk_telem *t, u32 period_us)
 	qvk_telem_write_begin(t->pub);
 	WRITE_ONCE(t->pub->period_us, period_us);
 	qvk_telem_write_end(t->pub);
+	if (t->coarse_pub) {
+		qvk_telem_write_begin(t->coarse_pub);
+		WRITE_ONCE(t->coarse_pub->period_us, period_us);
+		qvk_telem_write_end(t->coarse_pub);
+	}
 	spin_unlock_irqrestore(&t->lock, flags);
 }

@@ -2,12 +2,14 @@
 /*
  * qvk_telem private header: the device state shared by main.c (the misc
  * device and its file operations), sample.c (the hrtimer, the 64-bit
- * extension and the page) and rapl.c (probing the energy and clock MSRs).
+ * extension and the pages), rapl.c (probing the energy and clock MSRs) and
+ * cpu.c (the sampling CPU across CPU hotplug).
  */
 #ifndef QVK_TELEM_KMOD_TELEM_H
 #define QVK_TELEM_KMOD_TELEM_H
 
 #include <linux/hrtimer.h>
+#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
@@ -49,6 +51,20 @@ struct qvk_telem_dom {
 	u64 energy_uj;               /* published value */
 };
 
+/* Longest coarse interval (unpriv_interval_ms): a minute. */
+#define QVK_TELEM_MAX_COARSE_INTERVAL_MS 60000u
+
+struct qvk_telem;
+
+/*
+ * What an open file reads: the exact page, or (for openers without
+ * CAP_SYS_ADMIN when coarsening is on) the coarse one. file->private_data.
+ */
+struct qvk_telem_view {
+	struct qvk_telem *t;
+	bool coarse;
+};
+
 struct qvk_telem_cpu_clock {
 	u64 aperf, mperf;            /* previous reading */
 	u64 aperf_now, mperf_now;    /* written by the CPU itself (IPI) */
@@ -60,6 +76,18 @@ struct qvk_telem {
 	struct miscdevice misc;
 	struct page *page;           /* the mmap()ed page */
 	struct qvk_telem_page *pub;  /* its kernel address */
+	struct qvk_telem_view views[2]; /* [0] exact, [1] coarse */
+
+	/*
+	 * The coarse page (PLATYPUS mitigation for group= readers): energy in
+	 * steps of coarse_step_uj, republished at most every
+	 * coarse_interval_ms. NULL when both are 0 (everyone reads exact).
+	 */
+	struct page *coarse_page;
+	struct qvk_telem_page *coarse_pub;
+	u32 coarse_step_uj, coarse_interval_ms;
+	u64 coarse_due_ns;
+	struct qvk_telem_sample coarse_sample; /* what the coarse page holds */
 
 	/* Open files; the timer runs while users > 0. */
 	struct mutex open_lock;
@@ -73,7 +101,19 @@ struct qvk_telem {
 	struct hrtimer timer;
 	u64 period_ns;               /* READ_ONCE/WRITE_ONCE: timer reads it */
 	u32 min_period_us, max_period_us;
-	int sample_cpu;              /* the timer is pinned here */
+
+	/*
+	 * The timer is pinned to sample_cpu; -1 when no CPU of the sampled
+	 * package is online. Written by the hotplug callbacks (cpu.c) with the
+	 * hotplug lock held for writing, open_lock and lock; readers that IPI
+	 * it hold cpus_read_lock().
+	 */
+	int sample_cpu;
+	int package_id, die_id;      /* the package MSR domains belong to */
+	bool has_msr;                /* false: any CPU can sample */
+	u32 cpu_moves;
+	int cpuhp_state;             /* dynamic hotplug state, 0: none */
+	struct hlist_node cpuhp_node;
 
 	u32 n_domains;
 	struct qvk_telem_dom dom[QVK_TELEM_MAX_DOMAINS];
@@ -107,7 +147,14 @@ void qvk_telem_sampling_init(struct qvk_telem *t);
 int qvk_telem_sampling_start(struct qvk_telem *t);
 void qvk_telem_sampling_stop(struct qvk_telem *t);
 int qvk_telem_snapshot(struct qvk_telem *t, struct qvk_telem_sample *out);
+void qvk_telem_snapshot_coarse(struct qvk_telem *t,
+			       struct qvk_telem_sample *out);
 void qvk_telem_set_period(struct qvk_telem *t, u32 period_us);
-void qvk_telem_page_init(struct qvk_telem *t);
+void qvk_telem_page_init(struct qvk_telem *t, struct qvk_telem_page *p,
+			 bool coarse);
+
+/* cpu.c */
+int qvk_telem_cpu_init(struct qvk_telem *t, int cpu);
+void qvk_telem_cpu_exit(struct qvk_telem *t);
 
 #endif

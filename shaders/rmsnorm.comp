@@ -41,7 +41,10 @@ void main()
 		}
 	}
 	ss = qvk_wg_sum(ss);
-	float r = 1.0 / sqrt(ss / float(pc.dim) + pc.eps);
+	// A sum of squares that overflowed (|x| past ~1e19) or met a NaN
+	// has no meaningful norm: NaN, not a silent zero row, flows on.
+	float r = qvk_nonfinite(ss) ? uintBitsToFloat(0x7fc00000u) :
+				      1.0 / sqrt(ss / float(pc.dim) + pc.eps);
 	if (VEC4) {
 		uint d4 = pc.dim / 4u, base = row * d4;
 		for (uint k = tid; k < d4; k += WG)

@@ -58,7 +58,10 @@ void main()
 		}
 	}
 	ss = qvk_wg_sum(ss);
-	g_r = 1.0 / sqrt(ss / float(pc.dim) + pc.eps);
+	// A sum of squares that overflowed (|x| past ~1e19) or met a NaN
+	// has no meaningful norm: NaN, not a silent zero row, flows on.
+	g_r = qvk_nonfinite(ss) ? uintBitsToFloat(0x7fc00000u) :
+				  1.0 / sqrt(ss / float(pc.dim) + pc.eps);
 	amax = qvk_act_row_amax(row, pc.dim);
 	qvk_act_quant_row(row, pc.dim, pc.dim_padded, amax);
 }

@@ -12,17 +12,15 @@
  *
  * Tolerances, max over 24 positions of |gpu - ref|_2 / |ref|_2:
  * - F32 weights, fp32 KV cache on both sides: 1e-4 (summation orders).
- * - Q8_0 as stored, int8 activations per token on the GPU, fp16 cache on
- *   both: 3e-2 (activation rounding, ~0.4% per matmul input).
+ * - Q8_0 as stored, int8 activations per 32-block on the GPU (the
+ *   reference keeps them float), fp16 cache on both: 3e-2 (measured
+ *   1.9e-2..2.8e-2: activation rounding at every matmul input, carried
+ *   through the layers).
  * and top-1 on every position for F32, all but 2 for Q8_0.
  */
 #include "check_arch.h"
 
 #define QVK_ARCH_POSITIONS 24u
-
-static const char *const qvk_small_presets[] = {
-	"llama3", "mistral", "qwen2", "qwen3", "phi3",
-};
 
 /* Preset @name written as @type into the scratch folder; NULL if skipped. */
 static struct qvk_model *qvk_arch_load(const struct qvk_synth_spec *sp,
@@ -42,8 +40,8 @@ static struct qvk_model *qvk_arch_load(const struct qvk_synth_spec *sp,
 /* ------------------------------------------------------ hyper-params */
 START_TEST(test_hparams_from_keys)
 {
-	for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_small_presets); i++) {
-		const struct qvk_synth_spec *sp = qvk_synth_preset(qvk_small_presets[i]);
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_arch_presets); i++) {
+		const struct qvk_synth_spec *sp = qvk_synth_preset(qvk_arch_presets[i]);
 		char path[600];
 		struct qvk_model *m = qvk_arch_load(sp, QVK_GGML_TYPE_F32, path,
 						    sizeof(path));
@@ -139,13 +137,13 @@ static void qvk_arch_check_preset(const char *name, enum qvk_ggml_type type)
 
 START_TEST(test_presets_f32_match_reference)
 {
-	qvk_arch_check_preset(qvk_small_presets[_i], QVK_GGML_TYPE_F32);
+	qvk_arch_check_preset(qvk_arch_presets[_i], QVK_GGML_TYPE_F32);
 }
 END_TEST
 
 START_TEST(test_presets_q8_0_match_reference)
 {
-	qvk_arch_check_preset(qvk_small_presets[_i], QVK_GGML_TYPE_Q8_0);
+	qvk_arch_check_preset(qvk_arch_presets[_i], QVK_GGML_TYPE_Q8_0);
 }
 END_TEST
 
@@ -492,9 +490,9 @@ Suite *suite_arch(void)
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_presets_f32_match_reference, 0,
-			    QVK_ARRAY_SIZE(qvk_small_presets));
+			    QVK_ARRAY_SIZE(qvk_arch_presets));
 	tcase_add_loop_test(tc, test_presets_q8_0_match_reference, 0,
-			    QVK_ARRAY_SIZE(qvk_small_presets));
+			    QVK_ARRAY_SIZE(qvk_arch_presets));
 	tcase_add_test(tc, test_longrope_long_factors);
 	suite_add_tcase(s, tc);
 	return s;

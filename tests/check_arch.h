@@ -26,6 +26,11 @@
 #define QVK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
+/* The presets of every architecture on a small vocabulary (synth.c). */
+static const char *const qvk_arch_presets[] = {
+	"llama3", "mistral", "qwen2", "qwen3", "phi3",
+};
+
 /* A scratch folder under the build tree (QVK_BUILD_DIR, else /tmp). */
 static inline const char *qvk_arch_dir(char *buf, size_t len, const char *sub)
 {

@@ -37,6 +37,11 @@ START_TEST(test_list_reports_lavapipe_features)
 		ck_assert_uint_ge(d->max_subgroup_size, d->subgroup_size);
 		/* Every device has a DRM node or says why not. */
 		ck_assert(d->has_drm || strlen(d->drm_note) > 0);
+#if !QVK_DRM
+		ck_assert(!d->has_drm);
+		ck_assert_msg(strstr(d->drm_note, "DRM matching is off"), "%s",
+			      d->drm_note);
+#endif
 		if (d->type == QVK_DEVICE_CPU)
 			ck_assert(!d->has_drm);
 	}

@@ -32,6 +32,21 @@ START_TEST(test_block_dequant)
 		ck_assert_msg(out[i] == hf[i] && signbit(out[i]) == signbit(hf[i]),
 			      "half %04x -> %g", h[i], (double)out[i]);
 
+	/* BF16: the top half of an fp32: 1, -2, 2^-133 (subnormal), -0, Inf */
+	{
+		const uint16_t b[5] = { 0x3f80, 0xc000, 0x0001, 0x8000, 0x7f80 };
+		const float bf[5] = { 1.0f, -2.0f, 0x1p-133f, -0.0f, INFINITY };
+
+		t = (struct qvk_host_tensor){ .type = QVK_GGML_TYPE_BF16,
+					      .n_dims = 1, .ne = { 5, 1, 1, 1 },
+					      .data = b, .size_bytes = sizeof(b) };
+		ck_assert_int_eq(qvk_host_tensor_row(&t, 0, out), QVK_OK);
+		for (int i = 0; i < 5; i++)
+			ck_assert_msg(out[i] == bf[i] &&
+					      signbit(out[i]) == signbit(bf[i]),
+				      "bf16 %04x -> %g", b[i], (double)out[i]);
+	}
+
 	/* Q8_0, d = 0.5 (0x3800): q_j = j - 16 */
 	q8[0] = 0x00;
 	q8[1] = 0x38;
@@ -78,11 +93,11 @@ END_TEST
 START_TEST(test_writer_round_trip)
 {
 	uint64_t seed = qvk_test_seed("test_writer_round_trip"), rng = seed;
-	const uint32_t types[5] = { QVK_GGML_TYPE_F32, QVK_GGML_TYPE_F16,
+	const uint32_t types[6] = { QVK_GGML_TYPE_F32, QVK_GGML_TYPE_F16,
 				    QVK_GGML_TYPE_Q8_0, QVK_GGML_TYPE_Q4_0,
-				    QVK_GGML_TYPE_Q4_1 };
-	struct qvk_host_tensor t[5];
-	uint8_t *data[5];
+				    QVK_GGML_TYPE_Q4_1, QVK_GGML_TYPE_BF16 };
+	struct qvk_host_tensor t[6];
+	uint8_t *data[6];
 	const char *strs[3] = { "a", "", "c\xe2\x96\x81" };
 	const uint64_t lens[3] = { 1, 0, 4 };
 	const int32_t ints[4] = { -1, 0, 1, 7 };
@@ -114,7 +129,7 @@ START_TEST(test_writer_round_trip)
 			 QVK_OK);
 	ck_assert_int_eq(qvk_gguf_writer_set_array(w, "x.ints", QVK_GGUF_INT32,
 						   ints, 4), QVK_OK);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		uint32_t be, bb;
 
 		ck_assert(qvk_ggml_type_block(types[i], &be, &bb));
@@ -158,8 +173,8 @@ START_TEST(test_writer_round_trip)
 	}
 	ck_assert_uint_eq(qvk_gguf_find(g, "x.ints")->count, 4);
 	ck_assert_mem_eq(qvk_gguf_find(g, "x.ints")->data, ints, sizeof(ints));
-	ck_assert_uint_eq(qvk_gguf_tensor_count(g), 5);
-	for (int i = 0; i < 5; i++) {
+	ck_assert_uint_eq(qvk_gguf_tensor_count(g), 6);
+	for (int i = 0; i < 6; i++) {
 		const struct qvk_host_tensor *r = qvk_gguf_tensor_at(g, (uint64_t)i);
 
 		ck_assert_str_eq(r->name, t[i].name);

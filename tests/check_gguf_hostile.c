@@ -371,13 +371,15 @@ START_TEST(test_evil_headers)
 	expect_bad(&b, QVK_ERR_FORMAT, "Q8_0 row of 40", "multiple of the block");
 
 	put_header(&b, 3, 1, 0);
-	put_tensor_info(&b, "t", 1, ne1, 12 /* Q4_K */, 0);
+	put_tensor_info(&b, "t", 1, ne1, 16 /* IQ2_XXS */, 0);
 	pad_to(&b, 32);
-	expect_bad(&b, QVK_ERR_UNSUPPORTED, "Q4_K tensor", "ggml type 12");
+	expect_bad(&b, QVK_ERR_UNSUPPORTED, "IQ2_XXS tensor",
+		   "'t' is of type IQ2_XXS (ggml type 16");
 	put_header(&b, 3, 1, 0);
 	put_tensor_info(&b, "t", 1, ne1, 0xdeadbeef, 0);
 	pad_to(&b, 32);
-	expect_bad(&b, QVK_ERR_UNSUPPORTED, "type 0xdeadbeef", "ggml type");
+	expect_bad(&b, QVK_ERR_UNSUPPORTED, "type 0xdeadbeef",
+		   "unknown type 3735928559");
 
 	put_header(&b, 3, 1, 0);
 	put_tensor_info(&b, "t", 1, ne1, QVK_GGML_TYPE_F32, 4);

@@ -7,7 +7,7 @@
  *   - greedy decoding of 32 tokens after a fixed 8-token prompt gives
  *     llama.cpp's 32 tokens: equal, or equal up to a step where llama.cpp
  *     itself had a near tie -- its margin between its token and qvk's
- *     below 3x the RMS of qvk's logit error at that step -- and not
+ *     below 4x the RMS of qvk's logit error at that step -- and not
  *     further compared after it (the contexts then differ);
  *   - the logits of the 32 positions that made those decisions (the
  *     prompt and llama.cpp's tokens fed in, teacher-forced) match
@@ -22,22 +22,23 @@
  *     tools/oracle/record-fixtures.sh), so these run without npm. With the
  *     oracle present, the Q8_0 file is also checked to be byte for byte
  *     the one llama.cpp's own quantizer writes.
- *   K-quants and IQ4_XS (Q4_K_M, Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS):
+ *   K-quants and IQ4_XS (Q4_K_M, Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS),
+ *     by default Q4_K_M and one more type per architecture, every one of
+ *     the 30 with QVK_ORACLE_ALL=1:
  *     llama.cpp (tools/oracle/llama-oracle) quantizes the F32 file into
- *     build/oracle-models/ and records its logits at test time; skipped
- *     with the reason when the oracle is unavailable (setup.sh exit 77;
- *     a failure with QVK_TEST_STRICT=1) or while qvk does not read the
- *     file's types yet (issue #10 item 2).
- *   A real vocabulary: Phi-3's 32064 tokens (phi3-vocab), F16, recorded at
- *     test time.
+ *     build/oracle-models/ and records its answers at test time, kept
+ *     there for the next run (keyed by the F32 file's hash); skipped with
+ *     the reason when the oracle is unavailable (setup.sh exit 77; a
+ *     failure with QVK_TEST_STRICT=1) or when qvk does not read a type.
+ *   A real vocabulary: Phi-3's 32064 tokens (phi3-vocab), F16 and Q4_K_M,
+ *     recorded at test time.
  *
  * llama.cpp runs on its CPU backend with its default fp16 KV cache; qvk
  * with its own default fp16 cache, the weights as stored, int8
- * activations for integer weights.
+ * activations per 32-block for integer weights.
  */
-#include <sys/wait.h>
-
 #include "check_arch.h"
+#include "oracle_harness.h"
 
 #define QVK_ORACLE_PROMPT 8u  /* greedy decoding starts after this many */
 #define QVK_ORACLE_GREEDY 32u
@@ -46,21 +47,19 @@
 /* Its positions compared: those whose logits chose a greedy token. */
 #define QVK_ORACLE_POSITIONS QVK_ORACLE_GREEDY
 
-static const char *const qvk_oracle_presets[] = {
-	"llama3", "mistral", "qwen2", "qwen3", "phi3",
-};
-
 /*
  * Bounds per type: max relative L2 over the 32 positions, and top-1
- * agreement, each about twice what was measured (README). F32: llama.cpp's
- * CPU flash attention rounds q to fp16 against the fp16 cache and sums
- * V in fp16, ~2e-3 (qvk: fp32 q and sums). F16: llama.cpp also rounds
+ * agreement, with room over what was measured on lavapipe (README:
+ * F32 1.1e-3..1.9e-3, F16 1.4e-3..2.6e-3, Q8_0 1.8e-2..2.7e-2, K-quants
+ * and IQ4_XS 2.9e-2..5.3e-2; top-1 >= 32, 32, 30, 27 of 32). F32:
+ * llama.cpp's CPU flash attention rounds q to fp16 against the fp16 cache
+ * and sums V in fp16 (qvk: fp32 q and sums). F16: llama.cpp also rounds
  * the activations to fp16 for its F16 dot products, qvk keeps them fp32.
- * Integer types: both quantize activations to int8 at every matmul input
- * per 32 elements with the same rounding (Q8_K: per 256 in llama.cpp) and
- * use the same weight bytes; the differences above flip some roundings,
- * which adds up to ~2% through the layers. K-quant bounds are
- * provisional: not measured until qvk runs those files.
+ * Integer types: both sides quantize activations to int8 at every matmul
+ * input with the same rounding, per 32 elements (llama.cpp's Q8_K: per 256
+ * for K-quant weights) and use the same weight bytes; the differences
+ * above flip some roundings, which these random models carry through every
+ * layer (their logits depend on the layers, not on a favourite token).
  */
 static const struct qvk_oracle_type {
 	const char *name;        /* llama.cpp's name (llama-oracle quantize) */
@@ -73,101 +72,15 @@ static const struct qvk_oracle_type {
 	{ "F32", QVK_GGML_TYPE_F32, true, { 0 }, 5e-3, 32 },
 	{ "F16", QVK_GGML_TYPE_F16, true, { 0 }, 6e-3, 31 },
 	{ "Q8_0", QVK_GGML_TYPE_Q8_0, true, { 0 }, 5e-2, 28 },
-	{ "Q6_K", 0, false, { 14 }, 6e-2, 28 },
-	{ "Q5_K_M", 0, false, { 13, 14 }, 6e-2, 28 },
-	{ "Q4_K_M", 0, false, { 12, 14 }, 7e-2, 28 },
-	{ "IQ4_XS", 0, false, { 23 }, 8e-2, 27 },
-	{ "Q3_K_M", 0, false, { 11, 12, 13 }, 1e-1, 26 },
-	{ "Q2_K", 0, false, { 10, 11, 12 }, 1.5e-1, 24 },
+	{ "Q6_K", 0, false, { 14 }, 8e-2, 26 },
+	{ "Q5_K_M", 0, false, { 13, 14 }, 8e-2, 26 },
+	{ "Q4_K_M", 0, false, { 12, 14 }, 8e-2, 26 },
+	{ "IQ4_XS", 0, false, { 23 }, 8e-2, 26 },
+	{ "Q3_K_M", 0, false, { 11, 12, 13 }, 8e-2, 26 },
+	{ "Q2_K", 0, false, { 10, 11, 12 }, 8e-2, 26 },
 };
 
 /* ---------------------------------------------------------- the oracle */
-static void qvk_copy_str(char *dst, size_t len, const char *src);
-static bool qvk_strict(void)
-{
-	const char *s = getenv("QVK_TEST_STRICT");
-
-	return s && !strcmp(s, "1");
-}
-
-/* Skip with @why, or fail with it under QVK_TEST_STRICT=1. */
-static void qvk_oracle_unavailable(const char *why)
-{
-	ck_assert_msg(!qvk_strict(), "QVK_TEST_STRICT=1: %s", why);
-	printf("SKIP: %s\n", why);
-	fflush(stdout);
-}
-
-/*
- * tools/oracle/setup.sh: the llama-oracle binary into @bin, or false with
- * the script's reason in @why (exit 77: npm or its registry unreachable).
- */
-static bool qvk_oracle_find(char *bin, size_t len, char *why, size_t why_len)
-{
-	char cmd[1024], line[1024], last[1024] = "", reason[512] = "";
-	FILE *p;
-	int rc;
-
-	snprintf(cmd, sizeof(cmd), "'%s/tools/oracle/setup.sh' 2>&1", QVK_SOURCE_DIR);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	while (fgets(line, sizeof(line), p)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "unavailable"))
-			qvk_copy_str(reason, sizeof(reason), line);
-		qvk_copy_str(last, sizeof(last), line);
-	}
-	rc = pclose(p);
-	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && last[0] == '/') {
-		snprintf(bin, len, "%s", last);
-		return true;
-	}
-	snprintf(why, why_len, "llama.cpp oracle: %s",
-		 reason[0] ? reason : "tools/oracle/setup.sh failed");
-	ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 77,
-		      "tools/oracle/setup.sh failed (exit %d): %s",
-		      WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, last);
-	return false;
-}
-
-/* @src into @dst of @len bytes, cut if longer. */
-static void qvk_copy_str(char *dst, size_t len, const char *src)
-{
-	size_t n = strlen(src);
-
-	n = n < len ? n : len - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-/* Run "BIN ARGS..." and keep its first line of output in @out (may be NULL). */
-static void qvk_oracle_run(const char *cmd, char *out, size_t len)
-{
-	char line[8192];
-	FILE *p = popen(cmd, "r");
-	int rc;
-
-	ck_assert_ptr_nonnull(p);
-	if (out)
-		out[0] = '\0';
-	while (fgets(line, sizeof(line), p))
-		if (out && !out[0])
-			qvk_copy_str(out, len, line);
-	rc = pclose(p);
-	ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
-		      "llama-oracle failed (exit %d): %s",
-		      WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, cmd);
-}
-
-static void qvk_ids_append(char *buf, size_t len, const uint32_t *ids,
-			   uint32_t n)
-{
-	size_t at = strlen(buf);
-
-	for (uint32_t i = 0; i < n && at < len; i++)
-		at += (size_t)snprintf(buf + at, len - at, " %u", ids[i]);
-}
-
 /* Space-separated ids of @s into @ids; how many were read. */
 static uint32_t qvk_ids_parse(const char *s, uint32_t *ids, uint32_t max)
 {
@@ -245,7 +158,7 @@ static void qvk_answers_cache(const char *dir, const char *stem, uint64_t hash,
 
 	snprintf(path, sizeof(path), "%s/%s.logits", dir, stem);
 	qvk_test_write_file(path, a->logits, (size_t)QVK_ORACLE_SEQ * vocab * 4);
-	qvk_ids_append(ids, sizeof(ids), a->greedy, QVK_ORACLE_GREEDY);
+	qvk_test_ids_append(ids, sizeof(ids), a->greedy, QVK_ORACLE_GREEDY);
 	snprintf(path, sizeof(path), "%s/%s.txt", dir, stem);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -274,15 +187,15 @@ static void qvk_oracle_record(const char *bin, const char *model,
 
 	snprintf(cmd, sizeof(cmd), "'%s' generate '%s' %u", bin, model,
 		 QVK_ORACLE_GREEDY);
-	qvk_ids_append(cmd, sizeof(cmd), prompt, QVK_ORACLE_PROMPT);
-	qvk_oracle_run(cmd, out, sizeof(out));
+	qvk_test_ids_append(cmd, sizeof(cmd), prompt, QVK_ORACLE_PROMPT);
+	qvk_test_oracle_run(cmd, out, sizeof(out));
 	ck_assert_uint_eq(qvk_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
 			  QVK_ORACLE_GREEDY);
 	qvk_oracle_sequence(prompt, a->greedy, seq);
 	snprintf(lpath, sizeof(lpath), "%s.logits", model);
 	snprintf(cmd, sizeof(cmd), "'%s' logits '%s' '%s'", bin, model, lpath);
-	qvk_ids_append(cmd, sizeof(cmd), seq, QVK_ORACLE_SEQ);
-	qvk_oracle_run(cmd, NULL, 0);
+	qvk_test_ids_append(cmd, sizeof(cmd), seq, QVK_ORACLE_SEQ);
+	qvk_test_oracle_run(cmd, NULL, 0);
 	raw = qvk_test_read_file(lpath, &len);
 	ck_assert_uint_eq(len, (size_t)QVK_ORACLE_SEQ * vocab * 4);
 	memcpy(a->logits, raw, len);
@@ -314,7 +227,8 @@ static void qvk_greedy(struct qvk_llm *llm, const uint32_t *prompt,
 /*
  * At the first greedy step @t where qvk chose another token, llama.cpp's
  * margin between its token and qvk's (its logits row @want) must be a near
- * tie: below 3x the RMS difference of the two rows.
+ * tie: below 4x the RMS difference of the two rows, a margin that noise of
+ * that RMS on both logits overturns with probability ~0.2%.
  */
 static void qvk_check_tie(const char *what, uint32_t t, const float *got,
 			  const float *want, uint32_t vocab, uint32_t tok_llama,
@@ -326,11 +240,11 @@ static void qvk_check_tie(const char *what, uint32_t t, const float *got,
 		d2 += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
 	rms = sqrt(d2 / vocab);
 	printf("  %s: greedy step %u: qvk %u, llama.cpp %u, llama.cpp's margin "
-	       "%.4f vs 3 x RMS error %.4f: %s\n", what, t, tok_qvk, tok_llama,
-	       margin, 3 * rms, margin <= 3 * rms ? "a near tie" : "NOT a tie");
-	ck_assert_msg(margin <= 3 * rms, "%s: greedy step %u: qvk %u, llama.cpp "
-		      "%u by a margin of %.4f (> 3 x RMS %.4f)", what, t, tok_qvk,
-		      tok_llama, margin, 3 * rms);
+	       "%.4f vs 4 x RMS error %.4f: %s\n", what, t, tok_qvk, tok_llama,
+	       margin, 4 * rms, margin <= 4 * rms ? "a near tie" : "NOT a tie");
+	ck_assert_msg(margin <= 4 * rms, "%s: greedy step %u: qvk %u, llama.cpp "
+		      "%u by a margin of %.4f (> 4 x RMS %.4f)", what, t, tok_qvk,
+		      tok_llama, margin, 4 * rms);
 }
 
 static void qvk_oracle_compare(const char *preset, const struct qvk_oracle_type *ty,
@@ -342,7 +256,8 @@ static void qvk_oracle_compare(const char *preset, const struct qvk_oracle_type 
 	uint32_t seq[QVK_ORACLE_SEQ];
 	/* The weights as the file stores them (auto would make F32 q8). */
 	struct qvk_llm_options opt = {
-		.format = ty->synth == QVK_GGML_TYPE_F32 ? QVK_WEIGHTS_F32 :
+		.format = !ty->generated ? QVK_WEIGHTS_AUTO :
+			  ty->synth == QVK_GGML_TYPE_F32 ? QVK_WEIGHTS_F32 :
 			  ty->synth == QVK_GGML_TYPE_F16 ? QVK_WEIGHTS_F16 :
 							   QVK_WEIGHTS_AUTO,
 		.max_batch = QVK_ORACLE_SEQ, .max_seq = QVK_ORACLE_SEQ,
@@ -410,7 +325,7 @@ static void qvk_check_q8_0_bytes(const char *bin, const char *f32_path,
 	snprintf(llama_path, sizeof(llama_path), "%s.llama.gguf", q8_path);
 	snprintf(cmd, sizeof(cmd), "'%s' quantize '%s' '%s' Q8_0", bin, f32_path,
 		 llama_path);
-	qvk_oracle_run(cmd, NULL, 0);
+	qvk_test_oracle_run(cmd, NULL, 0);
 	ck_assert_int_eq(qvk_gguf_open(qvk_test_ctx, q8_path, &a), QVK_OK);
 	ck_assert_int_eq(qvk_gguf_open(qvk_test_ctx, llama_path, &b), QVK_OK);
 	for (uint64_t i = 0; i < qvk_gguf_tensor_count(a); i++) {
@@ -438,7 +353,7 @@ static void qvk_oracle_case(const char *preset, const struct qvk_oracle_type *ty
 {
 	const struct qvk_synth_spec *sp = qvk_synth_preset(preset);
 	char dir[512], fixtures[600], f32_path[700], path[700], stem[128],
-	     bin[512] = "", why[600], missing[128];
+	     bin[512] = "", missing[128];
 	uint32_t prompt[QVK_ORACLE_PROMPT], vocab;
 	struct qvk_answers a = { 0 };
 	uint64_t hash = 0;
@@ -477,23 +392,21 @@ static void qvk_oracle_case(const char *preset, const struct qvk_oracle_type *ty
 	       ((ty->generated || !access(path, R_OK)) &&
 		qvk_answers_read(dir, stem, hash, false, vocab, &a));
 	if (!have) {
-		if (!qvk_oracle_find(bin, sizeof(bin), why, sizeof(why))) {
-			qvk_oracle_unavailable(why);
+		if (!qvk_test_oracle(bin, sizeof(bin))) /* SKIP printed */
 			goto out;
-		}
 		if (!ty->generated) {
 			char cmd[2048];
 
 			snprintf(cmd, sizeof(cmd), "'%s' quantize '%s' '%s' %s", bin,
 				 f32_path, path, ty->name);
-			qvk_oracle_run(cmd, NULL, 0);
+			qvk_test_oracle_run(cmd, NULL, 0);
 		}
 		qvk_oracle_record(bin, path, prompt, vocab, &a);
 		qvk_answers_cache(dir, stem, hash, vocab, &a);
 	}
 	/* Once (the writer is the same for every preset): llama.cpp's own Q8_0. */
 	if (ty->synth == QVK_GGML_TYPE_Q8_0 && !strcmp(preset, "mistral") &&
-	    (bin[0] || qvk_oracle_find(bin, sizeof(bin), why, sizeof(why)))) {
+	    (bin[0] || qvk_test_oracle(bin, sizeof(bin)))) {
 		ck_assert(qvk_arch_synth(sp, QVK_GGML_TYPE_F32, f32_path));
 		qvk_check_q8_0_bytes(bin, f32_path, path);
 	}
@@ -505,20 +418,61 @@ out:
 	unlink(f32_path);
 }
 
-/* Loop index = preset * types + type. */
-START_TEST(test_matches_llama_cpp)
+/* The type named @name in qvk_oracle_types. */
+static const struct qvk_oracle_type *qvk_oracle_type(const char *name)
 {
-	uint32_t nt = QVK_ARRAY_SIZE(qvk_oracle_types);
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_oracle_types); i++)
+		if (!strcmp(qvk_oracle_types[i].name, name))
+			return &qvk_oracle_types[i];
+	ck_abort_msg("no type %s", name);
+	return NULL;
+}
 
-	qvk_oracle_case(qvk_oracle_presets[_i / nt], &qvk_oracle_types[_i % nt]);
+/* F32, F16, Q8_0 of every preset: loop index = preset * 3 + type. */
+START_TEST(test_float_q8_0_match_llama_cpp)
+{
+	qvk_oracle_case(qvk_arch_presets[_i / 3], &qvk_oracle_types[_i % 3]);
 }
 END_TEST
 
-/* A real vocabulary: Phi-3's 32064 tokens, F16 (and Q4_K_M once read). */
+/*
+ * K-quants: by default every architecture runs Q4_K_M (the hubs' default)
+ * and one more type, so that each type runs on one architecture at least:
+ * 10 files that llama.cpp makes at test time. QVK_ORACLE_ALL=1 runs every
+ * architecture with every type (30).
+ */
+static const char *const qvk_kq_default[][2] = {
+	{ "llama3", "Q4_K_M" }, { "llama3", "Q6_K" },
+	{ "mistral", "Q4_K_M" }, { "mistral", "Q5_K_M" },
+	{ "qwen2", "Q4_K_M" }, { "qwen2", "IQ4_XS" },
+	{ "qwen3", "Q4_K_M" }, { "qwen3", "Q3_K_M" },
+	{ "phi3", "Q4_K_M" }, { "phi3", "Q2_K" },
+};
+#define QVK_KQ_TYPES (QVK_ARRAY_SIZE(qvk_oracle_types) - 3)
+
+static bool qvk_oracle_all(void)
+{
+	const char *all = getenv("QVK_ORACLE_ALL");
+
+	return all && !strcmp(all, "1");
+}
+
+START_TEST(test_kquants_match_llama_cpp)
+{
+	if (qvk_oracle_all())
+		qvk_oracle_case(qvk_arch_presets[_i / QVK_KQ_TYPES],
+				&qvk_oracle_types[3 + _i % QVK_KQ_TYPES]);
+	else
+		qvk_oracle_case(qvk_kq_default[_i][0],
+				qvk_oracle_type(qvk_kq_default[_i][1]));
+}
+END_TEST
+
+/* A real vocabulary: Phi-3's 32064 tokens, F16 and Q4_K_M. */
 START_TEST(test_real_vocab_matches_llama_cpp)
 {
-	qvk_oracle_case("phi3-vocab", &qvk_oracle_types[1]);
-	qvk_oracle_case("phi3-vocab", &qvk_oracle_types[5]);
+	qvk_oracle_case("phi3-vocab", qvk_oracle_type("F16"));
+	qvk_oracle_case("phi3-vocab", qvk_oracle_type("Q4_K_M"));
 }
 END_TEST
 
@@ -530,9 +484,12 @@ Suite *suite_oracle(void)
 
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 300);
-	tcase_add_loop_test(tc, test_matches_llama_cpp, 0,
-			    QVK_ARRAY_SIZE(qvk_oracle_presets) *
-				    QVK_ARRAY_SIZE(qvk_oracle_types));
+	tcase_add_loop_test(tc, test_float_q8_0_match_llama_cpp, 0,
+			    3 * QVK_ARRAY_SIZE(qvk_arch_presets));
+	tcase_add_loop_test(tc, test_kquants_match_llama_cpp, 0,
+			    qvk_oracle_all() ? QVK_KQ_TYPES *
+						       QVK_ARRAY_SIZE(qvk_arch_presets) :
+					       QVK_ARRAY_SIZE(qvk_kq_default));
 	tcase_add_test(tc, test_real_vocab_matches_llama_cpp);
 	suite_add_tcase(s, tc);
 	return s;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <qvk/fp16.h>
+#include <qvk/format.h>
 #include <qvk/quant.h>
 
 #include "harness.h"
@@ -300,17 +301,17 @@ START_TEST(test_layout_bits)
 }
 END_TEST
 
-static const enum qvk_gguf_block gguf_types[] = { QVK_GGUF_Q8_0, QVK_GGUF_Q4_0,
-						  QVK_GGUF_Q4_1 };
+static const uint32_t gguf_types[] = { QVK_GGML_TYPE_Q8_0, QVK_GGML_TYPE_Q4_0,
+				       QVK_GGML_TYPE_Q4_1 };
 
 /* The GGUF definition of a block's values, straight from its bytes. */
-static float gguf_value(enum qvk_gguf_block t, const uint8_t *blk, uint32_t j)
+static float gguf_value(uint32_t t, const uint8_t *blk, uint32_t j)
 {
 	float d = qvk_fp16_to_f32((uint16_t)(blk[0] | blk[1] << 8));
 
-	if (t == QVK_GGUF_Q8_0)
+	if (t == QVK_GGML_TYPE_Q8_0)
 		return d * (float)(int8_t)blk[2 + j];
-	if (t == QVK_GGUF_Q4_0) {
+	if (t == QVK_GGML_TYPE_Q4_0) {
 		uint8_t b = blk[2 + j % 16];
 
 		return d * (float)((j < 16 ? b & 15 : b >> 4) - 8);
@@ -330,8 +331,8 @@ START_TEST(test_gguf_bytes_exact)
 	size_t checked = 0;
 
 	for (size_t ti = 0; ti < 3; ti++) {
-		enum qvk_gguf_block t = gguf_types[ti];
-		size_t bytes = qvk_gguf_block_bytes(t) * n * (k / 32);
+		uint32_t t = gguf_types[ti];
+		size_t bb = qvk_type_info(t)->block_bytes, bytes = bb * n * (k / 32);
 		uint8_t *src = malloc(bytes), *back = malloc(bytes);
 		float *dq = malloc(sizeof(float) * n * k);
 		float *w = malloc(sizeof(float) * n * k);
@@ -343,10 +344,10 @@ START_TEST(test_gguf_bytes_exact)
 		for (size_t i = 0; i < bytes; i++)
 			src[i] = (uint8_t)qvk_test_rand(&st);
 		for (size_t b = 0; b < (size_t)n * k / 32; b++) {
-			uint8_t *blk = src + b * qvk_gguf_block_bytes(t);
+			uint8_t *blk = src + b * bb;
 
 			blk[1] &= 0x3f; /* exponent below 16: finite */
-			if (t == QVK_GGUF_Q4_1)
+			if (t == QVK_GGML_TYPE_Q4_1)
 				blk[3] &= 0xbf;
 		}
 		ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "g", t, src,
@@ -354,20 +355,20 @@ START_TEST(test_gguf_bytes_exact)
 		memset(back, 0xa5, bytes);
 		ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, "g", qt, t, back,
 						     bytes), QVK_OK);
-		ck_assert_msg(!memcmp(src, back, bytes), "type %d not byte-exact",
-			      (int)t);
+		ck_assert_msg(!memcmp(src, back, bytes), "%s not byte-exact",
+			      qvk_ggml_type_name(t));
 		/* the values are GGUF's values */
 		qvk_qtensor_dequantize(qt, dq);
 		for (uint32_t r = 0; r < n; r++)
 			for (uint32_t j = 0; j < k; j++) {
 				const uint8_t *blk = src + ((size_t)r * (k / 32) + j / 32) *
-								   qvk_gguf_block_bytes(t);
+								   bb;
 
 				ck_assert(dq[(size_t)r * k + j] == gguf_value(t, blk, j % 32));
 				checked++;
 			}
 		/* and the other way: qvk tensor -> GGUF -> qvk tensor */
-		ck_assert_int_eq(qvk_gguf_block_format(t, &fmt), QVK_OK);
+		fmt = qvk_type_info(t)->qformat;
 		fill_weights(&st, w, n, k);
 		p = qvk_quant_params_default(fmt, 32);
 		qvk_qtensor_destroy(qt);
@@ -402,20 +403,20 @@ START_TEST(test_gguf_rejects)
 	float w[2 * 172] = { 0 };
 	struct qvk_quant_params p = qvk_quant_params_default(QVK_QFORMAT_Q8, 32);
 
-	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", QVK_GGUF_Q8_0,
+	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", QVK_GGML_TYPE_Q8_0,
 					       buf, 34 * 4, 2, 64, &qt), QVK_OK);
 	qvk_qtensor_destroy(qt);
-	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", QVK_GGUF_Q8_0,
+	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", QVK_GGML_TYPE_Q8_0,
 					       buf, 34 * 4 - 1, 2, 64, &qt),
 			 QVK_ERR_FORMAT);
-	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", QVK_GGUF_Q8_0,
+	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", QVK_GGML_TYPE_Q8_0,
 					       buf, 34 * 4, 2, 60, &qt),
 			 QVK_ERR_UNSUPPORTED);
 	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "t", 7, buf, 34 * 4,
 					       2, 64, &qt), QVK_ERR_UNSUPPORTED);
 	buf[34 * 3 + 1] = 0x7e; /* a NaN scale in row 1, block 1 */
 	ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx, "tok_embd",
-					       QVK_GGUF_Q8_0, buf, 34 * 4, 2, 64,
+					       QVK_GGML_TYPE_Q8_0, buf, 34 * 4, 2, 64,
 					       &qt), QVK_ERR_NUMERIC);
 	ck_assert_ptr_nonnull(strstr(qvk_ctx_message(qvk_test_ctx),
 				     "tok_embd: non-finite fp16 scale or min in "
@@ -423,9 +424,9 @@ START_TEST(test_gguf_rejects)
 	buf[34 * 3 + 1] = 0;
 	ck_assert_int_eq(qvk_quantize_weights(qvk_test_ctx, "w", w, 2, 172, &p,
 					      &qt), QVK_OK);
-	ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, "w", qt, QVK_GGUF_Q8_0,
+	ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, "w", qt, QVK_GGML_TYPE_Q8_0,
 					     buf, sizeof(buf)), QVK_ERR_UNSUPPORTED);
-	ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, "w", qt, QVK_GGUF_Q4_0,
+	ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, "w", qt, QVK_GGML_TYPE_Q4_0,
 					     buf, sizeof(buf)), QVK_ERR_UNSUPPORTED);
 	qvk_qtensor_destroy(qt);
 }

@@ -237,7 +237,7 @@ static void qvk_check_codes(const struct qvk_model *m,
 			++*n_qvk;
 		} else {
 			ck_assert_int_eq(qvk_qtensor_from_gguf(qvk_test_ctx,
-				t->name, (enum qvk_gguf_block)t->type, t->data,
+				t->name, t->type, t->data,
 				t->size_bytes, n, k, &got), QVK_OK);
 			++*n_gguf;
 		}

@@ -342,10 +342,10 @@ struct qmodel {
 };
 
 static void quantize_tensor(struct qmodel *q, struct qvk_host_tensor *t,
-			    enum qvk_gguf_block block, bool dequantized)
+			    uint32_t block, bool dequantized)
 {
-	const enum qvk_qformat fmt = block == QVK_GGUF_Q8_0 ? QVK_QFORMAT_Q8 :
-				     block == QVK_GGUF_Q4_0 ? QVK_QFORMAT_Q4 :
+	const enum qvk_qformat fmt = block == QVK_GGML_TYPE_Q8_0 ? QVK_QFORMAT_Q8 :
+				     block == QVK_GGML_TYPE_Q4_0 ? QVK_QFORMAT_Q4 :
 							      QVK_QFORMAT_Q4A;
 	struct qvk_quant_params p = qvk_quant_params_default(fmt, 32);
 	uint32_t n = (uint32_t)t->ne[1], k = (uint32_t)t->ne[0];
@@ -358,7 +358,7 @@ static void quantize_tensor(struct qmodel *q, struct qvk_host_tensor *t,
 		out = malloc((size_t)n * k * sizeof(float));
 		qvk_qtensor_dequantize(qt, out);
 	} else {
-		size_t bytes = (size_t)n * k / 32 * qvk_gguf_block_bytes(block);
+		size_t bytes = (size_t)n * k / 32 * qvk_type_info(block)->block_bytes;
 
 		out = malloc(bytes);
 		ck_assert_int_eq(qvk_qtensor_to_gguf(qvk_test_ctx, t->name, qt,
@@ -372,7 +372,7 @@ static void quantize_tensor(struct qmodel *q, struct qvk_host_tensor *t,
 }
 
 static struct qvk_model *write_quantized(const struct qvk_model *m,
-					 enum qvk_gguf_block block,
+					 uint32_t block,
 					 bool dequantized, const char *path)
 {
 	struct qmodel q = { .fake = *m };
@@ -406,9 +406,9 @@ static struct qvk_model *write_quantized(const struct qvk_model *m,
 
 START_TEST(test_quantized_gguf)
 {
-	static const enum qvk_gguf_block blocks[3] = { QVK_GGUF_Q8_0,
-						       QVK_GGUF_Q4_0,
-						       QVK_GGUF_Q4_1 };
+	static const uint32_t blocks[3] = { QVK_GGML_TYPE_Q8_0,
+						       QVK_GGML_TYPE_Q4_0,
+						       QVK_GGML_TYPE_Q4_1 };
 	enum { POS = 64 };
 	struct qvk_model *m = load_model();
 	float *ref_logits = malloc(POS * 512 * sizeof(float));
@@ -459,7 +459,7 @@ START_TEST(test_quantized_gguf)
 		       "KL %.5f nats (max %.5f), top-1 %.1f%%\n",
 		       qvk_ggml_type_name(blocks[b]), POS, ls.kl_mean, ls.kl_max,
 		       100.0 * ls.top1);
-		if (blocks[b] == QVK_GGUF_Q8_0)
+		if (blocks[b] == QVK_GGML_TYPE_Q8_0)
 			ck_assert(ls.kl_mean < 0.01 && ls.top1 >= 0.9);
 		else
 			ck_assert(ls.kl_mean < 1.0 && ls.top1 >= 0.5);

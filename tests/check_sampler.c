@@ -2,7 +2,8 @@
 /*
  * Sampler: greedy and its tie rule, reproducibility per seed, the sampled
  * frequencies against the exact distribution after temperature, top-k and
- * top-p, the repetition penalty, and rejected inputs.
+ * top-p and min-p, banned tokens, the repetition penalty, and rejected
+ * inputs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -150,6 +151,98 @@ START_TEST(test_distributions)
 }
 END_TEST
 
+START_TEST(test_min_p)
+{
+	uint64_t seed = qvk_test_seed("test_min_p");
+	const float p[5] = { 0.05f, 0.4f, 0.15f, 0.1f, 0.3f };
+	struct qvk_sampler_options o;
+	struct qvk_sampler *s = NULL;
+	float logits[5];
+	double e[5] = { 0 };
+
+	for (int i = 0; i < 5; i++)
+		logits[i] = logf(p[i]) - 1.0f;
+	qvk_sampler_options_default(&o);
+	o.seed = seed;
+	/* min-p 0.3: p >= 0.12 keeps 0.4, 0.3 and 0.15 (0.1 and 0.05 go) */
+	o.min_p = 0.3f;
+	ck_assert_int_eq(qvk_sampler_create(qvk_test_ctx, 5, &o, &s), QVK_OK);
+	e[1] = 0.4 / 0.85;
+	e[4] = 0.3 / 0.85;
+	e[2] = 0.15 / 0.85;
+	check_frequencies(s, logits, 5, e, 200000, "min-p 0.3");
+	qvk_sampler_destroy(s);
+	/*
+	 * Judged before temperature: at temperature 2 token 3 (p 0.1) would
+	 * pass if judged after it (sqrt(0.1 / 0.4) = 0.5 >= 0.3); it stays
+	 * out, and the three kept are drawn with weights p^(1/2).
+	 */
+	o.temperature = 2.0f;
+	ck_assert_int_eq(qvk_sampler_create(qvk_test_ctx, 5, &o, &s), QVK_OK);
+	e[1] = sqrt(0.4);
+	e[4] = sqrt(0.3);
+	e[2] = sqrt(0.15);
+	{
+		double z = e[1] + e[4] + e[2];
+
+		e[1] /= z;
+		e[4] /= z;
+		e[2] /= z;
+	}
+	check_frequencies(s, logits, 5, e, 200000, "min-p 0.3, temperature 2");
+	qvk_sampler_destroy(s);
+	/* min-p 1 keeps the most likely token only: greedy */
+	o.min_p = 1.0f;
+	ck_assert_int_eq(qvk_sampler_create(qvk_test_ctx, 5, &o, &s), QVK_OK);
+	for (int i = 0; i < 2000; i++) {
+		uint32_t t;
+
+		ck_assert_int_eq(qvk_sampler_sample(s, logits, &t), QVK_OK);
+		ck_assert_uint_eq(t, 1);
+	}
+	qvk_sampler_destroy(s);
+	o.min_p = 1.5f;
+	ck_assert_int_eq(qvk_sampler_create(qvk_test_ctx, 5, &o, &s),
+			 QVK_ERR_INVALID_ARG);
+	o.min_p = NAN;
+	ck_assert_int_eq(qvk_sampler_create(qvk_test_ctx, 5, &o, &s),
+			 QVK_ERR_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(test_ban)
+{
+	uint64_t seed = qvk_test_seed("test_ban");
+	const float p[4] = { 0.1f, 0.6f, 0.2f, 0.1f };
+	float logits[4];
+	double e[4] = { 0.25, 0, 0.5, 0.25 };
+	struct qvk_sampler *s;
+	uint32_t t;
+
+	for (int i = 0; i < 4; i++)
+		logits[i] = logf(p[i]);
+	/* greedy: the banned argmax gives way to the next best */
+	s = make(4, 0.0f, 0, 1.0f, 1.0f, seed);
+	ck_assert_int_eq(qvk_sampler_sample(s, logits, &t), QVK_OK);
+	ck_assert_uint_eq(t, 1);
+	ck_assert_int_eq(qvk_sampler_ban(s, 1), QVK_OK);
+	ck_assert_int_eq(qvk_sampler_ban(s, 1), QVK_OK);
+	ck_assert_int_eq(qvk_sampler_sample(s, logits, &t), QVK_OK);
+	ck_assert_uint_eq(t, 2);
+	ck_assert_int_eq(qvk_sampler_ban(s, 4), QVK_ERR_INVALID_ARG);
+	qvk_sampler_destroy(s);
+	/* sampled: the others keep their relative odds */
+	s = make(4, 1.0f, 0, 1.0f, 1.0f, seed);
+	ck_assert_int_eq(qvk_sampler_ban(s, 1), QVK_OK);
+	check_frequencies(s, logits, 4, e, 200000, "token 1 banned");
+	for (uint32_t i = 0; i < 4; i++)
+		ck_assert_int_eq(qvk_sampler_ban(s, i), QVK_OK);
+	ck_assert_int_eq(qvk_sampler_sample(s, logits, &t), QVK_ERR_INVALID_ARG);
+	printf("all banned: %s\n", qvk_ctx_message(qvk_test_ctx));
+	qvk_sampler_destroy(s);
+}
+END_TEST
+
 START_TEST(test_repeat_penalty)
 {
 	const float logits[4] = { 2.0f, 1.9f, -1.0f, -1.05f };
@@ -216,6 +309,8 @@ Suite *suite_sampler(void)
 	tcase_add_test(tc, test_greedy);
 	tcase_add_test(tc, test_seed_reproducible);
 	tcase_add_test(tc, test_distributions);
+	tcase_add_test(tc, test_min_p);
+	tcase_add_test(tc, test_ban);
 	tcase_add_test(tc, test_repeat_penalty);
 	tcase_add_test(tc, test_rejects);
 	suite_add_tcase(s, tc);

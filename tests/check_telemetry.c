@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "telemetry_fixtures.h"
 
@@ -173,16 +175,22 @@ START_TEST(test_env_root_and_module_errors)
 	struct qvk_telemetry *t = NULL;
 	char module_path[512];
 
-	/* telem_fixture() returns a static buffer: copy before calling again. */
-	snprintf(module_path, sizeof(module_path), "%s",
-		 telem_fixture("rapl/class/powercap/intel-rapl:0/name"));
-	opt.module_path = module_path;
+	/* A character device that is not the module: its INFO ioctl fails. */
+	opt.module_path = "/dev/null";
 	setenv("QVK_SYSFS_ROOT", telem_fixture("rapl"), 1);
 	ck_assert_int_eq(qvk_telemetry_create(qvk_test_ctx, &opt, &t), QVK_OK);
 	unsetenv("QVK_SYSFS_ROOT");
 	ck_assert_int_ge(telem_find_domain(t, "package-0"), 0);
 	telem_describes(t, "INFO ioctl");
 	telem_describes(t, "not the qvk_telem module?");
+	qvk_telemetry_destroy(t);
+
+	/* telem_fixture() returns a static buffer: copy before calling again. */
+	snprintf(module_path, sizeof(module_path), "%s",
+		 telem_fixture("rapl/class/powercap/intel-rapl:0/name"));
+	opt.module_path = module_path;
+	ck_assert_int_eq(qvk_telemetry_create(qvk_test_ctx, &opt, &t), QVK_OK);
+	telem_describes(t, "not a character device (not the qvk_telem module)");
 	qvk_telemetry_destroy(t);
 
 	opt.poll_period_s = 11;
@@ -298,6 +306,102 @@ START_TEST(test_clocks_and_throttle)
 	qvk_telemetry_destroy(t);
 }
 
+/* ------------------------------------------------------ hostile trees */
+
+/* Replace @root/@rel with a FIFO that nobody ever writes. */
+static const char *put_fifo(const char *root, const char *rel, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", root, rel);
+	ck_assert_int_eq(unlink(buf), 0);
+	ck_assert_int_eq(mkfifo(buf, 0644), 0);
+	return buf;
+}
+
+/*
+ * FIFOs, symlinks and oversized files in the tree: refused with a reason,
+ * without blocking. Before the fix, open() of the FIFO waited for a writer
+ * forever (this test then hits its timeout).
+ */
+START_TEST(test_sysfs_fifo_symlink_oversized)
+{
+	const char *root = telem_fixture_copy("rapl");
+	struct qvk_telemetry_options opt = { .sysfs_root = root,
+					     .disable = ONLY(QVK_TELEMETRY_MODULE),
+					     .poll_period_s = -1 };
+	char path[512], target[512], fifo[512];
+	struct qvk_telemetry *t;
+	FILE *f;
+
+	put_fifo(root, "class/powercap/intel-rapl:0/energy_uj", path, sizeof(path));
+	put_fifo(root, "class/powercap/intel-rapl:0:0/name", path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/class/powercap/intel-rapl:0:1/energy_uj", root);
+	snprintf(target, sizeof(target), "%s/class/powercap/intel-rapl:1/energy_uj", root);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/class/powercap/intel-rapl:1/max_energy_range_uj",
+		 root);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 100; i++)
+		fputc('0', f);
+	fputs("262143328850\n", f);
+	fclose(f);
+
+	t = telem_open(root, ONLY(QVK_TELEMETRY_POWERCAP), NULL);
+	fprintf(stderr, "hostile tree:\n%s", qvk_telemetry_describe(t));
+	ck_assert_uint_eq(qvk_telemetry_domain_count(t), 0);
+	telem_describes(t, "intel-rapl:0/energy_uj: a FIFO, refused");
+	telem_describes(t, "intel-rapl:0:0: no name");
+	telem_describes(t, "intel-rapl:0:1/energy_uj: a symlink, refused");
+	telem_describes(t, "max_energy_range_uj: longer than 63 bytes");
+	qvk_telemetry_destroy(t);
+
+	/* The module's node as a FIFO (QVK_TELEM_DEV): refused, not waited on. */
+	put_fifo(root, "class/powercap/intel-rapl/enabled", fifo, sizeof(fifo));
+	opt.module_path = fifo;
+	ck_assert_int_eq(qvk_telemetry_create(qvk_test_ctx, &opt, &t), QVK_OK);
+	telem_describes(t, "not a character device");
+	qvk_telemetry_destroy(t);
+}
+END_TEST
+
+START_TEST(test_sysfs_fifo_at_runtime)
+{
+	const char *root = telem_fixture_copy("rapl");
+	struct qvk_energy_window *w;
+	struct qvk_energy_result r;
+	struct qvk_telemetry *t = telem_open(root, ONLY(QVK_TELEMETRY_POWERCAP), NULL);
+	int core = telem_find_domain(t, "core-0"), pkg = telem_find_domain(t, "package-0");
+	char path[512];
+
+	ck_assert_int_ge(core, 0);
+	ck_assert_int_eq(qvk_energy_window_begin(t, &w), QVK_OK);
+	put_fifo(root, "class/powercap/intel-rapl:0:0/energy_uj", path, sizeof(path));
+	telem_put(root, "class/powercap/intel-rapl:0/energy_uj", "1001000\n");
+	qvk_test_sleep_ms(5);
+	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
+	ck_assert(!r.domains[core].valid);
+	ck_assert_msg(strstr(r.domains[core].note, "a FIFO, refused"), "%s",
+		      r.domains[core].note);
+	ck_assert_msg(r.domains[pkg].valid, "%s", r.domains[pkg].note);
+	qvk_telemetry_destroy(t);
+}
+END_TEST
+
+START_TEST(test_amdgpu_uevent_fifo)
+{
+	const char *root = telem_fixture_copy("drm");
+	struct qvk_telemetry *t;
+	char path[512];
+
+	put_fifo(root, "class/drm/renderD128/device/uevent", path, sizeof(path));
+	t = telem_open(root, ONLY(QVK_TELEMETRY_AMDGPU), NULL);
+	telem_describes(t, "renderD128/device/uevent: a FIFO, refused");
+	telem_describes(t, "amdgpu: no render node with the amdgpu driver");
+	qvk_telemetry_destroy(t);
+}
+END_TEST
+
 Suite *suite_telemetry(void);
 Suite *suite_telemetry(void)
 {
@@ -319,6 +423,15 @@ Suite *suite_telemetry(void)
 	tcase_add_test(tc, test_hwmon_units);
 	tcase_add_test(tc, test_hwmon_energy_and_power);
 	tcase_add_test(tc, test_clocks_and_throttle);
+	suite_add_tcase(s, tc);
+
+	/* A hang here is the failure: the timeout reports it. */
+	tc = tcase_create("hostile");
+	tcase_add_checked_fixture(tc, telem_setup, telem_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_sysfs_fifo_symlink_oversized);
+	tcase_add_test(tc, test_sysfs_fifo_at_runtime);
+	tcase_add_test(tc, test_amdgpu_uevent_fifo);
 	suite_add_tcase(s, tc);
 	return s;
 }

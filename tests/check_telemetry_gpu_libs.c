@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <amdgpu_drm.h>
-
 #include "telemetry_fixtures.h"
 #include "telemetry/telemetry_internal.h"
 
+#if QVK_DRM
+#include <amdgpu_drm.h>
+#endif
+
 /* -------------------------------------------------------- amdgpu (fake) */
+#if QVK_DRM
 
 /* The fake device behind the fake libdrm_amdgpu; tests set its answers. */
 static struct {
@@ -176,6 +179,20 @@ START_TEST(test_amdgpu_real_library_no_device)
 }
 END_TEST
 
+#else
+START_TEST(test_amdgpu_off_without_drm)
+{
+	/* A QVK_DRM=0 build has no amdgpu source, and says so. */
+	struct qvk_telemetry *t = telem_open(telem_fixture("drm"), ONLY(QVK_TELEMETRY_AMDGPU),
+						 NULL);
+
+	ck_assert_uint_eq(qvk_telemetry_domain_count(t), 0);
+	telem_describes(t, "amdgpu: off: libqvk was built with QVK_DRM=0");
+	qvk_telemetry_destroy(t);
+}
+END_TEST
+#endif
+
 /* ---------------------------------------------------------- NVML (fake) */
 
 static struct {
@@ -327,9 +344,13 @@ Suite *suite_telemetry_gpu_libs(void)
 
 	tc = tcase_create("gpu_libraries");
 	tcase_add_checked_fixture(tc, telem_setup, telem_teardown);
+#if QVK_DRM
 	tcase_add_test(tc, test_amdgpu_fake);
 	tcase_add_test(tc, test_amdgpu_matched_node_without_power);
 	tcase_add_test(tc, test_amdgpu_real_library_no_device);
+#else
+	tcase_add_test(tc, test_amdgpu_off_without_drm);
+#endif
 	tcase_add_test(tc, test_nvml_energy_counter);
 	tcase_add_test(tc, test_nvml_power_fallback_and_failures);
 	suite_add_tcase(s, tc);

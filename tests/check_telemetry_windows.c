@@ -127,6 +127,62 @@ START_TEST(test_interpolation_and_bound)
 }
 END_TEST
 
+/*
+ * A counter that goes backwards is a wrap only when the wrap is possible
+ * at the power ceiling (4 kW). 900000 -> 100 uJ on powercap's 262 kJ range
+ * within milliseconds would be a wrap at thousands of kW: before the fix
+ * that window was "valid" with 262 kJ.
+ */
+START_TEST(test_backwards_counter)
+{
+	const uint64_t range = 262143328850ull;
+	struct script a = { .raw = 900000 }, b = { .raw = 5000 }, c = { .raw = 1000 };
+	struct qvk_energy_window *w;
+	struct qvk_energy_result r;
+	struct qvk_telemetry *t = telem_open("/nonexistent", ALL_SOURCES, NULL);
+
+	add_scripted(t, &a, "package-0", QVK_TELEMETRY_POWERCAP);
+	t->dom[0].wrap = range;
+	add_scripted(t, &b, "energy1", QVK_TELEMETRY_HWMON); /* no wrap point */
+	t->dom[1].pub.kind = QVK_TELEMETRY_OTHER; /* not cross-checked */
+	/* 20 J range: 5 ms to wrap at 4 kW, so a 10 ms gap may hide wraps. */
+	add_scripted(t, &c, "small-range", QVK_TELEMETRY_POWERCAP);
+	t->dom[2].wrap = 20000000;
+
+	ck_assert_int_eq(qvk_energy_window_begin(t, &w), QVK_OK);
+	a.raw = 100;
+	b.raw = 100;
+	c.raw = 2000;
+	qvk_test_sleep_ms(10);
+	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
+	for (int i = 0; i < 3; i++)
+		fprintf(stderr, "backwards: %s: valid %d, %.3f J: %s\n",
+			t->dom[i].pub.name, r.domains[i].valid, r.domains[i].energy_j,
+			r.domains[i].note);
+	ck_assert_msg(!r.domains[0].valid, "%.0f J taken as a wrap", r.domains[0].energy_j);
+	ck_assert_msg(strstr(r.domains[0].note, "went backwards (900000 -> 100") &&
+		      strstr(r.domains[0].note, "over the 4 kW ceiling"), "%s",
+		      r.domains[0].note);
+	ck_assert(!r.domains[1].valid);
+	ck_assert_msg(strstr(r.domains[1].note, "no wrap point"), "%s", r.domains[1].note);
+	ck_assert(!r.domains[2].valid);
+	ck_assert_msg(strstr(r.domains[2].note, "needs to wrap at 4 kW"), "%s",
+		      r.domains[2].note);
+
+	/* A believable wrap (1.5 mJ over the top in 10 ms) still counts. */
+	a.raw = range - 1000;
+	ck_assert_int_eq(qvk_telemetry_poll(t), QVK_OK);
+	ck_assert_int_eq(qvk_energy_window_begin(t, &w), QVK_OK);
+	a.raw = 500;
+	qvk_test_sleep_ms(10);
+	ck_assert_int_eq(qvk_energy_window_end(t, w, &r), QVK_OK);
+	ck_assert_msg(r.domains[0].valid, "%s", r.domains[0].note);
+	ck_assert_double_le(fabs(r.domains[0].energy_j - 0.0015),
+			    r.domains[0].error_bound_j + 1e-4);
+	qvk_telemetry_destroy(t);
+}
+END_TEST
+
 START_TEST(test_poll_thread)
 {
 	/* The thread integrates power domains on its own. */
@@ -212,6 +268,7 @@ Suite *suite_telemetry_windows(void)
 	tcase_add_checked_fixture(tc, telem_setup, telem_teardown);
 	tcase_add_test(tc, test_self_check);
 	tcase_add_test(tc, test_interpolation_and_bound);
+	tcase_add_test(tc, test_backwards_counter);
 	tcase_add_test(tc, test_poll_thread);
 	tcase_add_test(tc, test_gpu_clock_mapping_math);
 	suite_add_tcase(s, tc);

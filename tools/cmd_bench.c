@@ -23,7 +23,9 @@ static const struct qvk_bench qvk_benches[] = {
 
 static void qvk_bench_usage(FILE *f)
 {
-	fprintf(f, "usage: qvk bench NAME [ARGS]   (qvk bench NAME --help)\n"
+	fprintf(f, "usage: qvk bench -m MODEL|--synthetic SHAPE [ARGS]   "
+		   "(= qvk bench model; --help)\n"
+		   "       qvk bench NAME [ARGS]   (qvk bench NAME --help)\n"
 		   "       qvk bench all           every benchmark with its "
 		   "defaults\n\nbenchmarks:\n");
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_benches); i++)
@@ -39,7 +41,20 @@ int qvk_cmd_bench(int argc, char **argv)
 		qvk_bench_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* qvk bench -m MODEL ...: the model benchmark, the common case. */
+	if (argv[1][0] == '-')
+		return qvk_bench_model(argc, argv);
 	if (!strcmp(argv[1], "all")) {
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+				qvk_bench_usage(stdout);
+				return 0;
+			}
+			return qvk_tool_usage_error("bench", "bench all takes "
+						    "no options ('%s'); run "
+						    "one benchmark for those",
+						    argv[i]);
+		}
 		for (size_t i = 0; i < QVK_ARRAY_SIZE(qvk_benches); i++) {
 			char *args[] = { (char *)qvk_benches[i].name, NULL };
 

@@ -4,37 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "tool.h"
 
 const char qvk_cmd_info_summary[] = "list Vulkan devices, features, limits, "
 				    "DRM nodes and the default";
-
-static void qvk_json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-/* Vulkan's packed version: variant:3, major:7, minor:10, patch:12 bits. */
-#define VK_API_VERSION_MAJOR(v) (((v) >> 22) & 0x7fu)
-#define VK_API_VERSION_MINOR(v) (((v) >> 12) & 0x3ffu)
-#define VK_API_VERSION_PATCH(v) ((v) & 0xfffu)
-
-static void qvk_uuid_text(const uint8_t *u, char *out)
-{
-	for (int i = 0; i < 16; i++)
-		sprintf(out + 2 * i, "%02x", u[i]);
-}
 
 static const char *qvk_kernel_variant(const struct qvk_device_info *d)
 {
@@ -51,9 +25,9 @@ static void qvk_info_text(const struct qvk_device_info *d, bool is_default)
 	printf("  type:             %s\n", qvk_device_type_name(d->type));
 	printf("  vendor:device:    %04x:%04x\n", d->vendor_id, d->device_id);
 	printf("  vulkan:           %u.%u.%u\n",
-	       VK_API_VERSION_MAJOR(d->api_version),
-	       VK_API_VERSION_MINOR(d->api_version),
-	       VK_API_VERSION_PATCH(d->api_version));
+	       QVK_VK_VERSION_MAJOR(d->api_version),
+	       QVK_VK_VERSION_MINOR(d->api_version),
+	       QVK_VK_VERSION_PATCH(d->api_version));
 	printf("  driver:           %s (%s)\n", d->driver_name, d->driver_info);
 	printf("  uuid:             %s\n", uuid);
 	if (!d->usable) {
@@ -95,66 +69,6 @@ static void qvk_info_text(const struct qvk_device_info *d, bool is_default)
 		printf("  drm:              %s\n", d->drm_note);
 	}
 	putchar('\n');
-}
-
-#define JB(name, v) printf(",\"%s\":%s", name, (v) ? "true" : "false")
-#define JU(name, v) printf(",\"%s\":%llu", name, (unsigned long long)(v))
-#define JS(name, v) (printf(",\"%s\":", name), qvk_json_string(v))
-
-static void qvk_info_json(const struct qvk_device_info *d, bool is_default)
-{
-	char uuid[33];
-
-	qvk_uuid_text(d->device_uuid, uuid);
-	printf("{\"index\":%u", d->index);
-	JS("name", d->name);
-	JS("type", qvk_device_type_name(d->type));
-	JB("default", is_default);
-	JB("usable", d->usable);
-	if (!d->usable)
-		JS("skip_reason", d->skip_reason);
-	JU("vendor_id", d->vendor_id);
-	JU("device_id", d->device_id);
-	printf(",\"api_version\":\"%u.%u.%u\"",
-	       VK_API_VERSION_MAJOR(d->api_version),
-	       VK_API_VERSION_MINOR(d->api_version),
-	       VK_API_VERSION_PATCH(d->api_version));
-	JS("driver_name", d->driver_name);
-	JS("driver_info", d->driver_info);
-	JS("uuid", uuid);
-	JB("integer_dot_product", d->int_dot);
-	JB("integer_dot_4x8_packed_accelerated",
-	   d->int_dot_4x8_signed_accelerated);
-	JS("kernels", d->int_dot ? "intdot" : "fallback");
-	JB("storage_8bit", d->storage_8bit);
-	JB("storage_16bit", d->storage_16bit);
-	JB("int8", d->int8);
-	JB("fp16", d->fp16);
-	JB("subgroup_size_control", d->subgroup_size_control);
-	JU("subgroup_size", d->subgroup_size);
-	JU("min_subgroup_size", d->min_subgroup_size);
-	JU("max_subgroup_size", d->max_subgroup_size);
-	JB("timestamps", d->timestamps);
-	JB("calibrated_timestamps", d->calibrated_timestamps);
-	JB("memory_budget", d->memory_budget);
-	JB("unified_memory", d->unified_memory);
-	JU("device_local_heap_bytes", d->device_local_heap_bytes);
-	JU("max_memory_allocation_size", d->max_memory_allocation_size);
-	JU("max_storage_buffer_range", d->max_storage_buffer_range);
-	JU("max_shared_memory_bytes", d->max_shared_memory_bytes);
-	JU("max_workgroup_invocations", d->max_workgroup_invocations);
-	JB("drm", d->has_drm);
-	JS("drm_note", d->drm_note);
-	if (d->has_drm) {
-		JS("render_node", d->drm_render_node);
-		JS("primary_node", d->drm_primary_node);
-		JS("kernel_driver", d->kernel_driver);
-		printf(",\"kernel_driver_version\":\"%d.%d.%d\"",
-		       d->kernel_driver_version[0], d->kernel_driver_version[1],
-		       d->kernel_driver_version[2]);
-		JS("pci_bus_id", d->pci_bus_id);
-	}
-	putchar('}');
 }
 
 int qvk_cmd_info(int argc, char **argv)
@@ -201,7 +115,7 @@ int qvk_cmd_info(int argc, char **argv)
 		for (uint32_t i = 0; i < count; i++) {
 			if (i)
 				putchar(',');
-			qvk_info_json(&infos[i], i == def);
+			qvk_json_device(stdout, &infos[i], i == def);
 		}
 		printf("]}\n");
 	} else {

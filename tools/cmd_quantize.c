@@ -4,14 +4,16 @@
  * GGUF file (tokenizer included), with RTN, MSE clipping, AWQ, SmoothQuant
  * or GPTQ, calibrated on a text file where the method needs it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <qvk/quantize.h>
 
-#include "tool.h"
+#include "llm_setup.h"
 
 const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
@@ -19,6 +21,7 @@ const char qvk_cmd_quantize_summary[] =
 struct qvk_quantize_args {
 	const char *in, *out, *tokenizer, *calib;
 	uint64_t calib_tokens;
+	bool allow_requantize;
 	struct qvk_quantize_options opt;
 };
 
@@ -27,7 +30,8 @@ static int qvk_quantize_usage(void)
 	printf("usage: qvk quantize IN OUT [--format F] [--group G] "
 	       "[--method M] [--calib TEXT]\n"
 	       "                    [--calib-tokens N] [--keep LIST] "
-	       "[-t TOKENIZER] [--alpha A]\n\n"
+	       "[-t TOKENIZER] [--alpha A]\n"
+	       "                    [--allow-requantize]\n\n"
 	       "Writes OUT, a GGUF file with the model quantized and its "
 	       "tokenizer. Group 32\nwith K a multiple of 32 uses GGUF's "
 	       "Q8_0/Q4_0/Q4_1 (llama.cpp runs such files);\nother groups "
@@ -35,7 +39,10 @@ static int qvk_quantize_usage(void)
 	       "  IN                GGUF (llama) or llama2.c checkpoint\n"
 	       "  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry "
 	       "their own)\n"
-	       "  --format F        f32|f16|q8|q4|q4a (default q8)\n"
+	       "  --format F        f32|f16|q8|q4|q4a, or the GGUF names F32, "
+	       "F16, Q8_0,\n"
+	       "                    Q4_0, Q4_1 (= q8, q4, q4a at group 32; "
+	       "default q8)\n"
 	       "  --group G         32|64|128|0 (0: one group per row; "
 	       "default 32)\n"
 	       "  --method M        rtn|mse|awq|smoothquant|gptq (default "
@@ -47,34 +54,26 @@ static int qvk_quantize_usage(void)
 	       "  --keep LIST       GLOB=f16|f32,... tensors kept in higher "
 	       "precision,\n"
 	       "                    e.g. output.weight=f16 or "
-	       "'blk.*.ffn_down.weight=f32'\n"
+	       "'blk.*.ffn_down.weight=f32';\n"
+	       "                    a GLOB that matches no tensor is an "
+	       "error\n"
 	       "  --alpha A         SmoothQuant migration strength (default "
-	       "0.5)\n");
+	       "0.5)\n"
+	       "  --allow-requantize  quantize an IN that already holds "
+	       "quantized weights\n"
+	       "                    (refused by default: a second rounding on "
+	       "top of the first;\n"
+	       "                    quantize the F32/F16 original instead)\n\n"
+	       "OUT's folder is checked for writing before any work starts.\n");
 	return 0;
-}
-
-static bool qvk_quantize_keep_ok(const char *val)
-{
-	for (const char *p = val; *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		size_t vlen = eq ? len - (size_t)(eq - p) - 1 : 0;
-
-		if (!eq || eq == p || vlen != 3 ||
-		    (memcmp(eq + 1, "f16", 3) && memcmp(eq + 1, "f32", 3))) {
-			qvk_tool_usage_error("quantize", "--keep '%.*s': use "
-					     "GLOB=f16 or GLOB=f32", (int)len, p);
-			return false;
-		}
-		p = comma ? comma + 1 : p + len;
-	}
-	return true;
 }
 
 static bool qvk_quantize_parse(int argc, char **argv,
 			       struct qvk_quantize_args *a)
 {
+	uint32_t type_group = UINT32_MAX; /* set by a GGUF --format name */
+	const char *format_name = NULL;
+	bool group_given = false;
 	uint64_t v;
 	double d;
 
@@ -98,6 +97,10 @@ static bool qvk_quantize_parse(int argc, char **argv,
 			}
 			continue;
 		}
+		if (!strcmp(arg, "--allow-requantize")) {
+			a->allow_requantize = true;
+			continue;
+		}
 		if (!val) {
 			qvk_tool_usage_error("quantize", "unknown or incomplete "
 					     "argument '%s'", arg);
@@ -105,23 +108,27 @@ static bool qvk_quantize_parse(int argc, char **argv,
 		}
 		i++;
 		if (!strcmp(arg, "--format")) {
-			if (!qvk_weight_format_parse(val, &a->opt.format) ||
+			format_name = val;
+			if (!qvk_weight_format_parse_type(val, &a->opt.format,
+							  &type_group) ||
 			    a->opt.format == QVK_WEIGHTS_AUTO) {
 				qvk_tool_usage_error("quantize", "--format '%s': "
-						     "use f32, f16, q8, q4 or "
-						     "q4a", val);
+						     "use f32, f16, q8, q4, q4a "
+						     "or a GGUF type qvk writes: "
+						     "F32, F16, Q8_0, Q4_0, "
+						     "Q4_1", val);
 				return false;
 			}
 		} else if (!strcmp(arg, "--group")) {
 			if (!qvk_tool_parse_u64("quantize", arg, val, 0, 128, &v))
 				return false;
-			if (v && v != 32 && v != 64 && v != 128) {
+			if (!qvk_group_valid((uint32_t)v)) {
 				qvk_tool_usage_error("quantize", "--group %s: use "
-						     "32, 64, 128 or 0 (per "
-						     "row)", val);
+						     QVK_GROUPS_TEXT, val);
 				return false;
 			}
 			a->opt.group = (uint32_t)v;
+			group_given = true;
 		} else if (!strcmp(arg, "--method")) {
 			if (!qvk_quant_method_parse(val, &a->opt.method)) {
 				qvk_tool_usage_error("quantize", "--method '%s': "
@@ -136,7 +143,7 @@ static bool qvk_quantize_parse(int argc, char **argv,
 						1u << 24, &a->calib_tokens))
 				return false;
 		} else if (!strcmp(arg, "--keep")) {
-			if (!qvk_quantize_keep_ok(val))
+			if (!qvk_tool_keep_ok("quantize", val))
 				return false;
 			a->opt.keep = val;
 		} else if (!strcmp(arg, "-t")) {
@@ -152,9 +159,19 @@ static bool qvk_quantize_parse(int argc, char **argv,
 			return false;
 		}
 	}
+	/* Q8_0, Q4_0, Q4_1 are group 32 by definition */
+	if (type_group != UINT32_MAX) {
+		if (group_given && a->opt.group != type_group) {
+			qvk_tool_usage_error("quantize", "--group %u contradicts "
+					     "--format %s, which is group %u",
+					     a->opt.group, format_name,
+					     type_group);
+			return false;
+		}
+		a->opt.group = type_group;
+	}
 	if (!a->in || !a->out) {
-		qvk_tool_usage_error("quantize", "needs IN and OUT (see qvk "
-				     "quantize --help)");
+		qvk_tool_usage_error("quantize", "needs IN and OUT");
 		return false;
 	}
 	if (qvk_quant_method_needs_calib(a->opt.method) &&
@@ -200,6 +217,66 @@ static bool qvk_quantize_calib(struct qvk_ctx *ctx,
 	return true;
 }
 
+/*
+ * OUT must be writable before any work: not a folder, and a file can be
+ * made in its folder (a probe made and removed there, which also catches
+ * read-only mounts that access(2) would not).
+ */
+static bool qvk_quantize_out_ok(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	char *probe = malloc(strlen(out) + 32);
+	struct stat sb;
+	int fd = -1;
+
+	if (!probe) {
+		fprintf(stderr, "qvk quantize: out of memory\n");
+		return false;
+	}
+	if (stat(out, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "qvk quantize: OUT %s is %s: give the path of "
+				"the file to write\n", out,
+			S_ISDIR(sb.st_mode) ? "a folder" : "not a regular file");
+		goto out_free;
+	}
+	if (!slash)
+		strcpy(probe, ".");
+	else
+		snprintf(probe, strlen(out) + 32, "%.*s", slash == out ? 1 :
+			 (int)(slash - out), out);
+	strcat(probe, "/.qvk-quantize-XXXXXX");
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		int err = errno;
+
+		*strrchr(probe, '/') = 0;
+		fprintf(stderr, "qvk quantize: cannot write OUT %s: its folder "
+				"%s: %s\n", out, probe, strerror(err));
+		goto out_free;
+	}
+	close(fd);
+	unlink(probe);
+out_free:
+	free(probe);
+	return fd >= 0;
+}
+
+/* Quantized weights are not quantized again without --allow-requantize. */
+static bool qvk_quantize_input_ok(const struct qvk_quantize_args *a,
+				  const struct qvk_model *model)
+{
+	const struct qvk_host_tensor *q = qvk_llm_first_quantized(model);
+
+	if (!q || a->opt.format < QVK_WEIGHTS_Q8 || a->allow_requantize)
+		return true;
+	fprintf(stderr, "qvk quantize: %s already holds quantized weights "
+			"(%s is %s): quantizing them again adds a second "
+			"rounding error to the first. Quantize the F32/F16 "
+			"original, or pass --allow-requantize\n", a->in,
+		q->name, qvk_ggml_type_name(q->type));
+	return false;
+}
+
 static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 {
 	struct qvk_tokenizer *tok = NULL;
@@ -211,9 +288,13 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	qvk_status st;
 	int rc = 1;
 
+	if (!qvk_quantize_out_ok(a->out))
+		return 1;
 	st = qvk_model_load(ctx, a->in, &model);
 	if (st != QVK_OK)
 		return qvk_tool_fail(ctx, st, "quantize", a->in);
+	if (!qvk_quantize_input_ok(a, model))
+		goto out;
 	if (a->tokenizer)
 		st = qvk_tokenizer_load(ctx, a->tokenizer, &tok);
 	else if (model->gguf)
@@ -241,8 +322,11 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	    !qvk_quantize_calib(ctx, tok, a, &tokens))
 		goto out;
 	st = qvk_quantize_model(ctx, model, &a->opt, &q);
-	if (st == QVK_OK)
-		st = qvk_quantized_write(ctx, q, tok, a->out);
+	if (st != QVK_OK) {
+		qvk_tool_fail(ctx, st, "quantize", a->in);
+		goto out;
+	}
+	st = qvk_quantized_write(ctx, q, tok, a->out);
 	if (st != QVK_OK) {
 		qvk_tool_fail(ctx, st, "quantize", a->out);
 		goto out;

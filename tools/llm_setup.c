@@ -12,11 +12,15 @@ const char qvk_llm_args_help[] =
 	"                    tensors as stored, float ones quantized to q8, except\n"
 	"                    in files from qvk quantize, which keep them float)\n"
 	"  --group G         32|64|128|0 (0: one group per row; default 32)\n"
-	"  --keep LIST       GLOB=f16|f32,... keep tensors in higher precision,\n"
-	"                    e.g. output.weight=f16 or 'blk.*.ffn_down.weight=f32'\n"
+	"  --keep LIST       GLOB=f16|f32,... keep linear layers in higher\n"
+	"                    precision, e.g. output.weight=f16 (a classifier tied\n"
+	"                    to the embedding answers to it too) or\n"
+	"                    'blk.*.ffn_down.weight=f32'; a GLOB that matches no\n"
+	"                    layer gets a warning\n"
 	"  --kv-f32          keep the KV cache in fp32 (default fp16)\n"
 	"  --act-per-token   int8 activations with one scale per token (default:\n"
-	"                    one per 32 values, as llama.cpp's Q8_0 activations)\n"
+	"                    one per 32 values, as llama.cpp's Q8_0 activations;\n"
+	"                    what K-quant weights read stays per 32)\n"
 	"  --profile         GPU time per kernel kind at the end\n";
 
 int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
@@ -59,32 +63,16 @@ int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
 	} else if (!strcmp(arg, "--group")) {
 		if (!qvk_tool_parse_u64(cmd, arg, val, 0, 128, &v))
 			return -1;
-		if (v && v != 32 && v != 64 && v != 128) {
-			qvk_tool_usage_error(cmd, "--group %s: use 32, 64, 128 "
-					     "or 0 (per row)", val);
+		if (!qvk_group_valid((uint32_t)v)) {
+			qvk_tool_usage_error(cmd, "--group %s: use "
+					     QVK_GROUPS_TEXT, val);
 			return -1;
 		}
 		a->opt.group = (uint32_t)v;
 		a->group_set = true;
 	} else {
-		for (const char *p = val; *p;) {
-			const char *comma = strchr(p, ',');
-			size_t len = comma ? (size_t)(comma - p) : strlen(p);
-			const char *eq = memchr(p, '=', len);
-			char fmt[8];
-
-			snprintf(fmt, sizeof(fmt), "%.*s",
-				 eq ? (int)(len - (size_t)(eq - p) - 1) : 0,
-				 eq ? eq + 1 : "");
-			if (!eq || eq == p ||
-			    (strcmp(fmt, "f16") && strcmp(fmt, "f32"))) {
-				qvk_tool_usage_error(cmd, "--keep '%.*s': use "
-						     "GLOB=f16 or GLOB=f32",
-						     (int)len, p);
-				return -1;
-			}
-			p = comma ? comma + 1 : p + len;
-		}
+		if (!qvk_tool_keep_ok(cmd, val))
+			return -1;
 		a->opt.keep = val;
 	}
 	return 1;
@@ -136,6 +124,19 @@ out_model:
 	qvk_model_destroy(*model);
 	*model = NULL;
 	return false;
+}
+
+const struct qvk_host_tensor *qvk_llm_first_quantized(
+	const struct qvk_model *model)
+{
+	for (uint32_t i = 0; i < qvk_model_tensor_count(model); i++) {
+		const struct qvk_host_tensor *t = qvk_model_tensor_at(model, i);
+		const struct qvk_type_info *info = qvk_type_info(t->type);
+
+		if (info && info->quantized)
+			return t;
+	}
+	return NULL;
 }
 
 void qvk_llm_print_profile(FILE *f, const struct qvk_llm *llm,

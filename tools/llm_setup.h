@@ -37,6 +37,13 @@ bool qvk_llm_open_model(const char *cmd, struct qvk_ctx *ctx,
 			const struct qvk_llm_args *a, struct qvk_model **model,
 			struct qvk_tokenizer **tok);
 
+/*
+ * The first tensor of @model stored in a quantized type (the type table's
+ * "quantized": not F32, F16 or BF16), or NULL when every weight is float.
+ */
+const struct qvk_host_tensor *qvk_llm_first_quantized(
+	const struct qvk_model *model);
+
 /* GPU time per kernel kind with its share, one line each after @indent. */
 void qvk_llm_print_profile(FILE *f, const struct qvk_llm *llm,
 			   const char *indent);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <qvk/qvk.h>
 
@@ -38,6 +39,12 @@ bool qvk_tool_parse_double(const char *cmd, const char *opt, const char *text,
 			   double min, double max, double *out);
 
 /*
+ * Whether --keep @list parses (the library's parser, so that the command
+ * line and the API agree); prints the error naming the bad entry if not.
+ */
+bool qvk_tool_keep_ok(const char *cmd, const char *list);
+
+/*
  * A progress callback for qvk_ctx_set_progress(): a bar on stderr when
  * stderr is a terminal, otherwise a line every 10%. @user is unused.
  */
@@ -51,8 +58,21 @@ struct qvk_ctx *qvk_tool_ctx(const char *cmd);
 #define QVK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define QVK_DIV_ROUND_UP(a, b) (((a) + (b) - 1) / (b))
 
-/* A whole file, NUL-terminated (@len excludes the NUL); NULL with errno. */
+/*
+ * A whole file, NUL-terminated (@len excludes the NUL); NULL with errno
+ * (EISDIR for a folder, EINVAL for anything else but a regular file).
+ */
 char *qvk_tool_read_file(const char *path, size_t *len);
+/* The rest of @f (stdin, a pipe), the same way. */
+char *qvk_tool_read_stream(FILE *f, size_t *len);
+
+/*
+ * @len bytes of @s as a JSON string: RFC 8259 escapes, and each byte that
+ * is not part of valid UTF-8 (a byte token, half a character) as U+FFFD.
+ */
+void qvk_tool_json_string(FILE *f, const char *s, size_t len);
+/* Bytes of the UTF-8 character at @s (1..4), 0 if not valid UTF-8. */
+size_t qvk_tool_utf8_len(const char *s, size_t avail);
 
 /* Monotonic time in seconds. */
 double qvk_tool_now_s(void);

@@ -19,31 +19,15 @@
 #include <qvk/device.h>
 #include <qvk/model.h>
 
-enum qvk_weight_format {
-	/*
-	 * Quantized tensors as stored (any qvk group, losslessly); float
-	 * tensors as q8 at the requested group, except in a file written by
-	 * qvk quantize, whose float tensors were kept on purpose (--keep).
-	 */
-	QVK_WEIGHTS_AUTO = 0,
-	QVK_WEIGHTS_F32,
-	QVK_WEIGHTS_F16,
-	QVK_WEIGHTS_Q8,
-	QVK_WEIGHTS_Q4,
-	QVK_WEIGHTS_Q4A,
-};
-
-/* "auto", "f32", "f16", "q8", "q4", "q4a" and back (false: unknown name). */
-QVK_API const char *qvk_weight_format_name(enum qvk_weight_format f);
-QVK_API bool qvk_weight_format_parse(const char *name,
-				     enum qvk_weight_format *f);
-
 struct qvk_llm_options {
 	enum qvk_weight_format format;
 	uint32_t group;       /* 32, 64, 128, or 0 for one group per row */
 	/*
 	 * Tensors kept in higher precision: "GLOB=f16,GLOB=f32,..." with
-	 * GGUF names ("output.weight", "blk.*.ffn_down.weight"). NULL: none.
+	 * GGUF names ("output.weight", "blk.*.ffn_down.weight"; rules in
+	 * include/qvk/format.h). NULL: none. A bad rule fails
+	 * qvk_llm_create(); one that matches no linear layer is logged as a
+	 * warning.
 	 */
 	const char *keep;
 	uint32_t max_batch;   /* prefill tokens per batch (0: 64) */

@@ -7,6 +7,9 @@
  * Upload once, bind once, run many times: a qvk_matmul_run holds the
  * descriptor sets and device buffers for its weights and up to max_m
  * tokens, so running it never rebuilds pipelines or descriptor sets.
+ *
+ * Thread-safety: none of these objects is; they belong to their device
+ * and are used on the device's thread (include/qvk/device.h).
  */
 #ifndef QVK_MATMUL_H
 #define QVK_MATMUL_H
@@ -15,6 +18,7 @@
 #include <stdint.h>
 
 #include <qvk/device.h>
+#include <qvk/kquant.h>
 #include <qvk/quant.h>
 
 struct qvk_matmul; /* the kernels of one device */
@@ -33,6 +37,10 @@ QVK_API void qvk_matmul_destroy(struct qvk_matmul *mm);
 QVK_API QVK_MUST_CHECK qvk_status qvk_weight_upload(struct qvk_matmul *mm,
 						    const struct qvk_qtensor *qt,
 						    struct qvk_weight **out);
+/* K-quant/IQ4 weights (include/qvk/kquant.h), blocks as stored. */
+QVK_API QVK_MUST_CHECK qvk_status qvk_weight_upload_kq(
+	struct qvk_matmul *mm, const struct qvk_kqtensor *kt,
+	struct qvk_weight **out);
 /* fp32 weights (n, k) row-major, kept as fp32 or stored as fp16. */
 QVK_API QVK_MUST_CHECK qvk_status qvk_weight_upload_float(
 	struct qvk_matmul *mm, const float *w, uint32_t n, uint32_t k,
@@ -52,7 +60,8 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_run_create(
 QVK_API void qvk_matmul_run_destroy(struct qvk_matmul_run *run);
 
 /*
- * Set the activations: int8 (per-token @q, for quantized weights) or fp32
+ * Set the activations: int8 (@q, for quantized weights: per token, or per
+ * 32-block for K-quant weights, as the forward pass feeds them) or fp32
  * (@x, (m, k), for float weights); the other may be NULL.
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_run_set_input(

@@ -16,7 +16,9 @@
  * Shape comments below are written (rows, cols) = (out, in).
  *
  * Thread-safety: a loaded model and its tensors are read-only and may be
- * shared between threads; a reference forward pass object is not.
+ * shared between threads (each calling thread passes its own context); so
+ * may an open GGUF file. A GGUF writer and a reference forward pass object
+ * are not thread-safe: one thread at a time each.
  */
 #ifndef QVK_MODEL_H
 #define QVK_MODEL_H
@@ -26,50 +28,7 @@
 #include <stdint.h>
 
 #include <qvk/ctx.h>
-
-/* ------------------------------------------------------------ tensors */
-
-/* Tensor element types, numbered as ggml/GGUF number them. */
-enum qvk_ggml_type {
-	QVK_GGML_TYPE_F32 = 0,
-	QVK_GGML_TYPE_F16 = 1,
-	QVK_GGML_TYPE_Q4_0 = 2, /* 32 per block: fp16 d, 16 B nibbles (18 B) */
-	QVK_GGML_TYPE_Q4_1 = 3, /* 32 per block: fp16 d, fp16 m, 16 B (20 B) */
-	QVK_GGML_TYPE_Q8_0 = 8, /* 32 per block: fp16 d, 32 int8 (34 B) */
-};
-
-/* "F32", "Q8_0", ...; NULL for a type qvk does not know. */
-QVK_API const char *qvk_ggml_type_name(uint32_t type);
-/*
- * Elements and bytes per block of @type (1 and 4 for F32); false for a type
- * qvk does not know, and for qvk's own types (include/qvk/quantize.h),
- * whose rows are not made of fixed blocks.
- */
-QVK_API bool qvk_ggml_type_block(uint32_t type, uint32_t *block_elems,
-				 uint32_t *block_bytes);
-
-#define QVK_TENSOR_MAX_DIMS 4
-#define QVK_TENSOR_NAME_MAX 64 /* bytes including the NUL, as ggml's */
-
-/* A typed view of a tensor in a mapped file (or in caller memory). */
-struct qvk_host_tensor {
-	char name[QVK_TENSOR_NAME_MAX]; /* GGUF name, e.g. "blk.0.attn_q.weight" */
-	enum qvk_ggml_type type;
-	uint32_t n_dims;
-	uint64_t ne[QVK_TENSOR_MAX_DIMS]; /* ne[0] contiguous; unused dims 1 */
-	const void *data;                 /* NULL when absent */
-	uint64_t size_bytes;
-};
-
-/* Elements in a row (ne[0]) and rows (product of ne[1..3]). */
-QVK_API uint64_t qvk_host_tensor_rows(const struct qvk_host_tensor *t);
-
-/*
- * Row @row of @t as float (ne[0] values) into @out: F32 copied, F16
- * converted, Q8_0/Q4_0/Q4_1 dequantized exactly as ggml does.
- */
-QVK_API QVK_MUST_CHECK qvk_status qvk_host_tensor_row(
-	const struct qvk_host_tensor *t, uint64_t row, float *out);
+#include <qvk/format.h>
 
 /* ------------------------------------------------------------- GGUF */
 
@@ -220,7 +179,11 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_set_alignment(
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_add_tensor(
 	struct qvk_gguf_writer *w, const struct qvk_host_tensor *t);
-/* Write to @path (through @path.tmp and a rename, so never half a file). */
+/*
+ * Write to @path through a temporary file created exclusively beside it,
+ * fsync()ed and renamed over @path: never half a file, never written
+ * through a planted symlink; on failure @path is untouched.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_write(
 	struct qvk_gguf_writer *w, const char *path);
 

@@ -181,17 +181,12 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_quantize_weights(
 
 /* ------------------------------------------------------------ GGUF blocks */
 
-/* ggml_type ids of the GGUF block types qvk reads and writes. */
-enum qvk_gguf_block {
-	QVK_GGUF_Q4_0 = 2, /* { fp16 d; uint8 qs[16]; }          18 bytes */
-	QVK_GGUF_Q4_1 = 3, /* { fp16 d; fp16 m; uint8 qs[16]; }  20 bytes */
-	QVK_GGUF_Q8_0 = 8, /* { fp16 d; int8 qs[32]; }           34 bytes */
-};
-
-/* Block size in bytes (0 for an unknown type) and its qvk format. */
-QVK_API size_t qvk_gguf_block_bytes(enum qvk_gguf_block type);
-QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_block_format(
-	enum qvk_gguf_block type, enum qvk_qformat *format);
+/*
+ * GGUF's Q8_0 / Q4_0 / Q4_1 blocks (@type is the ggml type id, see
+ * include/qvk/format.h: { fp16 d; int8 qs[32]; } 34 bytes, { fp16 d;
+ * uint8 qs[16]; } 18 bytes, { fp16 d; fp16 m; uint8 qs[16]; } 20 bytes)
+ * are qvk's Q8 / Q4 / Q4A at group 32 byte for byte.
+ */
 
 /*
  * GGUF rows of @n x @k (k a multiple of 32) blocks, @size_bytes long, to a
@@ -199,7 +194,7 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_block_format(
  * min that is Inf or NaN is QVK_ERR_NUMERIC naming the row and block.
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_qtensor_from_gguf(
-	struct qvk_ctx *ctx, const char *name, enum qvk_gguf_block type,
+	struct qvk_ctx *ctx, const char *name, uint32_t type,
 	const void *blocks, size_t size_bytes, uint32_t n, uint32_t k,
 	struct qvk_qtensor **out);
 
@@ -209,7 +204,7 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_qtensor_from_gguf(
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_qtensor_to_gguf(
 	struct qvk_ctx *ctx, const char *name, const struct qvk_qtensor *qt,
-	enum qvk_gguf_block type, void *blocks, size_t capacity_bytes);
+	uint32_t type, void *blocks, size_t capacity_bytes);
 
 /* ------------------------------------------------------------ activations */
 

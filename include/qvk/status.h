@@ -10,13 +10,14 @@
 	X(ERR_DEVICE_MEMORY, "out of device memory")                           \
 	X(ERR_VULKAN, "Vulkan call failed")                                    \
 	X(ERR_NO_DEVICE, "no usable Vulkan device")                            \
-	X(ERR_UNSUPPORTED, "not supported on this device or build")           \
+	X(ERR_UNSUPPORTED, "not supported")                                    \
 	X(ERR_IO, "input/output error")                                        \
 	X(ERR_FORMAT, "malformed input")                                       \
 	X(ERR_NOT_FOUND, "not found")                                          \
 	X(ERR_NUMERIC, "non-finite or out-of-range number")                    \
 	X(ERR_VALIDATION, "Vulkan validation layer reported a problem")        \
-	X(ERR_CANCELLED, "cancelled")
+	X(ERR_CANCELLED, "cancelled")                                          \
+	X(ERR_DEVICE_LOST, "Vulkan device lost (reset, hang or removal)")
 
 typedef enum qvk_status {
 #define QVK_STATUS_ENUM(name, text) QVK_##name,

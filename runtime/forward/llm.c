@@ -23,7 +23,17 @@ static bool qvk_is_float(const struct qvk_mm_weight *w)
 	return w->kind == QVK_MM_F32 || w->kind == QVK_MM_F16;
 }
 
-/* Which representations each activation needs: int8, fp32 or both. */
+static bool qvk_is_kq(const struct qvk_mm_weight *w)
+{
+	return w->kind == QVK_MM_KQ;
+}
+
+/*
+ * Which representations each activation needs: int8, fp32 or both; and
+ * whether its int8 form has a scale per 32-block: by default (llama.cpp's
+ * Q8_0 activations), and always where K-quant weights read it (their
+ * other consumers then read that form too).
+ */
 static void qvk_llm_needs(struct qvk_llm *llm)
 {
 	const struct qvk_llm_weights *w = &llm->w;
@@ -36,12 +46,20 @@ static void qvk_llm_needs(struct qvk_llm *llm)
 		for (size_t i = 0; i < QVK_ARRAY_SIZE(dim_in); i++) {
 			llm->need.dim_f32 |= qvk_is_float(dim_in[i]);
 			llm->need.dim_q8 |= !qvk_is_float(dim_in[i]);
+			llm->need.dim_block |= qvk_is_kq(dim_in[i]);
 		}
 		llm->need.attn_q8 |= !qvk_is_float(L->wo);
+		llm->need.attn_block |= qvk_is_kq(L->wo);
 		llm->need.hid_f32 |= qvk_is_float(L->w2);
 		llm->need.hid_q8 |= !qvk_is_float(L->w2);
+		llm->need.hid_block |= qvk_is_kq(L->w2);
 	}
 	llm->need.final_f32 = qvk_is_float(w->output);
+	/* the classifier reads the normed x too (act_dim, act_last) */
+	llm->need.dim_block |= qvk_is_kq(w->output);
+	if (!llm->opt.act_per_token)
+		llm->need.dim_block = llm->need.attn_block =
+			llm->need.hid_block = true;
 }
 
 static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
@@ -70,13 +88,17 @@ static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
 		st = qvk_buffer_create(dev, bufs[i].kind, bufs[i].bytes, 4,
 				       bufs[i].buf);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, md->dim, false, &llm->act_dim);
+		st = qvk_mm_act_create(dev, m, md->dim, llm->need.dim_block,
+				       &llm->act_dim);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, q_dim, false, &llm->act_attn);
+		st = qvk_mm_act_create(dev, m, q_dim, llm->need.attn_block,
+				       &llm->act_attn);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, m, md->hidden_dim, false, &llm->act_hid);
+		st = qvk_mm_act_create(dev, m, md->hidden_dim,
+				       llm->need.hid_block, &llm->act_hid);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, 1, md->dim, false, &llm->act_last);
+		st = qvk_mm_act_create(dev, 1, md->dim, llm->need.dim_block,
+				       &llm->act_last);
 	if (st != QVK_OK)
 		return st;
 	llm->kv = calloc(2 * (size_t)llm->w.n_layers, sizeof(*llm->kv));
@@ -156,9 +178,9 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		o.max_batch = 64;
 	if (!o.max_seq || o.max_seq > p->seq_len)
 		o.max_seq = p->seq_len;
-	if (o.group && o.group != 32 && o.group != 64 && o.group != 128)
+	if (!qvk_group_valid(o.group))
 		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
-				 "group %u (use 32, 64, 128 or 0)", o.group);
+				 "group %u (use " QVK_GROUPS_TEXT ")", o.group);
 	llm = calloc(1, sizeof(*llm));
 	if (!llm)
 		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "model");
@@ -279,6 +301,11 @@ qvk_status qvk_llm_forward(struct qvk_llm *llm, const uint32_t *tokens,
 		st = qvk_llm_plan_get(llm, m, all, &plan);
 		if (st == QVK_OK)
 			st = qvk_llm_submit(llm, plan, tokens + done, pos0 + done);
+		/* Non-finite logits are an error, never tokens. */
+		if (st == QVK_OK)
+			st = qvk_llm_check_logits(llm, plan, tokens + done,
+						  pos0 + done, mapped,
+						  all ? m : 1);
 		if (st == QVK_OK && logits)
 			memcpy(logits + (size_t)done * vocab, mapped,
 			       (size_t)m * vocab * sizeof(float));

@@ -49,6 +49,8 @@ struct qvk_llm {
 	struct qvk_mm mm;
 	struct {
 		bool dim_q8, dim_f32, attn_q8, hid_q8, hid_f32, final_f32;
+		/* int8 with a scale per 32-block (K-quant consumers) */
+		bool dim_block, attn_block, hid_block;
 	} need;
 
 	struct qvk_buffer *step;      /* struct qvk_ops_step, host-visible */
@@ -82,7 +84,26 @@ struct qvk_llm {
  */
 qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m, bool all_logits,
 			    struct qvk_llm_plan **out);
+/*
+ * Bind and record @plan for @m tokens. A @probe plan (not kept among the
+ * plans) also copies the residual stream after the embedding and after
+ * every layer into @probe: (n_layers + 1, m, dim) fp32, each piece holding
+ * whole (m, dim) slots. Without @probe: what qvk_llm_plan_get() records.
+ */
+qvk_status qvk_llm_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
+			      uint32_t m, bool all_logits,
+			      const struct qvk_buffer *probe);
 void qvk_llm_plan_finish(struct qvk_llm_plan *plan);
+/*
+ * After a pass over @tokens[0..m) at @pos through @plan: QVK_OK when the
+ * @rows logit rows at @logits are finite. Otherwise the pass is replayed
+ * through a probe plan to find where the residual stream first stopped
+ * being finite, and QVK_ERR_NUMERIC names that layer (llm_check.c).
+ */
+qvk_status qvk_llm_check_logits(struct qvk_llm *llm,
+				const struct qvk_llm_plan *plan,
+				const uint32_t *tokens, uint32_t pos,
+				const float *logits, uint32_t rows);
 qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,
 					struct qvk_llm_plan *plan);
 

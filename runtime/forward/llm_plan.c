@@ -27,6 +27,7 @@ struct qvk_rec {
 	struct qvk_llm *llm;
 	struct qvk_llm_plan *plan;
 	bool profile;
+	const struct qvk_buffer *probe; /* residual copies (llm_check.c) */
 };
 
 static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
@@ -194,6 +195,7 @@ static qvk_status qvk_rec_norm(struct qvk_rec *r, const struct qvk_buffer *w,
 			   xf = qvk_ops_whole(llm->act_dim->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_dim);
 
+	/* int8 with scales per token or per 32-block, as act_dim holds them */
 	if (q8)
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_q8_bind(&llm->ops, op_, &llm->md, m, &x,
@@ -288,6 +290,40 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 	return qvk_rec_biases(r, &down, 1);
 }
 
+/*
+ * Probe plans only: the residual stream x (m, dim) into slot @slot of the
+ * probe buffer, whose pieces hold whole slots. The copy reads what the
+ * last kernel wrote and must finish before the next kernel writes x again.
+ */
+static void qvk_rec_probe(struct qvk_rec *r, uint32_t slot)
+{
+	const struct qvk_buffer *x = r->llm->x, *p = r->probe;
+	VkDeviceSize bytes = (VkDeviceSize)r->plan->m * r->llm->md.dim * 4;
+	uint32_t per_piece = (uint32_t)(p->piece_bytes / bytes);
+	VkBufferCopy region = { 0, (slot % per_piece) * bytes, bytes };
+	VkMemoryBarrier to_copy = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
+	};
+	VkMemoryBarrier to_host = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+	};
+
+	vkCmdPipelineBarrier(r->plan->cmd.cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+			     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_copy, 0,
+			     NULL, 0, NULL);
+	vkCmdCopyBuffer(r->plan->cmd.cb, x->pieces[0].buffer,
+			p->pieces[slot / per_piece].buffer, 1, &region);
+	/* Execution order for the next write of x (write after read). */
+	vkCmdPipelineBarrier(r->plan->cmd.cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+			     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+				     VK_PIPELINE_STAGE_HOST_BIT,
+			     0, 1, &to_host, 0, NULL, 0, NULL);
+}
+
 static qvk_status qvk_plan_record(struct qvk_rec *r)
 {
 	struct qvk_llm *llm = r->llm;
@@ -302,6 +338,8 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 	QVK_REC(r, QVK_STAGE_EMBED,
 		qvk_ops_embed_bind(&llm->ops, op_, &llm->md, r->plan->m, false,
 				   &step, llm->w.tok_embd, &x));
+	if (r->probe)
+		qvk_rec_probe(r, 0);
 	for (uint32_t l = 0; l < llm->w.n_layers; l++) {
 		st = qvk_rec_norm(r, llm->w.layers[l].attn_norm,
 				  llm->need.dim_q8, llm->need.dim_f32);
@@ -318,6 +356,8 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 			st = qvk_rec_ffn(r, l);
 		if (st != QVK_OK)
 			return st;
+		if (r->probe)
+			qvk_rec_probe(r, l + 1);
 	}
 	st = qvk_rec_norm(r, llm->w.output_norm, !llm->need.final_f32,
 			  llm->need.final_f32);
@@ -344,10 +384,11 @@ void qvk_llm_plan_finish(struct qvk_llm_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-static qvk_status qvk_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
-				 uint32_t m, bool all_logits)
+qvk_status qvk_llm_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
+			      uint32_t m, bool all_logits,
+			      const struct qvk_buffer *probe)
 {
-	struct qvk_rec r = { llm, plan, llm->opt.profile };
+	struct qvk_rec r = { llm, plan, llm->opt.profile && !probe, probe };
 	qvk_status st;
 
 	memset(plan, 0, sizeof(*plan));
@@ -388,7 +429,7 @@ qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m, bool all_logits,
 	qvk_llm_plan_finish(slot);
 	slot->last_use = ++llm->uses;
 	*out = slot;
-	return qvk_plan_build(llm, slot, m, all_logits);
+	return qvk_llm_plan_build(llm, slot, m, all_logits, NULL);
 }
 
 qvk_status qvk_llm_plan_collect_profile(struct qvk_llm *llm,

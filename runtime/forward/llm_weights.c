@@ -2,10 +2,10 @@
 /*
  * Model weights onto the device: each linear layer in the requested format
  * (quantized at load with round-to-nearest, or taken as stored when the
- * file already holds that GGUF block type at group 32, losslessly), norms
- * and the embedding table in fp32.
+ * file already holds that GGUF block type at group 32, losslessly;
+ * K-quants and IQ4 always as stored unless --format or --keep ask for
+ * another), norms and the embedding table in fp32.
  */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,76 +24,76 @@ qvk_status qvk_llm_upload_f32(struct qvk_device *dev, const float *src,
 	return st == QVK_OK ? qvk_buffer_upload(*out, 0, src, count * 4) : st;
 }
 
-/* The format --keep asks for @name, or AUTO when no glob matches. */
-static enum qvk_weight_format qvk_keep_format(const char *keep, const char *name)
-{
-	char pattern[256];
-	const char *p = keep;
-
-	while (p && *p) {
-		const char *comma = strchr(p, ','), *eq;
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-		eq = memchr(p, '=', len);
-		if (eq && (size_t)(eq - p) < sizeof(pattern)) {
-			enum qvk_weight_format f;
-			char fmt[8] = "";
-
-			memcpy(pattern, p, (size_t)(eq - p));
-			pattern[eq - p] = 0;
-			snprintf(fmt, sizeof(fmt), "%.*s",
-				 (int)(len - (size_t)(eq - p) - 1), eq + 1);
-			if (!fnmatch(pattern, name, 0) &&
-			    qvk_weight_format_parse(fmt, &f))
-				return f;
-		}
-		p = comma ? comma + 1 : NULL;
-	}
-	return QVK_WEIGHTS_AUTO;
-}
-
-static enum qvk_qformat qvk_qformat_of(enum qvk_weight_format f)
-{
-	return f == QVK_WEIGHTS_Q4 ? QVK_QFORMAT_Q4 :
-	       f == QVK_WEIGHTS_Q4A ? QVK_QFORMAT_Q4A : QVK_QFORMAT_Q8;
-}
-
-/* The GGUF block type that stores @f at group 32, or -1. */
-static int qvk_gguf_type_of(enum qvk_weight_format f)
-{
-	return f == QVK_WEIGHTS_Q8 ? QVK_GGML_TYPE_Q8_0 :
-	       f == QVK_WEIGHTS_Q4 ? QVK_GGML_TYPE_Q4_0 :
-	       f == QVK_WEIGHTS_Q4A ? QVK_GGML_TYPE_Q4_1 : -1;
-}
-
+/* The format that runs @t as stored (q8 for float and converted types). */
 static enum qvk_weight_format qvk_auto_format(const struct qvk_host_tensor *t)
 {
-	enum qvk_qformat qf;
+	const struct qvk_type_info *ti = qvk_type_info(t->type);
+	enum qvk_qformat qf = ti ? ti->qformat : 0;
 
-	if (qvk_ggml_type_is_qvk(t->type, &qf, NULL)) /* qvk's own types */
-		return qf == QVK_QFORMAT_Q4 ? QVK_WEIGHTS_Q4 :
-		       qf == QVK_QFORMAT_Q4A ? QVK_WEIGHTS_Q4A : QVK_WEIGHTS_Q8;
-	switch (t->type) {
-	case QVK_GGML_TYPE_Q8_0:
-		return QVK_WEIGHTS_Q8;
-	case QVK_GGML_TYPE_Q4_0:
-		return QVK_WEIGHTS_Q4;
-	case QVK_GGML_TYPE_Q4_1:
-		return QVK_WEIGHTS_Q4A;
-	default:
-		return QVK_WEIGHTS_Q8;
-	}
+	return qf == QVK_QFORMAT_Q4 ? QVK_WEIGHTS_Q4 :
+	       qf == QVK_QFORMAT_Q4A ? QVK_WEIGHTS_Q4A : QVK_WEIGHTS_Q8;
 }
 
+/* What a linear layer runs as: a format at a group, or a stored K-quant. */
+struct qvk_linear_used {
+	enum qvk_weight_format format;
+	uint32_t group;
+	uint32_t kq_type; /* a K-quant/IQ4 type run as stored, else 0 */
+};
+
+static bool qvk_used_equal(const struct qvk_linear_used *a,
+			   const struct qvk_linear_used *b)
+{
+	return a->kq_type == b->kq_type &&
+	       (a->kq_type || (a->format == b->format && a->group == b->group));
+}
+
+/* "q8 g32", "q4 per-row", "f16", "Q4_K" (@group: with the group). */
+static const char *qvk_used_name(const struct qvk_linear_used *u, bool group,
+				 char *buf, size_t size)
+{
+	if (u->kq_type)
+		return qvk_ggml_type_name(u->kq_type);
+	if (!group || u->format < QVK_WEIGHTS_Q8)
+		return qvk_weight_format_name(u->format);
+	if (u->group)
+		snprintf(buf, size, "%s g%u", qvk_weight_format_name(u->format),
+			 u->group);
+	else
+		snprintf(buf, size, "%s per-row", qvk_weight_format_name(u->format));
+	return buf;
+}
+
+/* A K-quant/IQ4 tensor onto the device as stored. */
+static qvk_status qvk_load_kq(struct qvk_device *dev,
+			      const struct qvk_host_tensor *t, uint32_t n,
+			      uint32_t k, struct qvk_mm_weight **out)
+{
+	struct qvk_kqtensor *kt;
+	qvk_status st = qvk_kqtensor_from_gguf(dev->ctx, t->name, t->type,
+					       t->data, t->size_bytes, n, k, &kt);
+
+	if (st == QVK_OK)
+		st = qvk_mm_weight_upload_kq(dev, kt, out);
+	qvk_kqtensor_destroy(kt);
+	return st;
+}
+
+/*
+ * @alias: a second name the tensor answers to in --keep (a classifier
+ * tied to the embedding is also output.weight), or NULL.
+ */
 static qvk_status qvk_load_linear(struct qvk_device *dev,
 				  const struct qvk_host_tensor *t,
+				  const char *alias,
 				  const struct qvk_llm_options *opt,
+				  struct qvk_keep *keep,
 				  struct qvk_mm_weight **out,
-				  enum qvk_weight_format *used,
-				  uint32_t *group_used, bool float_as_stored)
+				  struct qvk_linear_used *used,
+				  bool float_as_stored)
 {
 	struct qvk_ctx *ctx = dev->ctx;
-	enum qvk_weight_format f = qvk_keep_format(opt->keep, t->name);
+	enum qvk_weight_format f = qvk_keep_lookup(keep, t->name, alias);
 	uint64_t n = qvk_host_tensor_rows(t), k = t->ne[0];
 	struct qvk_quant_params qp;
 	struct qvk_qtensor *qt = NULL;
@@ -104,6 +104,16 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	float *w;
 	qvk_status st = QVK_OK;
 
+	if (n > UINT32_MAX || k > UINT32_MAX || !t->data)
+		return qvk_error(ctx, QVK_ERR_FORMAT, "tensor %s: shape "
+				 "(%llu, %llu) unusable", t->name,
+				 (unsigned long long)n, (unsigned long long)k);
+	/* K-quants and IQ4 run as stored unless something asks otherwise */
+	if (f == QVK_WEIGHTS_AUTO && opt->format == QVK_WEIGHTS_AUTO &&
+	    qvk_kq_type(t->type)) {
+		*used = (struct qvk_linear_used){ .kq_type = t->type };
+		return qvk_load_kq(dev, t, (uint32_t)n, (uint32_t)k, out);
+	}
 	if (f == QVK_WEIGHTS_AUTO && opt->format == QVK_WEIGHTS_AUTO &&
 	    float_as_stored && (t->type == QVK_GGML_TYPE_F32 ||
 				t->type == QVK_GGML_TYPE_F16))
@@ -112,31 +122,26 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 	if (f == QVK_WEIGHTS_AUTO)
 		f = opt->format != QVK_WEIGHTS_AUTO ? opt->format :
 						      qvk_auto_format(t);
-	*used = f;
-	*group_used = opt->group;
-	if (n > UINT32_MAX || k > UINT32_MAX || !t->data)
-		return qvk_error(ctx, QVK_ERR_FORMAT, "tensor %s: shape "
-				 "(%llu, %llu) unusable", t->name,
-				 (unsigned long long)n, (unsigned long long)k);
+	*used = (struct qvk_linear_used){ .format = f, .group = opt->group };
 	/*
 	 * Stored as the very layout wanted (auto: whatever group the file
 	 * has): take the codes losslessly.
 	 */
 	if (stored_qvk && f >= QVK_WEIGHTS_Q8 &&
-	    qvk_qformat_of(f) == stored_fmt &&
+	    qvk_weight_format_qformat(f) == stored_fmt &&
 	    (opt->format == QVK_WEIGHTS_AUTO || opt->group == stored_group)) {
-		*group_used = stored_group;
+		used->group = stored_group;
 		st = qvk_qtensor_from_host(ctx, t, &qt);
 		if (st == QVK_OK)
 			st = qvk_mm_weight_upload_q(dev, qt, out);
 		qvk_qtensor_destroy(qt);
 		return st;
 	}
-	if ((int)t->type == qvk_gguf_type_of(f) &&
+	if (f >= QVK_WEIGHTS_Q8 &&
+	    t->type == qvk_ggml_type_gguf(qvk_weight_format_qformat(f)) &&
 	    (opt->group == 32 || opt->format == QVK_WEIGHTS_AUTO)) {
-		*group_used = 32;
-		st = qvk_qtensor_from_gguf(ctx, t->name,
-					   (enum qvk_gguf_block)t->type, t->data,
+		used->group = 32;
+		st = qvk_qtensor_from_gguf(ctx, t->name, t->type, t->data,
 					   t->size_bytes, (uint32_t)n,
 					   (uint32_t)k, &qt);
 		if (st == QVK_OK)
@@ -157,7 +162,8 @@ static qvk_status qvk_load_linear(struct qvk_device *dev,
 		st = qvk_mm_weight_upload_float(dev, w, (uint32_t)n, (uint32_t)k,
 						f == QVK_WEIGHTS_F16, out);
 	else {
-		qp = qvk_quant_params_default(qvk_qformat_of(f), opt->group);
+		qp = qvk_quant_params_default(qvk_weight_format_qformat(f),
+					      opt->group);
 		st = qvk_quantize_weights(ctx, t->name, w, (uint32_t)n,
 					  (uint32_t)k, &qp, &qt);
 		if (st == QVK_OK)
@@ -241,8 +247,10 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	/* One bar for the whole load, not one per tensor quantized. */
 	qvk_progress_fn progress = dev->ctx->progress_fn;
 	const struct qvk_model_params *p = &model->params;
-	enum qvk_weight_format used, first = QVK_WEIGHTS_AUTO, out_fmt;
-	uint32_t group = 0, first_group = 0;
+	/* the distinct formats of the layers, for qvk_llm_describe() */
+	struct qvk_linear_used used, kinds[4], out_used;
+	uint32_t n_kinds = 0;
+	char buf[2][32];
 	/*
 	 * A file that `qvk quantize` wrote says which tensors it left in
 	 * float (--keep, --format f32/f16): auto keeps them so.
@@ -250,13 +258,19 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 	bool float_as_stored = model->gguf &&
 			       qvk_gguf_find(model->gguf, "qvk.quantize.method");
 	double total = (double)p->n_layers * 7 + 1, done = 0;
-	bool mixed = false;
+	bool more = false;
+	struct qvk_keep *keep;
 	qvk_status st;
 
 	memset(w, 0, sizeof(*w));
+	st = qvk_keep_parse(dev->ctx, opt->keep, &keep);
+	if (st != QVK_OK)
+		return st;
 	w->layers = calloc(p->n_layers, sizeof(*w->layers));
-	if (!w->layers)
+	if (!w->layers) {
+		qvk_keep_destroy(keep);
 		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "layers");
+	}
 	w->n_layers = p->n_layers;
 	st = qvk_load_vector(dev, &model->tok_embd, p->vocab_size, p->dim,
 			     &w->tok_embd);
@@ -284,14 +298,16 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 			st = qvk_load_layer_extras(dev, p, src, dst);
 		for (int i = 0; st == QVK_OK && i < 7; i++) {
 			dev->ctx->progress_fn = NULL;
-			st = qvk_load_linear(dev, lin[i], opt, slot[i], &used,
-					     &group, float_as_stored);
+			st = qvk_load_linear(dev, lin[i], NULL, opt, keep,
+					     slot[i], &used, float_as_stored);
 			dev->ctx->progress_fn = progress;
-			if (first == QVK_WEIGHTS_AUTO) {
-				first = used;
-				first_group = group;
-			}
-			mixed |= used != first || group != first_group;
+			uint32_t u = 0;
+
+			while (u < n_kinds && !qvk_used_equal(&kinds[u], &used))
+				u++;
+			if (u == n_kinds && n_kinds < QVK_ARRAY_SIZE(kinds))
+				kinds[n_kinds++] = used;
+			more |= u == QVK_ARRAY_SIZE(kinds);
 			qvk_progress(dev->ctx, "loading weights", ++done, total);
 		}
 	}
@@ -300,22 +316,37 @@ qvk_status qvk_llm_weights_load(struct qvk_device *dev,
 				       &w->output_b);
 	dev->ctx->progress_fn = NULL;
 	if (st == QVK_OK)
-		st = qvk_load_linear(dev, &model->output, opt, &w->output,
-				     &out_fmt, &group, float_as_stored);
+		st = qvk_load_linear(dev, &model->output,
+				     p->shared_classifier ? "output.weight" : NULL,
+				     opt, keep, &w->output, &out_used,
+				     float_as_stored);
 	dev->ctx->progress_fn = progress;
 	qvk_progress(dev->ctx, "loading weights", total, total);
+	/* --keep applies to the linear layers: say which rule found none */
+	for (uint32_t r = 0; st == QVK_OK && r < qvk_keep_count(keep); r++)
+		if (!qvk_keep_matches(keep, r))
+			qvk_log(dev->ctx, QVK_LOG_WARN, "--keep '%s' matched no "
+				"linear layer of the model (names: "
+				"blk.N.attn_q.weight ... blk.N.ffn_down.weight, "
+				"output.weight); it does nothing",
+				qvk_keep_rule(keep, r));
+	qvk_keep_destroy(keep);
 	if (st != QVK_OK) {
 		qvk_llm_weights_finish(w);
 		return st;
 	}
-	snprintf(w->describe, sizeof(w->describe), "%s%s%s, classifier %s",
-		 qvk_weight_format_name(first), mixed ? " (mixed)" : "",
-		 first >= QVK_WEIGHTS_Q8 ?
-			 (first_group ? (first_group == 32 ? " g32" :
-					first_group == 64 ? " g64" : " g128") :
-				       " per-row") :
-			 "",
-		 qvk_weight_format_name(out_fmt));
+	/* "q8 g32, classifier q8", "Q4_K+Q6_K, classifier Q6_K" */
+	for (uint32_t u = 0; u < n_kinds; u++) {
+		size_t len = strlen(w->describe);
+
+		snprintf(w->describe + len, sizeof(w->describe) - len, "%s%s",
+			 u ? "+" : "",
+			 qvk_used_name(&kinds[u], true, buf[0], sizeof(buf[0])));
+	}
+	snprintf(w->describe + strlen(w->describe),
+		 sizeof(w->describe) - strlen(w->describe), "%s, classifier %s",
+		 more ? "+..." : "",
+		 qvk_used_name(&out_used, false, buf[1], sizeof(buf[1])));
 	return QVK_OK;
 }
 
@@ -349,22 +380,4 @@ void qvk_llm_weights_finish(struct qvk_llm_weights *w)
 	qvk_mm_weight_destroy(w->output);
 	qvk_buffer_destroy(w->output_b);
 	memset(w, 0, sizeof(*w));
-}
-
-const char *qvk_weight_format_name(enum qvk_weight_format f)
-{
-	static const char *const names[] = { "auto", "f32", "f16", "q8", "q4",
-					     "q4a" };
-
-	return (unsigned)f < QVK_ARRAY_SIZE(names) ? names[f] : "unknown";
-}
-
-bool qvk_weight_format_parse(const char *name, enum qvk_weight_format *f)
-{
-	for (int i = 0; i <= QVK_WEIGHTS_Q4A; i++)
-		if (!strcmp(name, qvk_weight_format_name(i))) {
-			*f = (enum qvk_weight_format)i;
-			return true;
-		}
-	return false;
 }

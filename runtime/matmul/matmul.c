@@ -11,6 +11,11 @@ struct qvk_mm_push_q {
 		y_stride;
 };
 
+/* Push constants of matmul_kq.comp and matmul_kq_sg.comp. */
+struct qvk_mm_push_kq {
+	uint32_t n, row0, m, blocks, row_words, act_words, y_stride;
+};
+
 struct qvk_mm_push_f {
 	uint32_t n, row0, m, k, row_vec4, x_stride, y_stride;
 };
@@ -85,18 +90,23 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[4] = mm->broadcast;
 		d.n_spec = 5;
 	} else {
-		d.shader = mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
+		bool kq = key.kind == QVK_MM_KQ;
+
+		d.shader = kq ? (mm->subgroup_rows ? "matmul_kq_sg" : "matmul_kq") :
+			   mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
 		/*
-		 * The subgroup kernel maps one row per subgroup and the dispatch
+		 * The subgroup kernels map one row per subgroup and the dispatch
 		 * counts rows with the reported size: pin it where the device
 		 * lets us (some compilers pick another size otherwise).
 		 */
 		if (mm->subgroup_rows)
 			d.subgroup_size = mm->dev->info.subgroup_size;
 		d.int_variants = true;
-		d.n_bindings = 8;
-		d.push_bytes = sizeof(struct qvk_mm_push_q);
-		d.spec[1] = key.kind;
+		d.n_bindings = kq ? 6 : 8;
+		d.push_bytes = kq ? sizeof(struct qvk_mm_push_kq) :
+				    sizeof(struct qvk_mm_push_q);
+		/* both kernel families number their constants alike */
+		d.spec[1] = kq ? key.type : key.kind;
 		d.spec[2] = key.tm;
 		d.spec[3] = key.accumulate;
 		d.spec[4] = key.write_dots;
@@ -150,11 +160,13 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	out->write_dots = dots != NULL;
 	memset(&key, 0, sizeof(key));
 	key.kind = w->kind;
+	key.type = w->kind == QVK_MM_KQ ? w->type : 0;
 	key.accumulate = accumulate;
 	key.write_dots = dots != NULL;
 	key.act_block = a->per_block;
 	/* Groups of 32/64/128 unroll; per-row groups (any size) loop. */
-	key.group_blocks = qvk_mm_is_float(w->kind) || w->group > 128 ?
+	key.group_blocks = qvk_mm_is_float(w->kind) || w->kind == QVK_MM_KQ ||
+					   w->group > 128 ?
 				   0 : w->group / 32;
 	/*
 	 * Two tiles only: one token (decode) and up to QVK_MM_MAX_TM (prefill,
@@ -187,9 +199,18 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 		struct qvk_binding fb[3] = {
 			{ w->qs, p, 0, 0 }, { a->x, 0, 0, 0 }, { y, 0, 0, 0 }
 		};
+		struct qvk_binding kb[6] = {
+			{ w->qs, p, 0, 0 },
+			{ a->qa, 0, 0, 0 },
+			{ a->sa, 0, 0, 0 },
+			{ a->suma, 0, 0, 0 },
+			{ y, 0, 0, 0 },
+			{ dots ? dots : mm->dummy, 0, 0, 0 },
+		};
 
 		st = qvk_descset_create(out->pipes[1],
-					qvk_mm_is_float(w->kind) ? fb : qb,
+					qvk_mm_is_float(w->kind) ? fb :
+					w->kind == QVK_MM_KQ ? kb : qb,
 					&out->sets[p]);
 		if (st != QVK_OK) {
 			qvk_mm_unbind(out);
@@ -228,6 +249,15 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 			.act_words = b->a->k_padded / 4,
 			.y_stride = b->y_stride,
 		};
+		struct qvk_mm_push_kq pk = {
+			.n = rows,
+			.row0 = row0,
+			.m = m,
+			.blocks = w->blocks,
+			.row_words = w->row_words,
+			.act_words = b->a->k_padded / 4,
+			.y_stride = b->y_stride,
+		};
 		struct qvk_mm_push_f pf = {
 			.n = rows,
 			.row0 = row0,
@@ -246,7 +276,8 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 
 		qvk_cmd_dispatch(cmd, pipe, b->sets[p],
 				 qvk_mm_is_float(w->kind) ? (void *)&pf :
-							    (void *)&pq,
+				 w->kind == QVK_MM_KQ ? (void *)&pk :
+							(void *)&pq,
 				 QVK_DIV_ROUND_UP(rows, per_wg),
 				 QVK_DIV_ROUND_UP(m, tm), 1);
 	}

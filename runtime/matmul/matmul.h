@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libqvk private header: weights on the device and the grouped matmul
- * kernels (shaders/matmul_q.comp, shaders/matmul_float.comp).
+ * libqvk private header: weights on the device and the matmul kernels:
+ * grouped (shaders/matmul_q*.comp), K-quant/IQ4 (shaders/matmul_kq*.comp)
+ * and float (shaders/matmul_float.comp). The type table
+ * (include/qvk/format.h) says which kernel runs which stored type.
  *
  * Recording never builds anything: pipelines are created once per
  * (format, tokens per workgroup, epilogue) in struct qvk_mm and descriptor
@@ -11,6 +13,7 @@
 #ifndef QVK_RUNTIME_MATMUL_H
 #define QVK_RUNTIME_MATMUL_H
 
+#include <qvk/kquant.h>
 #include <qvk/quant.h>
 
 #include "vk/vk.h"
@@ -21,6 +24,7 @@ enum qvk_mm_kind {
 	QVK_MM_Q4 = QVK_QFORMAT_Q4,
 	QVK_MM_Q4A = QVK_QFORMAT_Q4A,
 	QVK_MM_F16 = 4,
+	QVK_MM_KQ = 5, /* K-quant/IQ4 blocks; the ggml type in qvk_mm_weight */
 	QVK_MM_KIND_COUNT,
 };
 
@@ -32,9 +36,13 @@ enum qvk_mm_kind {
 /* A weight matrix (n, k) on the device. */
 struct qvk_mm_weight {
 	enum qvk_mm_kind kind;
+	uint32_t type;          /* QVK_MM_KQ: the ggml type (Q4_K, ...) */
 	uint32_t n, k;
-	uint32_t k_padded;      /* quantized: as in qvk_qtensor; float: ALIGN_UP(k, 8) */
+	/* quantized: as in qvk_qtensor; float: ALIGN_UP(k, 8); KQ: k */
+	uint32_t k_padded;
+	/* elements per scale and scales per row (KQ: sub-blocks) */
 	uint32_t group, n_groups;
+	uint32_t blocks;        /* QVK_MM_KQ: blocks per row */
 	uint32_t row_words;     /* uint32 per row of qs (or of the float data) */
 	struct qvk_buffer *qs;  /* (n, row_words), pieces of whole rows */
 	struct qvk_buffer *scales, *mins; /* (n, n_groups) fp16; mins Q4A only */
@@ -44,6 +52,10 @@ struct qvk_mm_weight {
 qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
 				  const struct qvk_qtensor *qt,
 				  struct qvk_mm_weight **out);
+/* K-quant/IQ4 blocks as stored (QVK_MM_KQ). */
+qvk_status qvk_mm_weight_upload_kq(struct qvk_device *dev,
+				   const struct qvk_kqtensor *kt,
+				   struct qvk_mm_weight **out);
 /* fp32 weights (n, k), kept as fp32 or converted to fp16. */
 qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *w,
 				      uint32_t n, uint32_t k, bool as_f16,
@@ -71,6 +83,7 @@ qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q);
 
 struct qvk_mm_pipe_key {
 	enum qvk_mm_kind kind;
+	uint32_t type;         /* QVK_MM_KQ: the ggml type */
 	uint32_t tm;
 	uint32_t group_blocks; /* 1, 2, 4; 0 for per-row groups */
 	bool act_block;        /* activations scaled per 32-block */

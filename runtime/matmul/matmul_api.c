@@ -75,6 +75,18 @@ qvk_status qvk_weight_upload(struct qvk_matmul *mm, const struct qvk_qtensor *qt
 	return qvk_weight_wrap(mm, st, w, out);
 }
 
+qvk_status qvk_weight_upload_kq(struct qvk_matmul *mm,
+				const struct qvk_kqtensor *kt,
+				struct qvk_weight **out)
+{
+	struct qvk_mm_weight *w = NULL;
+
+	qvk_status st = qvk_mm_weight_upload_kq(mm->mm.dev, kt, &w);
+
+	*out = NULL;
+	return qvk_weight_wrap(mm, st, w, out);
+}
+
 qvk_status qvk_weight_upload_float(struct qvk_matmul *mm, const float *src,
 				   uint32_t n, uint32_t k, bool as_f16,
 				   struct qvk_weight **out)
@@ -125,7 +137,8 @@ qvk_status qvk_matmul_run_create(struct qvk_matmul *mm,
 	w0 = weights[0]->w;
 	for (uint32_t i = 1; i < n_weights; i++)
 		if (weights[i]->w->n != w0->n || weights[i]->w->k != w0->k ||
-		    weights[i]->w->kind != w0->kind)
+		    weights[i]->w->kind != w0->kind ||
+		    weights[i]->w->type != w0->type)
 			return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
 					 "rotated weights differ in shape");
 	run = calloc(1, sizeof(*run));
@@ -134,7 +147,9 @@ qvk_status qvk_matmul_run_create(struct qvk_matmul *mm,
 	run->mm = mm;
 	run->max_m = max_m;
 	run->binds = calloc(n_weights, sizeof(*run->binds));
-	st = run->binds ? qvk_mm_act_create(dev, max_m, w0->k, false, &run->act) :
+	/* K-quants run on per-block activations, as in the forward pass */
+	st = run->binds ? qvk_mm_act_create(dev, max_m, w0->k,
+					    w0->kind == QVK_MM_KQ, &run->act) :
 			  qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "bindings");
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_READBACK,

@@ -74,6 +74,42 @@ qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
 	return QVK_OK;
 }
 
+qvk_status qvk_mm_weight_upload_kq(struct qvk_device *dev,
+				   const struct qvk_kqtensor *kt,
+				   struct qvk_mm_weight **out)
+{
+	struct qvk_mm_weight *w;
+	qvk_status st;
+
+	*out = NULL;
+	if (!qvk_kq_type(kt->type))
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "weight: %u is not a K-quant type", kt->type);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "weight");
+	w->kind = QVK_MM_KQ;
+	w->type = kt->type;
+	w->n = kt->n;
+	w->k = kt->k;
+	w->k_padded = kt->k;
+	w->group = kt->unit;
+	w->n_groups = kt->k / kt->unit;
+	w->blocks = kt->k / kt->block_elems;
+	w->row_words = kt->row_words;
+	/* scales and mins live inside the blocks */
+	st = qvk_weight_alloc(dev, w, false);
+	if (st == QVK_OK)
+		st = qvk_buffer_upload(w->qs, 0, kt->blocks,
+				       qvk_kqtensor_bytes(kt));
+	if (st != QVK_OK) {
+		qvk_mm_weight_destroy(w);
+		return st;
+	}
+	*out = w;
+	return QVK_OK;
+}
+
 qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *src,
 				      uint32_t n, uint32_t k, bool as_f16,
 				      struct qvk_mm_weight **out)

@@ -316,12 +316,19 @@ static qvk_status qvk_gguf_read_tensor_info(struct qvk_gguf_reader *r,
 	at = r->pos;
 	if ((st = qvk_gguf_u32(r, "tensor type", &type)))
 		return st;
-	if (!qvk_ggml_type_name(type))
+	if (!qvk_type_info(type) || !qvk_type_info(type)->readable) {
+		char label[QVK_TYPE_LABEL_MAX], names[256];
+
+		qvk_type_readable_names(names, sizeof(names));
 		return qvk_error(r->ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: tensor '%s': ggml type %u at byte offset "
-				 "%llu is not one qvk reads (F32, F16, Q8_0, "
-				 "Q4_0, Q4_1, qvk's own 1024..1035)", t->name, type,
-				 (unsigned long long)at);
+				 "GGUF: tensor '%s' is of type %s (ggml type %u, "
+				 "byte offset %llu), which qvk does not read; it "
+				 "reads %s (a file of another quantization of the "
+				 "same model, or its F16 file through qvk "
+				 "quantize, would work)", t->name,
+				 qvk_type_label(type, label), type,
+				 (unsigned long long)at, names);
+	}
 	t->type = (enum qvk_ggml_type)type;
 	if (!qvk_ggml_tensor_size(type, n_dims, t->ne, &t->size_bytes))
 		return qvk_error(r->ctx, QVK_ERR_FORMAT,
@@ -369,10 +376,15 @@ static qvk_status qvk_gguf_place_tensors(struct qvk_ctx *ctx,
 
 	for (uint64_t i = 0; i < n; i++) {
 		struct qvk_host_tensor *t = &g->tensors[i];
-		uint64_t start, end, align = t->type == QVK_GGML_TYPE_F32 ? 4 : 2;
-
-		if (qvk_ggml_type_qvk_row_bytes(t->type, 1, &end))
-			align = 4; /* qvk types: uint32 code words */
+		/*
+		 * F32 and qvk types (uint32 code words) read whole words;
+		 * every ggml block type starts with or is made of 16-bit
+		 * fields.
+		 */
+		uint64_t start, end,
+			align = t->type == QVK_GGML_TYPE_F32 ||
+					qvk_ggml_type_is_qvk(t->type, NULL, NULL) ?
+				4 : 2;
 
 		uint64_t rel = offsets[2 * i], at = offsets[2 * i + 1];
 

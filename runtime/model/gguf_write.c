@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "model_internal.h"
 
 struct qvk_gguf_wkv {
@@ -397,33 +398,17 @@ static bool qvk_gguf_writer_stream(struct qvk_gguf_writer *w, FILE *f)
 
 qvk_status qvk_gguf_writer_write(struct qvk_gguf_writer *w, const char *path)
 {
-	char tmp[4096];
-	FILE *f;
-	bool ok;
+	struct qvk_atomic_file af;
+	qvk_status st = qvk_atomic_file_begin(w->ctx, path, 0666, &af);
 
-	if (!path || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
-				 "GGUF writer: no path or path too long");
-	f = fopen(tmp, "wb");
-	if (!f)
-		return qvk_error(w->ctx, QVK_ERR_IO, "%s: cannot create: %s",
-				 tmp, strerror(errno));
-	ok = qvk_gguf_writer_stream(w, f);
-	if (fclose(f) != 0)
-		ok = false;
-	if (!ok) {
+	if (st != QVK_OK)
+		return st;
+	if (!qvk_gguf_writer_stream(w, af.f)) {
 		int err = errno;
 
-		remove(tmp);
-		return qvk_error(w->ctx, QVK_ERR_IO, "%s: write failed: %s",
-				 tmp, strerror(err));
+		qvk_atomic_file_abort(&af);
+		return qvk_error(w->ctx, QVK_ERR_IO, "%s: write failed: %s "
+				 "(nothing was replaced)", path, strerror(err));
 	}
-	if (rename(tmp, path) != 0) {
-		int err = errno;
-
-		remove(tmp);
-		return qvk_error(w->ctx, QVK_ERR_IO, "%s: cannot rename to %s: %s",
-				 tmp, path, strerror(err));
-	}
-	return QVK_OK;
+	return qvk_atomic_file_commit(w->ctx, &af);
 }

@@ -6,9 +6,11 @@
  * nothing in the file left unused; the format detection, tensor
  * enumeration and the export of llama models back to GGUF.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model_internal.h"
 
@@ -57,11 +59,10 @@ static qvk_status qvk_model_shape(struct qvk_ctx *ctx,
 				 (unsigned long long)t->ne[1], t->n_dims,
 				 (unsigned long long)cols,
 				 (unsigned long long)(rows ? rows : 1));
-	if (!rows && t->type != QVK_GGML_TYPE_F32 &&
-	    t->type != QVK_GGML_TYPE_F16)
+	if (!rows && qvk_type_info(t->type)->quantized)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: vector tensor '%s' is %s (F32 or F16 "
-				 "only)", t->name, qvk_ggml_type_name(t->type));
+				 "GGUF: vector tensor '%s' is %s (F32, F16 or "
+				 "BF16 only)", t->name, qvk_ggml_type_name(t->type));
 	*out = *t;
 	return QVK_OK;
 }
@@ -393,6 +394,7 @@ qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
 			  struct qvk_model **out)
 {
 	unsigned char magic[4] = { 0 };
+	struct stat sb;
 	FILE *f;
 
 	if (!out || !path)
@@ -400,7 +402,14 @@ qvk_status qvk_model_load(struct qvk_ctx *ctx, const char *path,
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (!f)
-		return qvk_error(ctx, QVK_ERR_IO, "%s: cannot open", path);
+		return qvk_error(ctx, QVK_ERR_IO, "%s: cannot open: %s", path,
+				 strerror(errno));
+	/* fopen() opens a folder too; only reading it fails. */
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: is a folder, "
+				 "not a model file", path);
+	}
 	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic)) {
 		fclose(f);
 		return qvk_error(ctx, QVK_ERR_FORMAT,

@@ -22,12 +22,14 @@ struct qvk_sampler {
 	uint32_t *history;              /* ring of repeat_last_n tokens */
 	uint32_t history_len, history_pos;
 	uint8_t *seen;                  /* [vocab_size] penalty applied */
+	uint8_t *banned;                /* [vocab_size] never picked */
+	uint32_t n_banned;
 };
 
 void qvk_sampler_options_default(struct qvk_sampler_options *opt)
 {
 	*opt = (struct qvk_sampler_options){
-		.temperature = 1.0f, .top_k = 0, .top_p = 1.0f,
+		.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
 		.repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 0,
 	};
 }
@@ -58,14 +60,16 @@ qvk_status qvk_sampler_create(struct qvk_ctx *ctx, uint32_t vocab_size,
 	*out = NULL;
 	if (vocab_size == 0 || !(opt->temperature >= 0.0f) ||
 	    !isfinite(opt->temperature) || !(opt->top_p > 0.0f && opt->top_p <= 1.0f) ||
+	    !(opt->min_p >= 0.0f && opt->min_p <= 1.0f) ||
 	    !(opt->repeat_penalty >= 1.0f) || !isfinite(opt->repeat_penalty) ||
 	    opt->repeat_last_n > (1u << 20))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "sampler: vocab %u, temperature %g (>= 0), top_p "
-				 "%g (0..1], repeat_penalty %g (>= 1), last_n %u",
+				 "%g (0..1], min_p %g [0..1], repeat_penalty %g "
+				 "(>= 1), last_n %u",
 				 vocab_size, (double)opt->temperature,
-				 (double)opt->top_p, (double)opt->repeat_penalty,
-				 opt->repeat_last_n);
+				 (double)opt->top_p, (double)opt->min_p,
+				 (double)opt->repeat_penalty, opt->repeat_last_n);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "sampler");
@@ -74,9 +78,10 @@ qvk_status qvk_sampler_create(struct qvk_ctx *ctx, uint32_t vocab_size,
 	s->vocab_size = vocab_size;
 	s->cands = malloc(vocab_size * sizeof(*s->cands));
 	s->seen = calloc(vocab_size, 1);
+	s->banned = calloc(vocab_size, 1);
 	s->history = malloc((opt->repeat_last_n ? opt->repeat_last_n : 1) *
 			    sizeof(*s->history));
-	if (!s->cands || !s->seen || !s->history) {
+	if (!s->cands || !s->seen || !s->banned || !s->history) {
 		qvk_sampler_destroy(s);
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "sampler: vocab %u",
 				 vocab_size);
@@ -91,6 +96,7 @@ void qvk_sampler_destroy(struct qvk_sampler *s)
 	if (!s)
 		return;
 	free(s->history);
+	free(s->banned);
 	free(s->seen);
 	free(s->cands);
 	free(s);
@@ -101,6 +107,17 @@ void qvk_sampler_reset(struct qvk_sampler *s, uint64_t seed)
 	s->rng = seed;
 	s->history_len = 0;
 	s->history_pos = 0;
+}
+
+qvk_status qvk_sampler_ban(struct qvk_sampler *s, uint32_t token)
+{
+	if (!s || token >= s->vocab_size)
+		return qvk_error(s ? s->ctx : NULL, QVK_ERR_INVALID_ARG,
+				 "sampler: cannot ban token %u of a vocabulary "
+				 "of %u", token, s ? s->vocab_size : 0);
+	s->n_banned += !s->banned[token];
+	s->banned[token] = 1;
+	return QVK_OK;
 }
 
 void qvk_sampler_accept(struct qvk_sampler *s, uint32_t token)
@@ -162,14 +179,35 @@ qvk_status qvk_sampler_sample(struct qvk_sampler *s, const float *logits,
 		s->cands[i] = (struct qvk_sampler_cand){ logits[i], i };
 	}
 	qvk_sampler_penalise(s);
+	/* Candidates stay in id order, so the first maximum has the lower id. */
+	if (s->n_banned) {
+		uint32_t kept = 0;
 
+		for (uint32_t i = 0; i < n; i++)
+			if (!s->banned[s->cands[i].id])
+				s->cands[kept++] = s->cands[i];
+		n = kept;
+		if (!n)
+			return qvk_error(s->ctx, QVK_ERR_INVALID_ARG,
+					 "sampler: every token is banned");
+	}
+	for (uint32_t i = 1; i < n; i++)
+		if (s->cands[i].logit > s->cands[best].logit)
+			best = i;
 	if (s->opt.temperature == 0.0f) {
-		for (uint32_t i = 1; i < n; i++)
-			if (s->cands[i].logit > s->cands[best].logit)
-				best = i;
-		*token = best;
-		qvk_sampler_accept(s, best);
+		*token = s->cands[best].id;
+		qvk_sampler_accept(s, *token);
 		return QVK_OK;
+	}
+	if (s->opt.min_p > 0.0f) {
+		/* p_i >= min_p * p_max  <=>  logit_i >= logit_max + ln(min_p) */
+		float floor = s->cands[best].logit + logf(s->opt.min_p);
+		uint32_t kept = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (s->cands[i].logit >= floor)
+				s->cands[kept++] = s->cands[i];
+		n = kept;
 	}
 
 	for (uint32_t i = 0; i < n; i++)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/format.h>
+
 #include "quant/quant_internal.h"
 
 const char *qvk_qformat_name(enum qvk_qformat format)
@@ -30,12 +32,9 @@ int qvk_qtensor_shape(enum qvk_qformat format, uint32_t k, uint32_t group,
 
 	if (!qvk_qformat_name(format) || k == 0)
 		return -1;
-	if (group == QVK_GROUP_ROW)
-		kp = QVK_ALIGN_UP((uint64_t)k, QVK_QBLOCK);
-	else if (group == 32 || group == 64 || group == 128)
-		kp = QVK_ALIGN_UP((uint64_t)k, group);
-	else
+	if (!qvk_group_valid(group))
 		return -1;
+	kp = QVK_ALIGN_UP((uint64_t)k, group ? group : QVK_QBLOCK);
 	if (kp > UINT32_MAX - 128)
 		return -1;
 	*k_padded = (uint32_t)kp;
@@ -57,9 +56,10 @@ qvk_status qvk_qtensor_create(struct qvk_ctx *ctx, enum qvk_qformat format,
 	*out = NULL;
 	if (n == 0 || qvk_qtensor_shape(format, k, group, &kp, &g, &words))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
-				 "qtensor: bad shape n=%u k=%u group=%u format=%d "
-				 "(group must be 32, 64, 128 or 0 = per row)",
-				 n, k, group, (int)format);
+				 "qtensor: bad shape n=%u k=%u group=%u format %s "
+				 "(group must be " QVK_GROUPS_TEXT ")", n, k, group,
+				 qvk_qformat_name(format) ? qvk_qformat_name(format) :
+							    "unknown");
 	if (!qvk_mul_size(n, words, &qs_count) ||
 	    !qvk_mul_size(n, kp / g, &sc_count) ||
 	    qs_count > SIZE_MAX / 4)

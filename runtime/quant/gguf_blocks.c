@@ -8,36 +8,19 @@
  */
 #include <string.h>
 
+#include <qvk/format.h>
+
 #include "quant/quant_internal.h"
 
-size_t qvk_gguf_block_bytes(enum qvk_gguf_block type)
+/* The qvk format of GGUF block type @type, 0 when it is not one of the three. */
+static enum qvk_qformat qvk_block_format(uint32_t type, size_t *block_bytes)
 {
-	switch (type) {
-	case QVK_GGUF_Q4_0:
-		return 2 + 16;
-	case QVK_GGUF_Q4_1:
-		return 2 + 2 + 16;
-	case QVK_GGUF_Q8_0:
-		return 2 + 32;
-	}
-	return 0;
-}
+	const struct qvk_type_info *t = qvk_type_info(type);
 
-qvk_status qvk_gguf_block_format(enum qvk_gguf_block type,
-				 enum qvk_qformat *format)
-{
-	switch (type) {
-	case QVK_GGUF_Q4_0:
-		*format = QVK_QFORMAT_Q4;
-		return QVK_OK;
-	case QVK_GGUF_Q4_1:
-		*format = QVK_QFORMAT_Q4A;
-		return QVK_OK;
-	case QVK_GGUF_Q8_0:
-		*format = QVK_QFORMAT_Q8;
-		return QVK_OK;
-	}
-	return QVK_ERR_UNSUPPORTED;
+	if (!t || !t->gguf_native || !t->qformat || t->block_elems != 32)
+		return 0;
+	*block_bytes = t->block_bytes;
+	return t->qformat;
 }
 
 static uint16_t load_le16(const uint8_t *p)
@@ -53,15 +36,17 @@ static void store_le16(uint8_t *p, uint16_t v)
 
 /* Checks shared by both directions; *bytes: the size of n rows of blocks. */
 static qvk_status check_gguf_shape(struct qvk_ctx *ctx, const char *name,
-				   enum qvk_gguf_block type, uint32_t n,
-				   uint32_t k, size_t *bytes)
+				   uint32_t type, uint32_t n, uint32_t k,
+				   size_t *bytes, enum qvk_qformat *format)
 {
-	size_t bb = qvk_gguf_block_bytes(type), blocks;
+	size_t bb = 0, blocks;
+	char label[QVK_TYPE_LABEL_MAX];
 
-	if (!bb)
+	*format = qvk_block_format(type, &bb);
+	if (!*format)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "%s: GGUF type %d is not Q8_0, Q4_0 or Q4_1",
-				 name, (int)type);
+				 "%s: %s is not Q8_0, Q4_0 or Q4_1", name,
+				 qvk_type_label(type, label));
 	if (n == 0 || k == 0 || k % 32)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
 				 "%s: GGUF blocks need k a multiple of 32 "
@@ -74,12 +59,12 @@ static qvk_status check_gguf_shape(struct qvk_ctx *ctx, const char *name,
 }
 
 qvk_status qvk_qtensor_from_gguf(struct qvk_ctx *ctx, const char *name,
-				 enum qvk_gguf_block type, const void *blocks,
+				 uint32_t type, const void *blocks,
 				 size_t size_bytes, uint32_t n, uint32_t k,
 				 struct qvk_qtensor **out)
 {
 	const uint8_t *src = blocks;
-	size_t need, bb = qvk_gguf_block_bytes(type);
+	size_t need, bb;
 	struct qvk_qtensor *qt;
 	enum qvk_qformat format;
 	qvk_status st;
@@ -90,16 +75,14 @@ qvk_status qvk_qtensor_from_gguf(struct qvk_ctx *ctx, const char *name,
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: NULL argument",
 				 name);
 	*out = NULL;
-	st = check_gguf_shape(ctx, name, type, n, k, &need);
+	st = check_gguf_shape(ctx, name, type, n, k, &need, &format);
 	if (st)
 		return st;
+	bb = need / ((size_t)n * (k / 32));
 	if (size_bytes != need)
 		return qvk_error(ctx, QVK_ERR_FORMAT,
 				 "%s: %zu bytes of blocks, %u x %u needs %zu",
 				 name, size_bytes, n, k, need);
-	st = qvk_gguf_block_format(type, &format);
-	if (st)
-		return st;
 	st = qvk_qtensor_create(ctx, format, n, k, 32, &qt);
 	if (st)
 		return st;
@@ -108,11 +91,11 @@ qvk_status qvk_qtensor_from_gguf(struct qvk_ctx *ctx, const char *name,
 
 		for (uint32_t b = 0; b < k / 32; b++, src += bb) {
 			size_t gi = (size_t)r * qt->n_groups + b;
-			const uint8_t *q = src + (type == QVK_GGUF_Q4_1 ? 4 : 2);
+			const uint8_t *q = src + (type == QVK_GGML_TYPE_Q4_1 ? 4 : 2);
 			uint32_t words = format == QVK_QFORMAT_Q8 ? 8 : 4;
 
 			qt->scales[gi] = load_le16(src);
-			if (type == QVK_GGUF_Q4_1)
+			if (type == QVK_GGML_TYPE_Q4_1)
 				qt->mins[gi] = load_le16(src + 2);
 			/* exponent 31: Inf or NaN, which no quantizer writes */
 			if ((qt->scales[gi] & 0x7c00u) == 0x7c00u ||
@@ -135,10 +118,10 @@ qvk_status qvk_qtensor_from_gguf(struct qvk_ctx *ctx, const char *name,
 
 qvk_status qvk_qtensor_to_gguf(struct qvk_ctx *ctx, const char *name,
 			       const struct qvk_qtensor *qt,
-			       enum qvk_gguf_block type, void *blocks,
+			       uint32_t type, void *blocks,
 			       size_t capacity_bytes)
 {
-	size_t need, bb = qvk_gguf_block_bytes(type);
+	size_t need, bb;
 	enum qvk_qformat format;
 	uint8_t *dst = blocks;
 	qvk_status st;
@@ -148,17 +131,15 @@ qvk_status qvk_qtensor_to_gguf(struct qvk_ctx *ctx, const char *name,
 	if (!qt || !blocks)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: NULL argument",
 				 name);
-	st = check_gguf_shape(ctx, name, type, qt->n, qt->k, &need);
+	st = check_gguf_shape(ctx, name, type, qt->n, qt->k, &need, &format);
 	if (st)
 		return st;
-	st = qvk_gguf_block_format(type, &format);
-	if (st)
-		return st;
+	bb = need / ((size_t)qt->n * (qt->k / 32));
 	if (format != qt->format || qt->group != 32)
 		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "%s: a %s tensor at group %u is not GGUF type %d",
+				 "%s: a %s tensor at group %u is not %s",
 				 name, qvk_qformat_name(qt->format), qt->group,
-				 (int)type);
+				 qvk_ggml_type_name(type));
 	if (capacity_bytes < need)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
 				 "%s: %zu bytes of room, %zu needed", name,
@@ -168,11 +149,11 @@ qvk_status qvk_qtensor_to_gguf(struct qvk_ctx *ctx, const char *name,
 
 		for (uint32_t b = 0; b < qt->k / 32; b++, dst += bb) {
 			size_t gi = (size_t)r * qt->n_groups + b;
-			uint8_t *q = dst + (type == QVK_GGUF_Q4_1 ? 4 : 2);
+			uint8_t *q = dst + (type == QVK_GGML_TYPE_Q4_1 ? 4 : 2);
 			uint32_t words = format == QVK_QFORMAT_Q8 ? 8 : 4;
 
 			store_le16(dst, qt->scales[gi]);
-			if (type == QVK_GGUF_Q4_1)
+			if (type == QVK_GGML_TYPE_Q4_1)
 				store_le16(dst + 2, qt->mins[gi]);
 			for (uint32_t i = 0; i < words; i++, q += 4) {
 				uint32_t w = row[b * words + i];

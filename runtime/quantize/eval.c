@@ -73,6 +73,7 @@ qvk_status qvk_ppl_evaluate(struct qvk_ctx *ctx, struct qvk_llm *test,
 {
 	struct qvk_ppl_sums s = { 0, 0, 0, 0 };
 	size_t n_windows;
+	uint64_t to_score;
 	float *lt = NULL, *lr = NULL;
 	double *pt = NULL, *pr = NULL;
 	uint32_t *win = NULL;
@@ -83,10 +84,17 @@ qvk_status qvk_ppl_evaluate(struct qvk_ctx *ctx, struct qvk_llm *test,
 				 "model, tokens or result, or window %u < 2",
 				 window);
 	memset(out, 0, sizeof(*out));
+	/*
+	 * Whole windows of the text; a cap ends on a shorter last window.
+	 * Causal attention makes its predictions those of the same positions
+	 * of a whole window, so exactly @max_tokens are scored.
+	 */
 	n_windows = n_tokens / (window - 1);
-	if (max_tokens)
-		n_windows = QVK_MIN(n_windows, (size_t)QVK_DIV_ROUND_UP(
-						       max_tokens, window - 1));
+	to_score = (uint64_t)n_windows * (window - 1);
+	if (max_tokens && max_tokens < to_score) {
+		to_score = max_tokens;
+		n_windows = (size_t)QVK_DIV_ROUND_UP(to_score, window - 1);
+	}
 	if (!n_windows || n_windows > UINT32_MAX)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "perplexity: %zu "
 				 "tokens do not fill one window of %u", n_tokens,
@@ -102,15 +110,18 @@ qvk_status qvk_ppl_evaluate(struct qvk_ctx *ctx, struct qvk_llm *test,
 		goto out;
 	}
 	for (size_t wi = 0; wi < n_windows; wi++) {
+		uint32_t n = (uint32_t)QVK_MIN((uint64_t)window - 1,
+					       to_score - wi * (window - 1)) + 1;
+
 		win[0] = bos;
 		memcpy(win + 1, tokens + wi * (window - 1),
-		       (window - 1) * sizeof(*win));
-		st = qvk_llm_forward(test, win, window, 0, lt, NULL);
+		       (n - 1) * sizeof(*win));
+		st = qvk_llm_forward(test, win, n, 0, lt, NULL);
 		if (st == QVK_OK && ref)
-			st = qvk_llm_forward(ref, win, window, 0, lr, NULL);
+			st = qvk_llm_forward(ref, win, n, 0, lr, NULL);
 		if (st)
 			goto out;
-		qvk_score_window(win, window, vocab, lt, lr, pt, pr, &s);
+		qvk_score_window(win, n, vocab, lt, lr, pt, pr, &s);
 		qvk_progress(ctx, "perplexity", (double)wi + 1,
 			     (double)n_windows);
 	}

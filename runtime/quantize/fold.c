@@ -123,12 +123,18 @@ static qvk_status qvk_awq_error(struct qvk_ctx *ctx,
 				float *wq, float *xs, double *err)
 {
 	size_t nk = (size_t)d->n_total * d->k;
+	qvk_progress_fn progress = ctx ? ctx->progress_fn : NULL;
 	struct qvk_qtensor *qt;
 	qvk_status st;
 
 	memcpy(wq, ws, nk * sizeof(float));
 	qvk_fold_scale_into_weight(wq, d->n_total, d->k, s);
+	/* One trial of the search: the search reports progress, not it. */
+	if (ctx)
+		ctx->progress_fn = NULL;
 	st = qvk_quantize_weights(ctx, d->name, wq, d->n_total, d->k, qp, &qt);
+	if (ctx)
+		ctx->progress_fn = progress;
 	if (st)
 		return st;
 	qvk_qtensor_dequantize(qt, wq);

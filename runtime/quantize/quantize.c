@@ -10,7 +10,6 @@
  * linear layers, as its own tensor even when the source shared it with the
  * embedding.
  */
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,8 @@ struct qvk_quantized {
 	uint32_t n_bufs;
 	struct qvk_quantize_options opt;
 	char *keep;              /* copy of opt.keep */
+	struct qvk_keep *rules;  /* opt.keep parsed */
+	bool tied;               /* the source's classifier was the embedding */
 	uint64_t calib_tokens;
 	bool qvk_types;          /* some tensor uses a qvk type */
 };
@@ -54,37 +55,6 @@ bool qvk_quant_method_needs_calib(enum qvk_quant_method m)
 {
 	return m == QVK_METHOD_AWQ || m == QVK_METHOD_SMOOTHQUANT ||
 	       m == QVK_METHOD_GPTQ;
-}
-
-int qvk_keep_type(const char *keep, const char *name)
-{
-	for (const char *p = keep; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		char pattern[256];
-
-		if (eq && (size_t)(eq - p) < sizeof(pattern)) {
-			size_t vlen = len - (size_t)(eq - p) - 1;
-
-			memcpy(pattern, p, (size_t)(eq - p));
-			pattern[eq - p] = 0;
-			if (!fnmatch(pattern, name, 0)) {
-				if (vlen == 3 && !memcmp(eq + 1, "f16", 3))
-					return QVK_GGML_TYPE_F16;
-				if (vlen == 3 && !memcmp(eq + 1, "f32", 3))
-					return QVK_GGML_TYPE_F32;
-			}
-		}
-		p = comma ? comma + 1 : NULL;
-	}
-	return -1;
-}
-
-static enum qvk_qformat qvk_qformat_from(enum qvk_weight_format f)
-{
-	return f == QVK_WEIGHTS_Q4 ? QVK_QFORMAT_Q4 :
-	       f == QVK_WEIGHTS_Q4A ? QVK_QFORMAT_Q4A : QVK_QFORMAT_Q8;
 }
 
 /* Calibration site of tensor @index in file order, or UINT32_MAX. */
@@ -118,7 +88,7 @@ static qvk_status qvk_quantize_matrix(struct qvk_ctx *ctx,
 	const float *w = (const float *)t->data;
 	uint32_t n = (uint32_t)qvk_host_tensor_rows(t), k = (uint32_t)t->ne[0];
 	struct qvk_quant_params qp = qvk_quant_params_default(
-		qvk_qformat_from(opt->format), opt->group);
+		qvk_weight_format_qformat(opt->format), opt->group);
 	float *imp = NULL, *ones = NULL;
 	qvk_status st;
 
@@ -167,24 +137,18 @@ static qvk_status qvk_store_q(struct qvk_ctx *ctx, struct qvk_quantized *q,
 			      const struct qvk_qtensor *qt,
 			      struct qvk_host_tensor *dst, void **buf)
 {
-	static const enum qvk_gguf_block blocks[] = {
-		[QVK_QFORMAT_Q8] = QVK_GGUF_Q8_0,
-		[QVK_QFORMAT_Q4] = QVK_GGUF_Q4_0,
-		[QVK_QFORMAT_Q4A] = QVK_GGUF_Q4_1,
-	};
-	uint32_t type;
+	uint32_t type = qvk_ggml_type_gguf(qt->format), be, bb;
 	qvk_status st;
 
-	if (qt->group == 32 && qt->k % 32 == 0) {
-		enum qvk_gguf_block b = blocks[qt->format];
-		size_t size = (size_t)qt->n * (qt->k / 32) *
-			      qvk_gguf_block_bytes(b);
+	if (qt->group == 32 && qt->k % 32 == 0 &&
+	    qvk_ggml_type_block(type, &be, &bb)) {
+		size_t size = (size_t)qt->n * (qt->k / be) * bb;
 
 		*buf = malloc(size);
 		if (!*buf)
 			return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s", dst->name);
-		st = qvk_qtensor_to_gguf(ctx, dst->name, qt, b, *buf, size);
-		dst->type = (enum qvk_ggml_type)b;
+		st = qvk_qtensor_to_gguf(ctx, dst->name, qt, type, *buf, size);
+		dst->type = (enum qvk_ggml_type)type;
 		dst->size_bytes = size;
 	} else {
 		st = qvk_qtensor_to_host_bytes(ctx, qt, &type, buf,
@@ -197,7 +161,8 @@ static qvk_status qvk_store_q(struct qvk_ctx *ctx, struct qvk_quantized *q,
 }
 
 static qvk_status qvk_store_float(struct qvk_ctx *ctx,
-				  const struct qvk_host_tensor *src, int type,
+				  const struct qvk_host_tensor *src,
+				  enum qvk_weight_format type,
 				  struct qvk_host_tensor *dst, void **buf)
 {
 	size_t count = src->size_bytes / sizeof(float);
@@ -206,7 +171,7 @@ static qvk_status qvk_store_float(struct qvk_ctx *ctx,
 	dst->type = QVK_GGML_TYPE_F32;
 	dst->data = src->data; /* the float model lives as long as we do */
 	dst->size_bytes = src->size_bytes;
-	if (type != QVK_GGML_TYPE_F16)
+	if (type != QVK_WEIGHTS_F16)
 		return QVK_OK;
 	h = malloc(count * sizeof(*h) + 1);
 	if (!h)
@@ -216,6 +181,32 @@ static qvk_status qvk_store_float(struct qvk_ctx *ctx,
 	dst->type = QVK_GGML_TYPE_F16;
 	dst->data = h;
 	dst->size_bytes = count * sizeof(*h);
+	return QVK_OK;
+}
+
+/*
+ * Every rule must match a tensor of @m (a tied classifier answers to
+ * output.weight too): a pattern that matches nothing is a typo, and
+ * quantizing a whole model to find that out wastes the user's time.
+ */
+static qvk_status qvk_keep_check(struct qvk_ctx *ctx, struct qvk_keep *rules,
+				 const struct qvk_model *m)
+{
+	uint32_t n = qvk_model_tensor_count(m);
+
+	for (uint32_t i = 0; i < n && qvk_keep_count(rules); i++)
+		(void)qvk_keep_lookup(rules, qvk_model_tensor_at(m, i)->name,
+				      NULL);
+	if (m->params.shared_classifier)
+		(void)qvk_keep_lookup(rules, "output.weight", NULL);
+	for (uint32_t r = 0; r < qvk_keep_count(rules); r++)
+		if (!qvk_keep_matches(rules, r))
+			return qvk_error(ctx, QVK_ERR_INVALID_ARG, "--keep '%s' "
+					 "matches no tensor of the model (names "
+					 "are GGUF's: token_embd.weight, "
+					 "blk.N.attn_q.weight ... "
+					 "blk.N.ffn_down.weight, output.weight)",
+					 qvk_keep_rule(rules, r));
 	return QVK_OK;
 }
 
@@ -233,17 +224,21 @@ static qvk_status qvk_quantize_tensors(struct qvk_ctx *ctx,
 		struct qvk_host_tensor *dst = (struct qvk_host_tensor *)
 			(uintptr_t)qvk_model_tensor_at(&q->out, i);
 		uint32_t site = qvk_tensor_site(fm, i);
-		int keep = qvk_keep_type(q->keep, src->name);
+		/* a classifier that was tied answers to both names */
+		enum qvk_weight_format keep = qvk_keep_lookup(
+			q->rules, src->name,
+			q->tied && src == &fm->output ? "token_embd.weight" :
+							NULL);
 		struct qvk_qtensor *qt = NULL;
 
 		snprintf(what, sizeof(what), "quantizing %.60s", src->name);
 		qvk_progress(ctx, what, i, q->n_bufs);
-		if (site == UINT32_MAX || keep >= 0 || !quantize ||
+		if (site == UINT32_MAX || keep != QVK_WEIGHTS_AUTO || !quantize ||
 		    q->opt.format == QVK_WEIGHTS_F32 ||
 		    q->opt.format == QVK_WEIGHTS_F16) {
-			if (keep < 0 && site != UINT32_MAX &&
+			if (keep == QVK_WEIGHTS_AUTO && site != UINT32_MAX &&
 			    q->opt.format == QVK_WEIGHTS_F16 && quantize)
-				keep = QVK_GGML_TYPE_F16;
+				keep = QVK_WEIGHTS_F16;
 			st = qvk_store_float(ctx, src, keep, dst, &q->bufs[i]);
 			continue;
 		}
@@ -273,12 +268,11 @@ static qvk_status qvk_quantize_check(struct qvk_ctx *ctx,
 		return QVK_ERR_UNSUPPORTED;
 	if (opt->format < QVK_WEIGHTS_F32 || opt->format > QVK_WEIGHTS_Q4A)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: format "
-				 "%d is not f32, f16, q8, q4 or q4a",
-				 (int)opt->format);
-	if (opt->group && opt->group != 32 && opt->group != 64 &&
-	    opt->group != 128)
+				 "%s is not f32, f16, q8, q4 or q4a",
+				 qvk_weight_format_name(opt->format));
+	if (!qvk_group_valid(opt->group))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: group %u "
-				 "(32, 64, 128 or 0 per row)", opt->group);
+				 "(use " QVK_GROUPS_TEXT ")", opt->group);
 	if ((unsigned)opt->method >= QVK_ARRAY_SIZE(qvk_method_names))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: method "
 				 "%d", (int)opt->method);
@@ -319,8 +313,14 @@ static qvk_status qvk_quantize_impl(struct qvk_ctx *ctx,
 	q->opt = *opt;
 	q->keep = opt->keep ? strdup(opt->keep) : NULL;
 	q->opt.keep = q->keep;
-	st = opt->keep && !q->keep ? QVK_ERR_NO_MEMORY :
-				     qvk_fmodel_create(ctx, model, &q->fm);
+	st = opt->keep && !q->keep ?
+		     qvk_error(ctx, QVK_ERR_NO_MEMORY, "quantize: --keep") :
+		     qvk_keep_parse(ctx, q->keep, &q->rules);
+	if (st == QVK_OK)
+		st = qvk_keep_check(ctx, q->rules, model);
+	q->tied = model->params.shared_classifier;
+	if (st == QVK_OK)
+		st = qvk_fmodel_create(ctx, model, &q->fm);
 	if (st == QVK_OK && calib) {
 		st = qvk_calib_run(ctx, q->fm, opt,
 				   opt->method == QVK_METHOD_GPTQ,
@@ -391,6 +391,7 @@ void qvk_quantized_destroy(struct qvk_quantized *q)
 	free(q->bufs);
 	free(q->out.layers);
 	qvk_fmodel_destroy(q->fm);
+	qvk_keep_destroy(q->rules);
 	free(q->keep);
 	free(q);
 }

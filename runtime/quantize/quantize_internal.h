@@ -88,7 +88,4 @@ qvk_status qvk_smooth_fold(struct qvk_ctx *ctx, struct qvk_fmodel *fm,
 			   struct qvk_calib *c,
 			   const struct qvk_quantize_options *opt);
 
-/* Tensor name matching for --keep: the kept type, or -1 when none. */
-int qvk_keep_type(const char *keep, const char *name);
-
 #endif

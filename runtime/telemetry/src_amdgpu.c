@@ -73,31 +73,29 @@ static bool qvk_amdgpu_load(struct qvk_telemetry *t, struct qvk_tamdgpu *a)
 static uint32_t qvk_amdgpu_find_nodes(struct qvk_telemetry *t,
 				      char nodes[][64], uint32_t max)
 {
-	char dir[300], path[400], line[128], err[256];
+	char dir[300], path[400], text[4096], err[256];
 	struct dirent *e;
 	uint32_t n = 0;
+	size_t got;
 	DIR *dp;
 
 	if (!qvk_sysfs_path(t, dir, sizeof(dir), "class/drm") || !(dp = opendir(dir)))
 		return 0;
 	while ((e = readdir(dp)) && n < max) {
-		bool amdgpu = false;
-		FILE *f;
-
 		if (strncmp(e->d_name, "renderD", 7))
 			continue;
 		qvk_fmt(path, sizeof(path), "%s/%s/device/uevent", dir, e->d_name);
-		f = fopen(path, "re");
-		if (!f)
+		if (qvk_sysfs_read_text(path, text, sizeof(text), &got, err,
+					sizeof(err)) != QVK_OK) {
+			if (!strstr(err, "No such file"))
+				qvk_telemetry_note(t, "amdgpu: %s", err);
 			continue;
-		while (fgets(line, sizeof(line), f))
-			amdgpu |= !strcmp(line, "DRIVER=amdgpu\n");
-		fclose(f);
-		if (amdgpu)
+		}
+		if (!strncmp(text, "DRIVER=amdgpu\n", 14) ||
+		    strstr(text, "\nDRIVER=amdgpu\n"))
 			qvk_fmt(nodes[n++], 64, "/dev/dri/%.20s", e->d_name);
 	}
 	closedir(dp);
-	(void)err;
 	return n;
 }
 

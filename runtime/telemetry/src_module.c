@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uapi/linux/qvk_telem.h>
@@ -116,16 +117,24 @@ static qvk_status qvk_tmodule_validate(struct qvk_telemetry *t,
 qvk_status qvk_telemetry_probe_module(struct qvk_telemetry *t)
 {
 	struct qvk_tmodule *m;
+	char coarse[96] = "";
+	struct stat sb;
 	void *page;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return qvk_error(t->ctx, QVK_ERR_NO_MEMORY, "telemetry: out of memory");
-	m->fd = open(t->module_path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO at the path (QVK_TELEM_DEV) must not block. */
+	m->fd = open(t->module_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (m->fd < 0) {
 		qvk_telemetry_note(t, "qvk_telem: %s: %s", t->module_path,
 				   qvk_tmodule_why(errno));
 		goto out_free;
+	}
+	if (fstat(m->fd, &sb) != 0 || !S_ISCHR(sb.st_mode)) {
+		qvk_telemetry_note(t, "qvk_telem: %s: not a character device (not the qvk_telem module)",
+				   t->module_path);
+		goto out_close;
 	}
 	m->info.size = sizeof(m->info);
 	if (ioctl(m->fd, QVK_TELEM_IOC_INFO, &m->info)) {
@@ -148,6 +157,9 @@ qvk_status qvk_telemetry_probe_module(struct qvk_telemetry *t)
 		goto out_unmap;
 	}
 	t->module = m;
+	if (m->page->coarse_step_uj || m->page->coarse_interval_ms)
+		qvk_fmt(coarse, sizeof(coarse), " (coarse for this user: steps of %u uJ, at most every %u ms)",
+			m->page->coarse_step_uj, m->page->coarse_interval_ms);
 	if (m->info.n_domains == 0)
 		qvk_telemetry_note(t, "qvk_telem: %s: loaded, no energy domain (no RAPL found by the module)",
 				   t->module_path);
@@ -164,8 +176,15 @@ qvk_status qvk_telemetry_probe_module(struct qvk_telemetry *t)
 		d->pub.kind = qvk_tmodule_kind(kd->kind);
 		d->pub.counter = true;
 		d->pub.synthetic = synth;
-		d->pub.update_period_s = m->info.period_us * 1e-6;
-		d->pub.resolution = QVK_MAX((double)kd->unit_fj * 1e-15, 1e-6);
+		/*
+		 * A coarse page (a reader without CAP_SYS_ADMIN, module
+		 * loaded with unpriv_step_uj/unpriv_interval_ms) steps and
+		 * lags by that much: the error bounds must know.
+		 */
+		d->pub.update_period_s = QVK_MAX(m->info.period_us * 1e-6,
+						 m->page->coarse_interval_ms * 1e-3);
+		d->pub.resolution = QVK_MAX(QVK_MAX((double)kd->unit_fj * 1e-15, 1e-6),
+					    m->page->coarse_step_uj * 1e-6);
 		qvk_fmt(d->pub.path, sizeof(d->pub.path), "%s (mmap)", t->module_path);
 		d->read = qvk_tmodule_read;
 		d->src = m;
@@ -173,10 +192,10 @@ qvk_status qvk_telemetry_probe_module(struct qvk_telemetry *t)
 		d->unit_j = 1e-6; /* the page carries extended microjoules */
 		/* RAPL refreshes its MSRs about every millisecond. */
 		d->lag_s = synth ? 0 : 1e-3;
-		qvk_telemetry_note(t, "qvk_telem: %s: %s%s, counter in uJ, period %u us",
+		qvk_telemetry_note(t, "qvk_telem: %s: %s%s, counter in uJ, period %u us%s",
 				   t->module_path, d->pub.name,
 				   synth ? " (synthetic test ramp, not a measurement)" : "",
-				   m->info.period_us);
+				   m->info.period_us, coarse);
 	}
 	return QVK_OK;
 

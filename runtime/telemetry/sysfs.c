@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,33 +67,72 @@ int qvk_sysfs_scan_class(struct qvk_telemetry *t, const char *class, char *dir,
 	return n;
 }
 
-/* Read up to @len - 1 bytes; sysfs values are far shorter than a page. */
-static qvk_status qvk_sysfs_read(const char *path, char *buf, size_t len,
-				 size_t *got, char *err, size_t errlen)
+static const char *qvk_file_type_name(mode_t mode)
 {
+	return S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device" :
+	       S_ISBLK(mode) ? "a block device" : S_ISDIR(mode) ? "a folder" :
+	       S_ISSOCK(mode) ? "a socket" : "not a regular file";
+}
+
+/*
+ * The whole file, at most @len - 1 bytes (sysfs values are far shorter
+ * than a page), NUL-terminated. The tree is outside input: open() must not
+ * block (O_NONBLOCK: a FIFO would wait for a writer forever), a symlink at
+ * the file itself is refused (sysfs attributes never are symlinks; the
+ * folders above them may be), and anything but a regular file is refused
+ * before the first read.
+ */
+qvk_status qvk_sysfs_read_text(const char *path, char *buf, size_t len,
+			       size_t *got, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	qvk_status st = QVK_OK;
+	struct stat sb;
+	char extra;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		qvk_fmt(err, errlen, "%s: %s", path, strerror(errno));
-		return errno == ENOENT ? QVK_ERR_NOT_FOUND : QVK_ERR_IO;
+		int e = errno;
+
+		qvk_fmt(err, errlen, "%s: %s", path, e == ELOOP ?
+			"a symlink, refused" : strerror(e));
+		return e == ENOENT ? QVK_ERR_NOT_FOUND : QVK_ERR_IO;
+	}
+	if (fstat(fd, &sb) != 0) {
+		qvk_fmt(err, errlen, "%s: fstat: %s", path, strerror(errno));
+		st = QVK_ERR_IO;
+		goto out_close;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		qvk_fmt(err, errlen, "%s: %s, refused", path,
+			qvk_file_type_name(sb.st_mode));
+		st = QVK_ERR_FORMAT;
+		goto out_close;
 	}
 	n = read(fd, buf, len - 1);
-	if (n < 0)
+	if (n < 0) {
 		qvk_fmt(err, errlen, "%s: read: %s", path, strerror(errno));
-	close(fd);
-	if (n < 0)
-		return QVK_ERR_IO;
+		st = QVK_ERR_IO;
+		goto out_close;
+	}
+	/* A value that does not fit is not one we know how to read. */
+	if ((size_t)n == len - 1 && read(fd, &extra, 1) > 0) {
+		qvk_fmt(err, errlen, "%s: longer than %zu bytes", path, len - 1);
+		st = QVK_ERR_FORMAT;
+		goto out_close;
+	}
 	buf[n] = 0;
 	*got = (size_t)n;
-	return QVK_OK;
+out_close:
+	close(fd);
+	return st;
 }
 
 qvk_status qvk_sysfs_read_line(const char *path, char *buf, size_t len,
 			       char *err, size_t errlen)
 {
 	size_t got;
-	qvk_status st = qvk_sysfs_read(path, buf, len, &got, err, errlen);
+	qvk_status st = qvk_sysfs_read_text(path, buf, len, &got, err, errlen);
 
 	if (st != QVK_OK)
 		return st;
@@ -106,7 +146,7 @@ qvk_status qvk_sysfs_read_u64(const char *path, uint64_t *out, char *err,
 	char buf[64];
 	size_t got, i = 0;
 	uint64_t v = 0;
-	qvk_status st = qvk_sysfs_read(path, buf, sizeof(buf), &got, err, errlen);
+	qvk_status st = qvk_sysfs_read_text(path, buf, sizeof(buf), &got, err, errlen);
 
 	if (st != QVK_OK)
 		return st;

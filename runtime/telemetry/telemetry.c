@@ -80,6 +80,70 @@ const char *qvk_telemetry_kind_name(enum qvk_telemetry_kind k)
 	return (unsigned)k < QVK_ARRAY_SIZE(names) ? names[k] : "unknown";
 }
 
+/*
+ * Continuity of a counter is lost: no energy can be given across this
+ * pair of readings. @why ends up in the note of any window spanning it.
+ */
+static void qvk_tdom_break(struct qvk_tdom *d, const char *why, ...)
+	QVK_PRINTF(2, 3);
+static void qvk_tdom_break(struct qvk_tdom *d, const char *why, ...)
+{
+	va_list ap;
+
+	d->breaks++;
+	va_start(ap, why);
+	vsnprintf(d->break_note, sizeof(d->break_note), why, ap);
+	va_end(ap);
+}
+
+/*
+ * A counter's step from @d->last to @r. Between two readings dt apart the
+ * counter moved by (r - last) mod wrap plus some whole number of wraps. At
+ * most QVK_TELEMETRY_MAX_POWER_W, one wrap takes wrap_j / P_max seconds:
+ * for a shorter gap only the first candidate is possible, and it is the
+ * answer if it stays under the ceiling; anything else is not a wrap but a
+ * reset, a different counter or a gap that may hide wraps.
+ */
+static void qvk_tdom_count(struct qvk_tdom *d, const struct qvk_treading *r,
+			   double dt_s)
+{
+	const struct qvk_treading *l = &d->last;
+	double wrap_j = (double)d->wrap * d->unit_j, step_j;
+	/* The counter may have moved over the readings' lag as well. */
+	double span_s = dt_s + 2 * d->lag_s + (double)(l->t_unc_ns + r->t_unc_ns) * 1e-9;
+
+	if (r->epoch != l->epoch) {
+		qvk_tdom_break(d, "continuity lost: the module re-based its counter (epoch %u -> %u)",
+			       l->epoch, r->epoch);
+		return;
+	}
+	if (d->wrap && dt_s > wrap_j / QVK_TELEMETRY_MAX_POWER_W) {
+		qvk_tdom_break(d, "continuity lost: readings %.3f s apart, over the %.3g s the counter needs to wrap at %.0f kW",
+			       dt_s, wrap_j / QVK_TELEMETRY_MAX_POWER_W,
+			       QVK_TELEMETRY_MAX_POWER_W / 1000);
+		return;
+	}
+	if (r->raw >= l->raw) {
+		d->total_j += (double)(r->raw - l->raw) * d->unit_j;
+		return;
+	}
+	if (!d->wrap) {
+		qvk_tdom_break(d, "counter went backwards (%llu -> %llu) and has no wrap point: reset or another counter",
+			       (unsigned long long)l->raw, (unsigned long long)r->raw);
+		return;
+	}
+	/* powercap: counts 0..max_energy_range_uj, then 0 again */
+	step_j = (double)(d->wrap - l->raw + r->raw) * d->unit_j;
+	if (step_j > QVK_TELEMETRY_MAX_POWER_W * span_s) {
+		qvk_tdom_break(d, "counter went backwards (%llu -> %llu in %.3f s): a wrap would mean %.3g kW, over the %.0f kW ceiling",
+			       (unsigned long long)l->raw, (unsigned long long)r->raw,
+			       dt_s, step_j / span_s / 1000,
+			       QVK_TELEMETRY_MAX_POWER_W / 1000);
+		return;
+	}
+	d->total_j += step_j;
+}
+
 /* Fold a new reading into a domain's running energy. Under t->lock. */
 static void qvk_tdom_advance(struct qvk_tdom *d, const struct qvk_treading *r)
 {
@@ -95,17 +159,7 @@ static void qvk_tdom_advance(struct qvk_tdom *d, const struct qvk_treading *r)
 	dt_s = (double)(r->t_ns - d->last.t_ns) * 1e-9;
 	d->max_gap_s = fmax(d->max_gap_s, dt_s);
 	if (d->pub.counter) {
-		if (r->epoch != d->last.epoch) {
-			d->breaks++; /* the module re-based: the gap is unknown */
-		} else if (r->raw >= d->last.raw) {
-			d->total_j += (double)(r->raw - d->last.raw) * d->unit_j;
-		} else if (d->wrap) {
-			/* powercap: counts 0..max_energy_range_uj, then 0 again */
-			d->total_j += (double)(d->wrap - d->last.raw + r->raw) *
-				      d->unit_j;
-		} else {
-			d->breaks++; /* went backwards without a wrap point */
-		}
+		qvk_tdom_count(d, r, dt_s);
 	} else {
 		d->total_j += 0.5 * (d->last.power_w + r->power_w) * dt_s;
 		d->bound_j += 0.5 * fabs(r->power_w - d->last.power_w) * dt_s;
@@ -370,8 +424,7 @@ static void qvk_energy_domain_finish(const struct qvk_tdom *d,
 		return;
 	}
 	if (d->breaks != b->breaks) {
-		qvk_fmt(r->note, sizeof(r->note),
-			 "counter continuity lost inside the window (re-based or reset)");
+		qvk_fmt(r->note, sizeof(r->note), "%s", d->break_note);
 		return;
 	}
 	if (span_s <= 0 || window_s <= 0) {

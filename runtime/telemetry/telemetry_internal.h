@@ -12,7 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#if QVK_DRM
 #include <amdgpu.h> /* types only: the library itself is dlopen()ed */
+#else
+/* No libdrm headers (QVK_DRM=0): the opaque handle as amdgpu.h has it. */
+typedef struct amdgpu_device *amdgpu_device_handle;
+#endif
 
 #include <qvk/telemetry.h>
 
@@ -20,6 +25,15 @@
 
 struct qvk_telemetry;
 struct qvk_tdom;
+
+/*
+ * The highest power any energy domain is believed to draw (a whole server
+ * is below it), the same ceiling as the qvk_telem module's. A counter step
+ * that implies more is not energy: a wrapping counter that went backwards
+ * by more than that over the gap was reset or replaced, and a gap longer
+ * than the counter's wrap time at this power may hide whole wraps.
+ */
+#define QVK_TELEMETRY_MAX_POWER_W 4000.0
 
 /* One reading of a domain. */
 struct qvk_treading {
@@ -51,6 +65,7 @@ struct qvk_tdom {
 	double bound_j;      /* power domains: accumulated trapezoid bound */
 	double max_gap_s;    /* longest gap between consecutive readings */
 	uint32_t breaks;     /* continuity lost (re-base, counter went back) */
+	char break_note[128]; /* why, the last time (a window's note) */
 	char error[128];     /* last read failure, "" if none */
 };
 
@@ -174,6 +189,14 @@ int qvk_sysfs_scan_class(struct qvk_telemetry *t, const char *class, char *dir,
  */
 qvk_status qvk_sysfs_read_u64(const char *path, uint64_t *out, char *err,
 			      size_t errlen);
+/*
+ * A whole small file (at most @len - 1 bytes) into @buf, NUL-terminated,
+ * its length in *@got. Refuses symlinks at the file itself and anything
+ * that is not a regular file (FIFOs, devices) without blocking; a file
+ * longer than @buf is an error, never silently cut.
+ */
+qvk_status qvk_sysfs_read_text(const char *path, char *buf, size_t len,
+			       size_t *got, char *err, size_t errlen);
 /* Read the first line of a small text file, newline stripped. */
 qvk_status qvk_sysfs_read_line(const char *path, char *buf, size_t len,
 			       char *err, size_t errlen);

@@ -19,6 +19,13 @@ layout(constant_id = 0) const uint WG = 64;
 // One partial per subgroup; WG entries cover subgroups of size 1.
 shared float qvk_red[WG];
 
+// Inf or NaN, tested on the bits: float comparisons such as v != v may be
+// folded away by a compiler that assumes finite math.
+bool qvk_nonfinite(float v)
+{
+	return (floatBitsToUint(v) & 0x7f800000u) == 0x7f800000u;
+}
+
 // Every invocation of the workgroup must call these (uniform control flow).
 float qvk_wg_sum(float v)
 {

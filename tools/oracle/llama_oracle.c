@@ -10,6 +10,8 @@
  *   llama-oracle tokenize MODEL TEXT [--bos]        ids, one line
  *   llama-oracle logits MODEL OUT.f32 ID...         float32 [n_ids][n_vocab]
  *   llama-oracle generate MODEL N ID...             N greedy ids, one line
+ *   llama-oracle dequant MODEL TENSOR OUT.f32       the tensor as float32,
+ *                                                   ggml's own to_float
  *   llama-oracle template MODEL|TEMPLATE_FILE ROLE=TEXT... [--no-assistant]
  *                                                   the formatted prompt on
  *                                                   stdout (llama_chat_apply_template)
@@ -24,6 +26,7 @@
 
 #include "llama.h"
 #include "ggml-backend.h"
+#include "gguf.h"
 
 #ifndef ORACLE_BACKEND_DIR
 #define ORACLE_BACKEND_DIR "."
@@ -53,6 +56,7 @@ static int oracle_usage(void)
 		"       llama-oracle tokenize MODEL TEXT [--bos]\n"
 		"       llama-oracle logits MODEL OUT.f32 ID...\n"
 		"       llama-oracle generate MODEL N ID...\n"
+		"       llama-oracle dequant MODEL TENSOR OUT.f32\n"
 		"       llama-oracle template MODEL|TEMPLATE_FILE ROLE=TEXT... [--no-assistant]\n");
 	return 2;
 }
@@ -238,6 +242,60 @@ out:
 	return rc;
 }
 
+/*
+ * Tensor @name of the GGUF file @model as float32, through ggml's own
+ * type traits (the dequantization every llama.cpp backend is checked
+ * against), written to @out in row-major order.
+ */
+static int oracle_dequant(const char *model, const char *name, const char *out)
+{
+	struct ggml_context *gctx = NULL;
+	struct gguf_init_params gp = { .no_alloc = false, .ctx = &gctx };
+	struct gguf_context *g = gguf_init_from_file(model, gp);
+	const struct ggml_type_traits *tr;
+	struct ggml_tensor *t;
+	float *buf = NULL;
+	int64_t n;
+	FILE *f;
+	int rc = 1;
+
+	if (!g) {
+		fprintf(stderr, "llama-oracle: %s: ggml cannot read it\n", model);
+		return 1;
+	}
+	t = ggml_get_tensor(gctx, name);
+	if (!t) {
+		fprintf(stderr, "llama-oracle: %s has no tensor '%s'\n", model, name);
+		goto out;
+	}
+	n = ggml_nelements(t);
+	tr = ggml_get_type_traits(t->type);
+	buf = malloc((size_t)n * sizeof(float));
+	if (!buf)
+		goto out;
+	if (t->type == GGML_TYPE_F32) {
+		memcpy(buf, t->data, (size_t)n * sizeof(float));
+	} else if (tr->to_float) {
+		tr->to_float(t->data, buf, n); /* rows are whole blocks */
+	} else {
+		fprintf(stderr, "llama-oracle: no to_float for %s\n", tr->type_name);
+		goto out;
+	}
+	f = fopen(out, "wb");
+	if (!f || fwrite(buf, sizeof(float), (size_t)n, f) != (size_t)n) {
+		perror(out);
+		if (f)
+			fclose(f);
+		goto out;
+	}
+	rc = fclose(f) != 0;
+out:
+	free(buf);
+	gguf_free(g);
+	ggml_free(gctx);
+	return rc;
+}
+
 /* The template text: a model's tokenizer.chat_template, or a file's bytes. */
 static char *oracle_template_text(const char *src)
 {
@@ -344,6 +402,8 @@ int main(int argc, char **argv)
 		rc = oracle_logits(argv[2], argv[3], argv + 4, argc - 4);
 	else if (!strcmp(cmd, "generate") && argc >= 5)
 		rc = oracle_generate(argv[2], argv[3], argv + 4, argc - 4);
+	else if (!strcmp(cmd, "dequant") && argc == 5)
+		rc = oracle_dequant(argv[2], argv[3], argv[4]);
 	else if (!strcmp(cmd, "template") && argc >= 4)
 		rc = oracle_template(argv[2], argv + 3, argc - 3);
 	else

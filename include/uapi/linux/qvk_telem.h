@@ -5,10 +5,13 @@
  *
  * Two ways to read:
  *
- *  1. mmap() one page of the device read-only (offset 0, length exactly
- *     QVK_TELEM_MMAP_SIZE, PROT_READ; MAP_SHARED or MAP_PRIVATE). The kernel
- *     refreshes it on an hrtimer every period_us while at least one file is
- *     open on the device. Read it without a syscall under the seqcount:
+ *  1. mmap() one page of the device read-only (offset 0, PROT_READ;
+ *     MAP_SHARED or MAP_PRIVATE) with a length of QVK_TELEM_MMAP_SIZE. mmap()
+ *     rounds any length up to whole pages before a driver sees it, so 1 to
+ *     QVK_TELEM_MMAP_SIZE bytes all map this one page; more is refused. The
+ *     kernel refreshes it on an hrtimer every period_us while at least one
+ *     file is open on the device. Read it without a syscall under the
+ *     seqcount:
  *
  *	struct qvk_telem_sample s;
  *	__u32 seq;
@@ -25,7 +28,22 @@
  *     copy in @s; anything read outside the loop may be torn.
  *
  *  2. ioctl(QVK_TELEM_IOC_SNAPSHOT): a fresh synchronous sample, taken in the
- *     call (it also refreshes the page).
+ *     call (it also refreshes the page). For a coarse reader (below) it
+ *     returns the last coarse sample instead and samples nothing.
+ *
+ * Coarse readers. Energy counters are a side channel (PLATYPUS,
+ * CVE-2020-8694). When the module is loaded with unpriv_step_uj or
+ * unpriv_interval_ms, a file opened without CAP_SYS_ADMIN (a member of the
+ * group= GID) maps a second page whose energies are rounded down to
+ * multiples of coarse_step_uj and which is republished at most every
+ * coarse_interval_ms; both fields say so in the page (0: exact).
+ *
+ * Sampling CPU. The counters are read on sample_cpu (package-scope MSRs
+ * read the package of the CPU that executes rdmsr). When that CPU goes
+ * offline the module moves sampling to another online CPU of the same
+ * package, increments cpu_moves and re-bases (epoch moves). With no CPU of
+ * that package online, sample_cpu is QVK_TELEM_NO_CPU, the page stops, and
+ * opening the device and SNAPSHOT fail with ENODEV until one returns.
  *
  * ioctl(QVK_TELEM_IOC_INFO) gives the ABI version, the struct sizes, the
  * domains (names, kinds, counter widths and units) and the period.
@@ -40,9 +58,12 @@
  *
  * Compatibility: every ioctl struct starts with a size field set by the
  * caller to sizeof(the struct it was compiled with). The kernel accepts
- * smaller known versions and larger ones whose unknown tail is zero, and
- * fills min(size, its own size) bytes. Padding and reserved fields must be
- * zero; unknown flags are rejected with EINVAL. New fields go at the end.
+ * smaller known versions and larger ones, up to one page, whose unknown
+ * tail is zero, and fills min(size, its own size) bytes. Padding and
+ * reserved fields must be zero; unknown flags are rejected with EINVAL.
+ * New fields go at the end. The direction bits of each ioctl number must
+ * be as defined below (its size bits are not checked: the size field
+ * rules); a number with other direction bits gets ENOTTY.
  */
 #ifndef _UAPI_LINUX_QVK_TELEM_H
 #define _UAPI_LINUX_QVK_TELEM_H
@@ -57,6 +78,7 @@
 #define QVK_TELEM_MAX_CPUS 256 /* CPUs past this are not published */
 #define QVK_TELEM_NAME_LEN 16
 #define QVK_TELEM_MMAP_SIZE 4096 /* mmap length; one page on x86 */
+#define QVK_TELEM_NO_CPU 0xffffffffu /* sample_cpu: no CPU can sample */
 
 /* What a domain measures. */
 enum qvk_telem_kind {
@@ -101,7 +123,15 @@ struct qvk_telem_page {
 	__u32 clock_source;  /* enum qvk_telem_clock_source */
 	__u32 n_cpus;        /* valid entries of cpu_khz */
 	__u32 cpu_khz[QVK_TELEM_MAX_CPUS]; /* 0: unknown for that CPU */
-	__u64 reserved[8];   /* zero */
+	/*
+	 * Added within version 1, where these were reserved and zero (which
+	 * reads as: CPU 0, never moved, exact values).
+	 */
+	__u32 sample_cpu;    /* the CPU that reads the counters, or _NO_CPU */
+	__u32 cpu_moves;     /* times sampling left a CPU going offline */
+	__u32 coarse_step_uj;     /* this page's energy step; 0: exact */
+	__u32 coarse_interval_ms; /* republished at most this often; 0: each sample */
+	__u64 reserved[6];   /* zero */
 };
 
 struct qvk_telem_domain {

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "harness.h"
+
+#define QVK_CLI_MAX_ARGS 64
+
+static double qvk_cli_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+const char *qvk_cli_tmpdir(char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/qvk-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_msg(mkdtemp(buf), "mkdtemp %s: %s", buf, strerror(errno));
+	return buf;
+}
+
+static int qvk_cli_rm(const char *path, const struct stat *sb, int flag,
+		      struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void qvk_cli_rmdir(const char *dir)
+{
+	nftw(dir, qvk_cli_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *qvk_cli_build_dir(char *buf, size_t len)
+{
+	const char *build = getenv("QVK_BUILD_DIR");
+
+	if (build && *build)
+		snprintf(buf, len, "%s", build);
+	else
+		snprintf(buf, len, "%s/build", QVK_SOURCE_DIR);
+	return buf;
+}
+
+void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
+{
+	char bin[600], dir[256], out_path[300], err_path[300], in_path[300];
+	const char *argv[QVK_CLI_MAX_ARGS + 2];
+	int argc = 0, status = 0;
+	double t0;
+	va_list ap;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	qvk_cli_build_dir(bin, sizeof(bin) - 8);
+	strcat(bin, "/qvk");
+	argv[argc++] = bin;
+	va_start(ap, in);
+	for (const char *a; (a = va_arg(ap, const char *));) {
+		ck_assert_int_lt(argc, QVK_CLI_MAX_ARGS);
+		argv[argc++] = a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	qvk_cli_tmpdir(dir, sizeof(dir));
+	snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+	snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
+	qvk_test_write_file(in_path, in ? in : "", in ? strlen(in) : 0);
+	printf("$ qvk");
+	for (int i = 1; i < argc; i++)
+		printf(" '%s'", argv[i]);
+	printf("%s\n", in ? " < (stdin)" : "");
+	fflush(stdout);
+
+	t0 = qvk_cli_now_s();
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fi = open(in_path, O_RDONLY), fo = creat(out_path, 0600),
+		    fe = creat(err_path, 0600);
+
+		if (fi < 0 || fo < 0 || fe < 0 || dup2(fi, 0) < 0 ||
+		    dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+			_exit(126);
+		setenv("QVK_VALIDATION", "1", 1);
+		setenv("QVK_NO_PIPELINE_CACHE", "1", 1);
+		unsetenv("QVK_LOG");
+		/* An alarm survives exec: a hung command dies of SIGALRM. */
+		alarm(QVK_CLI_TIMEOUT_S);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	r->wall_s = qvk_cli_now_s() - t0;
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) :
+					128 + WTERMSIG(status);
+	r->out = qvk_test_read_file(out_path, &r->out_len);
+	r->err = qvk_test_read_file(err_path, &r->err_len);
+	qvk_cli_rmdir(dir);
+	printf("  exit %d after %.2f s\n", r->status, r->wall_s);
+	ck_assert_msg(r->status != 126 && r->status != 127,
+		      "cannot run %s (status %d)", bin, r->status);
+	ck_assert_msg(r->status < 128, "qvk was killed by signal %d after "
+		      "%.1f s (SIGALRM %d: over %d s)\nstderr:\n%s",
+		      r->status - 128, r->wall_s, SIGALRM, QVK_CLI_TIMEOUT_S,
+		      r->err);
+	ck_assert_msg(!strstr(r->err, "vulkan validation"),
+		      "the validation layer reported:\n%s", r->err);
+}
+
+void qvk_cli_free(struct qvk_cli *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+unsigned qvk_cli_count(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+	size_t len = strlen(needle);
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += len)
+		n++;
+	return n;
+}
+
+/* The value after "key": in @json, or NULL. */
+static const char *qvk_cli_json_find(const char *json, const char *key)
+{
+	char pat[128];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
+static const char *qvk_cli_json_need(const char *json, const char *key)
+{
+	const char *p = qvk_cli_json_find(json, key);
+
+	ck_assert_msg(p, "no \"%s\" in the JSON:\n%s", key, json);
+	return p;
+}
+
+double qvk_cli_json_number(const char *json, const char *key)
+{
+	const char *p = qvk_cli_json_need(json, key);
+	char *end;
+	double v = strtod(p, &end);
+
+	ck_assert_msg(end != p, "\"%s\" is not a number: %.40s", key, p);
+	return v;
+}
+
+bool qvk_cli_json_is_null(const char *json, const char *key)
+{
+	return !strncmp(qvk_cli_json_need(json, key), "null", 4);
+}
+
+static size_t qvk_cli_utf8_put(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	out[0] = (char)(0xe0 | cp >> 12);
+	out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
+char *qvk_cli_json_string(const char *json, const char *key, size_t *len)
+{
+	const char *p = qvk_cli_json_need(json, key);
+	char *s, *o;
+
+	ck_assert_msg(*p == '"', "\"%s\" is not a string: %.40s", key, p);
+	s = o = malloc(strlen(p) + 1);
+	ck_assert_ptr_nonnull(s);
+	for (p++; *p && *p != '"'; p++) {
+		unsigned cp;
+
+		if (*p != '\\') {
+			*o++ = *p;
+			continue;
+		}
+		switch (*++p) {
+		case 'n': *o++ = '\n'; break;
+		case 't': *o++ = '\t'; break;
+		case 'r': *o++ = '\r'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'u':
+			ck_assert_msg(sscanf(p + 1, "%4x", &cp) == 1,
+				      "bad \\u escape in \"%s\"", key);
+			o += qvk_cli_utf8_put(o, cp);
+			p += 4;
+			break;
+		default: *o++ = *p; break;
+		}
+	}
+	ck_assert_msg(*p == '"', "\"%s\": the string does not end", key);
+	*o = 0;
+	if (len)
+		*len = (size_t)(o - s);
+	return s;
+}
+
+void qvk_cli_json_expect(const char *json, const char *key, const char *want)
+{
+	char *got = qvk_cli_json_string(json, key, NULL);
+	int same = !strcmp(got, want);
+
+	ck_assert_msg(same, "\"%s\" is \"%s\", not \"%s\"", key, got, want);
+	free(got);
+}
+
+int qvk_cli_json_ids(const char *json, const char *key, uint32_t *out,
+		     int max)
+{
+	const char *p = qvk_cli_json_need(json, key);
+	int n = 0;
+
+	ck_assert_msg(*p == '[', "\"%s\" is not an array: %.40s", key, p);
+	for (p++; *p && *p != ']';) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		ck_assert_msg(end != p, "\"%s\": not a whole number at %.20s",
+			      key, p);
+		if (n == max)
+			return -1;
+		out[n++] = (uint32_t)v;
+		p = end + (*end == ',');
+	}
+	return n;
+}

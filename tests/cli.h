@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running the built `qvk` command from a test: its exit status, stdout and
+ * stderr, and reading the flat JSON objects its --json options print.
+ */
+#ifndef QVK_TESTS_CLI_H
+#define QVK_TESTS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A command has this long before it is killed (SIGALRM) and fails. */
+#define QVK_CLI_TIMEOUT_S 240
+
+struct qvk_cli {
+	int status;       /* exit status; 128 + N when killed by signal N */
+	char *out, *err;  /* stdout and stderr, NUL-terminated */
+	size_t out_len, err_len;
+	double wall_s;
+};
+
+/*
+ * Run qvk_cli_build_dir()/qvk with the NULL-terminated arguments (after
+ * "qvk"), stdin from @in (NULL: empty), QVK_VALIDATION=1 and
+ * QVK_NO_PIPELINE_CACHE=1 (the user's cache is left alone).
+ * Prints the command line, its status and time; fails the test when it
+ * cannot run, is killed, or the validation layer reports anything.
+ */
+void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
+	__attribute__((sentinel));
+void qvk_cli_free(struct qvk_cli *r);
+
+/* $QVK_BUILD_DIR, which make check sets, or the source tree's build/. */
+const char *qvk_cli_build_dir(char *buf, size_t len);
+
+/* A fresh folder for a test's files (under $TMPDIR or /tmp) into @buf. */
+const char *qvk_cli_tmpdir(char *buf, size_t len);
+/* rm -r of a folder made by qvk_cli_tmpdir(). */
+void qvk_cli_rmdir(const char *dir);
+
+/* How often @needle occurs in @hay. */
+unsigned qvk_cli_count(const char *hay, const char *needle);
+
+/*
+ * Members of the JSON object in @json by name (first match at any depth):
+ * a number, a string (escapes decoded, \u as UTF-8; malloc()ed, *len
+ * bytes), or an array of whole numbers into @out (at most @max; returns
+ * how many, or -1). Each fails the test when the member is absent or
+ * of another type.
+ */
+double qvk_cli_json_number(const char *json, const char *key);
+char *qvk_cli_json_string(const char *json, const char *key, size_t *len);
+bool qvk_cli_json_is_null(const char *json, const char *key);
+/* Fails the test unless string member @key is @want. */
+void qvk_cli_json_expect(const char *json, const char *key, const char *want);
+int qvk_cli_json_ids(const char *json, const char *key, uint32_t *out,
+		     int max);
+
+#endif
