@@ -117,7 +117,8 @@ static int qvk_fault_parse(const char *text)
 		p += len + 1;
 		errno = 0;
 		s->nth = strtoull(p, &end, 10);
-		if (errno || end == p || !s->nth || (*end && *end != ','))
+		if (errno || end == p || !s->nth || (*end && *end != ',') ||
+		    (*end == ',' && !end[1]))
 			return -1;
 		p = *end ? end + 1 : end;
 		n++;

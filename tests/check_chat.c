@@ -10,60 +10,21 @@
  * replies must stop at the end token. Also: a full context, a model
  * without a template, a bad --template.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <qvk/chat.h>
 #include <qvk/tokenizer.h>
 
 #include "chat_model.h"
+#include "cli.h"
 #include "harness.h"
 
 #define MAX_IDS 256
 
 static const char *const users[3] = { "Hello!", "What is 2+2?",
 				       "Thanks, bye." };
-
-/* Run build/qvk with @args, stdin from @in, into @out and @err files. */
-static int run_qvk(const char *const *args, const char *in, const char *out,
-		   const char *err)
-{
-	const char *env = getenv("QVK_BUILD_DIR");
-	char qvk[4096];
-	const char *argv[32];
-	int status = -1, n = 0;
-	pid_t pid;
-
-	snprintf(qvk, sizeof(qvk), "%s/qvk",
-		 env && *env ? env : QVK_SOURCE_DIR "/build");
-	argv[n++] = qvk;
-	for (; *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	fflush(NULL);
-	pid = fork();
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fi = open(in, O_RDONLY), fo = open(out, O_WRONLY | O_CREAT |
-						       O_TRUNC, 0600);
-		int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (fi < 0 || fo < 0 || fe < 0 || dup2(fi, 0) < 0 ||
-		    dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(126);
-		setenv("QVK_VALIDATION", "1", 1);
-		execv(qvk, (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* The ids llama.cpp gave turn @turn of @vocab (turns.txt); their count. */
 static size_t fixture_turn(const char *vocab, int turn, uint32_t *ids)
@@ -140,42 +101,24 @@ struct chat_case {
 	const char *reply;    /* what they decode to after the header */
 };
 
-/* Paths of one case's files in /tmp. */
-struct chat_files {
-	char model[256], in[256], out[256], err[256];
-};
-
-static void chat_files(struct chat_files *f, const char *tag)
+/* A fresh folder and the synthetic model's path in it. */
+static void chat_paths(char *dir, size_t dir_len, char *model, size_t len)
 {
-	int pid = (int)getpid();
-
-	snprintf(f->model, sizeof(f->model), "/tmp/qvk-chat-%d-%s.gguf", pid, tag);
-	snprintf(f->in, sizeof(f->in), "/tmp/qvk-chat-%d-%s.in", pid, tag);
-	snprintf(f->out, sizeof(f->out), "/tmp/qvk-chat-%d-%s.out", pid, tag);
-	snprintf(f->err, sizeof(f->err), "/tmp/qvk-chat-%d-%s.err", pid, tag);
-}
-
-static void chat_files_remove(const struct chat_files *f)
-{
-	remove(f->model);
-	remove(f->in);
-	remove(f->out);
-	remove(f->err);
+	qvk_cli_tmpdir(dir, dir_len);
+	snprintf(model, len, "%s/model.gguf", dir);
 }
 
 /*
- * Write the synthetic model of @c (answering c->words after the last token
- * of turn 1's prompt, ending with the format's end token) and the three
- * user lines.
+ * Write the synthetic model of @c: it answers c->words after @first, the
+ * last token of every prompt, and ends with the format's end token.
  */
 static void chat_setup(const struct chat_case *c, const char *vocab_path,
-		       const struct chat_files *f, uint32_t first)
+		       const char *model, uint32_t first)
 {
 	struct qvk_tokenizer *tok = qvk_test_tokenizer_load(vocab_path);
 	enum qvk_chat_template t = qvk_chat_template_detect(
 		qvk_tokenizer_chat_template(tok), NULL);
 	struct qvk_test_chat_plan plan = { .first = first };
-	char lines[256];
 	size_t l0, l1;
 	const char *p0, *p1;
 
@@ -190,90 +133,67 @@ static void chat_setup(const struct chat_case *c, const char *vocab_path,
 	p1 = qvk_tokenizer_decode(tok, plan.reply[0], plan.reply[1], &l1);
 	ck_assert(l0 + l1 == strlen(c->reply) && !memcmp(c->reply, p0, l0) &&
 		  !memcmp(c->reply + l0, p1, l1));
-	qvk_test_write_chat_model(vocab_path, f->model, 256, &plan,
+	qvk_test_write_chat_model(vocab_path, model, 256, &plan,
 				  qvk_test_seed("chat model"));
-	snprintf(lines, sizeof(lines), "%s\n%s\n\n%s\n", users[0], users[1],
-		 users[2]);
-	qvk_test_write_file(f->in, lines, strlen(lines));
 	qvk_tokenizer_destroy(tok);
 }
 
-static void check_three_turns(const struct chat_case *c, const char *tag)
+static void check_three_turns(const struct chat_case *c)
 {
-	char path[4096], expect_out[256];
-	struct chat_files f;
+	char path[4096], dir[256], model[300], lines[256], ctx_arg[16];
+	char expect_out[256];
 	uint32_t want[MAX_IDS], got[MAX_IDS], pos, next_pos = 0;
-	size_t n_want, n_got, len;
-	char *out, *err;
-	const char *args[16] = { "chat", "-m", NULL, "--temp", "0", "-n", "16",
-				 "--verbose-prompt" };
-	int rc, k = 8;
+	size_t n_want, n_got;
+	struct qvk_cli r;
 
 	if (!qvk_test_model_path(c->vocab, path, sizeof(path)))
 		return;
-	chat_files(&f, tag);
+	chat_paths(dir, sizeof(dir), model, sizeof(model));
 	n_want = fixture_turn(c->vocab, 1, want);
-	chat_setup(c, path, &f, want[n_want - 1]);
-	args[2] = f.model;
-	if (c->system) {
-		args[k++] = "--system";
-		args[k++] = c->system;
-	}
-	args[k] = NULL;
-	rc = run_qvk(args, f.in, f.out, f.err);
-	out = qvk_test_read_file(f.out, &len);
-	err = qvk_test_read_file(f.err, &len);
-	printf("%s: qvk chat exited %d; stderr:\n%s", tag, rc, err);
-	ck_assert_int_eq(rc, 0);
-	ck_assert_ptr_null(strstr(err, "vulkan validation"));
+	chat_setup(c, path, model, want[n_want - 1]);
+	/* an empty line between turns is skipped */
+	snprintf(lines, sizeof(lines), "%s\n%s\n\n%s\n", users[0], users[1],
+		 users[2]);
+	qvk_cli_run(&r, lines, "chat", "-m", model, "--temp", "0", "-n", "16",
+		    "--verbose-prompt", c->system ? "--system" : NULL, c->system,
+		    NULL);
+	printf("%s", r.err);
+	ck_assert_int_eq(r.status, 0);
 	for (int turn = 1; turn <= 3; turn++) {
 		char stop[96];
 
 		n_want = fixture_turn(c->vocab, turn, want);
-		n_got = parse_turn(err, turn, &pos, got);
+		n_got = parse_turn(r.err, turn, &pos, got);
 		ck_assert_msg(n_got == n_want &&
 			      !memcmp(got, want, n_want * sizeof(*got)),
-			      "%s turn %d: %zu prompt tokens, llama.cpp %zu", tag,
-			      turn, n_got, n_want);
+			      "%s turn %d: %zu prompt tokens, llama.cpp %zu",
+			      c->vocab, turn, n_got, n_want);
 		/* the cache is kept: this turn starts where the last ended */
 		ck_assert_uint_eq(pos, next_pos);
 		next_pos = pos + (uint32_t)n_got + 2;
 		snprintf(stop, sizeof(stop), "turn %d: 2 tokens generated, "
 			 "stopped by an end token", turn);
-		ck_assert_msg(strstr(err, stop), "no '%s'", stop);
+		ck_assert_msg(strstr(r.err, stop), "no '%s'", stop);
 	}
 	snprintf(expect_out, sizeof(expect_out), "%s\n%s\n%s\n", c->reply,
 		 c->reply, c->reply);
-	ck_assert_str_eq(out, expect_out);
-	printf("%s: 3 turns, prompt tokens equal llama.cpp's, positions 0.."
-	       "%u\n", tag, next_pos);
-	free(out);
-	free(err);
+	ck_assert_str_eq(r.out, expect_out);
+	printf("%s: 3 turns, prompt tokens equal llama.cpp's, positions 0..%u\n",
+	       c->vocab, next_pos);
+	qvk_cli_free(&r);
 
-	/* a context that holds turn 1 but not turn 2 */
+	/* a context that holds turn 1 (and its reply) but not turn 2 */
 	n_want = fixture_turn(c->vocab, 1, want);
-	{
-		char ctx_arg[16];
-		const char *small[] = { "chat", "-m", f.model, "--temp", "0",
-					"-c", ctx_arg, NULL, NULL, NULL };
-
-		snprintf(ctx_arg, sizeof(ctx_arg), "%zu", n_want + 4);
-		if (c->system) {
-			small[7] = "--system";
-			small[8] = c->system;
-		}
-		rc = run_qvk(small, f.in, f.out, f.err);
-	}
-	out = qvk_test_read_file(f.out, &len);
-	err = qvk_test_read_file(f.err, &len);
-	printf("%s, -c %zu: exited %d: %s", tag, n_want + 4, rc, err);
-	ck_assert_int_eq(rc, 1);
-	ck_assert_ptr_nonnull(strstr(err, "the context is full"));
+	snprintf(ctx_arg, sizeof(ctx_arg), "%zu", n_want + 4);
+	qvk_cli_run(&r, lines, "chat", "-m", model, "--temp", "0", "-c", ctx_arg,
+		    c->system ? "--system" : NULL, c->system, NULL);
+	printf("%s", r.err);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "the context is full"));
 	snprintf(expect_out, sizeof(expect_out), "%s\n", c->reply);
-	ck_assert_str_eq(out, expect_out);
-	free(out);
-	free(err);
-	chat_files_remove(&f);
+	ck_assert_str_eq(r.out, expect_out);
+	qvk_cli_free(&r);
+	qvk_cli_rmdir(dir);
 }
 
 START_TEST(test_three_turns_qwen2)
@@ -282,7 +202,7 @@ START_TEST(test_three_turns_qwen2)
 		"ggml-vocab-qwen2.gguf", "You are a terse assistant.",
 		{ "Hello", " world" }, "Hello world" };
 
-	check_three_turns(&c, "qwen2");
+	check_three_turns(&c);
 }
 END_TEST
 
@@ -292,7 +212,7 @@ START_TEST(test_three_turns_phi3)
 		"ggml-vocab-phi-3.gguf", NULL, { "Hello", "world" },
 		" Hello world" };
 
-	check_three_turns(&c, "phi-3");
+	check_three_turns(&c);
 }
 END_TEST
 
@@ -303,20 +223,14 @@ END_TEST
  */
 START_TEST(test_template_option)
 {
-	char path[4096];
-	struct chat_files f;
+	char path[4096], dir[256], model[300];
 	struct qvk_tokenizer *tok;
 	struct qvk_test_chat_plan plan;
-	const char *no_tmpl[] = { "chat", "-m", NULL, NULL };
-	const char *with[] = { "chat", "-m", NULL, "--temp", "0",
-			       "--template", "llama3", NULL };
-	const char *bad[] = { "chat", "-m", NULL, "--template", "jinja", NULL };
-	size_t len;
-	char *out, *err;
+	struct qvk_cli r;
 
 	if (!qvk_test_model_path("ggml-vocab-llama-bpe.gguf", path, sizeof(path)))
 		return;
-	chat_files(&f, "llama3");
+	chat_paths(dir, sizeof(dir), model, sizeof(model));
 	tok = qvk_test_tokenizer_load(path);
 	ck_assert_ptr_null(qvk_tokenizer_chat_template(tok));
 	/* the header ends with "\n\n"; the reply is "Hello world" */
@@ -325,34 +239,27 @@ START_TEST(test_template_option)
 	plan.reply[1] = one_token(tok, " world", 0);
 	plan.end = one_token(tok, "<|eot_id|>", QVK_TOKENIZE_PARSE_SPECIAL);
 	qvk_tokenizer_destroy(tok);
-	qvk_test_write_chat_model(path, f.model, 128, &plan,
+	qvk_test_write_chat_model(path, model, 128, &plan,
 				  qvk_test_seed("chat model"));
-	qvk_test_write_file(f.in, "Hi\n", 3);
-	no_tmpl[2] = with[2] = bad[2] = f.model;
 
-	ck_assert_int_eq(run_qvk(no_tmpl, f.in, f.out, f.err), 1);
-	err = qvk_test_read_file(f.err, &len);
-	printf("no template: %s", err);
-	ck_assert_ptr_nonnull(strstr(err, "has no tokenizer.chat_template"));
-	ck_assert_ptr_nonnull(strstr(err, "--template NAME"));
-	free(err);
+	qvk_cli_run(&r, "Hi\n", "chat", "-m", model, NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "has no tokenizer.chat_template"));
+	ck_assert_ptr_nonnull(strstr(r.err, "--template NAME"));
+	qvk_cli_free(&r);
 
-	ck_assert_int_eq(run_qvk(bad, f.in, f.out, f.err), 2);
-	err = qvk_test_read_file(f.err, &len);
-	printf("bad template: %s", err);
-	ck_assert_ptr_nonnull(strstr(err, "'jinja'"));
-	ck_assert_ptr_nonnull(strstr(err, "chatml, llama3"));
-	free(err);
+	qvk_cli_run(&r, "Hi\n", "chat", "-m", model, "--template", "jinja", NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "'jinja'"));
+	ck_assert_ptr_nonnull(strstr(r.err, "chatml, llama3"));
+	qvk_cli_free(&r);
 
-	ck_assert_int_eq(run_qvk(with, f.in, f.out, f.err), 0);
-	out = qvk_test_read_file(f.out, &len);
-	err = qvk_test_read_file(f.err, &len);
-	printf("--template llama3: %s", err);
-	ck_assert_ptr_null(strstr(err, "vulkan validation"));
-	ck_assert_str_eq(out, "Hello world\n");
-	free(out);
-	free(err);
-	chat_files_remove(&f);
+	qvk_cli_run(&r, "Hi\n", "chat", "-m", model, "--temp", "0",
+		    "--template", "llama3", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "Hello world\n");
+	qvk_cli_free(&r);
+	qvk_cli_rmdir(dir);
 }
 END_TEST
 

@@ -4,7 +4,8 @@
  * llama (dim 256, 2 layers, grouped queries, stories260K's 512-token
  * vocabulary) in F32 is quantized by llama.cpp's own quantizer
  * (tools/oracle: llama-oracle quantize) to Q4_K_M, Q5_K_M, Q6_K, Q3_K_M,
- * Q2_K, IQ4_XS and IQ4_NL, and for each file
+ * Q2_K, IQ4_XS, IQ4_NL and Q4_0 (Q4_0 layers, a Q6_K classifier), and for
+ * each file
  *   - qvk reads every tensor, of the types llama.cpp chose for it, and its
  *     rows equal ggml's own dequantization (llama-oracle dequant, ggml's
  *     to_float) bit for bit;
@@ -56,6 +57,11 @@ static const struct {
 	{ "IQ4_NL", { QVK_GGML_TYPE_IQ4_NL, 0 } },
 	{ "Q3_K_M", { QVK_GGML_TYPE_Q3_K, 0 } },
 	{ "Q2_K", { QVK_GGML_TYPE_Q2_K, 0 } },
+	/*
+	 * llama.cpp's Q4_0 keeps the classifier Q6_K: the grouped kernels
+	 * then read that activation per 32-block too (ACT_BLOCK)
+	 */
+	{ "Q4_0", { QVK_GGML_TYPE_Q4_0, QVK_GGML_TYPE_Q6_K } },
 };
 #define QVK_MAX_REL_L2 2.5e-2
 #define QVK_PROMPT 8u  /* greedy decoding after the first 8 tokens */
@@ -159,7 +165,7 @@ static void qvk_check_tensors(const char *bin, const char *file,
 {
 	bool seen[2] = { needs[0] == 0, needs[1] == 0 };
 	uint32_t types[64] = { 0 }, n_types = 0;
-	char cmd[4096], out[256];
+	char cmd[4096], out[600];
 
 	mix[0] = '\0';
 	for (uint32_t i = 0; i < qvk_model_tensor_count(m); i++) {
@@ -244,7 +250,7 @@ static uint32_t qvk_greedy_same(const char *bin, const char *file,
 START_TEST(test_llama_cpp_files_run)
 {
 	uint64_t seed = qvk_test_seed("kquant llama.cpp files");
-	char bin[1024], dir[64], f32[128], file[160], cmd[4096];
+	char bin[1024], dir[512], f32[600], file[640], cmd[4096];
 	uint32_t tokens[QVK_POS];
 	float *ref = malloc((size_t)QVK_POS * 512 * 4);
 	float *gpu = malloc((size_t)QVK_POS * 512 * 4);
@@ -252,8 +258,7 @@ START_TEST(test_llama_cpp_files_run)
 	ck_assert(ref && gpu);
 	if (!qvk_test_oracle(bin, sizeof(bin)))
 		goto out;
-	snprintf(dir, sizeof(dir), "/tmp/qvk-kq-oracle-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	qvk_test_tmpdir("kq-oracle", dir, sizeof(dir));
 	snprintf(f32, sizeof(f32), "%s/f32.gguf", dir);
 	qvk_write_f32_llama(f32, &seed);
 	tokens[0] = 1; /* BOS */
@@ -265,7 +270,7 @@ START_TEST(test_llama_cpp_files_run)
 		uint32_t top1 = 0, vocab, same;
 		struct qvk_model *m;
 		struct qvk_llm *llm;
-		char mix[256], lpath[200];
+		char mix[256], lpath[600];
 		size_t len;
 		float *lc;
 
@@ -323,8 +328,7 @@ START_TEST(test_llama_cpp_files_run)
 		qvk_model_destroy(m);
 		unlink(file);
 	}
-	unlink(f32);
-	rmdir(dir);
+	qvk_test_rmtree(dir);
 out:
 	free(ref);
 	free(gpu);

@@ -121,9 +121,9 @@ static size_t check_vocab_vectors(struct qvk_tokenizer *tok,
 	       n_ok, n_inputs);
 	ck_assert_uint_ge(n_inputs, 30);
 	ck_assert_uint_eq(n_ok, n_inputs);
-	return n_inputs;
 	free(inp);
 	free(out);
+	return n_inputs;
 }
 
 START_TEST(test_llama_spm_vectors)
@@ -234,7 +234,7 @@ START_TEST(test_pretokenizers_match_llama_cpp)
 	static const char *const names[] = { "default", "gpt-2", "dbrx",
 		"qwen35", "starcoder", "falcon", "deepseek-llm",
 		"deepseek-coder" };
-	char path[4096], inp[4200], out[4200], tmp[256];
+	char path[4096], inp[4200], out[4200], dir[256], tmp[300];
 	struct qvk_gguf *g;
 	size_t total = 0;
 
@@ -242,7 +242,8 @@ START_TEST(test_pretokenizers_match_llama_cpp)
 		return;
 	qvk_test_source_path("tests/fixtures/tokenizer/pretok.inp", inp,
 			     sizeof(inp));
-	snprintf(tmp, sizeof(tmp), "/tmp/qvk-pretok-%d.gguf", (int)getpid());
+	qvk_test_tmpdir("pretok", dir, sizeof(dir));
+	snprintf(tmp, sizeof(tmp), "%s/vocab.gguf", dir);
 	ck_assert_int_eq(qvk_gguf_open(qvk_test_ctx, path, &g), QVK_OK);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct qvk_gguf_writer *w;
@@ -271,9 +272,57 @@ START_TEST(test_pretokenizers_match_llama_cpp)
 			qvk_test_source_path(rel, out, sizeof(out)));
 		qvk_tokenizer_destroy(tok);
 	}
-	remove(tmp);
+	qvk_test_rmtree(dir);
 	qvk_gguf_close(g);
 	printf("%zu pre-tokenizer vectors equal llama.cpp's\n", total);
+}
+END_TEST
+
+/*
+ * GGUF SentencePiece vocabularies write a space as U+2581, and llama.cpp
+ * merges the text with its spaces so written. So an invalid UTF-8 lead
+ * byte, which claims the bytes after it as llama.cpp splits characters,
+ * takes bytes of a space's U+2581 (they go to byte fallback), and a
+ * U+2581 in the text is a space. The ids are llama.cpp's (tools/oracle:
+ * llama-oracle tokenize), the same for Llama 2 and Phi-3; such text does
+ * not decode back to itself, in llama.cpp or in qvk
+ * (tests/fuzz/regress/tokenizer/spm-*).
+ */
+START_TEST(test_spm_space_as_u2581)
+{
+	static const uint32_t lead[] = { 263, 258, 229, 153, 132, 12328, 29871,
+					 198, 229, 153, 132, 29881 };
+	static const uint32_t u2581[] = { 263, 289, 274 }; /* as "a b c" */
+	static const char *const files[] = { "ggml-vocab-llama-spm.gguf",
+					     "ggml-vocab-phi-3.gguf" };
+	static const struct {
+		const char *text;
+		const uint32_t *want;
+		size_t n;
+	} cases[] = {
+		{ "a\xff bc \xc3 d", lead, sizeof(lead) / sizeof(lead[0]) },
+		{ "a\xe2\x96\x81" "b c", u2581, 3 },
+	};
+	uint32_t got[64];
+	char path[4096];
+	size_t n;
+
+	for (size_t f = 0; f < 2; f++) {
+		struct qvk_tokenizer *tok;
+
+		if (!qvk_test_model_path(files[f], path, sizeof(path)))
+			return;
+		tok = qvk_test_tokenizer_load(path);
+		for (size_t c = 0; c < 2; c++) {
+			ck_assert_int_eq(qvk_tokenizer_encode(tok, qvk_test_ctx,
+					 cases[c].text, strlen(cases[c].text), 0,
+					 got, 64, &n), QVK_OK);
+			ck_assert_uint_eq(n, cases[c].n);
+			ck_assert_mem_eq(got, cases[c].want,
+					 cases[c].n * sizeof(*got));
+		}
+		qvk_tokenizer_destroy(tok);
+	}
 }
 END_TEST
 
@@ -482,6 +531,7 @@ Suite *suite_tokenizer_vectors(void)
 	tcase_add_test(vec, test_qwen2_vectors);
 	tcase_add_test(vec, test_phi3_vectors);
 	tcase_add_test(vec, test_pretokenizers_match_llama_cpp);
+	tcase_add_test(vec, test_spm_space_as_u2581);
 	tcase_add_test(vec, test_llama2c_32000_vectors);
 	tcase_add_test(vec, test_matches_llama2c_encoder);
 	suite_add_tcase(s, vec);

@@ -3,7 +3,7 @@
  * llama.cpp as the outside oracle in the Check suites: tools/oracle/setup.sh
  * builds build/oracle/llama-oracle (README, "The outside oracle"); when npm
  * or its registry is unreachable (setup.sh exits 77) tests skip with the
- * reason, or fail with it under QVK_TEST_STRICT=1.
+ * reason (qvk_test_skip_missing(): a failure under QVK_TEST_STRICT=1).
  */
 #ifndef QVK_TESTS_ORACLE_HARNESS_H
 #define QVK_TESTS_ORACLE_HARNESS_H
@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 /*
- * The llama-oracle binary's path in @bin, or false after printing a SKIP
- * line with setup.sh's reason (a test failure with QVK_TEST_STRICT=1, and
- * always when setup.sh fails for any other reason than exit 77).
+ * The llama-oracle binary's path in @bin, or false after
+ * qvk_test_skip_missing() with setup.sh's reason; a failure of setup.sh
+ * other than exit 77 fails the test.
  */
 bool qvk_test_oracle(char *bin, size_t len);
 

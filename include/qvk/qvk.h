@@ -33,6 +33,7 @@
 #include <qvk/matmul.h>
 #include <qvk/model.h>
 #include <qvk/tokenizer.h>
+#include <qvk/chat.h>
 #include <qvk/sampler.h>
 #include <qvk/llm.h>
 #include <qvk/quantize.h>

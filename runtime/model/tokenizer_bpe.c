@@ -4,7 +4,8 @@
  * llm_tokenizer_bpe_session does it: the text is cut into words by the
  * pre-tokenizer, each word's bytes start as one symbol each, and the
  * adjacent pair with the lowest merge rank (ties: the leftmost) merges
- * until no pair has a rank; each final symbol is a token.
+ * until no pair has a rank (tokenizer_merge.c); each final symbol is a
+ * token.
  *
  * GPT-2's byte-level encoding writes every byte as a printable codepoint
  * (the 188 printable Latin-1 bytes as themselves, the other 68 as U+0100
@@ -169,86 +170,24 @@ qvk_status qvk_bpe_merges_load(struct qvk_ctx *ctx, const struct qvk_gguf *g,
 
 /* ---------------------------------------------------------- merging */
 
-struct qvk_bpe_symbol {
-	uint32_t start, n;  /* bytes of the word; n = 0 once merged away */
-	uint32_t prev, next; /* UINT32_MAX at the ends */
-};
-
-struct qvk_bpe_pair {
-	uint32_t left, right;
-	uint32_t rank;
-	uint32_t size; /* bytes of left + right when pushed */
-};
-
-struct qvk_bpe_state {
-	const struct qvk_tokenizer *tok;
-	const char *word;
-	struct qvk_bpe_symbol *sym;
-	struct qvk_bpe_pair *heap;
-	size_t heap_len;
-};
-
-/* a comes out before b: lower rank, then the leftmost */
-static bool qvk_bpe_before(const struct qvk_bpe_pair *a,
-			   const struct qvk_bpe_pair *b)
+/* A pair merges if (A, B) is a merge; the lower its rank the earlier. */
+static bool qvk_bpe_merge_rank(const struct qvk_tokenizer *tok,
+			       const char *ab, uint32_t len_a, uint32_t len,
+			       uint32_t *key)
 {
-	return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
+	int64_t rank = qvk_bpe_rank(&tok->merges, ab, len_a, len);
 
-static void qvk_bpe_push(struct qvk_bpe_state *s, uint32_t left,
-			 uint32_t right)
-{
-	const struct qvk_bpe_symbol *l, *r;
-	struct qvk_bpe_pair pr;
-	int64_t rank;
-	size_t i;
-
-	if (left == UINT32_MAX || right == UINT32_MAX)
-		return;
-	l = &s->sym[left];
-	r = &s->sym[right];
-	rank = qvk_bpe_rank(&s->tok->merges, s->word + l->start, l->n,
-			    l->n + r->n);
 	if (rank < 0)
-		return;
-	pr = (struct qvk_bpe_pair){ left, right, (uint32_t)rank, l->n + r->n };
-	/* sift up; the heap has room for every pair ever pushed (< 3n) */
-	i = s->heap_len++;
-	while (i && qvk_bpe_before(&pr, &s->heap[(i - 1) / 2])) {
-		s->heap[i] = s->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	s->heap[i] = pr;
-}
-
-static struct qvk_bpe_pair qvk_bpe_pop(struct qvk_bpe_state *s)
-{
-	struct qvk_bpe_pair top = s->heap[0], last = s->heap[--s->heap_len];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= s->heap_len)
-			break;
-		if (c + 1 < s->heap_len &&
-		    qvk_bpe_before(&s->heap[c + 1], &s->heap[c]))
-			c++;
-		if (!qvk_bpe_before(&s->heap[c], &last))
-			break;
-		s->heap[i] = s->heap[c];
-		i = c;
-	}
-	if (s->heap_len)
-		s->heap[i] = last;
-	return top;
+		return false;
+	*key = UINT32_MAX - (uint32_t)rank;
+	return true;
 }
 
 /* Merge the @len bytes of one word and append its tokens. */
-static void qvk_bpe_word(struct qvk_bpe_state *s, const char *word,
-			 uint32_t len, uint32_t *tokens, size_t max, size_t *n)
+static void qvk_bpe_word(struct qvk_merge *m, const char *word, uint32_t len,
+			 uint32_t *tokens, size_t max, size_t *n)
 {
-	const struct qvk_tokenizer *tok = s->tok;
+	const struct qvk_tokenizer *tok = m->tok;
 	uint32_t id;
 
 	if (tok->ignore_merges &&
@@ -256,30 +195,14 @@ static void qvk_bpe_word(struct qvk_bpe_state *s, const char *word,
 		qvk_tokens_emit(tokens, max, n, id);
 		return;
 	}
-	s->word = word;
-	s->heap_len = 0;
-	for (uint32_t i = 0; i < len; i++)
-		s->sym[i] = (struct qvk_bpe_symbol){
+	m->text = word;
+	for (uint32_t i = 0; i < len; i++) /* one symbol a byte */
+		m->sym[i] = (struct qvk_merge_symbol){
 			i, 1, i ? i - 1 : UINT32_MAX,
 			i + 1 < len ? i + 1 : UINT32_MAX };
-	for (uint32_t i = 1; i < len; i++)
-		qvk_bpe_push(s, i - 1, i);
-	while (s->heap_len) {
-		struct qvk_bpe_pair pr = qvk_bpe_pop(s);
-		struct qvk_bpe_symbol *l = &s->sym[pr.left], *r = &s->sym[pr.right];
-
-		if (!l->n || !r->n || l->n + r->n != pr.size)
-			continue; /* stale: one side changed since the push */
-		l->n += r->n;
-		r->n = 0;
-		l->next = r->next;
-		if (r->next != UINT32_MAX)
-			s->sym[r->next].prev = pr.left;
-		qvk_bpe_push(s, l->prev, pr.left);
-		qvk_bpe_push(s, pr.left, l->next);
-	}
-	for (uint32_t i = 0; i != UINT32_MAX; i = s->sym[i].next) {
-		const struct qvk_bpe_symbol *y = &s->sym[i];
+	qvk_merge_run(m, len);
+	for (uint32_t i = 0; i != UINT32_MAX; i = m->sym[i].next) {
+		const struct qvk_merge_symbol *y = &m->sym[i];
 
 		id = qvk_tokenizer_lookup(tok, word + y->start, y->n);
 		if (id != UINT32_MAX) {
@@ -302,21 +225,17 @@ qvk_status qvk_bpe_encode(const struct qvk_tokenizer *tok, struct qvk_ctx *ctx,
 			  const char *text, size_t len, uint32_t *tokens,
 			  size_t max, size_t *n)
 {
-	struct qvk_bpe_state s = { .tok = tok };
+	struct qvk_merge m = { .tok = tok, .rank = qvk_bpe_merge_rank };
 	uint32_t *cp = NULL, *lens, *tmp;
 	uint8_t *flags;
-	char *bytes = NULL;
-	size_t n_cp = 0, n_words, n_bytes = 0, heap_cap;
+	char *word = NULL;
+	size_t n_cp = 0, n_words, word_max = 0, heap_cap;
 	qvk_status st = QVK_OK;
 
 	if (!len)
 		return QVK_OK;
-	/* an invalid byte turns into U+FFFD: up to 3 bytes per byte */
-	if (len > UINT32_MAX / 3 || !qvk_mul_size(len, 9, &heap_cap) ||
-	    !(cp = malloc(len * (3 * sizeof(uint32_t) + 1))) ||
-	    !(bytes = malloc(3 * len)) ||
-	    !(s.sym = malloc(3 * len * sizeof(*s.sym))) ||
-	    !(s.heap = malloc(heap_cap * sizeof(*s.heap)))) {
+	if (len > UINT32_MAX / 4 ||
+	    !(cp = malloc(len * (3 * sizeof(uint32_t) + 1)))) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: %zu bytes of "
 			       "text", len);
 		goto out_free;
@@ -332,18 +251,28 @@ qvk_status qvk_bpe_encode(const struct qvk_tokenizer *tok, struct qvk_ctx *ctx,
 		i += step;
 	}
 	n_words = qvk_pretok_split(tok->pre, cp, flags, n_cp, lens, tmp);
+	/* merging needs room for the longest word only (U+FFFD: 3 bytes) */
+	for (size_t w = 0; w < n_words; w++)
+		word_max = QVK_MAX(word_max, 4 * (size_t)lens[w]);
+	if (!(word = malloc(word_max)) ||
+	    !(m.sym = malloc(word_max * sizeof(*m.sym))) ||
+	    !qvk_mul_size(word_max, 3, &heap_cap) ||
+	    !(m.heap = malloc(heap_cap * sizeof(*m.heap)))) {
+		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: a word of %zu "
+			       "bytes", word_max / 4);
+		goto out_free;
+	}
 	for (size_t w = 0, c = 0; w < n_words; w++) {
-		size_t start = n_bytes;
+		size_t bytes = 0;
 
 		for (uint32_t k = 0; k < lens[w]; k++, c++)
-			n_bytes += qvk_utf8_encode(cp[c], bytes + n_bytes);
-		qvk_bpe_word(&s, bytes + start, (uint32_t)(n_bytes - start),
-			     tokens, max, n);
+			bytes += qvk_utf8_encode(cp[c], word + bytes);
+		qvk_bpe_word(&m, word, (uint32_t)bytes, tokens, max, n);
 	}
 out_free:
-	free(bytes);
-	free(s.heap);
-	free(s.sym);
+	free(m.heap);
+	free(m.sym);
+	free(word);
 	free(cp);
 	return st;
 }

@@ -27,39 +27,65 @@ static bool qvk_c_space(char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-/*
- * Cut the special tokens out of @text, longest first, each one's
- * occurrences left to right, dropping the white space next to one that
- * has LSTRIP/RSTRIP. @frags and @tmp have room for 2 * len + 1 fragments
- * (every cut adds at most two).
- */
-static size_t qvk_tokenizer_partition(const struct qvk_tokenizer *tok,
-				      const char *text, size_t len,
-				      bool parse_special,
-				      struct qvk_fragment *frags,
-				      struct qvk_fragment *tmp)
-{
-	size_t n = 1;
+/* A growing list of fragments. */
+struct qvk_fragments {
+	struct qvk_fragment *v;
+	size_t n, cap;
+};
 
-	frags[0] = (struct qvk_fragment){ 0, len, UINT32_MAX };
-	for (uint32_t u = 0; u < tok->n_special; u++) {
+static bool qvk_fragments_push(struct qvk_fragments *f, size_t start,
+			       size_t len, uint32_t token)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 16;
+		struct qvk_fragment *v = cap < SIZE_MAX / sizeof(*v) ?
+			realloc(f->v, cap * sizeof(*v)) : NULL;
+
+		if (!v)
+			return false;
+		f->v = v;
+		f->cap = cap;
+	}
+	f->v[f->n++] = (struct qvk_fragment){ start, len, token };
+	return true;
+}
+
+/*
+ * Cut the special tokens out of @text into @out, longest first, each
+ * one's occurrences left to right, dropping the white space next to one
+ * that has LSTRIP/RSTRIP. Only raw text is searched, so a token never
+ * matches inside one cut out before.
+ */
+static qvk_status qvk_tokenizer_partition(const struct qvk_tokenizer *tok,
+					  struct qvk_ctx *ctx, const char *text,
+					  size_t len, bool parse_special,
+					  struct qvk_fragments *out)
+{
+	struct qvk_fragments next = { 0 }, swap;
+	bool ok = qvk_fragments_push(out, 0, len, UINT32_MAX);
+
+	for (uint32_t u = 0; ok && u < tok->n_special; u++) {
 		uint32_t id = tok->special[u];
 		uint16_t attr = tok->attrs[id];
 		const char *piece = tok->pieces[id];
-		size_t plen = tok->piece_lens[id], m = 0;
+		size_t plen = tok->piece_lens[id];
 
 		if (!parse_special &&
 		    (attr & (QVK_ATTR_CONTROL | QVK_ATTR_UNKNOWN)))
 			continue;
-		for (size_t f = 0; f < n; f++) {
-			size_t pos = frags[f].start, end = pos + frags[f].len;
+		next.n = 0;
+		for (size_t f = 0; ok && f < out->n; f++) {
+			const struct qvk_fragment *fr = &out->v[f];
+			size_t pos = fr->start, end = pos + fr->len;
 			const char *hit;
 
-			if (frags[f].token != UINT32_MAX) {
-				tmp[m++] = frags[f];
+			if (fr->token != UINT32_MAX) {
+				ok = qvk_fragments_push(&next, fr->start, fr->len,
+							fr->token);
 				continue;
 			}
-			while ((hit = memmem(text + pos, end - pos, piece, plen))) {
+			while (ok && (hit = memmem(text + pos, end - pos, piece,
+						   plen))) {
 				size_t at = (size_t)(hit - text), left_end = at;
 
 				if (attr & QVK_ATTR_LSTRIP)
@@ -67,22 +93,26 @@ static size_t qvk_tokenizer_partition(const struct qvk_tokenizer *tok,
 					       qvk_c_space(text[left_end - 1]))
 						left_end--;
 				if (left_end > pos)
-					tmp[m++] = (struct qvk_fragment){
-						pos, left_end - pos, UINT32_MAX };
-				tmp[m++] = (struct qvk_fragment){ at, plen, id };
+					ok = qvk_fragments_push(&next, pos,
+								left_end - pos,
+								UINT32_MAX);
+				ok = ok && qvk_fragments_push(&next, at, plen, id);
 				pos = at + plen;
 				if (attr & QVK_ATTR_RSTRIP)
 					while (pos < end && qvk_c_space(text[pos]))
 						pos++;
 			}
-			if (end > pos)
-				tmp[m++] = (struct qvk_fragment){ pos, end - pos,
-								  UINT32_MAX };
+			if (ok && end > pos)
+				ok = qvk_fragments_push(&next, pos, end - pos,
+							UINT32_MAX);
 		}
-		memcpy(frags, tmp, m * sizeof(*frags));
-		n = m;
+		swap = *out;
+		*out = next;
+		next = swap;
 	}
-	return n;
+	free(next.v);
+	return ok ? QVK_OK : qvk_error(ctx, QVK_ERR_NO_MEMORY,
+				       "tokenizer: text fragments");
 }
 
 /*
@@ -126,10 +156,10 @@ qvk_status qvk_tokenizer_encode(const struct qvk_tokenizer *tok,
 				size_t len, unsigned flags, uint32_t *tokens,
 				size_t max_tokens, size_t *n_tokens)
 {
-	struct qvk_fragment one, *frags = &one, *tmp = NULL;
+	struct qvk_fragments frags = { 0 };
 	bool prev_special = true; /* the first text gets the dummy prefix */
 	bool bos, eos;
-	size_t n = 0, n_frags = 0, n_frag_max;
+	size_t n = 0;
 	qvk_status st = QVK_OK;
 
 	if (!tok || !n_tokens || (!text && len) || (!tokens && max_tokens) ||
@@ -149,52 +179,38 @@ qvk_status qvk_tokenizer_encode(const struct qvk_tokenizer *tok,
 				 bos && tok->bos == QVK_TOKEN_NONE ? "BOS" : "EOS");
 	if (bos)
 		qvk_tokens_emit(tokens, max_tokens, &n, tok->bos);
-	if (len) {
-		if (tok->n_special) {
-			if (!qvk_mul_size(len, 2, &n_frag_max) ||
-			    !(frags = malloc((n_frag_max + 1) * sizeof(*frags))) ||
-			    !(tmp = malloc((n_frag_max + 1) * sizeof(*tmp)))) {
-				if (!frags)
-					frags = &one;
-				st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
-					       "tokenizer: fragments");
-				goto out_free;
-			}
-		}
-		n_frags = qvk_tokenizer_partition(
-			tok, text, len, flags & QVK_TOKENIZE_PARSE_SPECIAL, frags,
-			tmp);
-	}
-	for (size_t f = 0; st == QVK_OK && f < n_frags; f++) {
-		const char *t = text + frags[f].start;
+	if (len)
+		st = qvk_tokenizer_partition(tok, ctx, text, len,
+					     flags & QVK_TOKENIZE_PARSE_SPECIAL,
+					     &frags);
+	for (size_t f = 0; st == QVK_OK && f < frags.n; f++) {
+		const struct qvk_fragment *fr = &frags.v[f];
 
-		if (frags[f].token != UINT32_MAX) {
-			qvk_tokens_emit(tokens, max_tokens, &n, frags[f].token);
+		if (fr->token != UINT32_MAX) {
+			qvk_tokens_emit(tokens, max_tokens, &n, fr->token);
 			prev_special = true;
 			continue;
 		}
 		if (tok->kind == QVK_TOKENIZER_BPE)
-			st = qvk_bpe_encode(tok, ctx, t, frags[f].len, tokens,
-					    max_tokens, &n);
+			st = qvk_bpe_encode(tok, ctx, text + fr->start, fr->len,
+					    tokens, max_tokens, &n);
 		else
-			st = qvk_tokenizer_encode_spm(tok, ctx, t, frags[f].len,
+			st = qvk_tokenizer_encode_spm(tok, ctx, text + fr->start,
+						      fr->len,
 						      tok->add_space_prefix &&
 							      prev_special,
 						      tokens, max_tokens, &n);
 		prev_special = false;
 	}
+	free(frags.v);
 	if (st)
-		goto out_free;
+		return st;
 	if (eos)
 		qvk_tokens_emit(tokens, max_tokens, &n, tok->eos);
 	*n_tokens = n;
 	if (n > max_tokens)
-		st = qvk_error(ctx, QVK_ERR_INVALID_ARG,
-			       "tokenizer: %zu tokens do not fit in %zu", n,
-			       max_tokens);
-out_free:
-	if (frags != &one)
-		free(frags);
-	free(tmp);
-	return st;
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "tokenizer: %zu tokens do not fit in %zu", n,
+				 max_tokens);
+	return QVK_OK;
 }

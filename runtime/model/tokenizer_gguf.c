@@ -74,7 +74,8 @@ static const char *const qvk_eog_texts[] = {
 	"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
 	"<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]",
 	"[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
-	"<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+	/* <｜end▁of▁sentence｜> (DeepSeek), \234 = 0x9c: 'e' is a hex digit */
+	"<\xef\xbd\234end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
 	"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<|fim_repo|>",
 	"<|repo_name|>", "<fim-repo>", "<reponame>", "<|file_sep|>",
 };

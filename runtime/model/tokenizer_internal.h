@@ -131,6 +131,40 @@ static inline void qvk_tokens_emit(uint32_t *tokens, size_t max, size_t *n,
 	(*n)++;
 }
 
+/* ---------------------------------------------- tokenizer_merge.c */
+
+/* A run of bytes of the text being merged, linked to its neighbours. */
+struct qvk_merge_symbol {
+	uint32_t start, n;   /* bytes; n = 0 once merged into the left one */
+	uint32_t prev, next; /* UINT32_MAX at the ends */
+};
+
+struct qvk_merge_pair {
+	uint32_t left, right;
+	uint32_t size; /* bytes of left + right when pushed */
+	uint32_t key;  /* the higher merges first */
+};
+
+/*
+ * Whether the @len_a bytes at @ab merge with the @len - @len_a after them,
+ * and if so with what key.
+ */
+typedef bool (*qvk_merge_rank_fn)(const struct qvk_tokenizer *tok,
+				  const char *ab, uint32_t len_a, uint32_t len,
+				  uint32_t *key);
+
+struct qvk_merge {
+	const struct qvk_tokenizer *tok;
+	qvk_merge_rank_fn rank;
+	const char *text;
+	struct qvk_merge_symbol *sym; /* set up by the caller, linked */
+	struct qvk_merge_pair *heap;  /* room for 3 * symbols */
+	size_t heap_len;
+};
+
+/* Merge the @n_sym symbols until no adjacent pair ranks. */
+void qvk_merge_run(struct qvk_merge *m, uint32_t n_sym);
+
 /* ---------------------------------------------- tokenizer_spm.c */
 
 /*

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the qvk command's argument parsers, called as the
- * commands call them: qvk run, qvk ppl, qvk quantize (each with the shared
- * model options of tools/llm_setup.c and the strict number parsers of
- * tools/tool.c). The parsers are static in tools/cmd_*.c, so this file
+ * commands call them: qvk run, qvk ppl, qvk quantize and qvk chat (with
+ * the shared model options of tools/llm_setup.c and the strict number
+ * parsers of tools/tool.c). The parsers are static in tools/cmd_*.c, so this file
  * includes those sources instead of changing them; a name clash between
  * them would show here as a build error.
  *
@@ -13,6 +13,7 @@
  */
 #include <math.h>
 
+#include "../../tools/cmd_chat.c"
 #include "../../tools/cmd_ppl.c"
 #include "../../tools/cmd_quantize.c"
 #include "../../tools/cmd_run.c"
@@ -46,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     p += strlen(p) + 1)
 		argv[argc++] = p;
 	argv[argc] = NULL;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: {
 		struct qvk_run_args a;
 
@@ -67,6 +68,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		argv[0] = "ppl";
 		if (qvk_ppl_parse(argc, argv, &a))
 			fuzz_check_llm(&a.llm);
+		break;
+	}
+	case 3: {
+		struct qvk_chat_args a;
+
+		argv[0] = "chat";
+		if (qvk_chat_parse(argc, argv, &a)) {
+			fuzz_check_llm(&a.llm);
+			if (a.max_reply < 1 || (a.ctx_size && a.ctx_size < 8) ||
+			    (a.template_name &&
+			     qvk_chat_template_detect(a.template_name, NULL) ==
+				     QVK_CHAT_UNKNOWN))
+				abort();
+		}
 		break;
 	}
 	default: {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: GGUF bytes -> reader -> every tensor's payload checks
- * (rows decoded for every type; GGUF blocks and qvk types converted as
- * the GPU upload converts them, which refuses Inf/NaN scales) -> llama
+ * (rows decoded for every type qvk reads, include/qvk/format.h; GGUF
+ * blocks and qvk types converted as the GPU upload converts them, which
+ * refuses Inf/NaN scales) -> llama
  * model -> tokenizer -> one reference step when a model comes out.
  * Nothing may crash, hang or read outside the input. `make fuzz`; the
  * seeds (tests/fuzz/seeds.c) are a tiny model in every tensor type.
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/format.h>
 #include <qvk/model.h>
 #include <qvk/quantize.h>
 #include <qvk/tokenizer.h>
@@ -28,6 +30,7 @@ static void fuzz_tensor_payload(struct qvk_ctx *ctx,
 				const struct qvk_host_tensor *t)
 {
 	uint64_t k = t->ne[0], rows = qvk_host_tensor_rows(t);
+	const struct qvk_type_info *info;
 	struct qvk_qtensor *qt = NULL;
 	enum qvk_qformat qf;
 	uint32_t group;
@@ -50,10 +53,10 @@ static void fuzz_tensor_payload(struct qvk_ctx *ctx,
 	if (qvk_ggml_type_is_qvk(t->type, &qf, &group)) {
 		if (qvk_qtensor_from_host(ctx, t, &qt) == QVK_OK)
 			qvk_qtensor_destroy(qt);
-	} else if (qvk_gguf_block_bytes((enum qvk_gguf_block)t->type) &&
-		   t->n_dims == 2 && k % 32 == 0) {
-		if (qvk_qtensor_from_gguf(ctx, t->name,
-					  (enum qvk_gguf_block)t->type, t->data,
+	} else if ((info = qvk_type_info(t->type)) && info->gguf_native &&
+		   info->kernel == QVK_KERNEL_GROUPED && t->n_dims == 2 &&
+		   k % 32 == 0) {
+		if (qvk_qtensor_from_gguf(ctx, t->name, t->type, t->data,
 					  (size_t)t->size_bytes, (uint32_t)rows,
 					  (uint32_t)k, &qt) == QVK_OK)
 			qvk_qtensor_destroy(qt);

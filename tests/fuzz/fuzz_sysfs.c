@@ -132,7 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned files = 0;
 
 	if (!fuzz_root[0]) {
-		snprintf(fuzz_root, sizeof(fuzz_root), "/tmp/qvk-fuzz-sysfs.XXXXXX");
+		/* tmpfs where there is one: the tree is rebuilt for every input */
+		snprintf(fuzz_root, sizeof(fuzz_root), "%s/qvk-fuzz-sysfs.XXXXXX",
+			 access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
 		if (!mkdtemp(fuzz_root))
 			abort();
 		atexit(fuzz_rm_root);

@@ -33,9 +33,11 @@ need_models() {
 # ------------------------------------------------------------- corpora
 seed_gguf() {
 	local d=$1
+	# The 0.7-7.8 MB vocabulary GGUFs are left out: each input would
+	# rebuild a 32000-token vocabulary (~100 runs/s instead of thousands);
+	# fuzz_tokenizer runs those vocabularies.
 	if need_models; then
 		"$build/fuzz_seeds" "$d" "$models/stories260K.bin" "$models/tok512.bin"
-		cp "$models/ggml-vocab-llama-spm.gguf" "$models/ggml-vocab-phi-3.gguf" "$d/"
 	else
 		"$build/fuzz_seeds" "$d"
 	fi
@@ -67,6 +69,16 @@ seed_tokenizer() {
 	head -c 2000 "$models/wikitext2-test.txt" | { printf '\x01\x00'; cat; } > "$d/wikitext.in"
 }
 
+# The real templates (qwen2, phi-3) with a conversation, and every name.
+seed_chat() {
+	local d=$1 n
+	for n in chatml llama3 llama2 llama2-sys mistral-v7 phi3 gemma zephyr; do
+		printf '%s\0user\0hi\0assistant\0yes' "$n" > "$d/name-$n"
+	done
+	need_models || return 0
+	"$build/fuzz_seeds" --chat "$d" "$models/ggml-vocab-qwen2.gguf" "$models/ggml-vocab-phi-3.gguf"
+}
+
 # tests/fixtures/telemetry/* as RELPATH=CONTENT lines.
 seed_sysfs() {
 	local d=$1 tree f
@@ -79,13 +91,14 @@ seed_sysfs() {
 	done
 }
 
-# Byte 0: 0 run, 1 ppl, 2 quantize; then NUL-separated arguments.
+# Byte 0: 0 run, 1 ppl, 2 quantize, 3 chat; then NUL-separated arguments.
 seed_cli() {
 	local d=$1
 	printf '\x00-m\0m.gguf\0-p\0Once upon\0-n\096\0--temp\00.5\0--top-k\040\0--seed\07' > "$d/run"
 	printf '\x00-m\0m.bin\0-t\0t.bin\0--format\0q4a\0--group\064\0--keep\0output.weight=f16,blk.*.ffn_down.weight=f32\0--kv-f32\0--profile' > "$d/run-llm"
 	printf '\x01-m\0m.gguf\0-f\0e.txt\0--ref\0r.bin\0--ctx\0256\0--max-tokens\04096\0--json' > "$d/ppl"
 	printf '\x02in.bin\0out.gguf\0-t\0t.bin\0--format\0q4\0--group\0128\0--method\0gptq\0--calib\0c.txt\0--calib-tokens\08192\0--alpha\00.5' > "$d/quantize"
+	printf '\x03-m\0m.gguf\0--template\0chatml\0--system\0Be brief.\0-c\02048\0-n\064\0--verbose-prompt' > "$d/chat"
 }
 
 mkdir -p "$build/corpus" "$build/crashes"
@@ -104,7 +117,7 @@ for t in "$@"; do
 	opts=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
 	case $t in
 	cli) opts+=(-max_len=4096 -close_fd_mask=3 -dict="$src/tests/fuzz/cli.dict") ;;
-	tokenizer|sysfs) opts+=(-max_len=4096 -close_fd_mask=3) ;;
+	tokenizer|sysfs|chat) opts+=(-max_len=4096 -close_fd_mask=3) ;;
 	*) opts+=(-close_fd_mask=1) ;;
 	esac
 	reg=$src/tests/fuzz/regress/$t

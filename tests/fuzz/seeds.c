@@ -7,10 +7,15 @@
  * groups 64, 128 and per row), so that every payload check starts from a
  * valid file. With MODEL and TOKENIZER (the real stories260K), also that
  * model as q4a at group 64: real weights, padded rows (hidden 172).
+ *
+ * `fuzz_seeds --chat DIR GGUF...` writes instead the tokenizer.chat_template
+ * of each GGUF, followed by a short conversation, for fuzz_chat.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stdbool.h>
 
 #include <qvk/quantize.h>
 
@@ -27,73 +32,48 @@ static int seed_fail(struct qvk_ctx *ctx, const char *what)
 	return 1;
 }
 
-/* The f32 model with its tokenizer. */
-static int seed_tiny_f32(struct qvk_ctx *ctx, const char *path)
+/*
+ * The tiny model as a llama2.c checkpoint and tokenizer (@model, @tok),
+ * the simplest formats to write by hand; loaded, they are converted.
+ */
+static int seed_tiny_llama2c(const char *model, const char *tok)
 {
-	static float w[VOCAB * DIM + 3 * DIM + DIM * DIM + 2 * KV * DIM +
-		       DIM * DIM + 3 * HIDDEN * DIM];
-	static const char *const toks[VOCAB] = { "<unk>", "<s>", "</s>",
-		"<0x41>", "\xe2\x96\x81", "H", "e", "\xe2\x96\x81H" };
-	static const uint64_t lens[VOCAB] = { 5, 3, 4, 6, 3, 1, 1, 4 };
+	static const char *const pieces[VOCAB] = { "<unk>", "<s>", "</s>",
+		"<0x41>", " ", "H", "e", " H" };
 	static const float scores[VOCAB] = { 0, 0, 0, 0, -1, -2, -3, -0.5f };
-	static const int32_t types[VOCAB] = { 2, 3, 3, 6, 1, 1, 1, 1 };
-	struct qvk_layer_weights layer;
-	struct qvk_model m = { .format = QVK_MODEL_GGUF, .layers = &layer };
-	struct qvk_gguf_writer *wr;
-	float *p = w;
+	/* dim, hidden, layers, heads, kv heads, vocab (> 0: shared), seq */
+	const int32_t hdr[7] = { DIM, HIDDEN, 1, 2, 1, VOCAB, 16 };
+	size_t floats = VOCAB * DIM + DIM + DIM * DIM + 2 * KV * DIM +
+			DIM * DIM + DIM + 3 * HIDDEN * DIM + DIM +
+			16 * (DIM / 2 / 2) * 2; /* freq_cis real, imag */
 	uint32_t seed = 1;
-	qvk_status st;
+	int32_t max_len = 8;
+	FILE *f = fopen(model, "wb");
+	bool ok = f && fwrite(hdr, sizeof(hdr), 1, f) == 1;
 
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+	for (size_t i = 0; ok && i < floats; i++) {
+		float w;
+
 		seed = seed * 1664525u + 1013904223u;
-		w[i] = (float)(seed >> 8) / (float)(1u << 24) - 0.5f;
+		w = (float)(seed >> 8) / (float)(1u << 24) - 0.5f;
+		ok = fwrite(&w, sizeof(w), 1, f) == 1;
 	}
-	m.params = (struct qvk_model_params){ DIM, HIDDEN, 1, 2, 1, DIM / 2,
-					      VOCAB, 16, 10000.0f, 1.0f, 1e-5f,
-					      true };
-#define T(t, nm, rows, cols)                                                   \
-	do {                                                                   \
-		snprintf((t).name, sizeof((t).name), "%s", nm);                \
-		(t).type = QVK_GGML_TYPE_F32;                                  \
-		(t).n_dims = (rows) ? 2 : 1;                                   \
-		(t).ne[0] = cols;                                              \
-		(t).ne[1] = (rows) ? (rows) : 1;                               \
-		(t).ne[2] = (t).ne[3] = 1;                                     \
-		(t).data = p;                                                  \
-		(t).size_bytes = (t).ne[0] * (t).ne[1] * 4;                    \
-		p += (t).ne[0] * (t).ne[1];                                    \
-	} while (0)
-	T(m.tok_embd, "token_embd.weight", VOCAB, DIM);
-	T(layer.attn_norm, "blk.0.attn_norm.weight", 0, DIM);
-	T(m.output_norm, "output_norm.weight", 0, DIM);
-	T(layer.wq, "blk.0.attn_q.weight", DIM, DIM);
-	T(layer.wk, "blk.0.attn_k.weight", KV, DIM);
-	T(layer.wv, "blk.0.attn_v.weight", KV, DIM);
-	T(layer.wo, "blk.0.attn_output.weight", DIM, DIM);
-	T(layer.ffn_norm, "blk.0.ffn_norm.weight", 0, DIM);
-	T(layer.w1, "blk.0.ffn_gate.weight", HIDDEN, DIM);
-	T(layer.w2, "blk.0.ffn_down.weight", DIM, HIDDEN);
-	T(layer.w3, "blk.0.ffn_up.weight", HIDDEN, DIM);
-#undef T
-	m.output = m.tok_embd;
-	st = qvk_gguf_writer_create(ctx, &wr);
-	if (st == QVK_OK)
-		st = qvk_model_to_gguf(&m, wr);
-	if (st == QVK_OK)
-		st = qvk_gguf_writer_set_str(wr, "tokenizer.ggml.model", "llama");
-	if (st == QVK_OK)
-		st = qvk_gguf_writer_set_str_array(wr, "tokenizer.ggml.tokens",
-						   toks, lens, VOCAB);
-	if (st == QVK_OK)
-		st = qvk_gguf_writer_set_array(wr, "tokenizer.ggml.scores",
-					       QVK_GGUF_FLOAT32, scores, VOCAB);
-	if (st == QVK_OK)
-		st = qvk_gguf_writer_set_array(wr, "tokenizer.ggml.token_type",
-					       QVK_GGUF_INT32, types, VOCAB);
-	if (st == QVK_OK)
-		st = qvk_gguf_writer_write(wr, path);
-	qvk_gguf_writer_destroy(wr);
-	return st == QVK_OK ? 0 : seed_fail(ctx, path);
+	if (f && fclose(f))
+		ok = false;
+	f = ok ? fopen(tok, "wb") : NULL;
+	ok = f && fwrite(&max_len, sizeof(max_len), 1, f) == 1;
+	for (int i = 0; ok && i < VOCAB; i++) {
+		int32_t len = (int32_t)strlen(pieces[i]);
+
+		ok = fwrite(&scores[i], sizeof(float), 1, f) == 1 &&
+		     fwrite(&len, sizeof(len), 1, f) == 1 &&
+		     fwrite(pieces[i], 1, (size_t)len, f) == (size_t)len;
+	}
+	if (f && fclose(f))
+		ok = false;
+	if (!ok)
+		fprintf(stderr, "fuzz_seeds: cannot write %s / %s\n", model, tok);
+	return ok ? 0 : 1;
 }
 
 /* @model (with @tok) quantized as @format at @group into @path. */
@@ -113,6 +93,33 @@ static int seed_quantized(struct qvk_ctx *ctx, const struct qvk_model *model,
 	return st == QVK_OK ? 0 : seed_fail(ctx, path);
 }
 
+/* A chat seed: the template text, then NUL-separated role/content pairs. */
+static int seed_chat(struct qvk_ctx *ctx, const char *dir, const char *gguf)
+{
+	static const char talk[] = "\0system\0You are kind.\0user\0Hello!"
+				   "\0assistant\0Hi. \0user\0 And now?";
+	const char *base = strrchr(gguf, '/') ? strrchr(gguf, '/') + 1 : gguf;
+	struct qvk_gguf_str tpl;
+	struct qvk_gguf *g;
+	char path[4096];
+	FILE *f;
+	int rc = 0;
+
+	if (qvk_gguf_open(ctx, gguf, &g))
+		return seed_fail(ctx, gguf);
+	if (qvk_gguf_get_str(ctx, g, "tokenizer.chat_template", &tpl) == QVK_OK) {
+		snprintf(path, sizeof(path), "%s/%s.chat", dir, base);
+		f = fopen(path, "wb");
+		if (!f || fwrite(tpl.ptr, 1, tpl.len, f) != tpl.len ||
+		    fwrite(talk, 1, sizeof(talk) - 1, f) != sizeof(talk) - 1)
+			rc = 1;
+		if (f && fclose(f))
+			rc = 1;
+	}
+	qvk_gguf_close(g);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -120,6 +127,7 @@ int main(int argc, char **argv)
 		uint32_t group;
 		const char *name;
 	} variants[] = {
+		{ QVK_WEIGHTS_F32, 32, "f32" },
 		{ QVK_WEIGHTS_F16, 32, "f16" },
 		{ QVK_WEIGHTS_Q8, 32, "q8_0" },   /* GGUF Q8_0 */
 		{ QVK_WEIGHTS_Q4, 32, "q4_0" },   /* GGUF Q4_0 */
@@ -129,21 +137,33 @@ int main(int argc, char **argv)
 		{ QVK_WEIGHTS_Q4A, QVK_GROUP_ROW, "qvk-q4a-row" },
 		{ QVK_WEIGHTS_Q8, QVK_GROUP_ROW, "qvk-q8-row" },
 	};
-	char path[4096], tiny[4096];
+	char path[4096], tiny[4096], tiny_tok[4096];
 	struct qvk_tokenizer *tok = NULL;
 	struct qvk_model *model = NULL;
 	struct qvk_ctx *ctx;
 	int rc = 1;
 
+	if (argc >= 3 && !strcmp(argv[1], "--chat")) {
+		if (qvk_ctx_create(&ctx))
+			return 2;
+		for (int i = 3; i < argc; i++)
+			if (seed_chat(ctx, argv[2], argv[i]))
+				goto out;
+		rc = 0;
+		goto out;
+	}
 	if ((argc != 2 && argc != 4) || qvk_ctx_create(&ctx)) {
-		fprintf(stderr, "usage: fuzz_seeds DIR [MODEL TOKENIZER]\n");
+		fprintf(stderr, "usage: fuzz_seeds DIR [MODEL TOKENIZER] | "
+			"--chat DIR GGUF...\n");
 		return 2;
 	}
-	snprintf(tiny, sizeof(tiny), "%s/tiny-f32.gguf", argv[1]);
-	if (seed_tiny_f32(ctx, tiny))
+	/* Outside DIR: only GGUF files are corpus entries. */
+	snprintf(tiny, sizeof(tiny), "%s.tiny.bin", argv[1]);
+	snprintf(tiny_tok, sizeof(tiny_tok), "%s.tiny-tok.bin", argv[1]);
+	if (seed_tiny_llama2c(tiny, tiny_tok))
 		goto out;
 	if (qvk_model_load(ctx, tiny, &model) ||
-	    qvk_tokenizer_load(ctx, tiny, &tok)) {
+	    qvk_tokenizer_load(ctx, tiny_tok, &tok)) {
 		rc = seed_fail(ctx, tiny);
 		goto out;
 	}
@@ -170,6 +190,8 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	remove(tiny);
+	remove(tiny_tok);
 	qvk_tokenizer_destroy(tok);
 	qvk_model_destroy(model);
 	qvk_ctx_destroy(ctx);
