@@ -121,6 +121,8 @@ LIB_SRCS := $(filter-out $(if $(filter 1,$(QVK_DRM)),$(NO_DRM_SRCS),$(DRM_SRCS))
 	$(LIB_SRCS))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*.c))
+# The synthetic-model generator: linked into the runner and into qvk-synth.
+SYNTH_SRCS := tests/oracle/synth.c
 CHECK_SUITES := $(patsubst tests/check_%.c,%,$(wildcard tests/check_*.c))
 
 # Shaders: one kernel per .comp file. A kernel that includes sdot.glsl is
@@ -134,12 +136,13 @@ SPV_HEADERS := $(SPV_NAMES:%=$(BUILD)/gen/spv/%.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o)
 
 LIB_A := $(BUILD)/libqvk.a
 LIB_SO := $(BUILD)/libqvk.so.$(QVK_VERSION)
 QVK := $(BUILD)/qvk
 CHECK_RUNNER := $(BUILD)/tests/check_qvk
+SYNTH := $(BUILD)/tests/qvk-synth
 
 .PHONY: all deps deps-build lib tools tests check run bench install uninstall clean
 all: deps-build
@@ -147,7 +150,7 @@ all: deps-build
 
 lib: $(LIB_A) $(LIB_SO)
 tools: $(QVK)
-tests: $(CHECK_RUNNER)
+tests: $(CHECK_RUNNER) $(SYNTH)
 
 # ------------------------------------------------------------ dependencies
 # The Debian packages each step needs; tools/deps.sh installs the missing
@@ -259,6 +262,13 @@ $(CHECK_RUNNER): $(TEST_OBJS) $(LIB_A) $(QVK)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_A) \
 		$(CHECK_LIBS) $(LINK_LIBS)
+
+# qvk-synth: synthetic models for tools/oracle/record-fixtures.sh.
+$(SYNTH): $(BUILD)/obj/tests/oracle/synth_main.o $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
+$(BUILD)/obj/tests/oracle/synth_main.o: | $(BUILD)/gen/shaders.h
 
 # ------------------------------------------------------------------- run
 RUN_MODEL ?= tests/data/stories260K.bin
