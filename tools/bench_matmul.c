@@ -534,7 +534,8 @@ int qvk_bench_matmul(int argc, char **argv)
 	}
 	if (!bs.opt.json)
 		printf("device: %s\nread bandwidth: %.2f GB/s (streaming-read "
-		       "kernel over %.0f MiB, best of three access patterns)\nweights: "
+		       "kernel over %.0f MiB, best of three access patterns\n"
+		       "through storage and texel buffers)\nweights: "
 		       "synthetic, group %u; times: GPU timestamps, median\n\n",
 		       info->name, bs.read_gbps, (double)read_bytes / (1 << 20),
 		       bs.opt.group);
