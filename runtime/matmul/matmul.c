@@ -132,7 +132,6 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.n_spec = 5;
 	} else {
 		bool kq = key.kind == QVK_MM_KQ;
-
 		bool texel = !kq && key.variant == QVK_MM_TEXEL;
 		bool sg_rows = kq ? mm->subgroup_rows :
 				    key.variant == QVK_MM_SUBGROUP;
