@@ -81,23 +81,6 @@ static const struct qvk_oracle_type {
 };
 
 /* ---------------------------------------------------------- the oracle */
-/* Space-separated ids of @s into @ids; how many were read. */
-static uint32_t qvk_ids_parse(const char *s, uint32_t *ids, uint32_t max)
-{
-	uint32_t n = 0;
-	char *end;
-
-	while (n < max) {
-		unsigned long v = strtoul(s, &end, 10);
-
-		if (end == s)
-			break;
-		ids[n++] = (uint32_t)v;
-		s = end;
-	}
-	return n;
-}
-
 /* -------------------------------------------------- llama.cpp's answers */
 struct qvk_answers {
 	uint32_t greedy[QVK_ORACLE_GREEDY];
@@ -129,7 +112,7 @@ static bool qvk_answers_read(const char *dir, const char *stem, uint64_t hash,
 		if (!strncmp(line, "model_fnv1a64 ", 14))
 			want = strtoull(line + 14, NULL, 16);
 		else if (!strncmp(line, "greedy ", 7))
-			n_greedy = qvk_ids_parse(line + 7, a->greedy,
+			n_greedy = qvk_test_ids_parse(line + 7, a->greedy,
 						 QVK_ORACLE_GREEDY);
 	}
 	fclose(f);
@@ -189,7 +172,7 @@ static void qvk_oracle_record(const char *bin, const char *model,
 		 QVK_ORACLE_GREEDY);
 	qvk_test_ids_append(cmd, sizeof(cmd), prompt, QVK_ORACLE_PROMPT);
 	qvk_test_oracle_run(cmd, out, sizeof(out));
-	ck_assert_uint_eq(qvk_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
+	ck_assert_uint_eq(qvk_test_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
 			  QVK_ORACLE_GREEDY);
 	qvk_oracle_sequence(prompt, a->greedy, seq);
 	snprintf(lpath, sizeof(lpath), "%s.logits", model);
