@@ -31,7 +31,7 @@
  *     the reason when the oracle is unavailable (setup.sh exit 77; a
  *     failure with QVK_TEST_STRICT=1) or when qvk does not read a type.
  *   A real vocabulary: Phi-3's 32064 tokens (phi3-vocab), F16 and Q4_K_M,
- *     recorded at test time.
+ *     recorded at test time (and Llama 3's, Qwen2's with QVK_ORACLE_ALL=1).
  *
  * llama.cpp runs on its CPU backend with its default fp16 KV cache; qvk
  * with its own default fp16 cache, the weights as stored, int8
@@ -451,11 +451,19 @@ START_TEST(test_kquants_match_llama_cpp)
 }
 END_TEST
 
-/* A real vocabulary: Phi-3's 32064 tokens, F16 and Q4_K_M. */
+/*
+ * A real vocabulary: Phi-3's 32064 tokens, F16 and Q4_K_M; with
+ * QVK_ORACLE_ALL=1 also Llama 3's 128256 and Qwen2's 151936 (Q4_K_M from
+ * F32 sources of ~140 MB each).
+ */
 START_TEST(test_real_vocab_matches_llama_cpp)
 {
 	qvk_oracle_case("phi3-vocab", qvk_oracle_type("F16"));
 	qvk_oracle_case("phi3-vocab", qvk_oracle_type("Q4_K_M"));
+	if (!qvk_oracle_all())
+		return;
+	qvk_oracle_case("llama3-vocab", qvk_oracle_type("Q4_K_M"));
+	qvk_oracle_case("qwen2-vocab", qvk_oracle_type("Q4_K_M"));
 }
 END_TEST
 
@@ -466,7 +474,8 @@ Suite *suite_oracle(void)
 	TCase *tc = tcase_create("llama.cpp");
 
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
-	tcase_set_timeout(tc, 300);
+	/* a case on a cold cache: llama.cpp quantizes, decodes, scores */
+	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_float_q8_0_match_llama_cpp, 0,
 			    3 * QVK_ARRAY_SIZE(qvk_arch_presets));
 	tcase_add_loop_test(tc, test_kquants_match_llama_cpp, 0,
