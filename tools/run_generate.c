@@ -272,7 +272,7 @@ bool qvk_run_generate(struct qvk_ctx *ctx, struct qvk_llm *llm,
 	}
 	if (!qvk_run_prompt(ctx, tok, a, model_ctx, &g))
 		goto out;
-	st = qvk_sampler_create(ctx, model->params.vocab_size, &a->sampling,
+	st = qvk_sampler_create(ctx, model->params.vocab_size, &a->sampling.opt,
 				&smp);
 	if (st == QVK_OK && a->ignore_eos)
 		st = qvk_sampler_ban(smp, eos);
