@@ -152,7 +152,7 @@ START_TEST(test_folder_as_input)
 	char dir[256], text[300];
 	struct qvk_cli r;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	qvk_cli_run(&r, NULL, "run", "-m", dir, NULL);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "is a folder, not a model file"), "%s",
@@ -170,7 +170,7 @@ START_TEST(test_folder_as_input)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "Is a directory"), "%s", r.err);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -182,7 +182,7 @@ START_TEST(test_unsupported_is_not_a_device_limit)
 	char dir[256], path[300];
 	struct qvk_cli r;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/v1.gguf", dir);
 	qvk_test_write_file(path, v1, sizeof(v1));
 	qvk_cli_run(&r, NULL, "run", "-m", path, NULL);
@@ -192,7 +192,7 @@ START_TEST(test_unsupported_is_not_a_device_limit)
 	ck_assert_msg(strstr(r.err, "qvk reads versions 2 and 3"), "%s", r.err);
 	ck_assert_msg(!strstr(r.err, "device"), "%s", r.err);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -226,7 +226,7 @@ START_TEST(test_quantize_checks_out_first)
 	struct qvk_cli r;
 	struct stat sb;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	/* calibration that would run first if OUT were checked last */
 	snprintf(calib, sizeof(calib), "%s/calib.txt", dir);
 	qvk_test_write_file(calib, "Once upon a time there was a cat.", 33);
@@ -262,7 +262,7 @@ START_TEST(test_quantize_checks_out_first)
 		ck_assert_msg(n == 2, "%d files in %s: calib.txt and out.gguf "
 			      "expected", n, dir);
 	}
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -272,7 +272,7 @@ START_TEST(test_quantize_refuses_requantize)
 	struct qvk_cli r;
 	struct stat sb;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(q8, sizeof(q8), "%s/q8.gguf", dir);
 	snprintf(q4, sizeof(q4), "%s/q4.gguf", dir);
 	snprintf(f16, sizeof(f16), "%s/f16.gguf", dir);
@@ -293,7 +293,7 @@ START_TEST(test_quantize_refuses_requantize)
 	qvk_cli_run(&r, NULL, "quantize", q8, f16, "--format", "f16", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -303,7 +303,7 @@ START_TEST(test_quantize_progress_once)
 	char dir[256], out[300], calib[300], text[4096] = "";
 	struct qvk_cli r;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	while (strlen(text) < sizeof(text) - 80)
 		strcat(text, "Once upon a time, there was a little girl named "
 			     "Lily. ");
@@ -332,7 +332,7 @@ START_TEST(test_quantize_progress_once)
 		}
 	}
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -353,7 +353,7 @@ static void qvk_cli_text(char *dir, size_t dir_len, char *text, size_t len)
 
 	for (int i = 0; i < 5; i++)
 		strcat(body, s);
-	qvk_cli_tmpdir(dir, dir_len);
+	qvk_test_tmpdir("cli", dir, dir_len);
 	snprintf(text, len, "%s/text.txt", dir);
 	qvk_test_write_file(text, body, strlen(body));
 }
@@ -404,7 +404,7 @@ START_TEST(test_ppl_says_its_reference)
 		free(ref);
 	}
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -433,7 +433,7 @@ START_TEST(test_ppl_max_tokens_exact)
 	ck_assert_int_eq(qvk_cli_json_number(r.out, "tokens"),
 			 63 * qvk_cli_json_number(r.out, "windows"));
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -450,7 +450,7 @@ START_TEST(test_ppl_profile)
 		      strstr(r.err, "attention") && strstr(r.err, "dispatches"),
 		      "%s", r.err);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 

@@ -37,7 +37,7 @@ START_TEST(test_prompt_sources)
 	char dir[256], file[300], with_nl[64];
 	struct qvk_cli p, f, in, both;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s/prompt.txt", dir);
 	snprintf(with_nl, sizeof(with_nl), "%s\n", qvk_prompt_);
 	qvk_test_write_file(file, with_nl, strlen(with_nl));
@@ -64,7 +64,7 @@ START_TEST(test_prompt_sources)
 	qvk_cli_free(&p);
 	qvk_cli_free(&f);
 	qvk_cli_free(&in);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -381,7 +381,7 @@ START_TEST(test_ignore_eos)
 	struct qvk_cli r;
 	int n, at = -1;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(q8, sizeof(q8), "%s/q8.gguf", dir);
 	snprintf(eos_file, sizeof(eos_file), "%s/eos.gguf", dir);
 	qvk_cli_run(&r, NULL, "quantize", qvk_model_, q8, "-t", qvk_tok_, NULL);
@@ -422,7 +422,7 @@ START_TEST(test_ignore_eos)
 		ck_assert_msg(ids[i] != eos, "--ignore-eos picked %u at %d",
 			      eos, i);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
