@@ -76,8 +76,10 @@ START_TEST(test_context_full_is_said)
 	qvk_cli_run(&r, NULL, "run", "-m", qvk_model_, "-t", qvk_tok_, "-c",
 		    "16", "-n", "100", "--temp", "0", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
-	ck_assert_msg(strstr(r.err, "the context is full (16 tokens") &&
-		      strstr(r.err, "stopped after 16 of the 100 tokens") &&
+	ck_assert_msg(strstr(r.err, "the context is full (16 tokens: 1 of the "
+				    "prompt, 15 generated, whose last position "
+				    "gave one more); stopped after 16 of the "
+				    "100 tokens") &&
 		      strstr(r.err, "--context-shift") &&
 		      strstr(r.err, "-c sets the context, up to the model's 512") &&
 		      strstr(r.err, "prompt: 1 token (BOS included)") &&
