@@ -8,6 +8,7 @@
 #   make check SANITIZE=1   (ASan + UBSan)               make QVK_BLAS=0  no GPTQ/AWQ
 #   make QVK_DRM=0  no libdrm (no DRM node matching)     make size    sizes
 #   make CROSS_COMPILE=aarch64-linux-gnu- ARCH=arm64     cross build
+#   make check SANITIZE=thread  (TSan, concurrency suites)  make fuzz    libFuzzer
 #   make V=1        show commands
 # Install and uninstall live in mk/install.mk; cross builds and size
 # reports in mk/cross.mk and mk/size.mk.
@@ -26,8 +27,10 @@ include mk/cross.mk
 
 # Builds that differ in flags or target live in their own folder, so that
 # switching never links objects compiled for another (QVK_BLAS changes
-# no_blas.c): build, build/noblas, build/sanitize, build/arm64-nodrm-noblas.
+# no_blas.c): build, build/noblas, build/sanitize, build/tsan, build/fuzz,
+# build/arm64-nodrm-noblas.
 QVK_VARIANT := $(strip $(CROSS_NAME) $(if $(filter 1,$(SANITIZE)),sanitize) \
+	$(if $(filter thread,$(SANITIZE)),tsan) $(if $(filter fuzz,$(SANITIZE)),fuzz) \
 	$(if $(filter 1,$(QVK_DRM)),,nodrm) $(if $(filter 1,$(QVK_BLAS)),,noblas))
 qvk_space := $(subst ,, )
 BUILD ?= build$(if $(QVK_VARIANT),/$(subst $(qvk_space),-,$(QVK_VARIANT)))
@@ -74,6 +77,30 @@ ifeq ($(SANITIZE),1)
 QVK_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 QVK_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+# -Wno-tsan: TSan does not model the fences of the telemetry page's
+# seqcount reader, whose writer is the kernel, invisible to TSan anyway.
+QVK_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
+QVK_LDFLAGS += -fsanitize=thread
+else ifeq ($(SANITIZE),fuzz)
+# libFuzzer needs clang (Debian's clang-14); the library is instrumented
+# for coverage, the fuzz targets link the fuzzer's main.
+FUZZ_CC ?= clang
+override CC := $(FUZZ_CC)
+# -Wno-string-concatenation: a clang-only warning against "\xNN" "..."
+# splits, which end a hex escape on purpose (runtime/model/tokenizer_gguf.c).
+QVK_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+	-Wno-string-concatenation
+QVK_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The ASan/UBSan and TSan builds are the test builds: they carry fault
+# injection (runtime/fault.h, QVK_FAULT=...), with qvk's own allocator
+# calls wrapped at link time so that the Nth one can fail.
+ifneq ($(filter 1 thread,$(SANITIZE)),)
+QVK_CPPFLAGS += -DQVK_FAULT_INJECTION=1
+QVK_LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
 endif
 
 ALL_CFLAGS = $(QVK_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(QVK_CFLAGS) $(PKG_CFLAGS)
@@ -94,6 +121,8 @@ LIB_SRCS := $(filter-out $(if $(filter 1,$(QVK_DRM)),$(NO_DRM_SRCS),$(DRM_SRCS))
 	$(LIB_SRCS))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*.c))
+# The synthetic-model generator: linked into the runner and into qvk-synth.
+SYNTH_SRCS := tests/oracle/synth.c
 CHECK_SUITES := $(patsubst tests/check_%.c,%,$(wildcard tests/check_*.c))
 
 # Shaders: one kernel per .comp file. A kernel that includes sdot.glsl is
@@ -107,12 +136,13 @@ SPV_HEADERS := $(SPV_NAMES:%=$(BUILD)/gen/spv/%.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o)
 
 LIB_A := $(BUILD)/libqvk.a
 LIB_SO := $(BUILD)/libqvk.so.$(QVK_VERSION)
 QVK := $(BUILD)/qvk
 CHECK_RUNNER := $(BUILD)/tests/check_qvk
+SYNTH := $(BUILD)/tests/qvk-synth
 
 .PHONY: all deps deps-build lib tools tests check run bench install uninstall clean
 all: deps-build
@@ -120,7 +150,7 @@ all: deps-build
 
 lib: $(LIB_A) $(LIB_SO)
 tools: $(QVK)
-tests: $(CHECK_RUNNER)
+tests: $(CHECK_RUNNER) $(SYNTH)
 
 # ------------------------------------------------------------ dependencies
 # The Debian packages each step needs; tools/deps.sh installs the missing
@@ -133,7 +163,7 @@ endif
 ifeq ($(QVK_BLAS),1)
 DEB_BUILD += libopenblas-dev liblapacke-dev
 endif
-DEB_CHECK := check libsubunit-dev vulkan-validationlayers python3-jsonschema
+DEB_CHECK := check libsubunit-dev vulkan-validationlayers unicode-data python3-jsonschema
 
 -include kmod/kmod.mk
 
@@ -233,6 +263,13 @@ $(CHECK_RUNNER): $(TEST_OBJS) $(LIB_A) $(QVK)
 	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_A) \
 		$(CHECK_LIBS) $(LINK_LIBS)
 
+# qvk-synth: synthetic models for tools/oracle/record-fixtures.sh.
+$(SYNTH): $(BUILD)/obj/tests/oracle/synth_main.o $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
+$(BUILD)/obj/tests/oracle/synth_main.o: | $(BUILD)/gen/shaders.h
+
 # ------------------------------------------------------------------- run
 RUN_MODEL ?= tests/data/stories260K.bin
 RUN_TOKENIZER ?= tests/data/tok512.bin
@@ -248,6 +285,13 @@ ifeq ($(SANITIZE),1)
 CHECK_ENV := CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+endif
+# ThreadSanitizer runs the suites that use threads (QVK_SUITE to choose
+# others); only races inside the uninstrumented driver are suppressed.
+ifeq ($(SANITIZE),thread)
+QVK_SUITE ?= concurrency,pipeline_cache,telemetry_windows
+CHECK_ENV := QVK_SUITE=$(QVK_SUITE) \
+	TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/tsan.supp
 endif
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests
@@ -271,6 +315,61 @@ bench: deps-build
 		-p 128 -n 32 -r 3 --json $(BENCH_DIR)/synthetic.json \
 		--csv $(BENCH_DIR)/synthetic.csv $(call bench_plot,synthetic)
 	@echo "make bench: results in $(BENCH_DIR)/"
+
+# ------------------------------------------------------------- reliability
+# make fuzz FUZZ_SECONDS=N: every tests/fuzz/fuzz_NAME.c target for N
+# seconds (default 20) after replaying its crash regressions, on corpora
+# seeded from tests/data and $(QVK_MODELS) (tests/fuzz/README.md).
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+DEB_FUZZ := clang libclang-rt-14-dev
+.PHONY: fuzz fuzz-build check-faults valgrind
+fuzz:
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzz fuzz-build
+	$(Q)tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(QVK_MODELS) $(FUZZ_TARGETS)
+
+ifeq ($(SANITIZE),fuzz)
+# The CLI target includes the commands whose parsers it calls; the rest
+# of tools/ (less main) is linked as it is.
+FUZZ_CLI_CMDS := cmd_run cmd_ppl cmd_quantize cmd_chat
+FUZZ_TOOL_OBJS := $(filter-out $(BUILD)/obj/tools/qvk.o \
+	$(FUZZ_CLI_CMDS:%=$(BUILD)/obj/tools/%.o),$(TOOL_OBJS))
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%) $(BUILD)/fuzz_seeds
+# The CLI target includes tools/cmd_*.c to reach their static parsers.
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A) $(FUZZ_TOOL_OBJS)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_TOOL_OBJS) $(LIB_A) $(LINK_LIBS)
+$(BUILD)/fuzz_seeds: tests/fuzz/seeds.c $(LIB_A)
+	$(Q)$(CC) $(ALL_CFLAGS) $(QVK_LDFLAGS) -o $@ $< $(LIB_A) $(LINK_LIBS)
+$(FUZZ_TOOL_OBJS): | $(BUILD)/gen/tool_commands.h
+endif
+
+# The fault-injection sweeps (tests/fault/) on the ASan/UBSan build: the
+# Nth allocation, vkAllocate*, vkCreate*, vkMapMemory and a device loss on
+# submit or wait, for N along a whole qvk run and qvk quantize (at most
+# QVK_FAULT_MAX_RUNS runs per site), then qvk quantize on a full disk and
+# read-only outputs.
+check-faults:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 tools
+	$(Q)tests/fault/sweep.sh build/sanitize/qvk run
+	$(Q)tests/fault/sweep.sh build/sanitize/qvk quantize
+	$(Q)tests/fault/quantize-disk.sh build/sanitize/qvk
+
+# qvk run of the default model under valgrind's memcheck: no error and no
+# leak (definite or possible) anywhere, the driver included; none needs a
+# suppression today (if Mesa, LLVM or the loader ever do, suppress them by
+# object name, never qvk's code). A fresh pipeline cache, so the run
+# compiles every pipeline under memcheck too.
+VALGRIND_TOKENS ?= 8
+valgrind:
+	$(Q)tools/deps.sh valgrind
+	$(Q)$(MAKE) --no-print-directory tools
+	$(Q)rm -rf $(BUILD)/valgrind-cache
+	XDG_CACHE_HOME=$(CURDIR)/$(BUILD)/valgrind-cache valgrind --error-exitcode=1 \
+		--leak-check=full --num-callers=30 ./$(QVK) run -m $(RUN_MODEL) \
+		-t $(RUN_TOKENIZER) -p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
 
 # --------------------------------------------------------------- install
 include mk/install.mk

@@ -47,6 +47,7 @@ static void qvk_telem_cpu_move(struct qvk_telem *t, int cpu, bool counted)
 	t->based = false; /* another CPU's counters: re-base, epoch moves */
 	if (counted)
 		t->cpu_moves++;
+	qvk_telem_publish_cpu(t);
 	spin_unlock_irqrestore(&t->lock, flags);
 	if (t->users && cpu >= 0)
 		err = qvk_telem_sampling_start(t);

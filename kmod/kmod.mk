@@ -86,7 +86,7 @@ DKMS_NEED = @command -v dkms >/dev/null || { echo "qvk: dkms is not installed" \
 	echo "qvk: no kernel release in $(KDIR)/include/generated/utsrelease.h;" \
 	"set KDIR= or DKMS_KERNEL=" >&2; exit 1; }
 
-.PHONY: dkms-sources check-dkms dkms-uninstall
+.PHONY: dkms-sources check-dkms check-dkms-run dkms-uninstall
 dkms-sources:
 	$(KMOD_ARCH_CHECK)
 	install -d $(DKMS_DIR)/kmod $(DKMS_DIR)/include/uapi/linux
@@ -111,7 +111,11 @@ dkms-install: dkms-sources
 
 # Refuses to run over a registration it did not make: it ends with dkms
 # remove, which would take a user's installed module with it.
+# (A new make after the packages: KDIR is found when the Makefile is read.)
 check-dkms:
+	$(Q)tools/deps.sh dkms kmod $(if $(wildcard $(KDIR)),,linux-headers-amd64)
+	$(Q)$(MAKE) --no-print-directory check-dkms-run
+check-dkms-run:
 	$(DKMS_NEED)
 	$(Q)if dkms status $(DKMS_ARGS) | grep -q .; then echo "qvk: $(DKMS_NAME)" \
 		"$(KMOD_VERSION) is already registered with DKMS; check-dkms ends" \

@@ -241,6 +241,26 @@ static void qvk_telem_clock_work_fn(struct work_struct *work)
 	spin_unlock_irqrestore(&t->lock, flags);
 }
 
+/*
+ * The sampling CPU into both pages at once, for when it changes while no
+ * sample follows (no CPU of the package left, or the device closed).
+ * Under t->lock; the pages may not exist yet while the module loads.
+ */
+void qvk_telem_publish_cpu(struct qvk_telem *t)
+{
+	struct qvk_telem_page *pages[] = { t->pub, t->coarse_pub };
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(pages); i++) {
+		if (!pages[i])
+			continue;
+		qvk_telem_write_begin(pages[i]);
+		WRITE_ONCE(pages[i]->sample_cpu, (u32)t->sample_cpu);
+		WRITE_ONCE(pages[i]->cpu_moves, t->cpu_moves);
+		qvk_telem_write_end(pages[i]);
+	}
+}
+
 void qvk_telem_page_init(struct qvk_telem *t, struct qvk_telem_page *p,
 			 bool coarse)
 {

@@ -150,6 +150,7 @@ int qvk_telem_snapshot(struct qvk_telem *t, struct qvk_telem_sample *out);
 void qvk_telem_snapshot_coarse(struct qvk_telem *t,
 			       struct qvk_telem_sample *out);
 void qvk_telem_set_period(struct qvk_telem *t, u32 period_us);
+void qvk_telem_publish_cpu(struct qvk_telem *t);
 void qvk_telem_page_init(struct qvk_telem *t, struct qvk_telem_page *p,
 			 bool coarse);
 

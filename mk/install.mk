@@ -116,6 +116,7 @@ print-%:
 # Install into a scratch DESTDIR, build and run a program against it with
 # pkg-config, uninstall, and check that nothing is left.
 check-install: all
+	$(Q)tools/deps.sh groff-base man-db pkg-config
 	$(Q)tools/embedded/check-install.sh
 
 # The Buildroot package and the Yocto recipe against make install's lists.

@@ -84,13 +84,19 @@ void qvk_log(struct qvk_ctx *ctx, enum qvk_log_level level, const char *fmt,
 qvk_status qvk_error(struct qvk_ctx *ctx, qvk_status status, const char *fmt,
 		     ...)
 {
+	char message[QVK_MESSAGE_MAX];
 	va_list ap;
 
 	if (!ctx)
 		return status;
+	/*
+	 * Through a copy: callers that add context pass the old message as
+	 * an argument, and vsnprintf() into its own source is undefined.
+	 */
 	va_start(ap, fmt);
-	vsnprintf(ctx->message, sizeof(ctx->message), fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	memcpy(ctx->message, message, sizeof(message));
 	qvk_log(ctx, QVK_LOG_DEBUG, "error (%s): %s", qvk_strerror(status),
 		ctx->message);
 	return status;

@@ -26,8 +26,9 @@ layout(constant_id = 2) const uint TM = 1;         // tokens per workgroup, <= 8
 layout(constant_id = 3) const bool ACCUMULATE = false; // y += result (residual)
 layout(constant_id = 4) const bool WRITE_DOTS = false; // test hook: int32 dots
 layout(constant_id = 5) const bool BROADCAST = true;   // subgroups of >= 8
-layout(constant_id = 6) const uint RPI = 1;        // rows per invocation
-layout(constant_id = 7) const bool ACT_BLOCK = false; // activation scale per 32
+layout(constant_id = 6) const uint GROUP_BLOCKS = 0; // unused: matmul_q's number
+layout(constant_id = 7) const uint RPI = 1;        // rows per invocation
+layout(constant_id = 8) const bool ACT_BLOCK = false; // activation scale per 32
 
 layout(std430, binding = 0) readonly buffer Qw { uint qw[]; };
 layout(std430, binding = 1) readonly buffer Qa { uint qa[]; };

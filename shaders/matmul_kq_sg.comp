@@ -21,8 +21,9 @@ layout(constant_id = 2) const uint TM = 1;
 layout(constant_id = 3) const bool ACCUMULATE = false;
 layout(constant_id = 4) const bool WRITE_DOTS = false;
 layout(constant_id = 5) const bool BROADCAST = true; // unused: no broadcasts
-layout(constant_id = 6) const uint RPI = 1;          // unused: a subgroup per row
-layout(constant_id = 7) const bool ACT_BLOCK = false;
+layout(constant_id = 6) const uint GROUP_BLOCKS = 0; // unused: matmul_q's number
+layout(constant_id = 7) const uint RPI = 1;          // unused: a subgroup per row
+layout(constant_id = 8) const bool ACT_BLOCK = false;
 
 layout(std430, binding = 0) readonly buffer Qw { uint qw[]; };
 layout(std430, binding = 1) readonly buffer Qa { uint qa[]; };

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <qvk/fp16.h>
 #include <qvk/llm.h>
@@ -203,10 +202,11 @@ START_TEST(test_kquant_model_matches_reference)
 	struct qvk_reference *r;
 	struct qvk_model *m;
 	struct qvk_llm *llm;
-	char path[64];
+	char dir[512], path[600];
 
 	ck_assert(ref && gpu);
-	snprintf(path, sizeof(path), "/tmp/qvk-kquant-%d.gguf", (int)getpid());
+	qvk_test_tmpdir("kquant-model", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/model.gguf", dir);
 	qvk_synth_write(path, &seed);
 	m = qvk_test_model_load(path);
 	ck_assert_int_eq(m->layers[0].wv.type, QVK_GGML_TYPE_Q6_K);
@@ -263,7 +263,7 @@ START_TEST(test_kquant_model_matches_reference)
 	}
 	qvk_llm_destroy(llm);
 	qvk_model_destroy(m);
-	remove(path);
+	qvk_test_rmtree(dir);
 	free(ref);
 	free(gpu);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tokenizer round trips (through decode and through GGUF), user-defined
- * tokens, and hostile files. The outside oracles (llama.cpp's vectors, a
- * llama2.c-style encoder) are in check_tokenizer_vectors.c.
+ * SentencePiece tokenizer round trips (through decode and through GGUF),
+ * user-defined tokens, and hostile files. BPE and the Unicode table are in
+ * check_tokenizer_bpe.c; the outside oracles (llama.cpp's vectors, a
+ * llama2.c-style encoder) in check_tokenizer_vectors.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -316,7 +317,7 @@ START_TEST(test_hostile_gguf_tokenizer)
 	static const int32_t types[4] = { 2, 3, 3, 1 }, bad_types[4] = { 2, 3, 3, 9 };
 	static const int32_t ints[4] = { 1, 2, 3, 4 };
 	static const char *const needle[] = { "tokenizer.ggml.model",
-		"tokenizer.ggml.model", "tokenizer.ggml.tokens",
+		"tokenizer.ggml.merges", "tokenizer.ggml.tokens",
 		"tokenizer.ggml.scores", "token_type 9", "bos_token_id",
 		"tokenizer.ggml.tokens", "scores nan" };
 	char path[64];

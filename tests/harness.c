@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,11 +132,75 @@ const char *qvk_test_model_path(const char *file, char *buf, size_t len)
 		dir = QVK_MODELS_DEFAULT;
 	snprintf(buf, len, "%s/%s", dir, file);
 	if (access(buf, R_OK) != 0) {
-		printf("SKIP: %s not found (set QVK_MODELS to the folder of "
-		       "real model files)\n", buf);
-		fflush(stdout);
+		qvk_test_skip_missing("%s not found (set QVK_MODELS to the "
+				      "folder of real model files)", buf);
 		return NULL;
 	}
+	return buf;
+}
+
+void qvk_test_skip_missing(const char *fmt, ...)
+{
+	const char *strict = getenv("QVK_TEST_STRICT");
+	char what[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (strict && *strict && strcmp(strict, "0"))
+		ck_abort_msg("%s; QVK_TEST_STRICT=%s makes a missing fixture a "
+			     "failure", what, strict);
+	printf("SKIP: %s\n", what);
+	fflush(stdout);
+}
+
+double qvk_test_timeout_multiplier(void)
+{
+	const char *env = getenv("CK_TIMEOUT_MULTIPLIER");
+	char *end;
+	double m;
+
+	if (!env || !*env)
+		return 1.0;
+	m = strtod(env, &end);
+	/* Check ignores a value it cannot parse; so do we. */
+	return *end || !(m > 0) ? 1.0 : m;
+}
+
+const char *qvk_test_tmpdir(const char *name, char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/qvk-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp %s: %s", buf,
+		      strerror(errno));
+	return buf;
+}
+
+static int qvk_test_rm_one(const char *path, const struct stat *st, int flag,
+			   struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void qvk_test_rmtree(const char *path)
+{
+	nftw(path, qvk_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *qvk_test_qvk_path(char *buf, size_t len)
+{
+	const char *build = getenv("QVK_BUILD_DIR");
+
+	if (build && *build)
+		snprintf(buf, len, "%s/qvk", build);
+	else
+		snprintf(buf, len, "%s/build/qvk", QVK_SOURCE_DIR);
 	return buf;
 }
 

@@ -42,9 +42,33 @@ void qvk_test_sleep_ms(unsigned ms);
 
 /*
  * Path of a file in the shared model folder ($QVK_MODELS), or NULL after
- * printing a clear skip message when it is absent.
+ * qvk_test_skip_missing() when it is absent.
  */
 const char *qvk_test_model_path(const char *file, char *buf, size_t len);
+
+/*
+ * A test cannot run because a fixture (a model file, a text) is missing:
+ * prints "SKIP: ..." and returns, so the caller returns too; under
+ * QVK_TEST_STRICT=1 (set in CI) the test fails instead, so that a CI
+ * machine without the fixtures cannot pass silently.
+ */
+void qvk_test_skip_missing(const char *fmt, ...) QVK_PRINTF(1, 2);
+
+/*
+ * CK_TIMEOUT_MULTIPLIER (default 1), for bounds a test sets itself beside
+ * Check's own timeouts (which Check already multiplies).
+ */
+double qvk_test_timeout_multiplier(void);
+
+/*
+ * A fresh empty folder under $TMPDIR (else /tmp) in @buf; fails the test
+ * when it cannot be made. qvk_test_rmtree() removes it and all it holds.
+ */
+const char *qvk_test_tmpdir(const char *name, char *buf, size_t len);
+void qvk_test_rmtree(const char *path);
+
+/* The qvk command of this build ($QVK_BUILD_DIR/qvk, else build/qvk). */
+const char *qvk_test_qvk_path(char *buf, size_t len);
 
 /* Path of a file in the source tree (tests/data/...). */
 const char *qvk_test_source_path(const char *rel, char *buf, size_t len);

@@ -1,16 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Check runner: every tests/check_NAME.c contributes suite_NAME(),
- * listed in the generated check_suites.h. QVK_SUITE=NAME runs one suite,
- * CK_RUN_CASE runs one TCase (Check's own variable).
+ * listed in the generated check_suites.h. QVK_SUITE=NAME[,NAME...] runs
+ * those suites, CK_RUN_CASE runs one TCase (Check's own variable).
+ *
+ * Timeouts hold on a loaded machine: Check's default of 4 s per test is
+ * raised to QVK_TEST_DEFAULT_TIMEOUT_S for every TCase that sets none (the
+ * slowest such test takes ~3 s on a quiet 2-core machine), and Check
+ * multiplies every timeout, set or default, by CK_TIMEOUT_MULTIPLIER.
+ * CK_DEFAULT_TIMEOUT, when set, wins.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define QVK_TEST_DEFAULT_TIMEOUT_S "60"
 
 #define QVK_SUITE(name) Suite *suite_##name(void);
 #include "check_suites.h"
 #undef QVK_SUITE
+
+/* Is @name in the comma-separated @list? */
+static bool qvk_suite_listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; *p; p += strcspn(p, ","), p += *p == ',')
+		if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
+			return true;
+	return false;
+}
 
 int main(void)
 {
@@ -18,8 +38,10 @@ int main(void)
 	SRunner *sr = NULL;
 	int failed;
 
+	/* Before any tcase_create(): Check reads it there. */
+	setenv("CK_DEFAULT_TIMEOUT", QVK_TEST_DEFAULT_TIMEOUT_S, 0);
 #define QVK_SUITE(name)                                                        \
-	if (!only || !strcmp(only, #name)) {                                   \
+	if (!only || qvk_suite_listed(only, #name)) {                          \
 		if (!sr)                                                       \
 			sr = srunner_create(suite_##name());                   \
 		else                                                           \

@@ -15,7 +15,8 @@
 #include "tool.h"
 
 const char qvk_bench_matmul_summary[] =
-	"W8A8/W4A8 matmuls vs read bandwidth and fp32/fp16 (synthetic weights)";
+	"W8A8/W4A8/Q4_K/Q6_K matmuls vs read bandwidth and fp32/fp16 (synthetic "
+	"weights)";
 
 struct qvk_shape {
 	const char *model;
@@ -30,9 +31,10 @@ static const struct qvk_shape qvk_shapes[] = {
 	{ "llama-2-7b", 11008, 4096 },  { "llama-2-7b", 4096, 11008 },
 };
 
-enum qvk_kernel { K_F32, K_F16, K_W8A8, K_W4A8, K_W4A8_ASYM, K_COUNT };
+enum qvk_kernel { K_F32, K_F16, K_W8A8, K_W4A8, K_W4A8_ASYM, K_Q4_K, K_Q6_K,
+		  K_COUNT };
 static const char *const qvk_kernel_names[] = { "f32", "f16", "w8a8", "w4a8",
-						"w4a8_asym" };
+						"w4a8_asym", "q4_k", "q6_k" };
 
 struct qvk_bench_opts {
 	bool json, all, quick;
@@ -87,6 +89,39 @@ static qvk_status qvk_synthetic_q(struct qvk_bench_state *bs,
 	return QVK_OK;
 }
 
+/*
+ * Synthetic K-quant weights (GGUF blocks of @type): random bytes, every
+ * block's d (and dmin) 2^-12.
+ */
+static qvk_status qvk_synthetic_kq(struct qvk_bench_state *bs, uint32_t type,
+				   uint32_t n, uint32_t k,
+				   struct qvk_kqtensor **out)
+{
+	const struct qvk_type_info *t = qvk_type_info(type);
+	size_t count = (size_t)n * (k / t->block_elems), bytes = count * t->block_bytes;
+	uint8_t *b = malloc(bytes);
+	size_t d_at = type == QVK_GGML_TYPE_Q6_K ? 208 : 0;
+	qvk_status st;
+
+	if (!b)
+		return QVK_ERR_NO_MEMORY;
+	for (size_t i = 0; i < bytes; i++)
+		b[i] = (uint8_t)qvk_tool_rand(&bs->rng);
+	for (size_t i = 0; i < count; i++) {
+		uint8_t *blk = b + i * t->block_bytes + d_at;
+
+		blk[0] = 0x00; /* 0x0c00: 2^-12 as fp16 */
+		blk[1] = 0x0c;
+		if (type == QVK_GGML_TYPE_Q4_K) { /* dmin too */
+			blk[2] = 0x00;
+			blk[3] = 0x0c;
+		}
+	}
+	st = qvk_kqtensor_from_gguf(bs->ctx, "w", type, b, bytes, n, k, out);
+	free(b);
+	return st;
+}
+
 static qvk_status qvk_make_weights(struct qvk_bench_state *bs,
 				   struct qvk_matmul *mm, enum qvk_kernel kern,
 				   uint32_t n, uint32_t k, const float *wf,
@@ -97,15 +132,22 @@ static qvk_status qvk_make_weights(struct qvk_bench_state *bs,
 		[K_W4A8_ASYM] = QVK_QFORMAT_Q4A,
 	};
 	struct qvk_qtensor *qt = NULL;
+	struct qvk_kqtensor *kt = NULL;
 	qvk_status st = QVK_OK;
 
-	if (kern >= K_W8A8)
+	if (kern >= K_Q4_K)
+		st = qvk_synthetic_kq(bs, kern == K_Q4_K ? QVK_GGML_TYPE_Q4_K :
+							   QVK_GGML_TYPE_Q6_K,
+				      n, k, &kt);
+	else if (kern >= K_W8A8)
 		st = qvk_synthetic_q(bs, fmts[kern], n, k, &qt);
 	for (uint32_t i = 0; st == QVK_OK && i < copies; i++)
-		st = qt ? qvk_weight_upload(mm, qt, &ws[i]) :
+		st = kt ? qvk_weight_upload_kq(mm, kt, &ws[i]) :
+		     qt ? qvk_weight_upload(mm, qt, &ws[i]) :
 			  qvk_weight_upload_float(mm, wf, n, k, kern == K_F16,
 						  &ws[i]);
 	qvk_qtensor_destroy(qt);
+	qvk_kqtensor_destroy(kt);
 	return st;
 }
 
@@ -130,7 +172,8 @@ static qvk_status qvk_bench_one(struct qvk_bench_state *bs,
 				enum qvk_kernel kern, const char *path,
 				const struct qvk_shape *shape, uint32_t m,
 				const float *wf, const float *x,
-				const struct qvk_qact *qa)
+				const struct qvk_qact *qa,
+				const struct qvk_qact *qa_block)
 {
 	const struct qvk_device_info *info = qvk_device_info(dev);
 	struct qvk_weight *ws[192] = { 0 };
@@ -166,7 +209,8 @@ static qvk_status qvk_bench_one(struct qvk_bench_state *bs,
 	if (st == QVK_OK)
 		st = qvk_matmul_run_create(mm, ws, copies, m, &run);
 	if (st == QVK_OK)
-		st = qvk_matmul_run_set_input(run, kern >= K_W8A8 ? qa : NULL,
+		st = qvk_matmul_run_set_input(run, kern >= K_Q4_K ? qa_block :
+						   kern >= K_W8A8 ? qa : NULL,
 					      kern >= K_W8A8 ? NULL : x, m);
 	if (st == QVK_OK)
 		st = qvk_matmul_run_exec(run, NULL); /* warm-up */
@@ -178,7 +222,9 @@ static qvk_status qvk_bench_one(struct qvk_bench_state *bs,
 	r = (struct qvk_result){
 		.model = shape->model, .kernel = kern, .path = path, .m = m,
 		.n = shape->n, .k = shape->k,
-		.group = kern >= K_W8A8 ? (bs->opt.group ? bs->opt.group :
+		/* K-quants: their sub-block */
+		.group = kern == K_Q4_K ? 32 : kern == K_Q6_K ? 16 :
+			 kern >= K_W8A8 ? (bs->opt.group ? bs->opt.group :
 							   shape->k) : 0,
 		.median_ms = ms[reps / 2], .min_ms = ms[0],
 		.max_ms = ms[reps - 1],
@@ -279,8 +325,9 @@ static int qvk_bench_usage(void)
 	printf("usage: qvk bench matmul [--json] [--quick] [--all] [--model NAME]\n"
 	       "                        [--group 32|64|128|0] [--prefill-m M] "
 	       "[--reps N]\n\n"
-	       "Times W8A8, W4A8 and W4A8-asym matmuls (both integer paths: "
-	       "OpSDot and the\nfallback) and the fp32/fp16 baselines on "
+	       "Times W8A8, W4A8, W4A8-asym, Q4_K and Q6_K matmuls (both "
+	       "integer paths:\nOpSDot and the fallback) and the fp32/fp16 "
+	       "baselines on "
 	       "TinyLlama-1.1B, Llama-2-7B and 768-wide\nshapes, decode (m=1) "
 	       "and prefill (m=128; Llama-2-7B and classifier prefill only with --all),\n"
 	       "with synthetic weights rotated through >= 768 MiB of copies "
@@ -354,7 +401,7 @@ static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 		const struct qvk_shape *sh = &qvk_shapes[s];
 		uint32_t ms[2] = { 1, bs->opt.prefill_m };
 		float *wf = NULL, *x = NULL;
-		struct qvk_qact *qa = NULL;
+		struct qvk_qact *qa = NULL, *qa_block = NULL;
 
 		if (bs->opt.only && strcmp(bs->opt.only, sh->model))
 			continue;
@@ -378,17 +425,25 @@ static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 			    (!strcmp(sh->model, "llama-2-7b") || sh->n > 16384))
 				continue;
 			qvk_qact_destroy(qa);
-			qa = NULL;
+			qvk_qact_destroy(qa_block);
+			qa = qa_block = NULL;
 			st = qvk_qact_create(bs->ctx, QVK_ACT_PER_TOKEN, ms[mi],
 					     sh->k, 0, &qa);
 			if (st == QVK_OK)
 				st = qvk_quantize_act(bs->ctx, "x", x, qa);
+			/* K-quants read activations per 32-block */
+			if (st == QVK_OK)
+				st = qvk_qact_create(bs->ctx, QVK_ACT_PER_BLOCK32,
+						     ms[mi], sh->k, 0, &qa_block);
+			if (st == QVK_OK)
+				st = qvk_quantize_act(bs->ctx, "x", x, qa_block);
 			for (enum qvk_kernel kn = first; st == QVK_OK && kn <= last;
 			     kn++)
 				st = qvk_bench_one(bs, dev, mm, kn, path, sh,
-						   ms[mi], wf, x, qa);
+						   ms[mi], wf, x, qa, qa_block);
 		}
 		qvk_qact_destroy(qa);
+		qvk_qact_destroy(qa_block);
 		free(wf);
 		free(x);
 	}
@@ -438,7 +493,7 @@ int qvk_bench_matmul(int argc, char **argv)
 	/* Baselines and the integer kernels on the device's chosen path. */
 	st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
 						"intdot" : "fallback",
-			       K_F32, K_W4A8_ASYM);
+			       K_F32, K_Q6_K);
 	/* The other integer path, where the device has integer dot product. */
 	if (st == QVK_OK && info->int_dot) {
 		bool was_intdot = qvk_device_uses_int_dot(dev);
@@ -449,7 +504,7 @@ int qvk_bench_matmul(int argc, char **argv)
 		if (st == QVK_OK)
 			st = qvk_bench_kernels(&bs, dev, was_intdot ? "fallback" :
 								     "intdot",
-					       K_W8A8, K_W4A8_ASYM);
+					       K_W8A8, K_Q6_K);
 	}
 	if (st != QVK_OK) {
 		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "benchmark");

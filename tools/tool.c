@@ -18,7 +18,8 @@ int qvk_tool_fail(struct qvk_ctx *ctx, qvk_status st, const char *cmd,
 	size_t what_len = strlen(what);
 
 	/* The library names the file too: say it once. */
-	if (!strncmp(detail, what, what_len) && !strncmp(detail + what_len, ": ", 2))
+	if (!strncmp(detail, what, what_len) &&
+	    !strncmp(detail + what_len, ": ", 2))
 		detail += what_len + 2;
 	fprintf(stderr, "qvk %s: %s: %s%s%s\n", cmd, what, qvk_strerror(st),
 		*detail ? ": " : "", detail);

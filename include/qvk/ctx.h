@@ -2,7 +2,11 @@
 /*
  * The qvk context: error detail and logging. Every other object hangs off
  * one; there is no global mutable state. A context is not thread-safe: use
- * one per thread, or serialise calls on it.
+ * one per thread, or serialise calls on it. Objects created on a context
+ * (devices and what hangs off them, models, telemetry) record their errors
+ * in it, so a context and the objects made on it are used by one thread at
+ * a time; separate contexts share nothing and run in parallel (tested with
+ * two threads under ThreadSanitizer: tests/check_concurrency.c).
  */
 #ifndef QVK_CTX_H
 #define QVK_CTX_H

@@ -2,6 +2,13 @@
 /*
  * Vulkan devices: enumeration with the facts that matter for quantized
  * inference, a deliberate choice of the default, and the logical device.
+ *
+ * Thread-safety: a qvk_device (its queue, memory suballocator and pools)
+ * and everything created on it (matmuls, weights, llms) are used by one
+ * thread at a time, together with the device's context. Two devices on two
+ * contexts run in parallel, even on the same physical device; they may
+ * share the pipeline cache file, which is replaced atomically.
+ * qvk_device_list() only reads.
  */
 #ifndef QVK_DEVICE_H
 #define QVK_DEVICE_H

@@ -125,8 +125,6 @@ QVK_API const char *qvk_ggml_type_name(uint32_t type);
  */
 #define QVK_TYPE_LABEL_MAX 32
 QVK_API const char *qvk_type_label(uint32_t type, char *buf);
-/* "matmul_q", "matmul_kq", "matmul_float", "converted at load". */
-QVK_API const char *qvk_type_kernel_name(enum qvk_type_kernel kernel);
 /*
  * The names of every readable type, comma-separated, into @buf (always
  * NUL-terminated; truncated to @size): what an error about an unreadable

@@ -7,6 +7,9 @@
  * Upload once, bind once, run many times: a qvk_matmul_run holds the
  * descriptor sets and device buffers for its weights and up to max_m
  * tokens, so running it never rebuilds pipelines or descriptor sets.
+ *
+ * Thread-safety: none of these objects is; they belong to their device
+ * and are used on the device's thread (include/qvk/device.h).
  */
 #ifndef QVK_MATMUL_H
 #define QVK_MATMUL_H

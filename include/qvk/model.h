@@ -16,7 +16,9 @@
  * Shape comments below are written (rows, cols) = (out, in).
  *
  * Thread-safety: a loaded model and its tensors are read-only and may be
- * shared between threads; a reference forward pass object is not.
+ * shared between threads (each calling thread passes its own context); so
+ * may an open GGUF file. A GGUF writer and a reference forward pass object
+ * are not thread-safe: one thread at a time each.
  */
 #ifndef QVK_MODEL_H
 #define QVK_MODEL_H

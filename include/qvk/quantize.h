@@ -9,6 +9,10 @@
  *   qvk.quantize.method string (rtn, mse, awq, smoothquant, gptq),
  *   qvk.quantize.format string, qvk.quantize.group u32 (0 per row),
  *   qvk.quantize.calib_tokens u32, qvk.quantize.keep string (when given).
+ *
+ * Thread-safety: qvk_quantize_model() only reads @model (which may be
+ * shared); a qvk_quantized result is read-only once made. Scoring uses the
+ * llms' devices and so runs on their thread.
  */
 #ifndef QVK_QUANTIZE_H
 #define QVK_QUANTIZE_H

@@ -16,7 +16,8 @@
 	X(ERR_NOT_FOUND, "not found")                                          \
 	X(ERR_NUMERIC, "non-finite or out-of-range number")                    \
 	X(ERR_VALIDATION, "Vulkan validation layer reported a problem")        \
-	X(ERR_CANCELLED, "cancelled")
+	X(ERR_CANCELLED, "cancelled")                                          \
+	X(ERR_DEVICE_LOST, "Vulkan device lost (reset, hang or removal)")
 
 typedef enum qvk_status {
 #define QVK_STATUS_ENUM(name, text) QVK_##name,

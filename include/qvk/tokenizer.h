@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Llama SentencePiece-BPE tokenizer: from a llama2.c tokenizer file
- * (tokenizer.bin, tok512.bin) or from GGUF metadata (tokenizer.ggml.*).
+ * Tokenizers: from a llama2.c tokenizer file (tokenizer.bin, tok512.bin) or
+ * from GGUF metadata (tokenizer.ggml.*), encoding exactly as llama.cpp
+ * does (its test vectors are qvk's tests).
  *
- * Encoding follows llama.cpp's SPM tokenizer, which reproduces
- * SentencePiece: spaces become U+2581 (kept as ' ' inside qvk), a dummy-prefix
- * space goes in front of non-empty text, the text splits into UTF-8
- * characters, the adjacent pair whose concatenation is in the vocabulary
- * with the highest score merges first (ties: leftmost), and a character that
- * is no token becomes its <0xXX> byte tokens. User-defined tokens (GGUF
- * token type 4) are cut out of the text first, longest first, and the text
- * after one gets the dummy prefix again; control tokens in the text are not
- * parsed (llama.cpp's parse_special = false).
+ * SentencePiece (tokenizer.ggml.model "llama": Llama 1/2, Mistral, Phi-3,
+ * Gemma): spaces become U+2581 (kept as ' ' inside qvk), a dummy-prefix
+ * space goes in front of the text, the text splits into UTF-8 characters,
+ * the adjacent pair whose concatenation is in the vocabulary with the
+ * highest score merges first (ties: leftmost), and a character that is no
+ * token becomes its <0xXX> byte tokens.
+ *
+ * Byte-level BPE ("gpt2": Llama 3, Qwen2, GPT-2, DeepSeek, ...): the text
+ * is cut into words by the pre-tokenizer tokenizer.ggml.pre names (its
+ * regular expression over Unicode classes), each word's bytes merge by
+ * tokenizer.ggml.merges rank, lowest first. Invalid UTF-8 becomes U+FFFD.
+ *
+ * Special tokens (control, user-defined, unknown) written in the text are
+ * cut out first, longest first, and become one token each: user-defined
+ * ones always, control ones only with QVK_TOKENIZE_PARSE_SPECIAL
+ * (llama.cpp's parse_special), so typed text cannot forge them.
  *
  * A tokenizer is read-only after creation and may be shared by threads.
  */
@@ -38,7 +46,10 @@ enum qvk_token_type {
 	QVK_TOKEN_BYTE = 6,
 };
 
-/* Load @path: a GGUF file (its tokenizer metadata) or a llama2.c file. */
+/*
+ * Load @path: a GGUF file (its tokenizer metadata; a vocabulary-only file
+ * with no tensors will do) or a llama2.c file.
+ */
 QVK_API QVK_MUST_CHECK qvk_status qvk_tokenizer_load(
 	struct qvk_ctx *ctx, const char *path, struct qvk_tokenizer **out);
 QVK_API QVK_MUST_CHECK qvk_status qvk_tokenizer_from_gguf(
@@ -47,20 +58,49 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_tokenizer_from_gguf(
 QVK_API void qvk_tokenizer_destroy(struct qvk_tokenizer *tok);
 
 QVK_API uint32_t qvk_tokenizer_vocab_size(const struct qvk_tokenizer *tok);
+/* The BOS and EOS ids; QVK_TOKEN_NONE when the vocabulary has none. */
 QVK_API uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *tok);
 QVK_API uint32_t qvk_tokenizer_eos(const struct qvk_tokenizer *tok);
 
+#define QVK_TOKEN_NONE UINT32_MAX
+
 /*
- * Whether text for this model starts with BOS: GGUF's
- * tokenizer.ggml.add_bos_token (default true), true for llama2.c.
+ * What the model's text starts and ends with: GGUF's
+ * tokenizer.ggml.add_bos_token / add_eos_token, by default as llama.cpp
+ * (BOS for SentencePiece and Llama 3's BPE, no EOS); BOS for llama2.c.
  */
 QVK_API bool qvk_tokenizer_adds_bos(const struct qvk_tokenizer *tok);
+QVK_API bool qvk_tokenizer_adds_eos(const struct qvk_tokenizer *tok);
+
+/*
+ * Whether @token ends generation: EOS, end-of-turn tokens (<|eot_id|>,
+ * <|im_end|>, <|end|>, <end_of_turn>, ... as llama.cpp recognises them by
+ * their text, and tokenizer.ggml.eot_token_id / eom_token_id).
+ */
+QVK_API bool qvk_tokenizer_is_eog(const struct qvk_tokenizer *tok,
+				  uint32_t token);
+
+/*
+ * "SentencePiece" or "BPE (PRE)" with the pre-tokenizer's name, for
+ * messages. Static storage or the tokenizer's.
+ */
+QVK_API const char *qvk_tokenizer_describe(const struct qvk_tokenizer *tok);
+
+/* tokenizer.chat_template of the GGUF file (NUL-terminated), or NULL. */
+QVK_API const char *qvk_tokenizer_chat_template(const struct qvk_tokenizer *tok);
 
 #define QVK_TOKENIZE_BOS 1u /* prepend the BOS token */
 #define QVK_TOKENIZE_EOS 2u /* append the EOS token */
+/* BOS and EOS as the model wants them (qvk_tokenizer_adds_bos/eos) */
+#define QVK_TOKENIZE_ADD_SPECIAL 4u
+/* control tokens written in the text ("<|im_start|>") become tokens */
+#define QVK_TOKENIZE_PARSE_SPECIAL 8u
 
-/* Upper bound of the token count of @text_len bytes, BOS and EOS included. */
-#define QVK_TOKENIZE_MAX(text_len) ((text_len) + 3)
+/*
+ * Upper bound of the token count of @text_len bytes, BOS and EOS included:
+ * an invalid UTF-8 byte becomes U+FFFD, up to 3 BPE tokens.
+ */
+#define QVK_TOKENIZE_MAX(text_len) (3 * (text_len) + 3)
 
 /*
  * Encode @len bytes of @text (need not be NUL-terminated or valid UTF-8)
@@ -74,16 +114,21 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_tokenizer_encode(
 	size_t *n_tokens);
 
 /*
- * The bytes @token stands for when it follows @prev (llama2.c's decode):
- * byte tokens give their byte, control tokens nothing, and the leading space
- * of the first token after BOS is dropped. Not NUL-terminated: *len bytes.
- * An out-of-range token gives "" .
+ * The bytes @token stands for when it follows @prev: byte tokens give
+ * their byte, control and unknown tokens nothing (llama.cpp's
+ * token_to_piece without special), and for SentencePiece the leading
+ * space of the first token after BOS is dropped. Not NUL-terminated: *len
+ * bytes, which may end inside a UTF-8 character. An out-of-range token
+ * gives "".
  */
 QVK_API const char *qvk_tokenizer_decode(const struct qvk_tokenizer *tok,
 					 uint32_t prev, uint32_t token,
 					 size_t *len);
 
-/* The vocabulary entry (spaces as ' ', not U+2581), its score and type. */
+/*
+ * The vocabulary entry (SentencePiece: spaces as ' ', not U+2581; BPE: the
+ * bytes it stands for; special tokens as written), its score and type.
+ */
 QVK_API const char *qvk_tokenizer_piece(const struct qvk_tokenizer *tok,
 					uint32_t token, size_t *len);
 QVK_API float qvk_tokenizer_score(const struct qvk_tokenizer *tok,
@@ -92,9 +137,11 @@ QVK_API enum qvk_token_type qvk_tokenizer_type(const struct qvk_tokenizer *tok,
 					       uint32_t token);
 
 /*
- * Add tokenizer.ggml.* metadata for this vocabulary to @w (model "llama",
- * tokens with U+2581, scores, token types, BOS/EOS/UNK ids), so that a file
- * written by qvk carries its tokenizer.
+ * Add tokenizer.ggml.* metadata for this vocabulary to @w (SentencePiece:
+ * model "llama", tokens with U+2581, scores; BPE: model "gpt2", the
+ * pre-tokenizer, tokens and merges as the source file had them; both:
+ * token types, BOS/EOS/UNK ids, add_bos/add_eos, the chat template), so
+ * that a file written by qvk carries its tokenizer.
  */
 QVK_API QVK_MUST_CHECK qvk_status qvk_tokenizer_to_gguf(
 	const struct qvk_tokenizer *tok, struct qvk_gguf_writer *w);

@@ -7,9 +7,6 @@
 
 #include "internal.h"
 
-/* The row of @type when qvk reads that type, else NULL. */
-const struct qvk_type_info *qvk_type_readable(uint32_t type);
-
 /*
  * K-quant / IQ4 blocks (kquant.c; layouts in kquant_layout.h). @type is
  * one whose kernel is QVK_KERNEL_KQUANT.

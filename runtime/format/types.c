@@ -125,26 +125,12 @@ const char *qvk_type_label(uint32_t type, char *buf)
 	return buf;
 }
 
-const struct qvk_type_info *qvk_type_readable(uint32_t type)
+/* The row of @type when qvk reads that type, else NULL. */
+static const struct qvk_type_info *qvk_type_readable(uint32_t type)
 {
 	const struct qvk_type_info *t = qvk_type_info(type);
 
 	return t && t->readable ? t : NULL;
-}
-
-const char *qvk_type_kernel_name(enum qvk_type_kernel kernel)
-{
-	switch (kernel) {
-	case QVK_KERNEL_FLOAT:
-		return "matmul_float";
-	case QVK_KERNEL_GROUPED:
-		return "matmul_q";
-	case QVK_KERNEL_KQUANT:
-		return "matmul_kq";
-	case QVK_KERNEL_NONE:
-		break;
-	}
-	return "converted at load";
 }
 
 size_t qvk_type_readable_names(char *buf, size_t size)

@@ -2,8 +2,9 @@
 /*
  * Model weights onto the device: each linear layer in the requested format
  * (quantized at load with round-to-nearest, or taken as stored when the
- * file already holds that GGUF block type at group 32, losslessly), norms
- * and the embedding table in fp32.
+ * file already holds that GGUF block type at group 32, losslessly;
+ * K-quants and IQ4 always as stored unless --format or --keep ask for
+ * another), norms and the embedding table in fp32.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -89,34 +89,24 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[3] = key.accumulate;
 		d.spec[4] = mm->broadcast;
 		d.n_spec = 5;
-	} else if (key.kind == QVK_MM_KQ) {
-		d.shader = mm->subgroup_rows ? "matmul_kq_sg" : "matmul_kq";
-		if (mm->subgroup_rows) /* rows counted by the reported size */
-			d.subgroup_size = mm->dev->info.subgroup_size;
-		d.int_variants = true;
-		d.n_bindings = 6;
-		d.push_bytes = sizeof(struct qvk_mm_push_kq);
-		d.spec[1] = key.type;
-		d.spec[2] = key.tm;
-		d.spec[3] = key.accumulate;
-		d.spec[4] = key.write_dots;
-		d.spec[5] = mm->broadcast;
-		d.spec[6] = mm->rpi;
-		d.spec[7] = key.act_block;
-		d.n_spec = 8;
 	} else {
-		d.shader = mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
+		bool kq = key.kind == QVK_MM_KQ;
+
+		d.shader = kq ? (mm->subgroup_rows ? "matmul_kq_sg" : "matmul_kq") :
+			   mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
 		/*
-		 * The subgroup kernel maps one row per subgroup and the dispatch
+		 * The subgroup kernels map one row per subgroup and the dispatch
 		 * counts rows with the reported size: pin it where the device
 		 * lets us (some compilers pick another size otherwise).
 		 */
 		if (mm->subgroup_rows)
 			d.subgroup_size = mm->dev->info.subgroup_size;
 		d.int_variants = true;
-		d.n_bindings = 8;
-		d.push_bytes = sizeof(struct qvk_mm_push_q);
-		d.spec[1] = key.kind;
+		d.n_bindings = kq ? 6 : 8;
+		d.push_bytes = kq ? sizeof(struct qvk_mm_push_kq) :
+				    sizeof(struct qvk_mm_push_q);
+		/* both kernel families number their constants alike */
+		d.spec[1] = kq ? key.type : key.kind;
 		d.spec[2] = key.tm;
 		d.spec[3] = key.accumulate;
 		d.spec[4] = key.write_dots;

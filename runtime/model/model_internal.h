@@ -25,28 +25,6 @@ struct qvk_gguf {
 	uint64_t data_offset;           /* start of the tensor data section */
 };
 
-/* The tokenizer's vocabulary (tokenizer.c) and its lookup table. */
-struct qvk_tokenizer {
-	uint32_t n_vocab;
-	char **pieces;        /* [n_vocab] NUL-terminated, spaces as ' ' */
-	uint32_t *piece_lens; /* [n_vocab] */
-	float *scores;        /* [n_vocab] */
-	uint8_t *types;       /* [n_vocab] enum qvk_token_type */
-	char *arena;          /* storage of all pieces */
-	uint32_t *table;      /* open addressing: id + 1, 0 = empty */
-	uint32_t table_mask;
-	uint32_t byte_tokens[256]; /* <0xXX> token of each byte, or unk */
-	uint32_t bos, eos, unk;
-	uint32_t *user_tokens; /* user-defined ids, longest piece first */
-	uint32_t n_user;
-	bool add_space_prefix;
-	bool add_bos;
-};
-
-/* Token id of the @len bytes at @text, or UINT32_MAX. */
-uint32_t qvk_tokenizer_lookup(const struct qvk_tokenizer *tok,
-			      const char *text, size_t len);
-
 /* RoPE scaling keys that turn into factors once the tensors are known. */
 struct qvk_rope_scaling {
 	bool llama3; /* rope.scaling.type "llama3": factors from these keys */

@@ -1,23 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tokenizer vocabularies: llama2.c tokenizer files and GGUF
- * tokenizer.ggml.* metadata, one hash table from piece to id, decoding, and
- * the export back to GGUF. Encoding lives in tokenizer_encode.c.
+ * Tokenizer vocabularies: the piece and key tables, one hash table from key
+ * to id, llama2.c tokenizer files, loading by file kind, accessors and
+ * decoding. GGUF metadata is read in tokenizer_gguf.c, encoding lives in
+ * tokenizer_encode.c (SentencePiece: tokenizer_spm.c, BPE: tokenizer_bpe.c).
  *
- * Pieces are kept with plain spaces: GGUF (SentencePiece) writes U+2581
- * "▁" for a space, llama2.c's export already replaced it with ' '.
+ * SentencePiece pieces are kept with plain spaces: GGUF writes U+2581 "▁"
+ * for a space, llama2.c's export already replaced it with ' '. BPE pieces
+ * are kept as the bytes they stand for (tokenizer_bpe.c says why).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "tokenizer_internal.h"
 
-#define QVK_VOCAB_MAX (1u << 24)
 #define QVK_SPM_SPACE "\xe2\x96\x81" /* U+2581 LOWER ONE EIGHTH BLOCK */
 
-static uint64_t qvk_tokenizer_hash(const char *s, size_t len)
+uint64_t qvk_tokenizer_hash(const char *s, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
 
@@ -37,7 +38,7 @@ uint32_t qvk_tokenizer_lookup(const struct qvk_tokenizer *t, const char *text,
 		if (!id)
 			return UINT32_MAX;
 		id--;
-		if (t->piece_lens[id] == len && !memcmp(t->pieces[id], text, len))
+		if (t->key_lens[id] == len && !memcmp(t->keys[id], text, len))
 			return id;
 	}
 }
@@ -56,7 +57,7 @@ static int qvk_tokenizer_byte_piece(const char *p, size_t len)
 }
 
 /* Longer piece first, then the lower id (qsort_r: glibc's argument order). */
-static int qvk_tokenizer_user_cmp(const void *a, const void *b, void *arg)
+static int qvk_tokenizer_special_cmp(const void *a, const void *b, void *arg)
 {
 	const struct qvk_tokenizer *t = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -66,21 +67,50 @@ static int qvk_tokenizer_user_cmp(const void *a, const void *b, void *arg)
 	return (x > y) - (x < y);
 }
 
-/*
- * Copy @raw pieces (U+2581 -> ' ' when @spm_escaped) into one arena, build
- * the lookup table (the first id wins for a duplicate piece) and the byte
- * fallback table. scores/types must be filled already.
- */
-static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
-				      struct qvk_tokenizer *t,
-				      const struct qvk_gguf_str *raw,
-				      bool spm_escaped)
+uint16_t qvk_token_type_attr(uint8_t type)
 {
+	switch (type) {
+	case QVK_TOKEN_NORMAL: return QVK_ATTR_NORMAL;
+	case QVK_TOKEN_UNKNOWN: return QVK_ATTR_UNKNOWN;
+	case QVK_TOKEN_CONTROL: return QVK_ATTR_CONTROL;
+	case QVK_TOKEN_USER_DEFINED: return QVK_ATTR_USER_DEFINED;
+	case QVK_TOKEN_UNUSED: return QVK_ATTR_UNUSED;
+	case QVK_TOKEN_BYTE: return QVK_ATTR_BYTE;
+	default: return 0;
+	}
+}
+
+/* Insert @id under its key unless the key is absent or taken (first wins). */
+static void qvk_tokenizer_insert(struct qvk_tokenizer *t, uint32_t id)
+{
+	uint32_t slot;
+
+	if (t->key_lens[id] == UINT32_MAX ||
+	    qvk_tokenizer_lookup(t, t->keys[id], t->key_lens[id]) != UINT32_MAX)
+		return;
+	slot = (uint32_t)qvk_tokenizer_hash(t->keys[id], t->key_lens[id]) &
+	       t->table_mask;
+	while (t->table[slot])
+		slot = (slot + 1) & t->table_mask;
+	t->table[slot] = id + 1;
+}
+
+qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx, struct qvk_tokenizer *t,
+			       const struct qvk_gguf_str *raw, bool spm_escaped)
+{
+	bool bpe = t->kind == QVK_TOKENIZER_BPE;
 	size_t arena = 0, pos = 0, table_size = 1;
 
+	/*
+	 * BPE keeps the file's text (for export) and the bytes; GGUF
+	 * SentencePiece the text (the key: llama.cpp merges U+2581, not ' ')
+	 * and the piece: 2 copies.
+	 */
+	t->spm_escaped = spm_escaped;
 	for (uint32_t i = 0; i < t->n_vocab; i++)
 		if (raw[i].len > UINT32_MAX - 1 ||
-		    !qvk_add_size(arena, (size_t)raw[i].len + 1, &arena))
+		    !qvk_add_size(arena, ((size_t)raw[i].len + 1) <<
+					  (bpe || spm_escaped), &arena))
 			return qvk_error(ctx, QVK_ERR_FORMAT,
 					 "tokenizer: token %u is too long", i);
 	while (table_size < 2 * (size_t)t->n_vocab)
@@ -88,8 +118,15 @@ static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
 	t->arena = malloc(arena);
 	t->pieces = calloc(t->n_vocab, sizeof(*t->pieces));
 	t->piece_lens = calloc(t->n_vocab, sizeof(*t->piece_lens));
+	t->keys = calloc(t->n_vocab, sizeof(*t->keys));
+	t->key_lens = calloc(t->n_vocab, sizeof(*t->key_lens));
 	t->table = calloc(table_size, sizeof(*t->table));
-	if (!t->arena || !t->pieces || !t->piece_lens || !t->table)
+	if (bpe) {
+		t->raws = calloc(t->n_vocab, sizeof(*t->raws));
+		t->raw_lens = calloc(t->n_vocab, sizeof(*t->raw_lens));
+	}
+	if (!t->arena || !t->pieces || !t->piece_lens || !t->keys ||
+	    !t->key_lens || !t->table || (bpe && (!t->raws || !t->raw_lens)))
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: %u tokens",
 				 t->n_vocab);
 	t->table_mask = (uint32_t)(table_size - 1);
@@ -98,8 +135,38 @@ static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
 		const char *s = raw[id].ptr;
 		char *dst = t->arena + pos;
 		size_t n = 0, len = (size_t)raw[id].len;
-		uint32_t slot;
 
+		if (bpe) {
+			size_t key_len;
+
+			memcpy(dst, s, len);
+			dst[len] = '\0';
+			t->raws[id] = dst;
+			t->raw_lens[id] = (uint32_t)len;
+			pos += len + 1;
+			t->keys[id] = t->arena + pos;
+			if (!qvk_bpe_unescape(s, len, t->keys[id], &key_len)) {
+				t->key_lens[id] = UINT32_MAX;
+			} else if (key_len == len && !memcmp(t->keys[id], s, len)) {
+				t->keys[id] = dst; /* the same bytes: share them */
+				t->key_lens[id] = (uint32_t)len;
+			} else {
+				t->keys[id][key_len] = '\0';
+				t->key_lens[id] = (uint32_t)key_len;
+				pos += key_len + 1;
+			}
+			/* special tokens print as written, others as bytes */
+			if ((t->attrs[id] & QVK_ATTR_SPECIAL) ||
+			    t->key_lens[id] == UINT32_MAX) {
+				t->pieces[id] = dst;
+				t->piece_lens[id] = (uint32_t)len;
+			} else {
+				t->pieces[id] = t->keys[id];
+				t->piece_lens[id] = t->key_lens[id];
+			}
+			qvk_tokenizer_insert(t, id);
+			continue;
+		}
 		for (size_t j = 0; j < len;) {
 			if (spm_escaped && len - j >= 3 &&
 			    !memcmp(s + j, QVK_SPM_SPACE, 3)) {
@@ -110,33 +177,17 @@ static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
 			}
 		}
 		dst[n] = '\0';
-		t->pieces[id] = dst;
-		t->piece_lens[id] = (uint32_t)n;
+		t->pieces[id] = t->keys[id] = dst;
+		t->piece_lens[id] = t->key_lens[id] = (uint32_t)n;
 		pos += n + 1;
-		if (qvk_tokenizer_lookup(t, dst, n) != UINT32_MAX)
-			continue; /* duplicate piece: keep the first id */
-		slot = (uint32_t)qvk_tokenizer_hash(dst, n) & t->table_mask;
-		while (t->table[slot])
-			slot = (slot + 1) & t->table_mask;
-		t->table[slot] = id + 1;
-	}
-
-	/* user-defined tokens, cut out before encoding: longest first */
-	for (uint32_t id = 0; id < t->n_vocab; id++)
-		t->n_user += t->types[id] == QVK_TOKEN_USER_DEFINED &&
-			     t->piece_lens[id] > 0;
-	if (t->n_user) {
-		uint32_t k = 0;
-
-		t->user_tokens = malloc(t->n_user * sizeof(*t->user_tokens));
-		if (!t->user_tokens)
-			return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
-		for (uint32_t id = 0; id < t->n_vocab; id++)
-			if (t->types[id] == QVK_TOKEN_USER_DEFINED &&
-			    t->piece_lens[id] > 0)
-				t->user_tokens[k++] = id;
-		qsort_r(t->user_tokens, t->n_user, sizeof(*t->user_tokens),
-			qvk_tokenizer_user_cmp, t);
+		if (n != len) { /* spaces were escaped: the key is the text */
+			t->keys[id] = t->arena + pos;
+			memcpy(t->keys[id], s, len);
+			t->keys[id][len] = '\0';
+			t->key_lens[id] = (uint32_t)len;
+			pos += len + 1;
+		}
+		qvk_tokenizer_insert(t, id);
 	}
 
 	for (int b = 0; b < 256; b++)
@@ -151,22 +202,45 @@ static qvk_status qvk_tokenizer_index(struct qvk_ctx *ctx,
 	return QVK_OK;
 }
 
-static qvk_status qvk_tokenizer_alloc(struct qvk_ctx *ctx, uint32_t n,
-				      struct qvk_tokenizer **out)
+qvk_status qvk_tokenizer_index_special(struct qvk_ctx *ctx,
+				       struct qvk_tokenizer *t)
+{
+	uint32_t k = 0;
+
+	for (uint32_t id = 0; id < t->n_vocab; id++)
+		t->n_special += (t->attrs[id] & QVK_ATTR_SPECIAL) &&
+				t->piece_lens[id] > 0;
+	if (!t->n_special)
+		return QVK_OK;
+	t->special = malloc(t->n_special * sizeof(*t->special));
+	if (!t->special)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
+	for (uint32_t id = 0; id < t->n_vocab; id++)
+		if ((t->attrs[id] & QVK_ATTR_SPECIAL) && t->piece_lens[id] > 0)
+			t->special[k++] = id;
+	qsort_r(t->special, t->n_special, sizeof(*t->special),
+		qvk_tokenizer_special_cmp, t);
+	return QVK_OK;
+}
+
+qvk_status qvk_tokenizer_alloc(struct qvk_ctx *ctx,
+			       enum qvk_tokenizer_kind kind, uint32_t n,
+			       struct qvk_tokenizer **out)
 {
 	struct qvk_tokenizer *t = calloc(1, sizeof(*t));
 
 	*out = t;
 	if (!t)
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
+	t->kind = kind;
 	t->n_vocab = n;
 	t->scores = calloc(n, sizeof(*t->scores));
 	t->types = calloc(n, sizeof(*t->types));
-	if (!t->scores || !t->types)
+	t->attrs = calloc(n, sizeof(*t->attrs));
+	if (!t->scores || !t->types || !t->attrs)
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer: %u tokens",
 				 n);
-	t->add_space_prefix = true;
-	t->add_bos = true;
+	t->bos = t->eos = t->unk = QVK_TOKEN_NONE;
 	return QVK_OK;
 }
 
@@ -174,11 +248,18 @@ void qvk_tokenizer_destroy(struct qvk_tokenizer *t)
 {
 	if (!t)
 		return;
-	free(t->user_tokens);
+	qvk_bpe_merges_free(&t->merges);
+	free(t->chat_template);
+	free(t->special);
 	free(t->table);
+	free(t->raw_lens);
+	free(t->raws);
+	free(t->key_lens);
+	free(t->keys);
 	free(t->piece_lens);
 	free(t->pieces);
 	free(t->arena);
+	free(t->attrs);
 	free(t->types);
 	free(t->scores);
 	free(t);
@@ -232,11 +313,13 @@ static qvk_status qvk_tokenizer_parse_llama2c(struct qvk_ctx *ctx,
 	raw = calloc(n, sizeof(*raw));
 	if (!raw)
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
-	if ((st = qvk_tokenizer_alloc(ctx, n, &t)))
+	if ((st = qvk_tokenizer_alloc(ctx, QVK_TOKENIZER_SPM, n, &t)))
 		goto out_free;
 	t->unk = 0;
 	t->bos = 1;
 	t->eos = 2;
+	t->add_space_prefix = true;
+	t->add_bos = true;
 	pos = 4;
 	for (uint32_t id = 0; id < n; id++) {
 		raw[id].len = qvk_load_u32(p + pos + 4);
@@ -259,142 +342,11 @@ static qvk_status qvk_tokenizer_parse_llama2c(struct qvk_ctx *ctx,
 		} else {
 			t->types[id] = QVK_TOKEN_NORMAL;
 		}
+		t->attrs[id] = qvk_token_type_attr(t->types[id]);
 	}
-	st = qvk_tokenizer_index(ctx, t, raw, false);
-out_free:
-	free(raw);
-	if (st)
-		qvk_tokenizer_destroy(t);
-	else
-		*out = t;
-	return st;
-}
-
-static qvk_status qvk_tokenizer_array(struct qvk_ctx *ctx,
-				      const struct qvk_gguf *g,
-				      const char *key, enum qvk_gguf_type type,
-				      uint64_t n, const struct qvk_gguf_kv **out)
-{
-	*out = qvk_gguf_find(g, key);
-	if (!*out)
-		return QVK_ERR_NOT_FOUND;
-	if ((*out)->type != QVK_GGUF_ARRAY || (*out)->elem_type != type ||
-	    (*out)->count != n)
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: %s at byte offset %llu is not an array of "
-				 "%llu values of type %u", key,
-				 (unsigned long long)(*out)->offset,
-				 (unsigned long long)n, type);
-	return QVK_OK;
-}
-
-static qvk_status qvk_tokenizer_special(struct qvk_ctx *ctx,
-					const struct qvk_gguf *g,
-					const char *key, uint32_t n,
-					uint32_t *id)
-{
-	qvk_status st = qvk_gguf_get_u32(ctx, g, key, id);
-
-	if (st == QVK_ERR_NOT_FOUND)
-		return QVK_OK; /* keep the default */
-	if (st)
-		return st;
-	if (*id >= n)
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: %s = %u is past the %u tokens", key, *id,
-				 n);
-	return QVK_OK;
-}
-
-qvk_status qvk_tokenizer_from_gguf(struct qvk_ctx *ctx,
-				   const struct qvk_gguf *g,
-				   struct qvk_tokenizer **out)
-{
-	const struct qvk_gguf_kv *tokens, *scores = NULL, *types = NULL;
-	struct qvk_gguf_str model, *raw = NULL;
-	struct qvk_tokenizer *t = NULL;
-	bool space_prefix = true, add_bos = true;
-	qvk_status st;
-	uint32_t n;
-
-	if (!out || !g)
-		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "tokenizer: no GGUF");
-	*out = NULL;
-	if ((st = qvk_gguf_get_str(ctx, g, "tokenizer.ggml.model", &model)))
-		return st;
-	if (model.len != 5 || memcmp(model.ptr, "llama", 5))
-		return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
-				 "GGUF: tokenizer.ggml.model '%.*s' (qvk reads "
-				 "the SentencePiece 'llama' tokenizer)",
-				 (int)QVK_MIN(model.len, 64), model.ptr);
-	tokens = qvk_gguf_find(g, "tokenizer.ggml.tokens");
-	if (!tokens || tokens->type != QVK_GGUF_ARRAY ||
-	    tokens->elem_type != QVK_GGUF_STRING || tokens->count < 3 ||
-	    tokens->count > QVK_VOCAB_MAX)
-		return qvk_error(ctx, QVK_ERR_FORMAT,
-				 "GGUF: tokenizer.ggml.tokens missing or not an "
-				 "array of 3..%u strings", QVK_VOCAB_MAX);
-	n = (uint32_t)tokens->count;
-	st = qvk_tokenizer_array(ctx, g, "tokenizer.ggml.scores",
-				 QVK_GGUF_FLOAT32, n, &scores);
-	if (st && st != QVK_ERR_NOT_FOUND)
-		return st;
-	st = qvk_tokenizer_array(ctx, g, "tokenizer.ggml.token_type",
-				 QVK_GGUF_INT32, n, &types);
-	if (st && st != QVK_ERR_NOT_FOUND)
-		return st;
-	st = qvk_gguf_get_bool(ctx, g, "tokenizer.ggml.add_space_prefix",
-			       &space_prefix);
-	if (st && st != QVK_ERR_NOT_FOUND)
-		return st;
-	st = qvk_gguf_get_bool(ctx, g, "tokenizer.ggml.add_bos_token", &add_bos);
-	if (st && st != QVK_ERR_NOT_FOUND)
-		return st;
-
-	raw = calloc(n, sizeof(*raw));
-	if (!raw)
-		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "tokenizer");
-	if ((st = qvk_tokenizer_alloc(ctx, n, &t)))
-		goto out_free;
-	t->add_space_prefix = space_prefix;
-	t->add_bos = add_bos;
-	t->unk = 0;
-	t->bos = 1;
-	t->eos = 2;
-	if ((st = qvk_tokenizer_special(ctx, g, "tokenizer.ggml.bos_token_id",
-					n, &t->bos)) ||
-	    (st = qvk_tokenizer_special(ctx, g, "tokenizer.ggml.eos_token_id",
-					n, &t->eos)) ||
-	    (st = qvk_tokenizer_special(ctx, g,
-					"tokenizer.ggml.unknown_token_id", n,
-					&t->unk)))
-		goto out_free;
-	{
-		const uint8_t *p = tokens->data;
-
-		for (uint32_t id = 0; id < n; id++) { /* validated at open */
-			raw[id].len = qvk_load_u64(p);
-			raw[id].ptr = (const char *)p + 8;
-			p += 8 + raw[id].len;
-		}
-	}
-	for (uint32_t id = 0; id < n; id++) {
-		int32_t type = types ? (int32_t)qvk_load_u32(types->data + 4 * id) :
-				       QVK_TOKEN_NORMAL;
-
-		t->scores[id] = scores ? qvk_load_f32(scores->data + 4 * id) : 0;
-		if (!isfinite(t->scores[id]) || type < QVK_TOKEN_NORMAL ||
-		    type > QVK_TOKEN_BYTE) {
-			st = qvk_error(ctx, QVK_ERR_FORMAT,
-				       "GGUF: token %u: tokenizer.ggml.scores %g "
-				       "(must be finite) or token_type %d (must "
-				       "be 1..6)", id, (double)t->scores[id],
-				       type);
-			goto out_free;
-		}
-		t->types[id] = (uint8_t)type;
-	}
-	st = qvk_tokenizer_index(ctx, t, raw, true);
+	t->attrs[t->eos] |= QVK_ATTR_EOG;
+	if (!(st = qvk_tokenizer_index(ctx, t, raw, false)))
+		st = qvk_tokenizer_index_special(ctx, t);
 out_free:
 	free(raw);
 	if (st)
@@ -447,6 +399,11 @@ bool qvk_tokenizer_adds_bos(const struct qvk_tokenizer *t)
 	return t->add_bos;
 }
 
+bool qvk_tokenizer_adds_eos(const struct qvk_tokenizer *t)
+{
+	return t->add_eos;
+}
+
 uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *t)
 {
 	return t->bos;
@@ -455,6 +412,21 @@ uint32_t qvk_tokenizer_bos(const struct qvk_tokenizer *t)
 uint32_t qvk_tokenizer_eos(const struct qvk_tokenizer *t)
 {
 	return t->eos;
+}
+
+bool qvk_tokenizer_is_eog(const struct qvk_tokenizer *t, uint32_t id)
+{
+	return id < t->n_vocab && (t->attrs[id] & QVK_ATTR_EOG);
+}
+
+const char *qvk_tokenizer_describe(const struct qvk_tokenizer *t)
+{
+	return t->kind == QVK_TOKENIZER_SPM ? "SentencePiece" : t->describe;
+}
+
+const char *qvk_tokenizer_chat_template(const struct qvk_tokenizer *t)
+{
+	return t->chat_template;
 }
 
 const char *qvk_tokenizer_piece(const struct qvk_tokenizer *t, uint32_t id,
@@ -494,79 +466,29 @@ const char *qvk_tokenizer_decode(const struct qvk_tokenizer *t, uint32_t prev,
 #undef QVK_B4
 	};
 	const char *p;
+	uint16_t attr;
 	int b;
 
 	*len = 0;
-	if (id >= t->n_vocab || t->types[id] == QVK_TOKEN_CONTROL ||
-	    t->types[id] == QVK_TOKEN_UNUSED)
+	if (id >= t->n_vocab)
+		return "";
+	attr = t->attrs[id];
+	/* llama.cpp prints nothing for these unless asked for special ones */
+	if ((attr & (QVK_ATTR_CONTROL | QVK_ATTR_UNKNOWN)) ||
+	    !(attr & (QVK_ATTR_NORMAL | QVK_ATTR_USER_DEFINED | QVK_ATTR_BYTE)))
 		return "";
 	p = t->pieces[id];
 	*len = t->piece_lens[id];
-	if (t->types[id] == QVK_TOKEN_BYTE &&
+	if ((attr & QVK_ATTR_BYTE) &&
 	    (b = qvk_tokenizer_byte_piece(p, *len)) >= 0) {
 		*len = 1;
 		return &bytes[b];
 	}
 	/* SentencePiece drops the dummy-prefix space of the first word */
-	if (prev == t->bos && *len && p[0] == ' ') {
+	if (t->kind == QVK_TOKENIZER_SPM && prev == t->bos && *len &&
+	    p[0] == ' ') {
 		p++;
 		(*len)--;
 	}
 	return p;
-}
-
-qvk_status qvk_tokenizer_to_gguf(const struct qvk_tokenizer *t,
-				 struct qvk_gguf_writer *w)
-{
-	char **escaped = calloc(t->n_vocab, sizeof(*escaped));
-	uint64_t *lens = calloc(t->n_vocab, sizeof(*lens));
-	int32_t *types = calloc(t->n_vocab, sizeof(*types));
-	qvk_status st = QVK_ERR_NO_MEMORY;
-
-	if (!escaped || !lens || !types)
-		goto out_free;
-	for (uint32_t id = 0; id < t->n_vocab; id++) {
-		const char *s = t->pieces[id];
-		size_t n = 0;
-
-		escaped[id] = malloc(3 * (size_t)t->piece_lens[id] + 1);
-		if (!escaped[id])
-			goto out_free;
-		for (uint32_t j = 0; j < t->piece_lens[id]; j++) {
-			if (s[j] == ' ') {
-				memcpy(escaped[id] + n, QVK_SPM_SPACE, 3);
-				n += 3;
-			} else {
-				escaped[id][n++] = s[j];
-			}
-		}
-		lens[id] = n;
-		types[id] = t->types[id];
-	}
-	if ((st = qvk_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama")) ||
-	    (st = qvk_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens",
-				(const char *const *)escaped, lens, t->n_vocab)) ||
-	    (st = qvk_gguf_writer_set_array(w, "tokenizer.ggml.scores",
-				QVK_GGUF_FLOAT32, t->scores, t->n_vocab)) ||
-	    (st = qvk_gguf_writer_set_array(w, "tokenizer.ggml.token_type",
-				QVK_GGUF_INT32, types, t->n_vocab)) ||
-	    (st = qvk_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id",
-					  t->bos)) ||
-	    (st = qvk_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id",
-					  t->eos)) ||
-	    (st = qvk_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id",
-					  t->unk)) ||
-	    (st = qvk_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token",
-					   t->add_bos)) ||
-	    (st = qvk_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix",
-					   t->add_space_prefix)))
-		goto out_free;
-out_free:
-	if (escaped)
-		for (uint32_t id = 0; id < t->n_vocab; id++)
-			free(escaped[id]);
-	free(escaped);
-	free(lens);
-	free(types);
-	return st;
 }

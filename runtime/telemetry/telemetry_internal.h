@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The Makefile's QVK_DRM switch; a build that does not say is a DRM one. */
+#ifndef QVK_DRM
+#define QVK_DRM 1
+#endif
 #if QVK_DRM
 #include <amdgpu.h> /* types only: the library itself is dlopen()ed */
 #else

@@ -108,10 +108,16 @@ qvk_status qvk_cmd_submit_wait(struct qvk_cmd *cmd, bool end_first)
 		return st;
 	st = QVK_VK(dev->ctx, vkWaitForFences(dev->device, 1, &cmd->fence,
 					      VK_TRUE, UINT64_MAX));
-	if (st == QVK_OK)
-		st = QVK_VK(dev->ctx, vkResetFences(dev->device, 1,
-						    &cmd->fence));
-	return st;
+	if (st != QVK_OK) {
+		/*
+		 * The wait failed, not necessarily the work: drain the queue
+		 * so that the caller may free what the submission uses (on a
+		 * lost device this returns at once, Vulkan 1.3 §5.2.3).
+		 */
+		(void)vkQueueWaitIdle(dev->queue);
+		return st;
+	}
+	return QVK_VK(dev->ctx, vkResetFences(dev->device, 1, &cmd->fence));
 }
 
 qvk_status qvk_cmd_timestamps_init(struct qvk_cmd *cmd, uint32_t n)

@@ -4,6 +4,14 @@
  * one file per device UUID and driver version, so the second start skips
  * shader compilation. A cache is only a hint: any problem reading or
  * writing it is logged and ignored, never fatal.
+ *
+ * The file is qvk's header (struct qvk_cache_file) and then the driver's
+ * data. The header's length and checksum catch a truncated or corrupted
+ * file before the driver parses a byte of it (drivers differ in how well
+ * they survive bad cache data); such a file is ignored and rewritten
+ * whole when the device is destroyed. The checksum is against accidents
+ * (a full disk, a crash of another writer, a bad sector), not an attacker
+ * who can write the user's cache folder.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +25,27 @@
 #include "vk/vk.h"
 
 #define QVK_CACHE_MAX_BYTES (256u << 20)
+
+/* The qvk header in front of the driver's data (little-endian here). */
+struct qvk_cache_file {
+	char magic[8];       /* "QVKPIPE" and a NUL */
+	uint32_t version;    /* QVK_CACHE_FILE_VERSION */
+	uint32_t reserved;   /* 0 */
+	uint64_t data_bytes; /* the driver's data after this header */
+	uint64_t fnv1a64;    /* FNV-1a of those bytes */
+};
+_Static_assert(sizeof(struct qvk_cache_file) == 32, "cache file header");
+#define QVK_CACHE_FILE_VERSION 1u
+static const char qvk_cache_magic[8] = "QVKPIPE";
+
+static uint64_t qvk_cache_fnv1a64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--)
+		h = (h ^ *p++) * 0x100000001b3ull;
+	return h;
+}
 
 static bool qvk_cache_path(struct qvk_device *dev, char *dir, size_t dir_len)
 {
@@ -97,11 +126,63 @@ static bool qvk_cache_header_ok(const struct qvk_device *dev,
 	       !memcmp(data + 16, p.pipelineCacheUUID, VK_UUID_SIZE);
 }
 
+/*
+ * The driver's data inside a cache file of @size bytes at @file, or NULL
+ * after a log line saying what is wrong with the file.
+ */
+static const uint8_t *qvk_cache_unframe(struct qvk_device *dev,
+					const uint8_t *file, size_t *size)
+{
+	const char *path = dev->pipeline_cache_path;
+	struct qvk_cache_file h;
+
+	if (*size < sizeof(h) || memcmp(file, qvk_cache_magic, sizeof(h.magic))) {
+		qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache %s is not a qvk "
+			"cache file (an older qvk?): rebuilt", path);
+		return NULL;
+	}
+	memcpy(&h, file, sizeof(h));
+	if (h.version != QVK_CACHE_FILE_VERSION || h.reserved) {
+		qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache %s has version "
+			"%u: rebuilt", path, h.version);
+		return NULL;
+	}
+	if (h.data_bytes != *size - sizeof(h)) {
+		qvk_log(dev->ctx, QVK_LOG_WARN, "pipeline cache %s is truncated "
+			"or overlong (%zu bytes of data, the header says %llu): "
+			"ignored, rebuilt at exit", path, *size - sizeof(h),
+			(unsigned long long)h.data_bytes);
+		return NULL;
+	}
+	if (qvk_cache_fnv1a64(file + sizeof(h), *size - sizeof(h)) != h.fnv1a64) {
+		qvk_log(dev->ctx, QVK_LOG_WARN, "pipeline cache %s is corrupt "
+			"(checksum mismatch): ignored, rebuilt at exit", path);
+		return NULL;
+	}
+	*size -= sizeof(h);
+	return file + sizeof(h);
+}
+
+/* qvk's header, then the driver's @size bytes at @data. */
+static bool qvk_cache_write(FILE *f, const void *data, size_t size)
+{
+	struct qvk_cache_file h = {
+		.version = QVK_CACHE_FILE_VERSION,
+		.data_bytes = size,
+		.fnv1a64 = qvk_cache_fnv1a64(data, size),
+	};
+
+	memcpy(h.magic, qvk_cache_magic, sizeof(h.magic));
+	return fwrite(&h, sizeof(h), 1, f) == 1 &&
+	       fwrite(data, 1, size, f) == size;
+}
+
 void qvk_pipeline_cache_load(struct qvk_device *dev)
 {
 	VkPipelineCacheCreateInfo ci = {
 		.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
 	};
+	const uint8_t *vk_data = NULL;
 	char dir[400];
 	size_t size = 0;
 	void *data = NULL;
@@ -110,12 +191,14 @@ void qvk_pipeline_cache_load(struct qvk_device *dev)
 		dev->pipeline_cache_path[0] = 0;
 	else if (qvk_cache_path(dev, dir, sizeof(dir)))
 		data = qvk_cache_read(dev, &size);
-	if (data && qvk_cache_header_ok(dev, data, size)) {
+	if (data)
+		vk_data = qvk_cache_unframe(dev, data, &size);
+	if (vk_data && qvk_cache_header_ok(dev, vk_data, size)) {
 		ci.initialDataSize = size;
-		ci.pInitialData = data;
+		ci.pInitialData = vk_data;
 		qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache: %zu bytes from "
 			"%s", size, dev->pipeline_cache_path);
-	} else if (data) {
+	} else if (vk_data) {
 		qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache %s is for "
 			"another device or driver: ignored",
 			dev->pipeline_cache_path);
@@ -175,7 +258,7 @@ void qvk_pipeline_cache_save(struct qvk_device *dev)
 					  0666, &af) != QVK_OK) {
 			qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache: %s",
 				qvk_ctx_message(dev->ctx));
-		} else if (fwrite(data, 1, size, af.f) != size) {
+		} else if (!qvk_cache_write(af.f, data, size)) {
 			qvk_log(dev->ctx, QVK_LOG_INFO, "pipeline cache: cannot "
 				"write %s: %s", dev->pipeline_cache_path,
 				strerror(errno));

@@ -11,16 +11,20 @@
 
 #include <qvk/device.h>
 
+#include "fault.h"
 #include "internal.h"
 
 /*
  * Convert a VkResult once, where it happens, keeping the call, file and
  * line. Returns QVK_OK for VK_SUCCESS (and VK_INCOMPLETE, which callers of
- * two-call enumerations handle themselves).
+ * two-call enumerations handle themselves). In test builds the call may
+ * be replaced by an injected failure (fault.h).
  */
 qvk_status qvk_vk_result(struct qvk_ctx *ctx, VkResult res, const char *call,
 			 const char *file, int line);
-#define QVK_VK(ctx, call) qvk_vk_result((ctx), (call), #call, __FILE__, __LINE__)
+#define QVK_VK(ctx, call)                                                      \
+	qvk_vk_result((ctx), QVK_FAULT_VK(#call, call), #call, __FILE__,       \
+		      __LINE__)
 const char *qvk_vk_result_name(VkResult res);
 
 /* Insert structure @s right after @head in a Vulkan pNext chain. */

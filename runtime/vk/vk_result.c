@@ -54,6 +54,9 @@ qvk_status qvk_vk_result(struct qvk_ctx *ctx, VkResult res, const char *call,
 	case VK_ERROR_FRAGMENTATION:
 		st = QVK_ERR_DEVICE_MEMORY;
 		break;
+	case VK_ERROR_DEVICE_LOST:
+		st = QVK_ERR_DEVICE_LOST;
+		break;
 	case VK_ERROR_LAYER_NOT_PRESENT:
 	case VK_ERROR_EXTENSION_NOT_PRESENT:
 	case VK_ERROR_FEATURE_NOT_PRESENT:

@@ -1,19 +1,67 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: GGUF bytes -> reader -> llama model -> tokenizer ->
- * one reference step when a model comes out. Nothing may crash, hang or
- * read outside the input. Build and run: tests/fuzz/README.md.
- * With -DQVK_FUZZ_SEED it is instead a program that writes a tiny valid
- * model (with tokenizer) as the first corpus entry.
+ * libFuzzer target: GGUF bytes -> reader -> every tensor's payload checks
+ * (rows decoded for every type qvk reads, include/qvk/format.h; GGUF
+ * blocks and qvk types converted as the GPU upload converts them, which
+ * refuses Inf/NaN scales) -> llama
+ * model -> tokenizer -> one reference step when a model comes out.
+ * Nothing may crash, hang or read outside the input. `make fuzz`; the
+ * seeds (tests/fuzz/seeds.c) are a tiny model in every tensor type.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <qvk/format.h>
 #include <qvk/model.h>
+#include <qvk/quantize.h>
 #include <qvk/tokenizer.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Work bounds per input, so that one input cannot take seconds. */
+#define FUZZ_ROW_MAX (1u << 16)   /* elements in a decoded row */
+#define FUZZ_ROWS_MAX 8u          /* rows decoded per tensor */
+#define FUZZ_CONVERT_MAX (1u << 20) /* payload bytes converted per tensor */
+
+/* What the loaders and the upload check in a tensor's bytes. */
+static void fuzz_tensor_payload(struct qvk_ctx *ctx,
+				const struct qvk_host_tensor *t)
+{
+	uint64_t k = t->ne[0], rows = qvk_host_tensor_rows(t);
+	const struct qvk_type_info *info;
+	struct qvk_qtensor *qt = NULL;
+	enum qvk_qformat qf;
+	uint32_t group;
+	float *row;
+
+	if (!t->data || !k || k > FUZZ_ROW_MAX)
+		return;
+	row = malloc(k * sizeof(*row));
+	if (!row)
+		return;
+	for (uint64_t r = 0; r < rows && r < FUZZ_ROWS_MAX; r++)
+		if (qvk_host_tensor_row(t, r, row) != QVK_OK)
+			break;
+	/* the last row too: it ends at the payload's end */
+	if (rows > FUZZ_ROWS_MAX && qvk_host_tensor_row(t, rows - 1, row))
+		row[0] = 0;
+	free(row);
+	if (t->size_bytes > FUZZ_CONVERT_MAX || rows > UINT32_MAX)
+		return;
+	if (qvk_ggml_type_is_qvk(t->type, &qf, &group)) {
+		if (qvk_qtensor_from_host(ctx, t, &qt) == QVK_OK)
+			qvk_qtensor_destroy(qt);
+	} else if ((info = qvk_type_info(t->type)) && info->gguf_native &&
+		   info->kernel == QVK_KERNEL_GROUPED && t->n_dims == 2 &&
+		   k % 32 == 0) {
+		if (qvk_qtensor_from_gguf(ctx, t->name, t->type, t->data,
+					  (size_t)t->size_bytes, (uint32_t)rows,
+					  (uint32_t)k, &qt) == QVK_OK)
+			qvk_qtensor_destroy(qt);
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -26,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	qvk_ctx_set_log(ctx, QVK_LOG_ERROR, NULL, NULL);
 	if (qvk_gguf_open_memory(ctx, data, size, &g) == QVK_OK) {
+		for (uint64_t i = 0; i < qvk_gguf_tensor_count(g); i++)
+			fuzz_tensor_payload(ctx, qvk_gguf_tensor_at(g, i));
 		if (qvk_tokenizer_from_gguf(ctx, g, &tok) == QVK_OK) {
 			uint32_t ids[64];
 			size_t n;
@@ -64,74 +114,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qvk_ctx_destroy(ctx);
 	return 0;
 }
-
-#ifdef QVK_FUZZ_SEED
-#include <stdio.h>
-
-/* A tiny valid llama model: dim 8, hidden 16, 1 layer, 2 heads, 1 kv head. */
-int main(int argc, char **argv);
-int main(int argc, char **argv)
-{
-	static float w[8 * 8 + 3 * 8 + 8 * 8 + 2 * 4 * 8 + 8 * 8 + 3 * 16 * 8];
-	static const char *const toks[8] = { "<unk>", "<s>", "</s>", "<0x41>",
-		"\xe2\x96\x81", "H", "e", "\xe2\x96\x81H" };
-	static const uint64_t lens[8] = { 5, 3, 4, 6, 3, 1, 1, 4 };
-	static const float scores[8] = { 0, 0, 0, 0, -1, -2, -3, -0.5f };
-	static const int32_t types[8] = { 2, 3, 3, 6, 1, 1, 1, 1 };
-	struct qvk_layer_weights layer;
-	struct qvk_model m = { .format = QVK_MODEL_GGUF, .layers = &layer };
-	struct qvk_gguf_writer *wr;
-	struct qvk_ctx *ctx;
-	float *p = w;
-	uint32_t seed = 1;
-
-	if (argc != 2 || qvk_ctx_create(&ctx))
-		return 2;
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
-		seed = seed * 1664525u + 1013904223u;
-		w[i] = (float)(seed >> 8) / (float)(1u << 24) - 0.5f;
-	}
-	m.params = (struct qvk_model_params){ 8, 16, 1, 2, 1, 4, 8, 8, 10000.0f,
-					      1.0f, 1e-5f, true };
-#define T(t, nm, rows, cols)                                                   \
-	do {                                                                   \
-		snprintf((t).name, sizeof((t).name), "%s", nm);                \
-		(t).type = QVK_GGML_TYPE_F32;                                  \
-		(t).n_dims = (rows) ? 2 : 1;                                   \
-		(t).ne[0] = cols;                                              \
-		(t).ne[1] = (rows) ? (rows) : 1;                               \
-		(t).ne[2] = (t).ne[3] = 1;                                     \
-		(t).data = p;                                                  \
-		(t).size_bytes = (t).ne[0] * (t).ne[1] * 4;                    \
-		p += (t).ne[0] * (t).ne[1];                                    \
-	} while (0)
-	T(m.tok_embd, "token_embd.weight", 8, 8);
-	T(layer.attn_norm, "blk.0.attn_norm.weight", 0, 8);
-	T(m.output_norm, "output_norm.weight", 0, 8);
-	T(layer.wq, "blk.0.attn_q.weight", 8, 8);
-	T(layer.wk, "blk.0.attn_k.weight", 4, 8);
-	T(layer.wv, "blk.0.attn_v.weight", 4, 8);
-	T(layer.wo, "blk.0.attn_output.weight", 8, 8);
-	T(layer.ffn_norm, "blk.0.ffn_norm.weight", 0, 8);
-	T(layer.w1, "blk.0.ffn_gate.weight", 16, 8);
-	T(layer.w2, "blk.0.ffn_down.weight", 8, 16);
-	T(layer.w3, "blk.0.ffn_up.weight", 16, 8);
-#undef T
-	m.output = m.tok_embd;
-	if (qvk_gguf_writer_create(ctx, &wr) || qvk_model_to_gguf(&m, wr) ||
-	    qvk_gguf_writer_set_str(wr, "tokenizer.ggml.model", "llama") ||
-	    qvk_gguf_writer_set_str_array(wr, "tokenizer.ggml.tokens", toks,
-					  lens, 8) ||
-	    qvk_gguf_writer_set_array(wr, "tokenizer.ggml.scores",
-				      QVK_GGUF_FLOAT32, scores, 8) ||
-	    qvk_gguf_writer_set_array(wr, "tokenizer.ggml.token_type",
-				      QVK_GGUF_INT32, types, 8) ||
-	    qvk_gguf_writer_write(wr, argv[1])) {
-		fprintf(stderr, "seed: %s\n", qvk_ctx_message(ctx));
-		return 1;
-	}
-	qvk_gguf_writer_destroy(wr);
-	qvk_ctx_destroy(ctx);
-	return 0;
-}
-#endif

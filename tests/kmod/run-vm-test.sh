@@ -71,10 +71,15 @@ STATIC_CFLAGS="-static -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I$SRC
 # shellcheck disable=SC2086
 "$CC" $STATIC_CFLAGS -o "$OUT/root/telem_test" "$SRC"/tests/kmod/telem_vm_*.c ||
 	fail "building the UAPI test program failed"
-# Every telemetry source but the Vulkan timestamp calibration (no Vulkan there).
+# Every telemetry source but the Vulkan timestamp calibration (no Vulkan
+# there) and the QVK_DRM=0 stand-in for the amdgpu source (this build has
+# libdrm's headers, so it takes the real one).
 TELEMETRY_SRCS=
 for f in "$SRC"/runtime/telemetry/*.c; do
-	[ "$(basename "$f")" = gpu_clock.c ] || TELEMETRY_SRCS="$TELEMETRY_SRCS $f"
+	case "$(basename "$f")" in
+	gpu_clock.c | no_amdgpu.c) ;;
+	*) TELEMETRY_SRCS="$TELEMETRY_SRCS $f" ;;
+	esac
 done
 # shellcheck disable=SC2086
 "$CC" $STATIC_CFLAGS -DQVK_VERSION='"vm"' $(pkg-config --cflags libdrm) \

@@ -49,22 +49,23 @@ int run_as(uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
 	return reap(spawn_as(uid, gid, groups, ngroups, fn, arg));
 }
 
+/* close(@fd), keeping the errno of the call that gave @ret. */
+static int close_keep_errno(int fd, int ret)
+{
+	int err = errno;
+
+	close(fd);
+	errno = err;
+	return ret;
+}
+
 int mod_load(const char *params)
 {
-	int fd = open(MODULE_FILE, O_RDONLY | O_CLOEXEC), ret;
+	int fd = open(MODULE_FILE, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
-	ret = (int)syscall(SYS_finit_module, fd, params, 0);
-	if (ret) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return close_keep_errno(fd, syscall(SYS_finit_module, fd, params, 0) ? -1 : 0);
 }
 
 int mod_unload(unsigned wait_ms)
@@ -82,20 +83,11 @@ int mod_unload(unsigned wait_ms)
 int cpu_set_online(unsigned cpu, bool online)
 {
 	char path[64];
-	int fd, ret;
+	int fd;
 
 	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/online", cpu);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ret = write(fd, online ? "1" : "0", 1) == 1 ? 0 : -1;
-	if (ret) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return close_keep_errno(fd, write(fd, online ? "1" : "0", 1) == 1 ? 0 : -1);
 }

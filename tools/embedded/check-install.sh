@@ -35,9 +35,10 @@ check_one() { # NAME MAKE-ARGS...
 	version=$("$make" --no-print-directory -s print-QVK_VERSION)
 	readelf -d "$libdir/libqvk.so.$version" | grep -q 'SONAME.*\[libqvk\.so\.0\]' ||
 		fail "$name: libqvk.so.$version has no soname libqvk.so.0"
-	[ "$(readlink "$libdir/libqvk.so.0")" = "libqvk.so.$version" ] &&
-		[ "$(readlink "$libdir/libqvk.so")" = libqvk.so.0 ] ||
+	if [ "$(readlink "$libdir/libqvk.so.0")" != "libqvk.so.$version" ] ||
+		[ "$(readlink "$libdir/libqvk.so")" != libqvk.so.0 ]; then
 		fail "$name: libqvk.so links do not lead to libqvk.so.$version"
+	fi
 	"$bindir/qvk" --version | grep -qx "qvk $version" || fail "$name: qvk --version"
 
 	# The man page: no groff warnings, and it carries each --help text.

@@ -13,6 +13,8 @@
 #    documentation files; the version and the Config.in symbols match;
 #  - the module name is the same in Kbuild, dkms.conf and the recipes.
 # Run from the top of the tree (make check-recipes).
+# ${...} in single quotes are bitbake's, not the shell's:
+# shellcheck disable=SC2016
 set -euo pipefail
 make=${MAKE:-make}
 br=tools/embedded/buildroot
@@ -93,10 +95,11 @@ pcargs=$(logical "$bb" | sed -n 's/^PACKAGECONFIG\[[a-z]*\] = "\(.*\)"$/\1/p' |
 	awk -F, '{ print $1; print $2 }')
 # shellcheck disable=SC2086 # word lists
 check_vars "$bb" $oemake QVK_EXE_WRAPPER= $pcargs
+# shellcheck disable=SC2046 # a word list
 check_targets "$bb" $(bb_value MAKE_TARGETS) lib tools man install modules_install
 
 # shellcheck disable=SC2086
-mq install-list $oemake QVK_DRM=1 >$tmp/yocto
+mq install-list $oemake QVK_DRM=1 >"$tmp"/yocto
 declare -A pkg_of=()
 for pkg in '${PN}' '${PN}-dev' '${PN}-staticdev' '${PN}-doc'; do
 	for pattern in $(bb_value "FILES:$pkg" | oe_expand); do
@@ -109,27 +112,27 @@ for pkg in '${PN}' '${PN}-dev' '${PN}-staticdev' '${PN}-doc'; do
 					fail "$bb: $path is in both ${pkg_of[$path]} and $pkg"
 				pkg_of[$path]=$pkg
 			fi
-		done <$tmp/yocto
+		done <"$tmp"/yocto
 		[ "$matched" = 1 ] || fail "$bb: FILES:$pkg entry $pattern matches nothing make install writes"
 	done
 done
 while read -r path; do
 	[ -n "${pkg_of[$path]:-}" ] || fail "$bb: make install writes $path, which no package ships"
-done <$tmp/yocto
+done <"$tmp"/yocto
 echo "check-recipes: yocto: ${#pkg_of[@]} installed files, each in exactly one package"
 
 # -------------------------------------------------------------- Buildroot
 brversion=$(sed -n 's/^QVK_VERSION = //p' "$mk")
 [ "$brversion" = "$version" ] || fail "$mk: QVK_VERSION $brversion is not $version"
 bropts=$(logical "$mk" | sed -n 's/^QVK_MAKE_OPTS +\?= *//p' |
-	sed 's/\$(TARGET_CONFIGURE_OPTS)//' | tr ' ' '\n' | grep = | sed 's/=.*/=/' | sort -u)
+	sed 's/\$(TARGET_CONFIGURE_OPTS)//' | tr ' ' '\n' | grep '=' | sed 's/=.*/=/' | sort -u)
 # shellcheck disable=SC2086
 check_vars "$mk" $bropts CC= AR= STRIP= PKG_CONFIG= CFLAGS= LDFLAGS=
 check_targets "$mk" lib tools install install-runtime clean
-for sym in $(grep -oE 'BR2_PACKAGE_QVK[A-Z_]*' "$mk" | sort -u); do
+while read -r sym; do
 	grep -q "^config $sym\$" "$br/package/qvk/Config.in" ||
 		fail "$mk uses $sym, which package/qvk/Config.in does not define"
-done
+done < <(grep -oE 'BR2_PACKAGE_QVK[A-Z_]*' "$mk" | sort -u)
 grep -q '^name: QVK$' "$br/external.desc" || fail "$br/external.desc: name is not QVK"
 
 # The make target of a define block (its command's last word).
@@ -142,9 +145,9 @@ target_target=$(br_target QVK_INSTALL_TARGET_CMDS)
 [ "$staging_target" = install ] || fail "$mk: staging gets make $staging_target, not install"
 # What Buildroot installs, for a configuration with everything on.
 bropts_br=(PREFIX=/usr QVK_DRM=1 QVK_BLAS=1 QVK_MAN=1)
-mq install-list "${bropts_br[@]}" | sort >$tmp/staging
-mq "$target_target-list" "${bropts_br[@]}" | sort >$tmp/target
-extra=$(comm -13 $tmp/staging $tmp/target)
+mq install-list "${bropts_br[@]}" | sort >"$tmp"/staging
+mq "$target_target-list" "${bropts_br[@]}" | sort >"$tmp"/target
+extra=$(comm -13 "$tmp"/staging "$tmp"/target)
 [ -z "$extra" ] || fail "$mk: the target gets files staging does not: $extra"
 includedir=$(mq print-INCLUDEDIR PREFIX=/usr)
 pcdir=$(mq print-PKGCONFIGDIR PREFIX=/usr)
@@ -159,12 +162,12 @@ is_dev() {
 # The target gets every run-time file and no development file.
 while read -r path; do
 	is_dev "$path" || fail "$mk: the target (make $target_target) lacks $path"
-done < <(comm -23 $tmp/staging $tmp/target)
+done < <(comm -23 "$tmp"/staging "$tmp"/target)
 while read -r path; do
 	! is_dev "$path" || fail "$mk: the target (make $target_target) gets $path, a development file"
-done <$tmp/target
-echo "check-recipes: buildroot: $(wc -l <$tmp/target) files on the" \
-	"target, $(wc -l <$tmp/staging) in staging"
+done <"$tmp"/target
+echo "check-recipes: buildroot: $(wc -l <"$tmp"/target) files on the" \
+	"target, $(wc -l <"$tmp"/staging) in staging"
 
 [ "$errors" = 0 ] || { echo "check-recipes: $errors problem(s)" >&2; exit 1; }
 echo "check-recipes: Buildroot package and Yocto recipe agree with make install"

@@ -51,4 +51,4 @@ walk "$so"
 printf '| %s | %s | %s | %s | %s KiB: %s |\n' "$label" \
 	"$(kib "$(stripped "$qvk")")" "$(kib "$(stripped "$so")")" \
 	"$(kib "$(stripped "$a" --strip-debug)")" "$(kib "$deps_bytes")" \
-	"$(IFS=,; echo "${deps[*]}" | sed 's/,/, /g')"
+	"$(IFS=,; list="${deps[*]}"; echo "${list//,/, }")"
