@@ -251,10 +251,13 @@ int main(int argc, char **argv)
 	       qvk_telemetry_domain(t, (uint32_t)synth)->update_period_s, target_s,
 	       pr.mean_s, pr.max_gap_s, idle_each_s, short_ms);
 
+	memset(idle, 0, sizeof(idle));
 	for (int i = 0; i < BENCH_ATTEMPTS; i++) {
-		CHECK(qvk_energy_measure_idle(t, 4 * idle_each_s, 4, idle) == QVK_OK,
-		      "idle");
-		if (idle[synth].valid || !strstr(idle[synth].note, "no new reading"))
+		qvk_status st = qvk_energy_measure_idle(t, 4 * idle_each_s, 4, idle);
+
+		CHECK(st == QVK_OK, "idle");
+		if (st != QVK_OK || idle[synth].valid ||
+		    !strstr(idle[synth].note, "no new reading"))
 			break;
 		printf("bench: idle: %s: again\n", idle[synth].note);
 	}
