@@ -23,15 +23,16 @@
  *     oracle present, the Q8_0 file is also checked to be byte for byte
  *     the one llama.cpp's own quantizer writes.
  *   K-quants and IQ4_XS (Q4_K_M, Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS),
- *     by default Q4_K_M and one more type per architecture, every one of
- *     the 30 with QVK_ORACLE_ALL=1:
+ *     by default one type per architecture (each type once, Q4_K_M on the
+ *     real vocabulary), every one of the 30 with QVK_ORACLE_ALL=1:
  *     llama.cpp (tools/oracle/llama-oracle) quantizes the F32 file into
  *     build/oracle-models/ and records its answers at test time, kept
  *     there for the next run (keyed by the F32 file's hash); skipped with
  *     the reason when the oracle is unavailable (setup.sh exit 77; a
  *     failure with QVK_TEST_STRICT=1) or when qvk does not read a type.
- *   A real vocabulary: Phi-3's 32064 tokens (phi3-vocab), F16 and Q4_K_M,
- *     recorded at test time.
+ *   A real vocabulary: Phi-3's 32064 tokens (phi3-vocab) in Q4_K_M,
+ *     recorded at test time (and in F16, Llama 3's and Qwen2's, with
+ *     QVK_ORACLE_ALL=1).
  *
  * llama.cpp runs on its CPU backend with its default fp16 KV cache; qvk
  * with its own default fp16 cache, the weights as stored, int8
@@ -81,23 +82,6 @@ static const struct qvk_oracle_type {
 };
 
 /* ---------------------------------------------------------- the oracle */
-/* Space-separated ids of @s into @ids; how many were read. */
-static uint32_t qvk_ids_parse(const char *s, uint32_t *ids, uint32_t max)
-{
-	uint32_t n = 0;
-	char *end;
-
-	while (n < max) {
-		unsigned long v = strtoul(s, &end, 10);
-
-		if (end == s)
-			break;
-		ids[n++] = (uint32_t)v;
-		s = end;
-	}
-	return n;
-}
-
 /* -------------------------------------------------- llama.cpp's answers */
 struct qvk_answers {
 	uint32_t greedy[QVK_ORACLE_GREEDY];
@@ -129,7 +113,7 @@ static bool qvk_answers_read(const char *dir, const char *stem, uint64_t hash,
 		if (!strncmp(line, "model_fnv1a64 ", 14))
 			want = strtoull(line + 14, NULL, 16);
 		else if (!strncmp(line, "greedy ", 7))
-			n_greedy = qvk_ids_parse(line + 7, a->greedy,
+			n_greedy = qvk_test_ids_parse(line + 7, a->greedy,
 						 QVK_ORACLE_GREEDY);
 	}
 	fclose(f);
@@ -189,7 +173,7 @@ static void qvk_oracle_record(const char *bin, const char *model,
 		 QVK_ORACLE_GREEDY);
 	qvk_test_ids_append(cmd, sizeof(cmd), prompt, QVK_ORACLE_PROMPT);
 	qvk_test_oracle_run(cmd, out, sizeof(out));
-	ck_assert_uint_eq(qvk_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
+	ck_assert_uint_eq(qvk_test_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
 			  QVK_ORACLE_GREEDY);
 	qvk_oracle_sequence(prompt, a->greedy, seq);
 	snprintf(lpath, sizeof(lpath), "%s.logits", model);
@@ -436,17 +420,14 @@ START_TEST(test_float_q8_0_match_llama_cpp)
 END_TEST
 
 /*
- * K-quants: by default every architecture runs Q4_K_M (the hubs' default)
- * and one more type, so that each type runs on one architecture at least:
- * 10 files that llama.cpp makes at test time. QVK_ORACLE_ALL=1 runs every
- * architecture with every type (30).
+ * K-quants: by default one type per architecture, so that every type and
+ * every architecture runs once: 5 files that llama.cpp makes at test time
+ * (Q4_K_M, the hubs' default, runs on the real vocabulary below).
+ * QVK_ORACLE_ALL=1 runs every architecture with every type (30).
  */
 static const char *const qvk_kq_default[][2] = {
-	{ "llama3", "Q4_K_M" }, { "llama3", "Q6_K" },
-	{ "mistral", "Q4_K_M" }, { "mistral", "Q5_K_M" },
-	{ "qwen2", "Q4_K_M" }, { "qwen2", "IQ4_XS" },
-	{ "qwen3", "Q4_K_M" }, { "qwen3", "Q3_K_M" },
-	{ "phi3", "Q4_K_M" }, { "phi3", "Q2_K" },
+	{ "llama3", "Q6_K" }, { "mistral", "Q5_K_M" }, { "qwen2", "IQ4_XS" },
+	{ "qwen3", "Q3_K_M" }, { "phi3", "Q2_K" },
 };
 #define QVK_KQ_TYPES (QVK_ARRAY_SIZE(qvk_oracle_types) - 3)
 
@@ -468,11 +449,19 @@ START_TEST(test_kquants_match_llama_cpp)
 }
 END_TEST
 
-/* A real vocabulary: Phi-3's 32064 tokens, F16 and Q4_K_M. */
+/*
+ * A real vocabulary: Phi-3's 32064 tokens in Q4_K_M; with QVK_ORACLE_ALL=1
+ * also in F16, and Llama 3's 128256 and Qwen2's 151936 (Q4_K_M from F32
+ * sources of ~140 MB each).
+ */
 START_TEST(test_real_vocab_matches_llama_cpp)
 {
-	qvk_oracle_case("phi3-vocab", qvk_oracle_type("F16"));
 	qvk_oracle_case("phi3-vocab", qvk_oracle_type("Q4_K_M"));
+	if (!qvk_oracle_all())
+		return;
+	qvk_oracle_case("phi3-vocab", qvk_oracle_type("F16"));
+	qvk_oracle_case("llama3-vocab", qvk_oracle_type("Q4_K_M"));
+	qvk_oracle_case("qwen2-vocab", qvk_oracle_type("Q4_K_M"));
 }
 END_TEST
 
@@ -483,7 +472,8 @@ Suite *suite_oracle(void)
 	TCase *tc = tcase_create("llama.cpp");
 
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
-	tcase_set_timeout(tc, 300);
+	/* a case on a cold cache: llama.cpp quantizes, decodes, scores */
+	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_float_q8_0_match_llama_cpp, 0,
 			    3 * QVK_ARRAY_SIZE(qvk_arch_presets));
 	tcase_add_loop_test(tc, test_kquants_match_llama_cpp, 0,
