@@ -108,6 +108,22 @@ static const char *qvk_memory_size_text(char buf[32], uint64_t bytes)
 	return buf;
 }
 
+/* Bytes qvk may still take from @type's heap; from the budget. */
+static VkDeviceSize qvk_memory_heap_left(const struct qvk_device *dev,
+					 uint32_t type)
+{
+	uint32_t heap = dev->mem_props.memoryTypes[type].heapIndex;
+	VkDeviceSize size = dev->mem_props.memoryHeaps[heap].size;
+
+	return size - QVK_MIN(size, dev->mem.heap_held_bytes[heap]);
+}
+
+static VkDeviceSize qvk_memory_budget_left(const struct qvk_memory *m)
+{
+	return m->max_bytes ? m->max_bytes - QVK_MIN(m->max_bytes, m->held_bytes) :
+			      UINT64_MAX;
+}
+
 /*
  * Refuse a block of @size on @type's heap that would take qvk past the
  * heap's size or the budget, naming which.
@@ -118,19 +134,19 @@ static qvk_status qvk_memory_check_room(struct qvk_device *dev,
 {
 	const struct qvk_memory *m = &dev->mem;
 	uint32_t heap = dev->mem_props.memoryTypes[type].heapIndex;
-	VkDeviceSize heap_bytes = dev->mem_props.memoryHeaps[heap].size;
 	char a[32], b[32], c[32];
 
-	if (size > heap_bytes - QVK_MIN(heap_bytes, m->heap_held_bytes[heap]))
+	if (size > qvk_memory_heap_left(dev, type))
 		return qvk_error(dev->ctx, QVK_ERR_DEVICE_MEMORY,
 				 "allocating %s of %s memory: past the size "
 				 "of memory heap %u (%s, %s already held by "
 				 "qvk)", qvk_memory_size_text(a, size),
 				 qvk_mem_kind_names[kind], heap,
-				 qvk_memory_size_text(b, heap_bytes),
+				 qvk_memory_size_text(b, dev->mem_props
+							      .memoryHeaps[heap]
+							      .size),
 				 qvk_memory_size_text(c, m->heap_held_bytes[heap]));
-	if (m->max_bytes && size > m->max_bytes - QVK_MIN(m->max_bytes,
-							  m->held_bytes))
+	if (size > qvk_memory_budget_left(m))
 		return qvk_error(dev->ctx, QVK_ERR_DEVICE_MEMORY,
 				 "allocating %s of %s memory: past the budget "
 				 "%s=%llu (%s already held)",
@@ -141,23 +157,6 @@ static qvk_status qvk_memory_check_room(struct qvk_device *dev,
 				 (unsigned long long)m->max_bytes,
 				 qvk_memory_size_text(b, m->held_bytes));
 	return QVK_OK;
-}
-
-/* What a new shared block may take: its usual size, less near a limit. */
-static VkDeviceSize qvk_memory_room(const struct qvk_device *dev,
-				    uint32_t type)
-{
-	const struct qvk_memory *m = &dev->mem;
-	uint32_t heap = dev->mem_props.memoryTypes[type].heapIndex;
-	VkDeviceSize heap_bytes = dev->mem_props.memoryHeaps[heap].size;
-	VkDeviceSize room = m->block_bytes;
-
-	room = QVK_MIN(room, heap_bytes - QVK_MIN(heap_bytes,
-						  m->heap_held_bytes[heap]));
-	if (m->max_bytes)
-		room = QVK_MIN(room, m->max_bytes - QVK_MIN(m->max_bytes,
-							    m->held_bytes));
-	return room;
 }
 
 static void qvk_block_destroy(struct qvk_device *dev, struct qvk_mem_block *b)
@@ -361,7 +360,10 @@ qvk_status qvk_memory_alloc(struct qvk_device *dev, enum qvk_mem_kind kind,
 			goto out_fill;
 	/* Near a limit: a smaller block, or the error naming the limit. */
 	st = qvk_block_create(dev, kind, type,
-			      QVK_MAX(qvk_memory_room(dev, type), req->size),
+			      QVK_MAX(QVK_MIN(dev->mem.block_bytes,
+					      QVK_MIN(qvk_memory_heap_left(dev, type),
+						      qvk_memory_budget_left(&dev->mem))),
+				      req->size),
 			      false, &b);
 	if (st != QVK_OK)
 		return st;
