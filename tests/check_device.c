@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Device selection, the feature report, memory and buffer pieces. */
+/* Device selection, the feature report, memory, buffer pieces, budgets. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
