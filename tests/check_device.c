@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Device selection, the feature report, memory and buffer pieces. */
+/* Device selection, the feature report, memory, buffer pieces, budgets. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <qvk/llm.h>
+#include <qvk/model.h>
 
 #include "harness.h"
 #include "vk/vk.h"
@@ -202,6 +205,114 @@ START_TEST(test_suballocation_reuses_blocks)
 }
 END_TEST
 
+/*
+ * A device of its own with @budget_bytes (0: none) and, when @heap_bytes,
+ * every heap shrunk to that size as on a small GPU. Uploads stories260K:
+ * returns the status, with every byte given back whatever happened.
+ */
+static qvk_status budget_upload(const struct qvk_model *model,
+				uint64_t budget_bytes, uint64_t heap_bytes,
+				char *msg, size_t msg_len)
+{
+	struct qvk_device_options dopt = { .validation = true,
+					   .max_device_bytes = budget_bytes };
+	struct qvk_llm_options lopt = { .format = QVK_WEIGHTS_Q8, .group = 32 };
+	struct qvk_llm *llm = (struct qvk_llm *)&dopt; /* must be reset */
+	struct qvk_device *dev;
+	uint64_t used, budget;
+	qvk_status st;
+
+	ck_assert_int_eq(qvk_device_create(qvk_test_ctx, &dopt, &dev), QVK_OK);
+	for (uint32_t h = 0; heap_bytes && h < dev->mem_props.memoryHeapCount; h++)
+		dev->mem_props.memoryHeaps[h].size = heap_bytes;
+	st = qvk_llm_create(dev, model, &lopt, &llm);
+	snprintf(msg, msg_len, "%s", qvk_ctx_message(qvk_test_ctx));
+	if (st == QVK_OK) {
+		ck_assert_uint_le(dev->mem.held_bytes, budget_bytes ? budget_bytes :
+								     UINT64_MAX);
+		qvk_llm_destroy(llm);
+	} else {
+		ck_assert_msg(llm == NULL, "output not cleared");
+	}
+	qvk_device_memory_usage(dev, &used, &budget);
+	ck_assert_uint_eq(used, 0);
+	ck_assert_uint_eq(qvk_memory_block_count(dev), 0);
+	ck_assert_uint_eq(dev->mem.held_bytes, 0);
+	ck_assert_uint_eq(qvk_device_validation_messages(dev), 0);
+	qvk_device_destroy(dev);
+	return st;
+}
+
+/*
+ * Issue #13 item 4: a model past the budget (max_device_bytes or
+ * QVK_MAX_DEVICE_BYTES) or past a heap fails with QVK_ERR_DEVICE_MEMORY
+ * naming the limit, at every point of the upload, and frees everything.
+ */
+START_TEST(test_budget_and_heap_refuse_cleanly)
+{
+	static const char *const bad[] = { "0", "-1", " 5", "0x10", "1M", "x",
+					   "99999999999999999999999" };
+	char path[4096], msg[512];
+	struct qvk_model *model = qvk_test_model_load(qvk_test_source_path(
+		"tests/data/stories260K.bin", path, sizeof(path)));
+	struct qvk_device *dev;
+	const uint64_t step = 64 << 10;
+	uint64_t fits = 0;
+	qvk_status st;
+
+	/* Budgets from 64 KiB up, until the model fits (~1.1 MiB). */
+	for (uint64_t b = step; !fits && b <= (8u << 20); b += step) {
+		char want[64];
+
+		st = budget_upload(model, b, 0, msg, sizeof(msg));
+		if (st == QVK_OK) {
+			fits = b;
+			break;
+		}
+		snprintf(want, sizeof(want), "past the budget max_device_bytes=%llu",
+			 (unsigned long long)b);
+		ck_assert_msg(st == QVK_ERR_DEVICE_MEMORY && strstr(msg, want),
+			      "budget %llu: %s: %s", (unsigned long long)b,
+			      qvk_strerror(st), msg);
+	}
+	ck_assert_msg(fits, "stories260K did not fit in 8 MiB");
+	printf("device budget: refused cleanly below %llu KiB (%llu budgets "
+	       "tried), fits at %llu KiB: %s\n", (unsigned long long)fits >> 10,
+	       (unsigned long long)(fits / step - 1),
+	       (unsigned long long)fits >> 10, "freed all every time");
+
+	/* A heap smaller than the model: named, as on a small GPU. */
+	st = budget_upload(model, 0, fits / 2, msg, sizeof(msg));
+	ck_assert_msg(st == QVK_ERR_DEVICE_MEMORY &&
+			      strstr(msg, "past the size of memory heap"),
+		      "%s: %s", qvk_strerror(st), msg);
+	printf("device heap of %llu KiB: %s\n", (unsigned long long)fits >> 11,
+	       msg);
+
+	/* The variable, and what it refuses. Unset before any assert. */
+	setenv("QVK_MAX_DEVICE_BYTES", "65536", 1);
+	st = budget_upload(model, 0, 0, msg, sizeof(msg));
+	unsetenv("QVK_MAX_DEVICE_BYTES");
+	ck_assert_msg(st == QVK_ERR_DEVICE_MEMORY &&
+			      strstr(msg, "QVK_MAX_DEVICE_BYTES=65536"),
+		      "%s: %s", qvk_strerror(st), msg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dev = NULL;
+		setenv("QVK_MAX_DEVICE_BYTES", bad[i], 1);
+		st = qvk_device_create(qvk_test_ctx, NULL, &dev);
+		unsetenv("QVK_MAX_DEVICE_BYTES");
+		if (st == QVK_OK)
+			qvk_device_destroy(dev);
+		ck_assert_msg(st == QVK_ERR_INVALID_ARG &&
+				      strstr(qvk_ctx_message(qvk_test_ctx),
+					     "QVK_MAX_DEVICE_BYTES"),
+			      "'%s': %s: %s", bad[i], qvk_strerror(st),
+			      qvk_ctx_message(qvk_test_ctx));
+	}
+	qvk_model_destroy(model);
+}
+END_TEST
+
 Suite *suite_device(void);
 Suite *suite_device(void)
 {
@@ -222,6 +333,7 @@ Suite *suite_device(void)
 	tcase_add_test(tc, test_device_create_with_validation);
 	tcase_add_test(tc, test_buffer_pieces_obey_storage_range);
 	tcase_add_test(tc, test_suballocation_reuses_blocks);
+	tcase_add_test(tc, test_budget_and_heap_refuse_cleanly);
 	suite_add_tcase(s, tc);
 	return s;
 }

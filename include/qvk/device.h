@@ -117,6 +117,15 @@ struct qvk_device_options {
 	bool validation;
 	/* Force the fallback kernels even where integer dot product exists. */
 	bool no_int_dot;
+	/*
+	 * A budget: at most this many bytes of device memory (the sum of every
+	 * VkDeviceMemory qvk holds on the device, staging included). 0: the
+	 * QVK_MAX_DEVICE_BYTES environment variable (a decimal byte count),
+	 * else none. Whatever the budget, no heap is asked for more than its
+	 * size. An allocation past either fails with QVK_ERR_DEVICE_MEMORY
+	 * naming the limit, before the driver is asked.
+	 */
+	uint64_t max_device_bytes;
 };
 
 QVK_API QVK_MUST_CHECK qvk_status qvk_device_create(struct qvk_ctx *ctx,

@@ -226,7 +226,7 @@ qvk_status qvk_device_create(struct qvk_ctx *ctx,
 	vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 	st = qvk_create_pools(dev);
 	if (st == QVK_OK)
-		st = qvk_memory_init(dev);
+		st = qvk_memory_init(dev, opt->max_device_bytes);
 	if (st != QVK_OK)
 		goto out_destroy;
 	qvk_pipeline_cache_load(dev);

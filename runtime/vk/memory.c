@@ -5,7 +5,16 @@
  * one slow. Blocks are min(256 MiB, maxMemoryAllocationSize); a request
  * bigger than half a block gets a dedicated allocation. First fit over a
  * sorted free list per block, neighbours merged on free.
+ *
+ * Before the driver is asked, every block is held to its heap's size and to
+ * the budget (qvk_device_options.max_device_bytes or QVK_MAX_DEVICE_BYTES),
+ * so a model too big for the device fails with a message naming the limit
+ * instead of whatever the driver does past it (lavapipe's heap is host RAM,
+ * which the kernel overcommits). Near a limit the shared block shrinks to
+ * what is left.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,21 +72,102 @@ static uint32_t qvk_pick_type(const struct qvk_device *dev,
 	return UINT32_MAX;
 }
 
-qvk_status qvk_memory_init(struct qvk_device *dev)
+qvk_status qvk_memory_init(struct qvk_device *dev, uint64_t max_bytes)
 {
 	VkDeviceSize cap = dev->info.max_memory_allocation_size;
+	const char *env = getenv("QVK_MAX_DEVICE_BYTES");
 
 	dev->mem.block_bytes = QVK_BLOCK_BYTES_MAX;
 	if (cap && cap < dev->mem.block_bytes)
 		dev->mem.block_bytes = cap;
+	dev->mem.max_bytes = max_bytes;
+	if (!max_bytes && env && *env) {
+		unsigned long long v;
+		char *end;
+
+		/* Digits only: strtoull would take "-1", " 5" and "0x10". */
+		errno = 0;
+		v = strtoull(env, &end, 10);
+		if (env[0] < '0' || env[0] > '9' || errno || *end || !v)
+			return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+					 "QVK_MAX_DEVICE_BYTES='%.40s' is not a "
+					 "positive decimal byte count", env);
+		dev->mem.max_bytes = v;
+		dev->mem.budget_from_env = true;
+	}
+	return QVK_OK;
+}
+
+/* "%llu bytes" below 1 MiB, else MiB with one decimal. */
+static const char *qvk_memory_size_text(char buf[32], uint64_t bytes)
+{
+	if (bytes < (1u << 20))
+		snprintf(buf, 32, "%llu bytes", (unsigned long long)bytes);
+	else
+		snprintf(buf, 32, "%.1f MiB", (double)bytes / (1 << 20));
+	return buf;
+}
+
+/* Bytes qvk may still take from @type's heap; from the budget. */
+static VkDeviceSize qvk_memory_heap_left(const struct qvk_device *dev,
+					 uint32_t type)
+{
+	uint32_t heap = dev->mem_props.memoryTypes[type].heapIndex;
+	VkDeviceSize size = dev->mem_props.memoryHeaps[heap].size;
+
+	return size - QVK_MIN(size, dev->mem.heap_held_bytes[heap]);
+}
+
+static VkDeviceSize qvk_memory_budget_left(const struct qvk_memory *m)
+{
+	return m->max_bytes ? m->max_bytes - QVK_MIN(m->max_bytes, m->held_bytes) :
+			      UINT64_MAX;
+}
+
+/*
+ * Refuse a block of @size on @type's heap that would take qvk past the
+ * heap's size or the budget, naming which.
+ */
+static qvk_status qvk_memory_check_room(struct qvk_device *dev,
+					enum qvk_mem_kind kind, uint32_t type,
+					VkDeviceSize size)
+{
+	const struct qvk_memory *m = &dev->mem;
+	uint32_t heap = dev->mem_props.memoryTypes[type].heapIndex;
+	char a[32], b[32], c[32];
+
+	if (size > qvk_memory_heap_left(dev, type))
+		return qvk_error(dev->ctx, QVK_ERR_DEVICE_MEMORY,
+				 "allocating %s of %s memory: past the size "
+				 "of memory heap %u (%s, %s already held by "
+				 "qvk)", qvk_memory_size_text(a, size),
+				 qvk_mem_kind_names[kind], heap,
+				 qvk_memory_size_text(b, dev->mem_props
+							      .memoryHeaps[heap]
+							      .size),
+				 qvk_memory_size_text(c, m->heap_held_bytes[heap]));
+	if (size > qvk_memory_budget_left(m))
+		return qvk_error(dev->ctx, QVK_ERR_DEVICE_MEMORY,
+				 "allocating %s of %s memory: past the budget "
+				 "%s=%llu (%s already held)",
+				 qvk_memory_size_text(a, size),
+				 qvk_mem_kind_names[kind],
+				 m->budget_from_env ? "QVK_MAX_DEVICE_BYTES" :
+						      "max_device_bytes",
+				 (unsigned long long)m->max_bytes,
+				 qvk_memory_size_text(b, m->held_bytes));
 	return QVK_OK;
 }
 
 static void qvk_block_destroy(struct qvk_device *dev, struct qvk_mem_block *b)
 {
+	uint32_t heap = dev->mem_props.memoryTypes[b->type_index].heapIndex;
+
 	if (b->mapped)
 		vkUnmapMemory(dev->device, b->memory);
 	vkFreeMemory(dev->device, b->memory, NULL);
+	dev->mem.held_bytes -= b->size_bytes;
+	dev->mem.heap_held_bytes[heap] -= b->size_bytes;
 	free(b->free);
 	free(b);
 }
@@ -103,9 +193,13 @@ static qvk_status qvk_block_create(struct qvk_device *dev,
 		.allocationSize = size,
 		.memoryTypeIndex = type,
 	};
-	struct qvk_mem_block *b = calloc(1, sizeof(*b));
+	struct qvk_mem_block *b;
 	qvk_status st;
 
+	st = qvk_memory_check_room(dev, kind, type, size);
+	if (st != QVK_OK)
+		return st;
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "memory block");
 	b->free = malloc(sizeof(*b->free) * 4);
@@ -130,6 +224,9 @@ static qvk_status qvk_block_create(struct qvk_device *dev,
 		free(b);
 		return st;
 	}
+	dev->mem.held_bytes += size;
+	dev->mem.heap_held_bytes[dev->mem_props.memoryTypes[type].heapIndex] +=
+		size;
 	if (dev->mem_props.memoryTypes[type].propertyFlags &
 	    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
 		st = QVK_VK(dev->ctx, vkMapMemory(dev->device, b->memory, 0,
@@ -261,7 +358,13 @@ qvk_status qvk_memory_alloc(struct qvk_device *dev, enum qvk_mem_kind kind,
 		if (!b->dedicated && b->type_index == type &&
 		    qvk_block_take(b, req->size, align, &offset))
 			goto out_fill;
-	st = qvk_block_create(dev, kind, type, dev->mem.block_bytes, false, &b);
+	/* Near a limit: a smaller block, or the error naming the limit. */
+	st = qvk_block_create(dev, kind, type,
+			      QVK_MAX(QVK_MIN(dev->mem.block_bytes,
+					      QVK_MIN(qvk_memory_heap_left(dev, type),
+						      qvk_memory_budget_left(&dev->mem))),
+				      req->size),
+			      false, &b);
 	if (st != QVK_OK)
 		return st;
 	if (!qvk_block_take(b, req->size, align, &offset))

@@ -103,10 +103,15 @@ struct qvk_alloc {
 struct qvk_memory {
 	VkDeviceSize block_bytes;     /* size of shared blocks */
 	struct qvk_mem_block *blocks; /* singly linked */
-	uint64_t used_bytes[QVK_MEM_KIND_COUNT];
+	uint64_t used_bytes[QVK_MEM_KIND_COUNT]; /* suballocated */
+	uint64_t max_bytes;                      /* budget; 0: none */
+	bool budget_from_env;                    /* QVK_MAX_DEVICE_BYTES */
+	uint64_t held_bytes;                     /* in blocks, all heaps */
+	uint64_t heap_held_bytes[VK_MAX_MEMORY_HEAPS];
 };
 
-qvk_status qvk_memory_init(struct qvk_device *dev);
+/* @max_bytes: qvk_device_options.max_device_bytes (0: QVK_MAX_DEVICE_BYTES). */
+qvk_status qvk_memory_init(struct qvk_device *dev, uint64_t max_bytes);
 void qvk_memory_finish(struct qvk_device *dev);
 qvk_status qvk_memory_alloc(struct qvk_device *dev, enum qvk_mem_kind kind,
 			    const VkMemoryRequirements *req,

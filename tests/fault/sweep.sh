@@ -14,8 +14,10 @@
 # vkAllocate, vkCreate, vkMapMemory, lost), the Nth call fails, one run per
 # N. A run passes when it
 #   - exits 0 (the fault was tolerated: e.g. the pipeline cache is a hint)
-#     or 1 with a "qvk COMMAND: ..." line naming what failed, and then
-#     left no file at @OUT@ (no partial output, no temporary),
+#     or 1 with a "qvk COMMAND: ..." line naming the call that failed (the
+#     Vulkan function, or "out of host memory"/ENOMEM's text for the
+#     allocator), and then left no file at @OUT@ (no partial output, no
+#     temporary),
 #   - printed the "qvk fault: injected: CALL" line (the fault was reached),
 #   - and no sanitizer said anything (no crash, no leak, no UB).
 #
@@ -76,7 +78,7 @@ echo "sweep: ${count_line#qvk fault: }"
 
 # One run: the verdict on stdout as "SITE N VERDICT [detail]".
 one() {
-	local site=$1 n=$2 log="$work/$1.$2.log" out="$work/out.$1.$2" rc verdict detail
+	local site=$1 n=$2 log="$work/$1.$2.log" out="$work/out.$1.$2" rc verdict detail call
 	shift 2
 	mkdir -p "$out"
 	QVK_FAULT="$site:$n" qvk_out "$out" "$@" >/dev/null 2>"$log"
@@ -92,6 +94,15 @@ one() {
 		verdict=BAD detail="left $(ls -A "$out" | tr '\n' ' ')after: $detail"
 	elif [ $rc -eq 1 ] && [ -n "$detail" ]; then
 		verdict=ERROR
+		# The message names the call: the Vulkan function, or that host
+		# memory ran out (malloc, calloc, realloc, strdup).
+		call=$(sed -n 's/^qvk fault: injected: \([A-Za-z]*\).*/\1/p' "$log" | head -1)
+		case $call in
+		vk*) grep -qF "$call" <<<"$detail" || verdict=BAD ;;
+		*) grep -qi 'out of host memory\|out of memory\|cannot allocate memory' \
+			<<<"$detail" || verdict=BAD ;;
+		esac
+		[ $verdict = BAD ] && detail="the message does not name $call: $detail"
 	else
 		verdict=BAD detail="exit status $rc, ${detail:-no qvk $CMD: message}"
 	fi
@@ -121,7 +132,7 @@ for site in malloc vkAllocate vkCreate vkMapMemory lost; do
 	n_tol=$(grep -c ' TOLERATED ' "$work/$site.verdicts")
 	n_bad=$(grep -c ' BAD ' "$work/$site.verdicts")
 	if [ "$stride" -gt 1 ]; then
-		how="every ${stride}th from call $offset (QVK_FAULT_SEED=$seed)"
+		how="one call in $stride from call $offset, QVK_FAULT_SEED=$seed"
 	else
 		how="every call"
 	fi
