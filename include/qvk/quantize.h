@@ -43,6 +43,30 @@ QVK_API bool qvk_quant_method_parse(const char *name,
 /* Whether @m needs calibration text (AWQ, SmoothQuant, GPTQ). */
 QVK_API bool qvk_quant_method_needs_calib(enum qvk_quant_method m);
 
+/*
+ * K-quant output (GGUF Q4_K/Q5_K/Q6_K super-blocks of 256), with
+ * llama.cpp's type mixes for the _m variants (runtime/quantize/plan.c):
+ * the classifier and some layers' attn_v and ffn_down get Q6_K.
+ */
+enum qvk_kquant_mix {
+	QVK_KMIX_NONE = 0,
+	QVK_KMIX_Q4_K,
+	QVK_KMIX_Q5_K,
+	QVK_KMIX_Q6_K,
+	QVK_KMIX_Q4_K_M,
+	QVK_KMIX_Q5_K_M,
+};
+
+/* "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m" (any case) and back. */
+QVK_API const char *qvk_kquant_mix_name(enum qvk_kquant_mix m);
+QVK_API bool qvk_kquant_mix_parse(const char *name, enum qvk_kquant_mix *m);
+
+/* One tensor's type chosen by name (a mixed-precision plan). */
+struct qvk_tensor_type {
+	const char *name; /* GGUF name: blk.3.attn_v.weight, output.weight */
+	uint32_t type;    /* a writable type of the table (include/qvk/format.h) */
+};
+
 struct qvk_quantize_options {
 	enum qvk_weight_format format; /* F32, F16, Q8, Q4, Q4A */
 	uint32_t group;                /* 32, 64, 128 or QVK_GROUP_ROW */
@@ -63,6 +87,17 @@ struct qvk_quantize_options {
 	uint32_t calib_window; /* 0: min(256, seq_len) */
 	uint32_t bos;
 	float smooth_alpha;    /* SmoothQuant alpha (0: 0.5) */
+	/* K-quant output; NONE: @format and @group */
+	enum qvk_kquant_mix kmix;
+	/* per-tensor types over everything above; names must exist */
+	const struct qvk_tensor_type *tensor_types;
+	uint32_t n_tensor_types;
+	/*
+	 * Calibration statistics from the float model (as the scalar
+	 * reference sees it) instead of sequentially: by default each
+	 * layer's inputs come from the layers before it as quantized.
+	 */
+	bool float_calib;
 };
 
 /*
@@ -95,6 +130,26 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_quantized_write(
 QVK_API QVK_MUST_CHECK qvk_status qvk_quantize_fold_only(
 	struct qvk_ctx *ctx, const struct qvk_model *model,
 	const struct qvk_quantize_options *opt, struct qvk_quantized **out);
+
+/* What a streaming run measured (qvk_quantize_to_file()). */
+struct qvk_quantize_report {
+	uint64_t peak_host_bytes;    /* the process's peak resident set */
+	uint64_t largest_f32_bytes;  /* the largest tensor as fp32 */
+	uint64_t calib_bytes;        /* calibration activations and statistics */
+	uint64_t file_bytes;         /* the file written */
+	double seconds;
+};
+
+/*
+ * qvk_quantize_model() and qvk_quantized_write() in one streaming pass:
+ * tensors are read from @model (its mapping), converted and written one
+ * at a time, so the model is never held in memory, into a temporary file
+ * beside @path renamed over it only when complete. @report may be NULL.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_quantize_to_file(
+	struct qvk_ctx *ctx, const struct qvk_model *model,
+	const struct qvk_quantize_options *opt, const struct qvk_tokenizer *tok,
+	const char *path, struct qvk_quantize_report *report);
 
 /* ------------------------------------------------------------ scoring */
 
