@@ -121,6 +121,8 @@ LIB_SRCS := $(filter-out $(if $(filter 1,$(QVK_DRM)),$(NO_DRM_SRCS),$(DRM_SRCS))
 	$(LIB_SRCS))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*.c))
+# The synthetic-model generator: linked into the runner and into qvk-synth.
+SYNTH_SRCS := tests/oracle/synth.c
 CHECK_SUITES := $(patsubst tests/check_%.c,%,$(wildcard tests/check_*.c))
 
 # Shaders: one kernel per .comp file. A kernel that includes sdot.glsl is
@@ -134,12 +136,13 @@ SPV_HEADERS := $(SPV_NAMES:%=$(BUILD)/gen/spv/%.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/shaders.o
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
-TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o)
 
 LIB_A := $(BUILD)/libqvk.a
 LIB_SO := $(BUILD)/libqvk.so.$(QVK_VERSION)
 QVK := $(BUILD)/qvk
 CHECK_RUNNER := $(BUILD)/tests/check_qvk
+SYNTH := $(BUILD)/tests/qvk-synth
 
 .PHONY: all deps deps-build lib tools tests check run bench install uninstall clean
 all: deps-build
@@ -147,7 +150,7 @@ all: deps-build
 
 lib: $(LIB_A) $(LIB_SO)
 tools: $(QVK)
-tests: $(CHECK_RUNNER)
+tests: $(CHECK_RUNNER) $(SYNTH)
 
 # ------------------------------------------------------------ dependencies
 # The Debian packages each step needs; tools/deps.sh installs the missing
@@ -260,6 +263,13 @@ $(CHECK_RUNNER): $(TEST_OBJS) $(LIB_A) $(QVK)
 	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_A) \
 		$(CHECK_LIBS) $(LINK_LIBS)
 
+# qvk-synth: synthetic models for tools/oracle/record-fixtures.sh.
+$(SYNTH): $(BUILD)/obj/tests/oracle/synth_main.o $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_A)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LINK_LIBS)
+$(BUILD)/obj/tests/oracle/synth_main.o: | $(BUILD)/gen/shaders.h
+
 # ------------------------------------------------------------------- run
 RUN_MODEL ?= tests/data/stories260K.bin
 RUN_TOKENIZER ?= tests/data/tok512.bin
@@ -348,17 +358,17 @@ check-faults:
 	$(Q)tests/fault/quantize-disk.sh build/sanitize/qvk
 
 # qvk run of the default model under valgrind's memcheck: no error and no
-# leak (definite or possible) anywhere, the driver included; none needs a
-# suppression today (if Mesa, LLVM or the loader ever do, suppress them by
-# object name, never qvk's code). A fresh pipeline cache, so the run
-# compiles every pipeline under memcheck too.
+# leak (definite or possible) anywhere, the driver included; suppressions
+# (tests/valgrind.supp) are by object name for ld.so, Mesa, LLVM and the
+# loader, never qvk's code. A fresh pipeline cache, so the run compiles
+# every pipeline under memcheck too.
 VALGRIND_TOKENS ?= 8
 valgrind:
 	$(Q)tools/deps.sh valgrind
 	$(Q)$(MAKE) --no-print-directory tools
 	$(Q)rm -rf $(BUILD)/valgrind-cache
 	XDG_CACHE_HOME=$(CURDIR)/$(BUILD)/valgrind-cache valgrind --error-exitcode=1 \
-		--leak-check=full --num-callers=30 ./$(QVK) run -m $(RUN_MODEL) \
+		--suppressions=tests/valgrind.supp --leak-check=full --num-callers=30 ./$(QVK) run -m $(RUN_MODEL) \
 		-t $(RUN_TOKENIZER) -p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
 
 # --------------------------------------------------------------- install

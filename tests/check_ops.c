@@ -33,37 +33,43 @@ static int8_t qvk_ops_lane(const uint32_t *qa, size_t word, uint32_t lane)
 }
 
 /*
- * Check GPU activations of m rows of k (ref values @y, row stride k)
- * against qvk_ref_act_quant as described in the file comment.
+ * Check GPU activations of m rows of k (ref values @y, row stride k),
+ * scales per token or per 32-block, against qvk_ref_act_quant as described
+ * in the file comment.
  */
 static void qvk_ops_check_act(const char *what, uint32_t m, uint32_t k,
-			      const float *y, const struct qvk_buffer *qa_b,
+			      bool per_block, const float *y,
+			      const struct qvk_buffer *qa_b,
 			      const struct qvk_buffer *sa_b,
 			      const struct qvk_buffer *suma_b, double sa_rtol,
 			      double tie_window)
 {
 	uint32_t kp = QVK_ACT_LAYOUT_KP(k), nb = kp / 32;
+	uint64_t sa_bytes = qvk_act_sa_bytes(m, k, per_block);
 	uint32_t *qa = qvk_ops_test_alloc((size_t)m * kp);
 	uint32_t *rqa = qvk_ops_test_alloc((size_t)m * kp);
-	float *sa = qvk_ops_test_alloc(4ull * m), *rsa = qvk_ops_test_alloc(4ull * m);
+	float *sa = qvk_ops_test_alloc(sa_bytes), *rsa = qvk_ops_test_alloc(sa_bytes);
 	int32_t *suma = qvk_ops_test_alloc(4ull * m * nb);
 	int32_t *rsuma = qvk_ops_test_alloc(4ull * m * nb);
 	uint32_t off_by_one = 0;
 	double worst_sa = 0;
 
 	qvk_ops_test_read(qa_b, qa, (uint64_t)m * kp);
-	qvk_ops_test_read(sa_b, sa, 4ull * m);
+	qvk_ops_test_read(sa_b, sa, sa_bytes);
 	qvk_ops_test_read(suma_b, suma, 4ull * m * nb);
-	qvk_ref_act_quant(y, k, m, k, rqa, rsa, rsuma);
-	for (uint32_t r = 0; r < m; r++) {
-		double e = fabs((double)sa[r] - rsa[r]);
-		float inv = rsa[r] > 0 ? 1.0f / rsa[r] : 0.0f;
+	qvk_ref_act_quant(y, k, m, k, per_block, rqa, rsa, rsuma);
+	for (uint32_t i = 0; i < sa_bytes / 4; i++) {
+		double e = fabs((double)sa[i] - rsa[i]);
 
-		ck_assert_msg(e <= sa_rtol * rsa[r], "%s: sa[%u] = %.9g, want %.9g",
-			      what, r, (double)sa[r], (double)rsa[r]);
-		if (rsa[r] > 0)
-			worst_sa = fmax(worst_sa, e / rsa[r]);
+		ck_assert_msg(e <= sa_rtol * rsa[i], "%s: sa[%u] = %.9g, want %.9g",
+			      what, i, (double)sa[i], (double)rsa[i]);
+		if (rsa[i] > 0)
+			worst_sa = fmax(worst_sa, e / rsa[i]);
+	}
+	for (uint32_t r = 0; r < m; r++) {
 		for (uint32_t b = 0; b < nb; b++) {
+			float d = rsa[per_block ? (size_t)r * nb + b : r];
+			float inv = d > 0 ? 1.0f / d : 0.0f;
 			int32_t s = 0;
 
 			for (uint32_t j = b * 32; j < b * 32 + 32; j++) {
@@ -94,9 +100,10 @@ static void qvk_ops_check_act(const char *what, uint32_t m, uint32_t k,
 				      b, suma[(size_t)r * nb + b], s);
 		}
 	}
-	printf("  %s: %u x %u (Kp %u): sa max rel err %.3g, %u of %llu q off "
-	       "by one at rounding ties\n", what, m, k, kp, worst_sa,
-	       off_by_one, (unsigned long long)m * k);
+	printf("  %s, scales per %s: %u x %u (Kp %u): sa max rel err %.3g, %u "
+	       "of %llu q off by one at rounding ties\n", what,
+	       per_block ? "32-block" : "token", m, k, kp, worst_sa, off_by_one,
+	       (unsigned long long)m * k);
 	fflush(stdout);
 	free(qa);
 	free(rqa);
@@ -112,14 +119,15 @@ struct qvk_ops_act_bufs {
 };
 
 static void qvk_ops_act_bufs_create(struct qvk_ops_act_bufs *a, uint32_t m,
-				    uint32_t k)
+				    uint32_t k, bool per_block)
 {
 	a->qa = qvk_ops_test_buffer(NULL, qvk_act_qa_bytes(m, k));
-	a->sa = qvk_ops_test_buffer(NULL, qvk_act_sa_bytes(m));
+	a->sa = qvk_ops_test_buffer(NULL, qvk_act_sa_bytes(m, k, per_block));
 	a->suma = qvk_ops_test_buffer(NULL, qvk_act_suma_bytes(m, k));
 	a->bind.qa = qvk_ops_whole(a->qa);
 	a->bind.sa = qvk_ops_whole(a->sa);
 	a->bind.suma = qvk_ops_whole(a->suma);
+	a->bind.per_block = per_block;
 }
 
 static void qvk_ops_act_bufs_destroy(struct qvk_ops_act_bufs *a)
@@ -177,34 +185,43 @@ START_TEST(test_act_layout_glsl_matches_c)
 }
 END_TEST
 
-/* The C reference quantizer equals the quantization core's, bit for bit. */
+/*
+ * The C reference quantizer equals the quantization core's, bit for bit,
+ * with scales per token and per 32-block (the K of 300 ends in a partial
+ * block and padding blocks).
+ */
 START_TEST(test_act_ref_matches_quant_core)
 {
 	uint64_t seed = qvk_test_seed("act ref vs quant core");
-	const uint32_t m = 5, k = 300, kp = QVK_ACT_LAYOUT_KP(k);
+	const uint32_t m = 5, k = 300, kp = QVK_ACT_LAYOUT_KP(k), nb = kp / 32;
 	float *x = qvk_ops_test_alloc(4ull * m * k);
 	uint32_t *qa = qvk_ops_test_alloc((size_t)m * kp);
-	float sa[5];
-	int32_t *suma = qvk_ops_test_alloc(4ull * m * kp / 32);
-	struct qvk_qact *qc;
+	float *sa = qvk_ops_test_alloc(4ull * m * nb);
+	int32_t *suma = qvk_ops_test_alloc(4ull * m * nb);
 
 	qvk_ops_test_fill_normal(&seed, x, (size_t)m * k, 3.0f);
 	for (uint32_t j = 0; j < k; j++)
 		x[2 * k + j] = 0.0f; /* a zero row: d = 0, q = 0 */
 	x[3 * k + 7] = 1000.0f;      /* an outlier */
-	qvk_ref_act_quant(x, k, m, k, qa, sa, suma);
-	ck_assert_int_eq(qvk_qact_create(qvk_test_ctx, QVK_ACT_PER_TOKEN, m, k,
-					 kp, &qc),
-			 QVK_OK);
-	ck_assert_int_eq(qvk_quantize_act(qvk_test_ctx, "x", x, qc), QVK_OK);
-	ck_assert_uint_eq(qc->row_words, kp / 4);
-	ck_assert_int_eq(memcmp(qc->qs, qa, (size_t)m * kp), 0);
-	ck_assert_int_eq(memcmp(qc->scales, sa, 4ull * m), 0);
-	ck_assert_int_eq(memcmp(qc->sums, suma, 4ull * m * kp / 32), 0);
-	ck_assert_float_eq(sa[2], 0.0f);
-	qvk_qact_destroy(qc);
+	for (int pb = 0; pb < 2; pb++) {
+		struct qvk_qact *qc;
+
+		qvk_ref_act_quant(x, k, m, k, pb, qa, sa, suma);
+		ck_assert_int_eq(qvk_qact_create(qvk_test_ctx, pb ? QVK_ACT_PER_BLOCK32 :
+						 QVK_ACT_PER_TOKEN, m, k, kp, &qc),
+				 QVK_OK);
+		ck_assert_int_eq(qvk_quantize_act(qvk_test_ctx, "x", x, qc), QVK_OK);
+		ck_assert_uint_eq(qc->row_words, kp / 4);
+		ck_assert_int_eq(memcmp(qc->qs, qa, (size_t)m * kp), 0);
+		ck_assert_int_eq(memcmp(qc->scales, sa, qvk_act_sa_bytes(m, k, pb)),
+				 0);
+		ck_assert_int_eq(memcmp(qc->sums, suma, 4ull * m * nb), 0);
+		ck_assert_float_eq(sa[pb ? 2 * nb : 2], 0.0f);
+		qvk_qact_destroy(qc);
+	}
 	free(x);
 	free(qa);
+	free(sa);
 	free(suma);
 }
 END_TEST
@@ -300,16 +317,18 @@ START_TEST(test_rmsnorm_q8_matches_reference)
 		qvk_ref_rmsnorm(x, w, dim, m, mdl.norm_eps, y);
 		xb = qvk_ops_test_buffer(x, 4ull * m * dim);
 		wb = qvk_ops_test_buffer(w, 4ull * dim);
-		qvk_ops_act_bufs_create(&act, m, dim);
-		qvk_ops_test_check_bind(qvk_ops_rmsnorm_q8_bind(
-			&ops, &op, &mdl, m, QVK_WHOLE(xb),
-			QVK_WHOLE(wb), &act.bind));
-		qvk_ops_test_run(&op, 1);
-		snprintf(what, sizeof(what), "rmsnorm_q8 dim %u (%s)", dim,
-			 op.pipe == ops.rmsnorm_q8[1] ? "vec4" : "scalar");
-		qvk_ops_check_act(what, m, dim, y, act.qa, act.sa, act.suma,
-				  2e-5, 2e-3);
-		qvk_ops_act_bufs_destroy(&act);
+		for (int pb = 0; pb < 2; pb++) {
+			qvk_ops_act_bufs_create(&act, m, dim, pb);
+			qvk_ops_test_check_bind(qvk_ops_rmsnorm_q8_bind(
+				&ops, &op, &mdl, m, QVK_WHOLE(xb),
+				QVK_WHOLE(wb), &act.bind));
+			qvk_ops_test_run(&op, 1);
+			snprintf(what, sizeof(what), "rmsnorm_q8 dim %u (%s)", dim,
+				 op.pipe == ops.rmsnorm_q8[pb][1] ? "vec4" : "scalar");
+			qvk_ops_check_act(what, m, dim, pb, y, act.qa, act.sa,
+					  act.suma, 2e-5, 2e-3);
+			qvk_ops_act_bufs_destroy(&act);
+		}
 		qvk_buffer_destroy(xb);
 		qvk_buffer_destroy(wb);
 		free(x);
@@ -343,15 +362,18 @@ START_TEST(test_act_quant_matches_reference)
 		for (uint32_t r = 0; r < m; r++)
 			memcpy(y + (size_t)r * k, x + (size_t)r * stride, 4ull * k);
 		xb = qvk_ops_test_buffer(x, 4ull * m * stride);
-		qvk_ops_act_bufs_create(&act, m, k);
-		qvk_ops_test_check_bind(qvk_ops_act_quant_bind(
-			&ops, &op, k, m, stride, QVK_WHOLE(xb), &act.bind));
-		qvk_ops_test_run(&op, 1);
-		snprintf(what, sizeof(what), "act_quant k %u stride %u (%s)", k,
-			 stride, op.pipe == ops.act_quant[1] ? "vec4" : "scalar");
-		qvk_ops_check_act(what, m, k, y, act.qa, act.sa, act.suma, 1e-6,
-				  1e-4);
-		qvk_ops_act_bufs_destroy(&act);
+		for (int pb = 0; pb < 2; pb++) {
+			qvk_ops_act_bufs_create(&act, m, k, pb);
+			qvk_ops_test_check_bind(qvk_ops_act_quant_bind(
+				&ops, &op, k, m, stride, QVK_WHOLE(xb), &act.bind));
+			qvk_ops_test_run(&op, 1);
+			snprintf(what, sizeof(what), "act_quant k %u stride %u (%s)",
+				 k, stride,
+				 op.pipe == ops.act_quant[pb][1] ? "vec4" : "scalar");
+			qvk_ops_check_act(what, m, k, pb, y, act.qa, act.sa,
+					  act.suma, 1e-6, 1e-4);
+			qvk_ops_act_bufs_destroy(&act);
+		}
 		qvk_buffer_destroy(xb);
 		free(x);
 		free(y);
@@ -372,7 +394,7 @@ START_TEST(test_swiglu_matches_reference)
 	for (size_t hi = 0; hi < QVK_ARRAY_SIZE(qvk_ops_hiddens); hi++) {
 		uint32_t hid = qvk_ops_hiddens[hi], m = hi % 2 ? 5 : 1;
 		/* Odd cases: gate|up fused in one (m, 2*hidden) output. */
-		bool fused = hi % 2;
+		bool fused = hi % 2, pb = hi >= 3; /* the last: per-block scales */
 		uint32_t stride = fused ? 2 * hid : hid;
 		struct qvk_ops_model mdl = qvk_ops_model_dim(64, hid);
 		size_t n_in = (size_t)m * stride;
@@ -409,7 +431,7 @@ START_TEST(test_swiglu_matches_reference)
 		qvk_ops_test_check_bind(qvk_ops_swiglu_bind(
 			&ops, &op[0], &mdl, m, stride, &gbind, &ubind,
 			QVK_WHOLE(ob)));
-		qvk_ops_act_bufs_create(&act, m, hid);
+		qvk_ops_act_bufs_create(&act, m, hid, pb);
 		qvk_ops_test_check_bind(qvk_ops_swiglu_q8_bind(
 			&ops, &op[1], &mdl, m, stride, &gbind, &ubind,
 			&act.bind));
@@ -421,8 +443,8 @@ START_TEST(test_swiglu_matches_reference)
 			 op[0].pipe == ops.swiglu[1] ? "vec4" : "scalar");
 		qvk_ops_test_close(what, got, want, (size_t)m * hid, 1e-6f, 2e-5f);
 		snprintf(what, sizeof(what), "swiglu_q8 hidden %u (%s)", hid,
-			 op[1].pipe == ops.swiglu_q8[1] ? "vec4" : "scalar");
-		qvk_ops_check_act(what, m, hid, want, act.qa, act.sa, act.suma,
+			 op[1].pipe == ops.swiglu_q8[pb][1] ? "vec4" : "scalar");
+		qvk_ops_check_act(what, m, hid, pb, want, act.qa, act.sa, act.suma,
 				  2e-5, 2e-3);
 		qvk_ops_act_bufs_destroy(&act);
 		if (ub != gb)

@@ -76,10 +76,10 @@ START_TEST(test_decode_replays_one_command_buffer)
 			 QVK_OK);
 	ob = qvk_ops_test_buffer(NULL, 4 * nq);
 	qab = qvk_ops_test_buffer(NULL, qvk_act_qa_bytes(1, nq));
-	sab = qvk_ops_test_buffer(NULL, qvk_act_sa_bytes(1));
+	sab = qvk_ops_test_buffer(NULL, qvk_act_sa_bytes(1, nq, false));
 	sumab = qvk_ops_test_buffer(NULL, qvk_act_suma_bytes(1, nq));
 	act = (struct qvk_ops_act){ qvk_ops_whole(qab), qvk_ops_whole(sab),
-				    qvk_ops_whole(sumab) };
+				    qvk_ops_whole(sumab), false };
 	/* q = embedding of the step's token (dim == n_heads * head_dim). */
 	qvk_ops_test_check_bind(qvk_ops_embed_bind(&ops, &op[0], &mdl, 1, false,
 						   QVK_WHOLE(step), tb,
@@ -130,7 +130,7 @@ START_TEST(test_decode_replays_one_command_buffer)
 			worst = fmax(worst, e);
 		}
 		/* Quantized from the GPU's own attention output. */
-		qvk_ref_act_quant(got, nq, 1, nq, rqa, &rsa, rsuma);
+		qvk_ref_act_quant(got, nq, 1, nq, false, rqa, &rsa, rsuma);
 		qvk_ops_test_read(qab, qa, sizeof(qa));
 		qvk_ops_test_read(sab, &sa, 4);
 		qvk_ops_test_read(sumab, suma, 4ull * kp / 32);

@@ -26,7 +26,7 @@ static int qvk_run_usage(void)
 	       "[-s S] [--ignore-eos]\n"
 	       "               [--stop TEXT]... [--json] [--format F] [--group G] "
 	       "[--keep LIST]\n"
-	       "               [--kv-f32] [--profile]\n\n"
+	       "               [--kv-f32] [--act-per-token] [--profile]\n\n"
 	       "Streams the generated text to stdout (with no prompt, from "
 	       "BOS), then prints\nprefill and decode tokens/s, time to first "
 	       "token, the context, device memory\nand energy per token (or "
@@ -271,8 +271,9 @@ int qvk_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (!a.json)
-		fprintf(stderr, "model: %s (%u layers, dim %u, vocab %u) on %s, "
-			"weights %s\n", a.llm.model_path, model->params.n_layers,
+		fprintf(stderr, "model: %s (%s, %u layers, dim %u, vocab %u) on "
+			"%s, weights %s\n", a.llm.model_path,
+			qvk_arch_name(model->params.arch), model->params.n_layers,
 			model->params.dim, model->params.vocab_size,
 			qvk_device_info(dev)->name, qvk_llm_describe(llm));
 	/* amdgpu sensors of the very GPU the device layer matched. */

@@ -5,7 +5,8 @@
 #include "llm_setup.h"
 
 const char qvk_llm_args_help[] =
-	"  -m MODEL          GGUF (llama) or llama2.c checkpoint (required)\n"
+	"  -m MODEL          GGUF (llama, qwen2, qwen3, phi3) or llama2.c\n"
+	"                    checkpoint (required)\n"
 	"  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry their own)\n"
 	"  --format F        auto|f32|f16|q8|q4|q4a (default auto: quantized\n"
 	"                    tensors as stored, float ones quantized to q8, except\n"
@@ -17,6 +18,9 @@ const char qvk_llm_args_help[] =
 	"                    'blk.*.ffn_down.weight=f32'; a GLOB that matches no\n"
 	"                    layer gets a warning\n"
 	"  --kv-f32          keep the KV cache in fp32 (default fp16)\n"
+	"  --act-per-token   int8 activations with one scale per token (default:\n"
+	"                    one per 32 values, as llama.cpp's Q8_0 activations;\n"
+	"                    what K-quant weights read stays per 32)\n"
 	"  --profile         GPU time per kernel kind at the end\n";
 
 int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
@@ -32,6 +36,10 @@ int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
 	}
 	if (!strcmp(arg, "--kv-f32")) {
 		a->opt.kv_f32 = true;
+		return 1;
+	}
+	if (!strcmp(arg, "--act-per-token")) {
+		a->opt.act_per_token = true;
 		return 1;
 	}
 	if (strcmp(arg, "-m") && strcmp(arg, "-t") && strcmp(arg, "--format") &&

@@ -23,8 +23,8 @@ struct qvk_llm_args {
 
 /*
  * Consume one model option at argv[*i] (-m, -t, --format, --group, --keep,
- * --kv-f32, --profile); returns 1 if taken, 0 if not a model option, -1 on a bad
- * value (already reported).
+ * --kv-f32, --act-per-token, --profile); returns 1 if taken, 0 if not a
+ * model option, -1 on a bad value (already reported).
  */
 int qvk_llm_args_parse(const char *cmd, int argc, char **argv, int *i,
 		       struct qvk_llm_args *a);

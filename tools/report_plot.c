@@ -79,11 +79,12 @@ static bool qvk_plot_data(FILE *f, const struct qvk_report *rep, int domain)
 		if (r->skipped[0])
 			continue;
 		qvk_report_format_label(r, label, sizeof(label));
+		/* Three short lines: file (or shape, "synthetic"), format. */
 		fputc('"', f);
-		for (const char *c = name && !r->synthetic ? name + 1 : r->model;
-		     *c; c++)
+		for (const char *c = r->synthetic ? r->model + strlen("synthetic ") :
+				     name ? name + 1 : r->model; *c; c++)
 			fputc(*c == '"' || *c == '\t' ? '\'' : *c, f);
-		fprintf(f, "\\n%s\"", label);
+		fprintf(f, "%s\\n%s\"", r->synthetic ? "\\nsynthetic" : "", label);
 		qvk_plot_stat(f, &r->prefill_tok_s);
 		qvk_plot_stat(f, &r->decode_tok_s);
 		for (int ph = QVK_MB_DECODE; ph >= QVK_MB_PREFILL; ph--)
@@ -96,6 +97,26 @@ static bool qvk_plot_data(FILE *f, const struct qvk_report *rep, int domain)
 	return rows > 0;
 }
 
+/*
+ * Without an energy panel, the speed panel's title says why: the reason's
+ * first clause (the table and the JSON have all of it), no quotes.
+ */
+static void qvk_plot_energy_note(const struct qvk_mb_machine *mc, int domain,
+				 char *note, size_t len)
+{
+	const char *text = mc->energy_unavailable[0] ? mc->energy_unavailable :
+						       "no valid energy window";
+
+	note[0] = 0;
+	if (domain >= 0)
+		return;
+	snprintf(note, len, "; energy per token unavailable: %.*s",
+		 (int)QVK_MIN(strcspn(text, ":;"), 120), text);
+	for (char *c = note; *c; c++)
+		if (*c == '\'' || *c == '\n')
+			*c = ' ';
+}
+
 bool qvk_report_plot(const struct qvk_report *rep, const char *path,
 		     char *why, size_t why_len)
 {
@@ -103,6 +124,7 @@ bool qvk_report_plot(const struct qvk_report *rep, const char *path,
 	char data_path[] = "/tmp/qvk-plot-XXXXXX";
 	char *gnuplot = qvk_plot_find_gnuplot();
 	int domain = qvk_plot_domain(rep), fd, status;
+	char note[200];
 	bool ok = false;
 	FILE *data, *gp;
 
@@ -137,51 +159,38 @@ bool qvk_report_plot(const struct qvk_report *rep, const char *path,
 		snprintf(why, why_len, "%s: %s", gnuplot, strerror(errno));
 		goto out_unlink;
 	}
-	fprintf(gp, "set terminal pngcairo size 1280,960 font 'sans,10'\n"
+	qvk_plot_energy_note(mc, domain, note, sizeof(note));
+	fprintf(gp, "set terminal pngcairo size 1280,%d font 'sans,10'\n"
 		"set output '%s'\n"
 		"set datafile separator '\\t'\n"
-		"set multiplot layout 2,1 title 'qvk bench on %s, load average "
+		"set multiplot layout %d,1 title 'qvk bench on %s, load average "
 		"%.2f-%.2f' noenhanced\n"
 		"set style data histograms\n"
 		"set style histogram errorbars gap 2 lw 1\n"
 		"set style fill solid 0.7 border -1\n"
 		"set grid ytics\nset key top right\nset xtics noenhanced\n"
+		"set bmargin 5\n"
 		"set logscale y\n"
 		"set ylabel 'tokens/s (median, bars: min-max)'\n"
-		"set title 'prefill %u and decode %u tokens, %u repetitions'\n"
+		"set title 'prefill %u and decode %u tokens, %u repetitions%s' "
+		"noenhanced\n"
 		"plot '%s' using 2:3:4:xtic(1) title 'prefill', '' using 5:6:7 "
 		"title 'decode'\n"
 		"unset logscale y\n",
-		path, mc->info->name, mc->load_begin[0], mc->load_end[0],
-		rep->cfg->prefill, rep->cfg->decode, rep->cfg->reps, data_path);
-	if (domain >= 0) {
-		fprintf(gp, "set ylabel 'J/token, %s (median, bars: min-max)'\n"
+		domain >= 0 ? 1000 : 600, path, domain >= 0 ? 2 : 1,
+		mc->info->name, mc->load_begin[0], mc->load_end[0],
+		rep->cfg->prefill, rep->cfg->decode, rep->cfg->reps, note,
+		data_path);
+	if (domain >= 0)
+		fprintf(gp, "set ylabel 'J/token, %s (median, bars: min-max)' "
+			"noenhanced\n"
 			"set title 'energy per token%s'\n"
-			"plot '%s' using 8:9:10:xtic(1) title 'decode', '' using "
-			"11:12:13 title 'prefill'\n",
+			"plot '%s' using 11:12:13:xtic(1) title 'prefill', '' using "
+			"8:9:10 title 'decode'\n",
 			qvk_telemetry_domain(mc->telemetry, (uint32_t)domain)->name,
 			qvk_telemetry_domain(mc->telemetry, (uint32_t)domain)->synthetic ?
 				" (SYNTHETIC test ramp, not a measurement)" : "",
 			data_path);
-	} else {
-		const char *text = mc->energy_unavailable[0] ?
-					   mc->energy_unavailable :
-					   "no valid energy window";
-		char reason[200];
-
-		/* gnuplot strings: no single quotes inside. */
-		/* The reason's first clause; the table and JSON have it all. */
-		snprintf(reason, sizeof(reason), "%.*s",
-			 (int)QVK_MIN(strcspn(text, ":;"), 150), text);
-		for (char *c = reason; *c; c++)
-			if (*c == '\'' || *c == '\n')
-				*c = ' ';
-		fprintf(gp, "set title 'energy per token: unavailable' noenhanced\n"
-			"set label 1 '%s' at graph 0.5, graph 0.5 center "
-			"noenhanced\nunset ylabel\nunset key\nunset tics\n"
-			"unset border\nunset grid\n"
-			"plot [0:1] [0:1] NaN notitle\n", reason);
-	}
 	fprintf(gp, "unset multiplot\n");
 	status = pclose(gp);
 	if (status != 0)

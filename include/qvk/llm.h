@@ -39,6 +39,13 @@ struct qvk_llm_options {
 	 * needs.
 	 */
 	bool kv_f32;
+	/*
+	 * int8 activations with one scale per token (ZeroQuant) instead of
+	 * the default one per 32-element block, which is what llama.cpp does
+	 * for Q8_0 weights (its Q8_0 activations, same rounding): finer, so
+	 * closer to the float model and to llama.cpp, at a little matmul time.
+	 */
+	bool act_per_token;
 };
 
 struct qvk_llm;

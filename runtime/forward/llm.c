@@ -30,8 +30,9 @@ static bool qvk_is_kq(const struct qvk_mm_weight *w)
 
 /*
  * Which representations each activation needs: int8, fp32 or both; and
- * whether its int8 form has a scale per 32-block, which K-quant weights
- * read (their other consumers then read that form too).
+ * whether its int8 form has a scale per 32-block: by default (llama.cpp's
+ * Q8_0 activations), and always where K-quant weights read it (their
+ * other consumers then read that form too).
  */
 static void qvk_llm_needs(struct qvk_llm *llm)
 {
@@ -56,6 +57,9 @@ static void qvk_llm_needs(struct qvk_llm *llm)
 	llm->need.final_f32 = qvk_is_float(w->output);
 	/* the classifier reads the normed x too (act_dim, act_last) */
 	llm->need.dim_block |= qvk_is_kq(w->output);
+	if (!llm->opt.act_per_token)
+		llm->need.dim_block = llm->need.attn_block =
+			llm->need.hid_block = true;
 }
 
 static qvk_status qvk_llm_buffers(struct qvk_llm *llm)

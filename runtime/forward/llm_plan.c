@@ -123,7 +123,7 @@ static qvk_status qvk_rec_biases(struct qvk_rec *r,
 static struct qvk_ops_act qvk_act_bindings(const struct qvk_mm_act *a)
 {
 	return (struct qvk_ops_act){ qvk_ops_whole(a->qa), qvk_ops_whole(a->sa),
-				     qvk_ops_whole(a->suma) };
+				     qvk_ops_whole(a->suma), a->per_block };
 }
 
 /* Matmuls sharing one input, then the barrier their consumers need. */
@@ -176,7 +176,7 @@ static void qvk_rec_copy_last(struct qvk_rec *r)
 			     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_copy, 0,
 			     NULL, 0, NULL);
 	qvk_copy_row(cb, a->qa, d->qa, a->k_padded, last);
-	qvk_copy_row(cb, a->sa, d->sa, a->per_block ? a->k_padded / 32 * 4 : 4,
+	qvk_copy_row(cb, a->sa, d->sa, qvk_act_sa_bytes(1, a->k, a->per_block),
 		     last);
 	qvk_copy_row(cb, a->suma, d->suma, a->k_padded / 32 * 4, last);
 	qvk_copy_row(cb, a->x, d->x, (VkDeviceSize)a->k * 4, last);
@@ -195,21 +195,15 @@ static qvk_status qvk_rec_norm(struct qvk_rec *r, const struct qvk_buffer *w,
 			   xf = qvk_ops_whole(llm->act_dim->x);
 	struct qvk_ops_act act = qvk_act_bindings(llm->act_dim);
 
-	bool block = q8 && llm->act_dim->per_block;
-
-	/* per-block int8 is quantized from the fp32 norm (act_quant_block) */
-	if (q8 && !block)
+	/* int8 with scales per token or per 32-block, as act_dim holds them */
+	if (q8)
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_q8_bind(&llm->ops, op_, &llm->md, m, &x,
 						&wb, &act));
-	if (f32 || block)
+	if (f32)
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_bind(&llm->ops, op_, &llm->md, m, &x,
 					     &wb, &xf));
-	if (block)
-		QVK_REC(r, QVK_STAGE_ACT_QUANT,
-			qvk_ops_act_quant_block_bind(&llm->ops, op_, llm->md.dim,
-						     m, llm->md.dim, &xf, &act));
 	return QVK_OK;
 }
 
@@ -253,11 +247,7 @@ static qvk_status qvk_rec_attention(struct qvk_rec *r, uint32_t l)
 	QVK_REC(r, QVK_STAGE_ATTENTION,
 		qvk_ops_attention_bind(&llm->ops, op_, md, m, &step, &q, &kc,
 				       &vc, &out));
-	if (llm->need.attn_q8 && llm->act_attn->per_block)
-		QVK_REC(r, QVK_STAGE_ACT_QUANT,
-			qvk_ops_act_quant_block_bind(&llm->ops, op_, q_dim, m,
-						     q_dim, &out, &act));
-	else if (llm->need.attn_q8)
+	if (llm->need.attn_q8)
 		QVK_REC(r, QVK_STAGE_ACT_QUANT,
 			qvk_ops_act_quant_bind(&llm->ops, op_, q_dim, m, q_dim,
 					       &out, &act));
@@ -279,8 +269,6 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 		{ llm->hb2, L->b3, md->hidden_dim, m },
 	};
 	const struct qvk_bias_job down = { llm->x, L->b2, md->dim, m };
-	/* per-block int8 comes from the fp32 product (act_quant_block) */
-	bool block = llm->need.hid_q8 && llm->act_hid->per_block;
 	qvk_status st;
 
 	st = qvk_rec_norm(r, L->ffn_norm, llm->need.dim_q8, llm->need.dim_f32);
@@ -289,20 +277,15 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 4], 2); /* w1, w3 */
 	if ((st = qvk_rec_biases(r, bias, 2)))
 		return st;
-	if (llm->need.hid_q8 && !block)
+	if (llm->need.hid_q8)
 		QVK_REC(r, QVK_STAGE_SWIGLU,
 			qvk_ops_swiglu_q8_bind(&llm->ops, op_, md, m,
 					       md->hidden_dim, &gate, &up,
 					       &act));
-	if (llm->need.hid_f32 || block)
+	if (llm->need.hid_f32)
 		QVK_REC(r, QVK_STAGE_SWIGLU,
 			qvk_ops_swiglu_bind(&llm->ops, op_, md, m,
 					    md->hidden_dim, &gate, &up, &out));
-	if (block)
-		QVK_REC(r, QVK_STAGE_ACT_QUANT,
-			qvk_ops_act_quant_block_bind(&llm->ops, op_,
-						     md->hidden_dim, m,
-						     md->hidden_dim, &out, &act));
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 6], 1); /* x += w2 h */
 	return qvk_rec_biases(r, &down, 1);
 }

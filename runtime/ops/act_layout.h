@@ -11,6 +11,8 @@
  *   uint32_t qa[M][Kp/4]    element k of token m: int8 (two's complement) in
  *                           byte k%4 of word m*Kp/4 + k/4; 0 for k >= K
  *   float    sa[M]          d = amax/127, amax = max_k |x_k|; 0 for a zero row
+ *            or sa[M][Kp/32]  per 32-block: d of the block's amax (per-block
+ *                           mode, llama.cpp's Q8_0 activations)
  *   int32_t  suma[M][Kp/32] Σ q_k over each 32-element block
  *   q_k = clamp(roundf(x_k * (1/d)), -127, 127), 1/d a float reciprocal,
  *   roundf = round half away from zero; q = 0 when d = 0.
@@ -18,6 +20,7 @@
 #ifndef QVK_RUNTIME_OPS_ACT_LAYOUT_H
 #define QVK_RUNTIME_OPS_ACT_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define QVK_ACT_LAYOUT_K_ALIGN 128u
@@ -34,9 +37,10 @@ static inline uint64_t qvk_act_qa_bytes(uint32_t m, uint32_t k)
 {
 	return (uint64_t)m * QVK_ACT_LAYOUT_KP(k);
 }
-static inline uint64_t qvk_act_sa_bytes(uint32_t m)
+static inline uint64_t qvk_act_sa_bytes(uint32_t m, uint32_t k, bool per_block)
 {
-	return (uint64_t)m * 4u;
+	return (uint64_t)m * (per_block ? QVK_ACT_LAYOUT_KP(k) / QVK_ACT_LAYOUT_BLOCK :
+					  1u) * 4u;
 }
 static inline uint64_t qvk_act_suma_bytes(uint32_t m, uint32_t k)
 {

@@ -156,11 +156,14 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     ops->wg_row, 1),
 		QVK_OPS_PIPE(rmsnorm[0], "rmsnorm", 3, ops->wg_row, 0),
 		QVK_OPS_PIPE(rmsnorm[1], "rmsnorm", 3, ops->wg_row, 1),
-		QVK_OPS_PIPE(rmsnorm_q8[0], "rmsnorm_q8", 5, ops->wg_row, 0),
-		QVK_OPS_PIPE(rmsnorm_q8[1], "rmsnorm_q8", 5, ops->wg_row, 1),
-		QVK_OPS_PIPE(act_quant[0], "act_quant", 4, ops->wg_row, 0),
-		QVK_OPS_PIPE(act_quant[1], "act_quant", 4, ops->wg_row, 1),
-		QVK_OPS_PIPE(act_quant_block, "act_quant_block", 4, ops->wg_flat),
+		QVK_OPS_PIPE(rmsnorm_q8[0][0], "rmsnorm_q8", 5, ops->wg_row, 0, 0),
+		QVK_OPS_PIPE(rmsnorm_q8[0][1], "rmsnorm_q8", 5, ops->wg_row, 1, 0),
+		QVK_OPS_PIPE(rmsnorm_q8[1][0], "rmsnorm_q8", 5, ops->wg_row, 0, 1),
+		QVK_OPS_PIPE(rmsnorm_q8[1][1], "rmsnorm_q8", 5, ops->wg_row, 1, 1),
+		QVK_OPS_PIPE(act_quant[0][0], "act_quant", 4, ops->wg_row, 0, 0),
+		QVK_OPS_PIPE(act_quant[0][1], "act_quant", 4, ops->wg_row, 1, 0),
+		QVK_OPS_PIPE(act_quant[1][0], "act_quant", 4, ops->wg_row, 0, 1),
+		QVK_OPS_PIPE(act_quant[1][1], "act_quant", 4, ops->wg_row, 1, 1),
 		QVK_OPS_PIPE(rope, "rope", 4, ops->wg_flat, 0),
 		QVK_OPS_PIPE(rope_neox, "rope", 4, ops->wg_flat, 1),
 		QVK_OPS_PIPE(kv_write, "kv_write", 5, ops->wg_flat),
@@ -174,8 +177,10 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     chunk[3], QVK_OPS_MAX_HEAD_DIM, upt, 8),
 		QVK_OPS_PIPE(swiglu[0], "swiglu", 3, ops->wg_flat, 0),
 		QVK_OPS_PIPE(swiglu[1], "swiglu", 3, ops->wg_flat, 1),
-		QVK_OPS_PIPE(swiglu_q8[0], "swiglu_q8", 5, ops->wg_row, 0),
-		QVK_OPS_PIPE(swiglu_q8[1], "swiglu_q8", 5, ops->wg_row, 1),
+		QVK_OPS_PIPE(swiglu_q8[0][0], "swiglu_q8", 5, ops->wg_row, 0, 0),
+		QVK_OPS_PIPE(swiglu_q8[0][1], "swiglu_q8", 5, ops->wg_row, 1, 0),
+		QVK_OPS_PIPE(swiglu_q8[1][0], "swiglu_q8", 5, ops->wg_row, 0, 1),
+		QVK_OPS_PIPE(swiglu_q8[1][1], "swiglu_q8", 5, ops->wg_row, 1, 1),
 		QVK_OPS_PIPE(residual_add, "residual_add", 2, ops->wg_flat),
 		QVK_OPS_PIPE(bias_add, "bias_add", 2, ops->wg_flat),
 		QVK_OPS_PIPE(argmax, "argmax", 2, ops->wg_row),
@@ -200,20 +205,24 @@ void qvk_ops_finish(struct qvk_ops *ops)
 {
 	struct qvk_pipeline **all[] = {
 		&ops->embed_f32, &ops->embed_f16, &ops->rmsnorm[0],
-		&ops->rmsnorm[1], &ops->rmsnorm_q8[0], &ops->rmsnorm_q8[1],
-		&ops->act_quant[0], &ops->act_quant[1], &ops->act_quant_block,
-		&ops->rope,
-		&ops->rope_neox, &ops->kv_write, &ops->attention[0],
-		&ops->attention[1], &ops->attention[2], &ops->attention[3],
-		&ops->swiglu[0], &ops->swiglu[1], &ops->swiglu_q8[0],
-		&ops->swiglu_q8[1], &ops->residual_add, &ops->bias_add,
-		&ops->argmax,
+		&ops->rmsnorm[1], &ops->rope, &ops->rope_neox, &ops->kv_write,
+		&ops->attention[0], &ops->attention[1], &ops->attention[2],
+		&ops->attention[3], &ops->swiglu[0], &ops->swiglu[1],
+		&ops->residual_add, &ops->bias_add, &ops->argmax,
 	};
 
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(all); i++) {
 		qvk_pipeline_destroy(*all[i]);
 		*all[i] = NULL;
 	}
+	for (int b = 0; b < 2; b++)
+		for (int v = 0; v < 2; v++) {
+			qvk_pipeline_destroy(ops->rmsnorm_q8[b][v]);
+			qvk_pipeline_destroy(ops->act_quant[b][v]);
+			qvk_pipeline_destroy(ops->swiglu_q8[b][v]);
+			ops->rmsnorm_q8[b][v] = ops->act_quant[b][v] =
+				ops->swiglu_q8[b][v] = NULL;
+		}
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(ops->attention_prefill); i++) {
 		qvk_pipeline_destroy(ops->attention_prefill[i]);
 		ops->attention_prefill[i] = NULL;

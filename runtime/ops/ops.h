@@ -145,9 +145,9 @@ struct qvk_ops {
 	uint32_t grid_x_max; /* workgroups along x before folding into y */
 	struct qvk_pipeline *embed_f32, *embed_f16;
 	/* [0] scalar, [1] vec4 accesses (sizes % 4 == 0, 16-byte offsets) */
-	struct qvk_pipeline *rmsnorm[2], *rmsnorm_q8[2], *act_quant[2];
-	struct qvk_pipeline *act_quant_block; /* scales per 32-block */
-	struct qvk_pipeline *swiglu[2], *swiglu_q8[2];
+	struct qvk_pipeline *rmsnorm[2], *swiglu[2];
+	/* int8 producers: [per 32-block scales][vec4] */
+	struct qvk_pipeline *rmsnorm_q8[2][2], *act_quant[2][2], *swiglu_q8[2][2];
 	struct qvk_pipeline *rope, *rope_neox, *kv_write, *bias_add;
 	struct qvk_pipeline *attention[QVK_OPS_ATTN_VARIANTS]; /* GMAX 1, 2, 4, 8 */
 	/*
@@ -212,9 +212,14 @@ qvk_status qvk_ops_kv_layer_binding(struct qvk_ctx *ctx,
 				    const struct qvk_ops_model *mdl,
 				    uint32_t layer, struct qvk_binding *out);
 
-/* int8 activation buffers (act_layout.h) for one bind. */
+/*
+ * int8 activation buffers (act_layout.h) for one bind; @per_block: one
+ * scale per 32-block in sa (m, Kp/32), as llama.cpp's Q8_0 activations,
+ * else one per token (ZeroQuant).
+ */
 struct qvk_ops_act {
 	struct qvk_binding qa, sa, suma;
+	bool per_block;
 };
 
 /*
@@ -254,14 +259,6 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 				  uint32_t k, uint32_t m, uint32_t x_stride,
 				  const struct qvk_binding *x,
 				  const struct qvk_ops_act *act);
-/*
- * The same with a scale per 32-element block (QVK_ACT_PER_BLOCK32, what
- * K-quant weights read): act->sa holds (m, Kp/32) floats.
- */
-qvk_status qvk_ops_act_quant_block_bind(struct qvk_ops *ops, struct qvk_op *op,
-					uint32_t k, uint32_t m, uint32_t x_stride,
-					const struct qvk_binding *x,
-					const struct qvk_ops_act *act);
 /*
  * RoPE in place on q and k at positions step.pos + r: the first rope_dims
  * of each head, pairs as rope_mode says, by pos * rope_freqs[i], cos and
@@ -343,10 +340,13 @@ float qvk_ref_f16_to_f32(uint16_t h);
 
 void qvk_ref_rmsnorm(const float *x, const float *w, uint32_t dim,
 		     uint32_t m, float eps, float *out);
-/* The act_layout.h quantizer for m rows of k (x rows x_stride apart). */
+/*
+ * The act_layout.h quantizer for m rows of k (x rows x_stride apart); sa
+ * (m) or with @per_block (m, Kp/32).
+ */
 void qvk_ref_act_quant(const float *x, uint32_t k, uint32_t m,
-		       uint32_t x_stride, uint32_t *qa, float *sa,
-		       int32_t *suma);
+		       uint32_t x_stride, bool per_block, uint32_t *qa,
+		       float *sa, int32_t *suma);
 /* theta^(-2i/n_dims) for i < n_dims/2, as llama2.c computes it. */
 void qvk_ref_rope_freqs(float theta, uint32_t n_dims, float *freq);
 /* The rotated dims, frequencies and multiplier that @mdl's RoPE uses. */

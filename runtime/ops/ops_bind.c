@@ -202,7 +202,7 @@ static qvk_status qvk_ops_check_act(struct qvk_ctx *ctx,
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "qa", &act->qa,
 					    qvk_act_qa_bytes(m, k)));
 	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "sa", &act->sa,
-					    qvk_act_sa_bytes(m)));
+					    qvk_act_sa_bytes(m, k, act->per_block)));
 	return qvk_ops_check_binding(ctx, "suma", &act->suma,
 				     qvk_act_suma_bytes(m, k));
 }
@@ -229,7 +229,7 @@ qvk_status qvk_ops_rmsnorm_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
-				ops->rmsnorm_q8[qvk_ops_vec4(mdl->dim,
+				ops->rmsnorm_q8[act->per_block][qvk_ops_vec4(mdl->dim,
 					(const struct qvk_binding *[]){ x, w }, 2)],
 				(struct qvk_binding[]){ *x, *w, act->qa,
 							act->sa, act->suma });
@@ -257,49 +257,8 @@ qvk_status qvk_ops_act_quant_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
-				ops->act_quant[qvk_ops_vec4(k | x_stride,
+				ops->act_quant[act->per_block][qvk_ops_vec4(k | x_stride,
 					(const struct qvk_binding *[]){ x }, 1)],
-				(struct qvk_binding[]){ *x, act->qa, act->sa,
-							act->suma });
-}
-
-qvk_status qvk_ops_act_quant_block_bind(struct qvk_ops *ops, struct qvk_op *op,
-					uint32_t k, uint32_t m, uint32_t x_stride,
-					const struct qvk_binding *x,
-					const struct qvk_ops_act *act)
-{
-	struct qvk_ctx *ctx = ops->dev->ctx;
-	uint32_t kp = QVK_ACT_LAYOUT_KP(k);
-
-	memset(op, 0, sizeof(*op));
-	if (!k || x_stride < k || k > (1u << 30))
-		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
-				 "act_quant_block: k %u, row stride %u", k,
-				 x_stride);
-	QVK_OPS_CHECK(qvk_ops_check_m(ops, m, QVK_MAX(kp, x_stride)));
-	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "act_quant_block x", x,
-					    4ull * ((uint64_t)(m - 1) * x_stride + k)));
-	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "qa", &act->qa,
-					    qvk_act_qa_bytes(m, k)));
-	/* one scale per 32-block: as many as the block sums */
-	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "sa", &act->sa,
-					    qvk_act_suma_bytes(m, k)));
-	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "suma", &act->suma,
-					    qvk_act_suma_bytes(m, k)));
-	op->push[0] = k;
-	op->push[1] = kp;
-	op->push[2] = m;
-	op->push[3] = x_stride;
-	/* one invocation per (token, block), along x only */
-	op->groups[0] = QVK_DIV_ROUND_UP(m * (kp / QVK_ACT_LAYOUT_BLOCK),
-					 ops->wg_flat);
-	op->groups[1] = op->groups[2] = 1;
-	if (op->groups[0] > ops->dev->info.max_workgroup_count[0])
-		return qvk_error(ctx, QVK_ERR_UNSUPPORTED, "act_quant_block: "
-				 "%u tokens of %u needs %u workgroups, the "
-				 "device allows %u", m, k, op->groups[0],
-				 ops->dev->info.max_workgroup_count[0]);
-	return qvk_ops_bind_set(ops, op, ops->act_quant_block,
 				(struct qvk_binding[]){ *x, act->qa, act->sa,
 							act->suma });
 }
@@ -512,7 +471,7 @@ qvk_status qvk_ops_swiglu_q8_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->groups[0] = m;
 	op->groups[1] = op->groups[2] = 1;
 	return qvk_ops_bind_set(ops, op,
-				ops->swiglu_q8[qvk_ops_vec4(mdl->hidden_dim | x_stride,
+				ops->swiglu_q8[act->per_block][qvk_ops_vec4(mdl->hidden_dim | x_stride,
 					(const struct qvk_binding *[]){ gate, up }, 2)],
 				(struct qvk_binding[]){ *gate, *up, act->qa,
 							act->sa, act->suma });

@@ -76,32 +76,53 @@ void qvk_ref_rmsnorm(const float *x, const float *w, uint32_t dim,
 	}
 }
 
+/* Quantize x[0..n) with scale d into qr's bytes at element @j0, summing. */
+static void qvk_ref_quant_span(const float *x, uint32_t n, uint32_t j0, float d,
+			       uint32_t *qr, int32_t *suma)
+{
+	float inv = d > 0.0f ? 1.0f / d : 0.0f;
+
+	for (uint32_t j = 0; j < n; j++) {
+		float t = roundf(x[j] * inv);
+		int32_t q = (int32_t)fminf(fmaxf(t, -QVK_ACT_LAYOUT_QMAX),
+					   QVK_ACT_LAYOUT_QMAX);
+
+		qr[(j0 + j) / 4] |= ((uint32_t)q & 0xffu) << (8 * ((j0 + j) % 4));
+		suma[(j0 + j) / QVK_ACT_LAYOUT_BLOCK] += q;
+	}
+}
+
 void qvk_ref_act_quant(const float *x, uint32_t k, uint32_t m,
-		       uint32_t x_stride, uint32_t *qa, float *sa,
-		       int32_t *suma)
+		       uint32_t x_stride, bool per_block, uint32_t *qa,
+		       float *sa, int32_t *suma)
 {
 	uint32_t kp = QVK_ACT_LAYOUT_KP(k), nb = kp / QVK_ACT_LAYOUT_BLOCK;
 
 	for (uint32_t r = 0; r < m; r++) {
 		const float *xr = x + (size_t)r * x_stride;
 		uint32_t *qr = qa + (size_t)r * (kp / 4);
-		float amax = 0.0f, d, inv;
+		int32_t *sr = suma + (size_t)r * nb;
+		float amax = 0.0f;
 
-		for (uint32_t j = 0; j < k; j++)
-			amax = fmaxf(amax, fabsf(xr[j]));
-		d = amax / QVK_ACT_LAYOUT_QMAX;
-		inv = d > 0.0f ? 1.0f / d : 0.0f;
-		sa[r] = d;
 		memset(qr, 0, kp);
-		for (uint32_t b = 0; b < nb; b++)
-			suma[(size_t)r * nb + b] = 0;
-		for (uint32_t j = 0; j < k; j++) {
-			float t = roundf(xr[j] * inv);
-			int32_t q = (int32_t)fminf(fmaxf(t, -QVK_ACT_LAYOUT_QMAX),
-						   QVK_ACT_LAYOUT_QMAX);
+		memset(sr, 0, nb * sizeof(*sr));
+		if (!per_block) {
+			for (uint32_t j = 0; j < k; j++)
+				amax = fmaxf(amax, fabsf(xr[j]));
+			sa[r] = amax / QVK_ACT_LAYOUT_QMAX;
+			qvk_ref_quant_span(xr, k, 0, sa[r], qr, sr);
+			continue;
+		}
+		for (uint32_t b = 0; b < nb; b++) {
+			uint32_t j0 = b * QVK_ACT_LAYOUT_BLOCK;
+			uint32_t n = j0 >= k ? 0 : QVK_MIN(k - j0, QVK_ACT_LAYOUT_BLOCK);
 
-			qr[j / 4] |= ((uint32_t)q & 0xffu) << (8 * (j % 4));
-			suma[(size_t)r * nb + j / QVK_ACT_LAYOUT_BLOCK] += q;
+			amax = 0.0f;
+			for (uint32_t j = 0; j < n; j++)
+				amax = fmaxf(amax, fabsf(xr[j0 + j]));
+			sa[(size_t)r * nb + b] = amax / QVK_ACT_LAYOUT_QMAX;
+			qvk_ref_quant_span(xr + j0, n, j0, sa[(size_t)r * nb + b],
+					   qr, sr);
 		}
 	}
 }

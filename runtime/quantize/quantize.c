@@ -78,6 +78,9 @@ static qvk_status qvk_quantize_check(struct qvk_ctx *ctx,
 {
 	if (!model || !opt)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: no model");
+	/* Before calibrating: only llama models can be written back. */
+	if (qvk_model_check_llama_export(ctx, model))
+		return QVK_ERR_UNSUPPORTED;
 	if (opt->format < QVK_WEIGHTS_F32 || opt->format > QVK_WEIGHTS_Q4A)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: format "
 				 "%s is not f32, f16, q8, q4 or q4a",

@@ -10,6 +10,10 @@
 //                         endian lanes) of word m*Kp/4 + k/4; 0 past K
 //   sa   float [M]        d = amax/127 (0 when the row is all zeros; NaN,
 //                         with all codes 0, when the row holds Inf or NaN)
+//        or    [M][Kp/32] with ACT_BLOCK: one d per 32-element block, of
+//                         the block's amax, as llama.cpp's Q8_0
+//                         activations (NaN and codes 0 for a non-finite
+//                         block)
 //   suma int   [M][Kp/32] Σ q over each 32-element block
 // q = clamp(round(x * (1/d)), -127, 127): 1/d is a float reciprocal and
 // round() rounds half away from zero (C roundf), exactly as the quantization
@@ -41,14 +45,20 @@ int qvk_act_round(float t)
 // vec4 qvk_act_value4(uint row, uint k4) for elements 4*k4 .. 4*k4+3).
 // Call from every invocation (uniform control flow).
 
-// max |value| over the row, workgroup-wide.
+// Scales per 32-block instead of per token (spec constant 2 of every
+// kernel that includes this part).
+layout(constant_id = 2) const bool ACT_BLOCK = false;
+
 // The row's max |value|, or +Inf when any value is Inf or NaN (max()
 // may drop a NaN operand, so non-finite values are tested on their bits).
+// 0 with ACT_BLOCK, whose scales come from each block: no reduction then.
 float qvk_act_row_amax(uint row, uint K)
 {
 	float amax = 0.0;
 	bool bad = false;
 
+	if (ACT_BLOCK)
+		return 0.0;
 	if (VEC4) {
 		for (uint k = gl_LocalInvocationID.x; k < K / 4u; k += WG) {
 			vec4 a = abs(qvk_act_value4(row, k));
@@ -66,43 +76,54 @@ float qvk_act_row_amax(uint row, uint K)
 	return qvk_wg_max(bad ? uintBitsToFloat(0x7f800000u) : amax);
 }
 
-// One invocation owns one 32-block: its 8 words and its sum. The values
-// are computed again here (same code as for amax, so the same floats).
+// One invocation owns one 32-block: its 8 words, its sum (and with
+// ACT_BLOCK its scale). The values are computed again here (same code as
+// for amax, so the same floats) and kept in registers for the block. A
+// non-finite row (or block) must not become finite integers: zero codes
+// and a NaN scale make every product with it NaN.
 void qvk_act_quant_row(uint row, uint K, uint Kp, float amax)
 {
-	float d = amax / QVK_ACT_QMAX;
-	float inv = d > 0.0 ? 1.0 / d : 0.0;
 	uint nb = Kp / QVK_ACT_BLOCK;
 
-	// A non-finite row must not become finite integers: zero codes and a
-	// NaN scale make every product with this row NaN.
-	if (qvk_nonfinite(amax)) {
-		if (gl_LocalInvocationID.x == 0u)
-			sa[row] = uintBitsToFloat(0x7fc00000u);
-		for (uint b = gl_LocalInvocationID.x; b < nb; b += WG) {
-			for (uint w = 0u; w < 8u; w++)
-				qa[row * (Kp / 4u) + b * 8u + w] = 0u;
-			suma[row * nb + b] = 0;
-		}
-		return;
-	}
-	if (gl_LocalInvocationID.x == 0u)
-		sa[row] = d;
+	if (!ACT_BLOCK && gl_LocalInvocationID.x == 0u)
+		sa[row] = qvk_nonfinite(amax) ? uintBitsToFloat(0x7fc00000u) :
+						amax / QVK_ACT_QMAX;
 	for (uint b = gl_LocalInvocationID.x; b < nb; b += WG) {
+		vec4 v[8];
+		float d = amax / QVK_ACT_QMAX;
+		bool bad = qvk_nonfinite(amax);
 		int s = 0;
+
 		for (uint w = 0u; w < 8u; w++) {
 			uint k = b * QVK_ACT_BLOCK + w * 4u;
-			vec4 v = vec4(0.0);
-			if (VEC4) {
+			v[w] = vec4(0.0);
+			if (bad) {
+				continue;
+			} else if (VEC4) {
 				if (k < K)
-					v = qvk_act_value4(row, k / 4u);
+					v[w] = qvk_act_value4(row, k / 4u);
 			} else {
 				for (uint l = 0u; l < 4u; l++)
 					if (k + l < K)
-						v[l] = qvk_act_value(row, k + l);
+						v[w][l] = qvk_act_value(row, k + l);
 			}
-			ivec4 q = ivec4(qvk_act_round(v.x * inv), qvk_act_round(v.y * inv),
-					qvk_act_round(v.z * inv), qvk_act_round(v.w * inv));
+		}
+		if (ACT_BLOCK) {
+			float bmax = 0.0;
+			for (uint w = 0u; w < 8u; w++) {
+				vec4 a = abs(v[w]);
+				bad = bad || qvk_nonfinite(a.x) || qvk_nonfinite(a.y) ||
+				      qvk_nonfinite(a.z) || qvk_nonfinite(a.w);
+				bmax = max(bmax, max(max(a.x, a.y), max(a.z, a.w)));
+			}
+			d = bmax / QVK_ACT_QMAX;
+			sa[row * nb + b] = bad ? uintBitsToFloat(0x7fc00000u) : d;
+		}
+		float inv = !bad && d > 0.0 ? 1.0 / d : 0.0;
+		for (uint w = 0u; w < 8u; w++) {
+			ivec4 q = bad ? ivec4(0) :
+				ivec4(qvk_act_round(v[w].x * inv), qvk_act_round(v[w].y * inv),
+				      qvk_act_round(v[w].z * inv), qvk_act_round(v[w].w * inv));
 			s += q.x + q.y + q.z + q.w;
 			qa[row * (Kp / 4u) + b * 8u + w] =
 				(uint(q.x) & 0xffu) | ((uint(q.y) & 0xffu) << 8) |
