@@ -114,6 +114,23 @@ qvk_status qvk_calib_site_add(struct qvk_ctx *ctx, struct qvk_calib_site *s,
 	return QVK_OK;
 }
 
+qvk_status qvk_calib_site_copy(struct qvk_ctx *ctx, struct qvk_calib_site *dst,
+			       const struct qvk_calib_site *src)
+{
+	qvk_status st = qvk_calib_site_init(ctx, dst, src->k, src->xtx != NULL,
+					    0);
+
+	if (st)
+		return st;
+	dst->tokens = src->tokens;
+	memcpy(dst->sum_abs, src->sum_abs, src->k * sizeof(double));
+	memcpy(dst->sum_sq, src->sum_sq, src->k * sizeof(double));
+	memcpy(dst->absmax, src->absmax, src->k * sizeof(float));
+	if (src->xtx)
+		memcpy(dst->xtx, src->xtx, (size_t)src->k * src->k * sizeof(float));
+	return QVK_OK;
+}
+
 void qvk_calib_site_importance(const struct qvk_calib_site *s, float *imp)
 {
 	for (uint32_t j = 0; j < s->k; j++)

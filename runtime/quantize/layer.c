@@ -40,6 +40,21 @@ struct qvk_layer_work {
 	uint32_t stride;                       /* AWQ's row sampling */
 };
 
+static const char *qvk_lw_name(const struct qvk_layer_work *lw, uint32_t j)
+{
+	return lw->run->plan->src[qvk_qplan_layer_index(lw->l, j)]->name;
+}
+
+/* The first copy of site @site's statistics, for the tests' comparison. */
+static qvk_status qvk_run_keep(struct qvk_qrun *run, uint32_t site,
+			       const struct qvk_calib_site *cs)
+{
+	if (!run->keep || site >= run->keep->n_sites ||
+	    run->keep->sites[site].k)
+		return QVK_OK;
+	return qvk_calib_site_copy(run->ctx, &run->keep->sites[site], cs);
+}
+
 static qvk_status qvk_lw_put(struct qvk_layer_work *lw, uint32_t j,
 			     const struct qvk_calib_site *cs, bool prop)
 {
@@ -47,16 +62,14 @@ static qvk_status qvk_lw_put(struct qvk_layer_work *lw, uint32_t j,
 	qvk_status st = QVK_OK;
 
 	if (mut) /* rows still buffered for XᵀX go in before GPTQ reads it */
-		st = qvk_calib_site_flush(lw->run->ctx, mut,
-					  lw->run->plan->src[qvk_qplan_layer_index(
-						  lw->l, j)]->name);
+		st = qvk_calib_site_flush(lw->run->ctx, mut, qvk_lw_name(lw, j));
+	if (st == QVK_OK && mut)
+		st = qvk_run_keep(lw->run,
+				  lw->run->plan->site[qvk_qplan_layer_index(lw->l,
+									    j)],
+				  mut);
 	return st ? st : qvk_qrun_put(lw->run, qvk_qplan_layer_index(lw->l, j),
 				      lw->w[j], cs, prop);
-}
-
-static const char *qvk_lw_name(const struct qvk_layer_work *lw, uint32_t j)
-{
-	return lw->run->plan->src[qvk_qplan_layer_index(lw->l, j)]->name;
 }
 
 /* A site's description over the layer's fp32 tensors. */
@@ -326,6 +339,8 @@ qvk_status qvk_head_quantize(struct qvk_qrun *run)
 		}
 		if (st == QVK_OK)
 			st = qvk_calib_site_flush(run->ctx, &cs, d.name);
+		if (st == QVK_OK)
+			st = qvk_run_keep(run, plan->site[i_out], &cs);
 	}
 	if (st == QVK_OK)
 		st = qvk_qrun_put(run, i_norm, norm, NULL, false);

@@ -299,6 +299,7 @@ qvk_status qvk_quantize_to_file(struct qvk_ctx *ctx,
 {
 	struct qvk_file_sink sink = { { qvk_file_sink_put }, NULL };
 	struct qvk_quantize_report r = { 0 };
+	struct qvk_qrun_extra extra = { 0 };
 	struct qvk_qplan *plan = NULL;
 	struct timespec t0, t1;
 	struct stat sb;
@@ -321,7 +322,7 @@ qvk_status qvk_quantize_to_file(struct qvk_ctx *ctx,
 		st = qvk_gguf_writer_begin(sink.w, path);
 	if (st == QVK_OK)
 		st = qvk_quantize_stream(ctx, model, opt, plan, true, &sink.base,
-					 &r.calib_bytes);
+					 &extra);
 	if (st == QVK_OK && plan->out.rope_factors) /* after the model's */
 		st = qvk_gguf_writer_put_data(
 			sink.w, plan->out.rope_factors,
@@ -341,6 +342,7 @@ qvk_status qvk_quantize_to_file(struct qvk_ctx *ctx,
 		r.seconds = (double)(t1.tv_sec - t0.tv_sec) +
 			    (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 		r.peak_host_bytes = qvk_peak_rss_bytes();
+		r.calib_bytes = extra.calib_bytes;
 		if (report)
 			*report = r;
 	}

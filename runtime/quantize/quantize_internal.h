@@ -94,6 +94,18 @@ qvk_status qvk_calib_run(struct qvk_ctx *ctx, const struct qvk_model *m,
 			 uint32_t max_rows, struct qvk_calib **out);
 void qvk_calib_destroy(struct qvk_calib *c);
 
+/* Copy @src's sums, maxima and XᵀX (flushed) into @dst, allocated here. */
+qvk_status qvk_calib_site_copy(struct qvk_ctx *ctx, struct qvk_calib_site *dst,
+			       const struct qvk_calib_site *src);
+/*
+ * The statistics of the batched pass over @m's float weights
+ * (float_calib: what the reference sees), from a GPTQ q8 run whose
+ * output is dropped: the tests compare them with qvk_calib_run()'s.
+ */
+qvk_status qvk_calib_batched(struct qvk_ctx *ctx, const struct qvk_model *m,
+			     const struct qvk_quantize_options *opt,
+			     struct qvk_calib **out);
+
 /* ------------------------------------------------------------- plan */
 
 /*
@@ -228,15 +240,22 @@ struct qvk_qsink {
 			  const struct qvk_host_tensor *t, void *bytes);
 };
 
+/* What a run reports and keeps beyond its tensors. */
+struct qvk_qrun_extra {
+	uint64_t calib_bytes;    /* out: held besides the model's tensors */
+	struct qvk_calib *keep;  /* in: sites to copy the statistics into */
+};
+
 /*
  * The whole streaming run: @plan's tensors from @m through the sink.
- * @rounding false keeps everything float (folds only). *@calib_bytes
- * (may be NULL): what calibration held besides the model's tensors.
+ * @rounding false keeps everything float (folds only). @extra may be
+ * NULL.
  */
 qvk_status qvk_quantize_stream(struct qvk_ctx *ctx, const struct qvk_model *m,
 			       const struct qvk_quantize_options *opt,
 			       struct qvk_qplan *plan, bool rounding,
-			       struct qvk_qsink *sink, uint64_t *calib_bytes);
+			       struct qvk_qsink *sink,
+			       struct qvk_qrun_extra *extra);
 
 /* The state of one run (stream.c), shared with the layer steps (layer.c). */
 struct qvk_qrun {
@@ -253,6 +272,7 @@ struct qvk_qrun {
 	void **ready;            /* (n) encoded tensors waiting their turn */
 	uint32_t next;           /* the next index the sink takes */
 	uint64_t elems_done;     /* of plan->weight_elems, for progress */
+	struct qvk_calib *keep;  /* copies of every site's statistics, or NULL */
 	/* activations of every position: (t, dim), (t, q_dim), (t, kv_dim),
 	 * (t, hidden) */
 	float *xn, *q, *k, *v, *att, *g, *u;

@@ -170,13 +170,15 @@ static qvk_status qvk_qrun_alloc(struct qvk_qrun *run, uint64_t *bytes)
 qvk_status qvk_quantize_stream(struct qvk_ctx *ctx, const struct qvk_model *m,
 			       const struct qvk_quantize_options *opt,
 			       struct qvk_qplan *plan, bool rounding,
-			       struct qvk_qsink *sink, uint64_t *calib_bytes)
+			       struct qvk_qsink *sink,
+			       struct qvk_qrun_extra *extra)
 {
 	uint64_t cb = 0;
 
 	struct qvk_qrun run = {
 		.ctx = ctx, .m = m, .opt = opt, .plan = plan, .sink = sink,
 		.rounding = rounding, .sequential = !opt->float_calib,
+		.keep = extra ? extra->keep : NULL,
 	};
 	qvk_status st = QVK_OK;
 
@@ -202,7 +204,53 @@ qvk_status qvk_quantize_stream(struct qvk_ctx *ctx, const struct qvk_model *m,
 	if (st == QVK_OK)
 		qvk_progress(ctx, "quantizing", 1, 1);
 	qvk_qrun_finish(&run);
-	if (calib_bytes)
-		*calib_bytes = cb;
+	if (extra)
+		extra->calib_bytes = cb;
 	return st;
+}
+
+/* A sink that drops what it is given. */
+static qvk_status qvk_drop_put(struct qvk_qsink *s, uint32_t index,
+			       const struct qvk_host_tensor *t, void *bytes)
+{
+	(void)s, (void)index, (void)t;
+	free(bytes);
+	return QVK_OK;
+}
+
+qvk_status qvk_calib_batched(struct qvk_ctx *ctx, const struct qvk_model *m,
+			     const struct qvk_quantize_options *opt,
+			     struct qvk_calib **out)
+{
+	struct qvk_quantize_options o = *opt;
+	struct qvk_qsink sink = { qvk_drop_put };
+	struct qvk_qrun_extra extra = { 0 };
+	struct qvk_qplan *plan = NULL;
+	qvk_status st;
+
+	*out = NULL;
+	o.method = QVK_METHOD_GPTQ;
+	o.format = QVK_WEIGHTS_Q8;
+	o.kmix = QVK_KMIX_NONE;
+	o.float_calib = true;
+	extra.keep = calloc(1, sizeof(*extra.keep));
+	if (extra.keep) {
+		extra.keep->n_sites = m->params.n_layers * QVK_SITE_KINDS + 1;
+		extra.keep->sites = calloc(extra.keep->n_sites,
+					   sizeof(*extra.keep->sites));
+	}
+	if (!extra.keep || !extra.keep->sites) {
+		qvk_calib_destroy(extra.keep);
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "calibration copies");
+	}
+	st = qvk_qplan_create(ctx, m, &o, true, &plan);
+	if (st == QVK_OK)
+		st = qvk_quantize_stream(ctx, m, &o, plan, true, &sink, &extra);
+	qvk_qplan_destroy(plan);
+	if (st) {
+		qvk_calib_destroy(extra.keep);
+		return st;
+	}
+	*out = extra.keep;
+	return QVK_OK;
 }
