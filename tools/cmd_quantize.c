@@ -15,6 +15,7 @@
 #include <qvk/quantize.h>
 
 #include "llm_setup.h"
+#include "quantize_mix.h"
 
 const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
@@ -24,6 +25,7 @@ struct qvk_quantize_args {
 	uint64_t calib_tokens;
 	bool allow_requantize;
 	struct qvk_quantize_options opt;
+	struct qvk_mix_args mix;
 };
 
 static int qvk_quantize_usage(void)
@@ -33,7 +35,10 @@ static int qvk_quantize_usage(void)
 	       "                    [--calib-tokens N] [--calib-ctx N] "
 	       "[--keep LIST]\n"
 	       "                    [-t TOKENIZER] [--alpha A] "
-	       "[--allow-requantize]\n\n"
+	       "[--allow-requantize]\n"
+	       "                    [--sensitivity TEXT [--sensitivity-tokens N] "
+	       "[--sensitivity-json F]\n"
+	       "                     [--target-bpw B | --target-size BYTES]]\n\n"
 	       "Writes OUT, a GGUF file with the model quantized and its "
 	       "tokenizer. Group 32\nwith K a multiple of 32 uses GGUF's "
 	       "Q8_0/Q4_0/Q4_1 (llama.cpp runs such files);\nother groups "
@@ -74,6 +79,23 @@ static int qvk_quantize_usage(void)
 	       "error\n"
 	       "  --alpha A         SmoothQuant migration strength (default "
 	       "0.5)\n"
+	       "  --sensitivity TEXT  print each matrix's KL (nats/token, "
+	       "first N tokens of\n"
+	       "                    TEXT) when only it is quantized to q8 g32, "
+	       "q4a g32, q4 g32,\n"
+	       "                    q4 g64 or q4 g128 with --method (scalar "
+	       "reference, CPU)\n"
+	       "  --sensitivity-tokens N  tokens scored (default 512; as many "
+	       "more are held out)\n"
+	       "  --sensitivity-json F    the table as JSON\n"
+	       "  --target-bpw B    with --sensitivity: a type per matrix "
+	       "minimising the summed\n"
+	       "                    KL at B bits per weight of the matrices; "
+	       "writes OUT with it\n"
+	       "                    and reports its KL and perplexity on the "
+	       "held-out tokens\n"
+	       "  --target-size BYTES  the same for a size of the matrices in "
+	       "bytes\n"
 	       "  --allow-requantize  quantize an IN that already holds "
 	       "quantized weights\n"
 	       "                    (refused by default: a second rounding on "
@@ -103,6 +125,7 @@ static bool qvk_quantize_parse(int argc, char **argv,
 	a->opt.group = 32;
 	a->opt.method = QVK_METHOD_RTN;
 	a->calib_tokens = 8192;
+	a->mix.tokens = 512;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -172,6 +195,22 @@ static bool qvk_quantize_parse(int argc, char **argv,
 						1u << 20, &v))
 				return false;
 			a->opt.calib_window = (uint32_t)v;
+		} else if (!strcmp(arg, "--sensitivity")) {
+			a->mix.text = val;
+		} else if (!strcmp(arg, "--sensitivity-json")) {
+			a->mix.json = val;
+		} else if (!strcmp(arg, "--sensitivity-tokens")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 16,
+						1u << 20, &a->mix.tokens))
+				return false;
+		} else if (!strcmp(arg, "--target-bpw")) {
+			if (!qvk_tool_parse_double("quantize", arg, val, 1, 32,
+						   &a->mix.target_bpw))
+				return false;
+		} else if (!strcmp(arg, "--target-size")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 1,
+						UINT64_MAX, &a->mix.target_size))
+				return false;
 		} else if (!strcmp(arg, "--keep")) {
 			if (!qvk_tool_keep_ok("quantize", val))
 				return false;
@@ -208,6 +247,15 @@ static bool qvk_quantize_parse(int argc, char **argv,
 	}
 	if (!a->in || !a->out) {
 		qvk_tool_usage_error("quantize", "needs IN and OUT");
+		return false;
+	}
+	if ((a->mix.target_bpw || a->mix.target_size) &&
+	    (!a->mix.text || a->opt.kmix ||
+	     (a->mix.target_bpw && a->mix.target_size))) {
+		qvk_tool_usage_error("quantize", "--target-bpw or --target-size "
+				     "(one of them) needs --sensitivity TEXT and "
+				     "chooses among grouped types, not with a "
+				     "K-quant --format");
 		return false;
 	}
 	if (qvk_quant_method_needs_calib(a->opt.method) &&
@@ -318,6 +366,7 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	struct qvk_tokenizer *tok = NULL;
 	struct qvk_model *model = NULL;
 	struct qvk_quantize_report r;
+	struct qvk_mix mix = { 0 };
 	uint32_t *tokens = NULL;
 	qvk_status st;
 	int rc = 1;
@@ -355,11 +404,16 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	     a->opt.method == QVK_METHOD_MSE) &&
 	    !qvk_quantize_calib(ctx, tok, a, &tokens))
 		goto out;
+	if (a->mix.text && !qvk_mix_prepare(ctx, model, tok, &a->opt, &a->mix,
+					    &mix))
+		goto out;
 	st = qvk_quantize_to_file(ctx, model, &a->opt, tok, a->out, &r);
 	if (st != QVK_OK) {
 		qvk_tool_fail(ctx, st, "quantize", a->in);
 		goto out;
 	}
+	if (!qvk_mix_report(ctx, model, a->out, &a->opt, &mix))
+		goto out;
 	if (a->opt.kmix)
 		fprintf(stderr, "qvk quantize: %s -> %s: %s %s", a->in, a->out,
 			qvk_kquant_mix_name(a->opt.kmix),
@@ -379,6 +433,7 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 		(double)r.calib_bytes / (1 << 20));
 	rc = 0;
 out:
+	qvk_mix_free(&mix);
 	free(tokens);
 	qvk_tokenizer_destroy(tok);
 	qvk_model_destroy(model);

@@ -151,6 +151,55 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_quantize_to_file(
 	const struct qvk_quantize_options *opt, const struct qvk_tokenizer *tok,
 	const char *path, struct qvk_quantize_report *report);
 
+/* ------------------------------------------------------ sensitivity */
+
+/*
+ * How much each linear layer matters: for every quantized matrix of the
+ * plan (the classifier included, the embedding not) and every candidate
+ * type, the mean KL divergence (nats/token) of the model's output when
+ * only that matrix is quantized to that type (the rest F32) with @opt's
+ * method, against the float model, over @tokens in windows of @window
+ * (BOS first), on the scalar reference forward pass.
+ */
+struct qvk_sensitivity {
+	uint32_t n_tensors, n_types;
+	uint32_t *types;      /* (n_types) candidates, table types */
+	char (*names)[64];    /* (n_tensors) GGUF names */
+	uint64_t *elems;      /* (n_tensors) weights */
+	uint64_t *bytes;      /* (n_tensors, n_types) stored size */
+	double *kl;           /* (n_tensors, n_types) */
+	uint64_t tokens;      /* positions scored */
+};
+
+QVK_API QVK_MUST_CHECK qvk_status qvk_sensitivity_measure(
+	struct qvk_ctx *ctx, const struct qvk_model *model,
+	const struct qvk_quantize_options *opt, const uint32_t *types,
+	uint32_t n_types, const uint32_t *tokens, size_t n_tokens,
+	uint32_t window, struct qvk_sensitivity **out);
+QVK_API void qvk_sensitivity_destroy(struct qvk_sensitivity *s);
+
+/*
+ * The type of each tensor (index into s->types, @choice: n_tensors) that
+ * minimises the summed measured KL with the summed stored bytes at most
+ * @budget_bytes: a multiple-choice knapsack, by dynamic programming over
+ * the budget (exact up to 65536 bytes, else on a grid of 65536 steps).
+ * QVK_ERR_INVALID_ARG when even the smallest
+ * types do not fit. *@used_bytes: the chosen tensors' bytes.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_sensitivity_choose(
+	struct qvk_ctx *ctx, const struct qvk_sensitivity *s,
+	uint64_t budget_bytes, uint32_t *choice, uint64_t *used_bytes);
+
+/*
+ * Mean KL (nats/token) of @test's output to @ref's, and @test's
+ * perplexity, over @tokens in windows of @window on the scalar reference
+ * forward pass (CPU: small models, tests, the sensitivity table).
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_ref_kl(
+	struct qvk_ctx *ctx, const struct qvk_model *ref,
+	const struct qvk_model *test, const uint32_t *tokens, size_t n_tokens,
+	uint32_t window, uint32_t bos, double *kl, double *ppl);
+
 /* ------------------------------------------------------------ scoring */
 
 struct qvk_ppl_result {

@@ -114,14 +114,17 @@ static uint32_t qvk_plan_kq_fallback(uint32_t spec)
 					    QVK_GGML_TYPE_Q8_0;
 }
 
-/* @name's entry of opt->tensor_types, or 0. */
-static uint32_t qvk_plan_override(const struct qvk_quantize_options *opt,
-				  const char *name)
+/* Whether @name has an entry in opt->tensor_types; its type into @type. */
+static bool qvk_plan_override(const struct qvk_quantize_options *opt,
+			      const char *name, uint32_t *type)
 {
 	for (uint32_t i = 0; i < opt->n_tensor_types; i++)
-		if (!strcmp(opt->tensor_types[i].name, name))
-			return opt->tensor_types[i].type;
-	return 0;
+		if (opt->tensor_types[i].name &&
+		    !strcmp(opt->tensor_types[i].name, name)) {
+			*type = opt->tensor_types[i].type;
+			return true;
+		}
+	return false;
 }
 
 /*
@@ -162,11 +165,11 @@ static uint32_t qvk_plan_spec(const struct qvk_qplan *p, struct qvk_keep *rules,
 	enum qvk_weight_format keep = qvk_keep_lookup(
 		rules, t->name, p->tied && classifier ? "token_embd.weight" :
 							 NULL);
-	uint32_t over = qvk_plan_override(opt, t->name);
+	uint32_t over;
 
 	if (t->n_dims == 1)
 		return QVK_GGML_TYPE_F32;
-	if (over)
+	if (qvk_plan_override(opt, t->name, &over))
 		return over;
 	if (keep == QVK_WEIGHTS_F16 || keep == QVK_WEIGHTS_F32)
 		return keep == QVK_WEIGHTS_F16 ? QVK_GGML_TYPE_F16 :
@@ -201,9 +204,10 @@ static bool qvk_plan_stays_tied(const struct qvk_model *m,
 	bool smooth = opt->method == QVK_METHOD_AWQ ||
 		      opt->method == QVK_METHOD_SMOOTHQUANT;
 	enum qvk_weight_format ko, ke;
+	uint32_t type;
 
 	if (!m->params.shared_classifier || opt->kmix ||
-	    qvk_plan_override(opt, "output.weight"))
+	    qvk_plan_override(opt, "output.weight", &type))
 		return false;
 	if (!rounding)
 		return !smooth;
@@ -306,6 +310,19 @@ qvk_status qvk_qplan_create(struct qvk_ctx *ctx, const struct qvk_model *m,
 		p->src[i] = i < qvk_model_tensor_count(m) ?
 				    qvk_model_tensor_at(m, i) : &m->tok_embd;
 		p->site[i] = qvk_plan_site(&p->out, i);
+	}
+	for (uint32_t r = 0; st == QVK_OK && r < opt->n_tensor_types; r++) {
+		uint32_t i = 0;
+		const char *name = opt->tensor_types[r].name;
+
+		while (name && i < p->n &&
+		       strcmp(qvk_model_tensor_at(&p->out, i)->name, name))
+			i++;
+		if (i == p->n || !name)
+			st = qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: a type "
+				       "is given for tensor '%s', which the "
+				       "output does not have", name ? name :
+				       "(null)");
 	}
 	for (uint32_t i = 0; st == QVK_OK && i < p->n; i++)
 		st = qvk_plan_tensor(ctx, p, i, qvk_plan_spec(p, rules, opt, i),
