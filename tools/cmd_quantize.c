@@ -21,7 +21,7 @@ const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
 
 struct qvk_quantize_args {
-	const char *in, *out, *tokenizer, *calib;
+	const char *in, *out, *tokenizer, *calib, *imatrix;
 	uint64_t calib_tokens;
 	bool allow_requantize;
 	struct qvk_quantize_options opt;
@@ -35,7 +35,7 @@ static int qvk_quantize_usage(void)
 	       "                    [--calib-tokens N] [--calib-ctx N] "
 	       "[--keep LIST]\n"
 	       "                    [-t TOKENIZER] [--alpha A] "
-	       "[--allow-requantize]\n"
+	       "[--allow-requantize] [--imatrix F]\n"
 	       "                    [--sensitivity TEXT [--sensitivity-tokens N] "
 	       "[--sensitivity-json F]\n"
 	       "                     [--target-bpw B | --target-size BYTES]]\n\n"
@@ -79,6 +79,11 @@ static int qvk_quantize_usage(void)
 	       "error\n"
 	       "  --alpha A         SmoothQuant migration strength (default "
 	       "0.5)\n"
+	       "  --imatrix F       llama.cpp importance matrix (imatrix "
+	       "GGUF or .dat): the\n"
+	       "                    channel weights of mse's clip search "
+	       "(K-quants too),\n"
+	       "                    instead of --calib\n"
 	       "  --sensitivity TEXT  print each matrix's KL (nats/token, "
 	       "first N tokens of\n"
 	       "                    TEXT) when only it is quantized to q8 g32, "
@@ -195,6 +200,8 @@ static bool qvk_quantize_parse(int argc, char **argv,
 						1u << 20, &v))
 				return false;
 			a->opt.calib_window = (uint32_t)v;
+		} else if (!strcmp(arg, "--imatrix")) {
+			a->imatrix = val;
 		} else if (!strcmp(arg, "--sensitivity")) {
 			a->mix.text = val;
 		} else if (!strcmp(arg, "--sensitivity-json")) {
@@ -367,6 +374,7 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	struct qvk_model *model = NULL;
 	struct qvk_quantize_report r;
 	struct qvk_mix mix = { 0 };
+	struct qvk_imatrix *im = NULL;
 	uint32_t *tokens = NULL;
 	qvk_status st;
 	int rc = 1;
@@ -404,6 +412,14 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	     a->opt.method == QVK_METHOD_MSE) &&
 	    !qvk_quantize_calib(ctx, tok, a, &tokens))
 		goto out;
+	if (a->imatrix) {
+		st = qvk_imatrix_load(ctx, a->imatrix, &im);
+		if (st != QVK_OK) {
+			qvk_tool_fail(ctx, st, "quantize", a->imatrix);
+			goto out;
+		}
+		a->opt.imatrix = im;
+	}
 	if (a->mix.text && !qvk_mix_prepare(ctx, model, tok, &a->opt, &a->mix,
 					    &mix))
 		goto out;
@@ -434,6 +450,7 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	rc = 0;
 out:
 	qvk_mix_free(&mix);
+	qvk_imatrix_destroy(im);
 	free(tokens);
 	qvk_tokenizer_destroy(tok);
 	qvk_model_destroy(model);

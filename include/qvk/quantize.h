@@ -67,6 +67,27 @@ struct qvk_tensor_type {
 	uint32_t type;    /* a writable type of the table (include/qvk/format.h) */
 };
 
+/*
+ * llama.cpp's importance matrix (llama-imatrix): per weight tensor, the
+ * mean square of each input channel over its calibration text. Both of
+ * its files are read: the GGUF one (general.type "imatrix"; tensors
+ * NAME.in_sum2 (k, n_mat) and NAME.counts (1, n_mat)) and the legacy
+ * .dat one (int32 entries; per entry int32 name length, name, int32
+ * ncall, int32 nval, nval floats of mean x² times ncall). Expert-stacked
+ * entries (n_mat > 1) are averaged over the experts.
+ */
+struct qvk_imatrix;
+
+QVK_API QVK_MUST_CHECK qvk_status qvk_imatrix_load(struct qvk_ctx *ctx,
+						   const char *path,
+						   struct qvk_imatrix **out);
+QVK_API void qvk_imatrix_destroy(struct qvk_imatrix *im);
+/* Entries held. */
+QVK_API uint32_t qvk_imatrix_count(const struct qvk_imatrix *im);
+/* The mean x² (*k values) of tensor @name's inputs, or NULL. */
+QVK_API const float *qvk_imatrix_find(const struct qvk_imatrix *im,
+				      const char *name, uint32_t *k);
+
 struct qvk_quantize_options {
 	enum qvk_weight_format format; /* F32, F16, Q8, Q4, Q4A */
 	uint32_t group;                /* 32, 64, 128 or QVK_GROUP_ROW */
@@ -98,6 +119,12 @@ struct qvk_quantize_options {
 	 * layer's inputs come from the layers before it as quantized.
 	 */
 	bool float_calib;
+	/*
+	 * Channel importances for the MSE method's clip search and the
+	 * K-quant error search, instead of calibration text (a matrix it
+	 * has no entry for is searched unweighted); NULL: none.
+	 */
+	const struct qvk_imatrix *imatrix;
 };
 
 /*

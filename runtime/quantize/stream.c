@@ -46,8 +46,18 @@ qvk_status qvk_qrun_put(struct qvk_qrun *run, uint32_t i, float *w,
 	char what[96];
 	qvk_status st;
 
-	if (cs && cs->tokens &&
-	    (method == QVK_METHOD_MSE || method == QVK_METHOD_AWQ)) {
+	if (run->opt->imatrix && method == QVK_METHOD_MSE &&
+	    run->plan->site[i] != UINT32_MAX) {
+		uint32_t k;
+
+		e.importance = qvk_imatrix_find(run->opt->imatrix, t.name, &k);
+		if (e.importance && k != t.ne[0])
+			return qvk_error(run->ctx, QVK_ERR_INVALID_ARG, "imatrix: "
+					 "%s has %u values, the tensor %llu "
+					 "inputs", t.name, k,
+					 (unsigned long long)t.ne[0]);
+	} else if (cs && cs->tokens &&
+		   (method == QVK_METHOD_MSE || method == QVK_METHOD_AWQ)) {
 		imp = malloc(cs->k * sizeof(*imp));
 		if (!imp)
 			return qvk_error(run->ctx, QVK_ERR_NO_MEMORY, "%s", t.name);
@@ -128,7 +138,7 @@ static bool qvk_qrun_calibrates(const struct qvk_quantize_options *opt,
 		return smooth;
 	return plan->weight_elems &&
 	       (qvk_quant_method_needs_calib(opt->method) ||
-		opt->method == QVK_METHOD_MSE);
+		(opt->method == QVK_METHOD_MSE && !opt->imatrix));
 }
 
 /*
