@@ -24,7 +24,6 @@
 
 #include "model_internal.h"
 
-
 /* A bounds-checked cursor over the file. */
 struct qvk_gguf_reader {
 	struct qvk_ctx *ctx;
