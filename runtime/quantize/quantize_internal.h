@@ -157,7 +157,6 @@ struct qvk_encode {
 	enum qvk_quant_method method;
 	const float *importance;          /* (k) or NULL */
 	const struct qvk_calib_site *cs;  /* GPTQ's Hessian, or NULL */
-	bool rounding;                    /* false: keep float (fold only) */
 };
 
 /*

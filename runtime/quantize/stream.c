@@ -38,7 +38,7 @@ qvk_status qvk_qrun_put(struct qvk_qrun *run, uint32_t i, float *w,
 {
 	struct qvk_host_tensor t = *qvk_model_tensor_at(&run->plan->out, i);
 	enum qvk_quant_method method = run->opt->method;
-	struct qvk_encode e = { .method = method, .rounding = run->rounding };
+	struct qvk_encode e = { .method = method };
 	uint64_t elems = t.ne[0] * qvk_host_tensor_rows(&t);
 	float *imp = NULL;
 	void *bytes = NULL;

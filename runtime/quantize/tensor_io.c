@@ -229,7 +229,7 @@ qvk_status qvk_tensor_qdq(struct qvk_ctx *ctx, const char *name, uint32_t spec,
 			  const float *w, uint32_t n, uint32_t k, float *out)
 {
 	struct qvk_host_tensor t = { .n_dims = 2, .ne = { k, n, 1, 1 } };
-	struct qvk_encode e = { .method = QVK_METHOD_RTN, .rounding = true };
+	struct qvk_encode e = { .method = QVK_METHOD_RTN };
 	bool kept;
 	void *bytes = NULL;
 	qvk_status st;
