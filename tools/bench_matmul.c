@@ -327,14 +327,25 @@ static int qvk_bench_usage(void)
 	       "[--reps N]\n\n"
 	       "Times W8A8, W4A8, W4A8-asym, Q4_K and Q6_K matmuls (both "
 	       "integer paths:\nOpSDot and the fallback) and the fp32/fp16 "
-	       "baselines on "
-	       "TinyLlama-1.1B, Llama-2-7B and 768-wide\nshapes, decode (m=1) "
-	       "and prefill (m=128; Llama-2-7B and classifier prefill only with --all),\n"
-	       "with synthetic weights rotated through >= 768 MiB of copies "
-	       "so that no cache\nholds them. The device's read bandwidth is "
-	       "measured first, in the same run.\nTimes are GPU timestamps, "
-	       "median of --reps (default 7) after a warm-up.\n"
-	       "--group 0 means one group per row. --quick: fewer copies.\n");
+	       "baselines on TinyLlama-1.1B, Llama-2-7B\nand 768-wide shapes, "
+	       "decode (m=1) and prefill, with synthetic weights; decode\n"
+	       "weights rotate through >= 768 MiB of copies so that no cache "
+	       "holds them.\nThe device's read bandwidth is measured first, "
+	       "in the same run. Times are GPU\ntimestamps, the median of the "
+	       "runs after a warm-up.\n\n"
+	       "  --json          one JSON object on stdout instead of the table\n"
+	       "  --quick         at most 4 copies of each decode weight, 3 "
+	       "bandwidth runs\n"
+	       "  --all           also prefill of the Llama-2-7B and 32000-row "
+	       "classifier shapes\n"
+	       "                  (minutes on a CPU device)\n"
+	       "  --model NAME    only the shapes of NAME: small-768, "
+	       "tinyllama-1.1b, llama-2-7b\n"
+	       "  --group G       32|64|128|0 (0: one group per row; default "
+	       "32)\n"
+	       "  --prefill-m M   prefill tokens, 9..4096 (default 128)\n"
+	       "  --reps N        decode runs, 3..64 (default 7; prefill: N/4, "
+	       "at least 3)\n");
 	return 0;
 }
 
@@ -354,6 +365,17 @@ static bool qvk_bench_parse(int argc, char **argv, struct qvk_bench_opts *o)
 		} else if (!strcmp(a, "--all")) {
 			o->all = true;
 		} else if (!strcmp(a, "--model") && val) {
+			bool known = false;
+
+			for (size_t s = 0; s < QVK_ARRAY_SIZE(qvk_shapes); s++)
+				known |= !strcmp(val, qvk_shapes[s].model);
+			if (!known) {
+				qvk_tool_usage_error("bench matmul", "--model '%s' "
+						     "is none of small-768, "
+						     "tinyllama-1.1b, llama-2-7b",
+						     val);
+				return false;
+			}
 			o->only = val;
 			i++;
 		} else if (!strcmp(a, "--group") && val) {
