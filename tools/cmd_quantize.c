@@ -2,7 +2,8 @@
 /*
  * qvk quantize: a model (GGUF or llama2.c) to a self-contained quantized
  * GGUF file (tokenizer included), with RTN, MSE clipping, AWQ, SmoothQuant
- * or GPTQ, calibrated on a text file where the method needs it.
+ * or GPTQ, calibrated on a text file where the method needs it. The file
+ * is written as it is made, tensor by tensor (qvk_quantize_to_file()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,35 +15,51 @@
 #include <qvk/quantize.h>
 
 #include "llm_setup.h"
+#include "quantize_mix.h"
 
 const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
 
 struct qvk_quantize_args {
-	const char *in, *out, *tokenizer, *calib;
+	const char *in, *out, *tokenizer, *calib, *imatrix;
 	uint64_t calib_tokens;
 	bool allow_requantize;
 	struct qvk_quantize_options opt;
+	struct qvk_mix_args mix;
 };
 
 static int qvk_quantize_usage(void)
 {
 	printf("usage: qvk quantize IN OUT [--format F] [--group G] "
 	       "[--method M] [--calib TEXT]\n"
-	       "                    [--calib-tokens N] [--keep LIST] "
-	       "[-t TOKENIZER] [--alpha A]\n"
-	       "                    [--allow-requantize]\n\n"
+	       "                    [--calib-tokens N] [--calib-ctx N] "
+	       "[--keep LIST]\n"
+	       "                    [-t TOKENIZER] [--alpha A] "
+	       "[--allow-requantize] [--imatrix F]\n"
+	       "                    [--sensitivity TEXT [--sensitivity-tokens N] "
+	       "[--sensitivity-json F]\n"
+	       "                     [--target-bpw B | --target-size BYTES]]\n\n"
 	       "Writes OUT, a GGUF file with the model quantized and its "
 	       "tokenizer. Group 32\nwith K a multiple of 32 uses GGUF's "
 	       "Q8_0/Q4_0/Q4_1 (llama.cpp runs such files);\nother groups "
-	       "and padded rows use qvk's own tensor types (qvk.* metadata).\n\n"
+	       "and padded rows use qvk's own tensor types (qvk.* metadata).\n"
+	       "K-quant formats write GGUF Q4_K/Q5_K/Q6_K (llama.cpp runs "
+	       "them too). Tensors\nare read, quantized and written one at a "
+	       "time into a temporary file renamed\nto OUT when complete; "
+	       "peak memory is reported at the end.\n\n"
 	       "  IN                GGUF (llama) or llama2.c checkpoint\n"
 	       "  -t TOKENIZER      llama2.c tokenizer.bin (GGUF files carry "
 	       "their own)\n"
 	       "  --format F        f32|f16|q8|q4|q4a, or the GGUF names F32, "
 	       "F16, Q8_0,\n"
 	       "                    Q4_0, Q4_1 (= q8, q4, q4a at group 32; "
-	       "default q8)\n"
+	       "default q8),\n"
+	       "                    or q4_k|q5_k|q6_k|q4_k_m|q5_k_m (K-quants; "
+	       "_m: llama.cpp's\n"
+	       "                    mix, Q6_K classifier and some attn_v, "
+	       "ffn_down; rows that\n"
+	       "                    are not 256-blocks fall back to Q4_1 or "
+	       "Q8_0)\n"
 	       "  --group G         32|64|128|0 (0: one group per row; "
 	       "default 32)\n"
 	       "  --method M        rtn|mse|awq|smoothquant|gptq (default "
@@ -51,6 +68,9 @@ static int qvk_quantize_usage(void)
 	       "smoothquant, gptq;\n"
 	       "                    mse uses it for channel importance)\n"
 	       "  --calib-tokens N  calibration tokens used (default 8192)\n"
+	       "  --calib-ctx N     positions per calibration window, BOS "
+	       "included\n"
+	       "                    (default min(256, the model's context))\n"
 	       "  --keep LIST       GLOB=f16|f32,... tensors kept in higher "
 	       "precision,\n"
 	       "                    e.g. output.weight=f16 or "
@@ -59,6 +79,28 @@ static int qvk_quantize_usage(void)
 	       "error\n"
 	       "  --alpha A         SmoothQuant migration strength (default "
 	       "0.5)\n"
+	       "  --imatrix F       llama.cpp importance matrix (imatrix "
+	       "GGUF or .dat): the\n"
+	       "                    channel weights of mse's clip search "
+	       "(K-quants too),\n"
+	       "                    instead of --calib\n"
+	       "  --sensitivity TEXT  print each matrix's KL (nats/token, "
+	       "first N tokens of\n"
+	       "                    TEXT) when only it is quantized to q8 g32, "
+	       "q4a g32, q4 g32,\n"
+	       "                    q4 g64 or q4 g128 with --method (scalar "
+	       "reference, CPU)\n"
+	       "  --sensitivity-tokens N  tokens scored (default 512; as many "
+	       "more are held out)\n"
+	       "  --sensitivity-json F    the table as JSON\n"
+	       "  --target-bpw B    with --sensitivity: a type per matrix "
+	       "minimising the summed\n"
+	       "                    KL at B bits per weight of the matrices; "
+	       "writes OUT with it\n"
+	       "                    and reports its KL and perplexity on the "
+	       "held-out tokens\n"
+	       "  --target-size BYTES  the same for a size of the matrices in "
+	       "bytes\n"
 	       "  --allow-requantize  quantize an IN that already holds "
 	       "quantized weights\n"
 	       "                    (refused by default: a second rounding on "
@@ -66,6 +108,12 @@ static int qvk_quantize_usage(void)
 	       "                    quantize the F32/F16 original instead)\n\n"
 	       "OUT's folder is checked for writing before any work starts.\n");
 	return 0;
+}
+
+/* Whether @o rounds the weights (not an f32/f16 conversion). */
+static bool qvk_quantize_rounds(const struct qvk_quantize_options *o)
+{
+	return o->kmix || o->format >= QVK_WEIGHTS_Q8;
 }
 
 static bool qvk_quantize_parse(int argc, char **argv,
@@ -82,6 +130,7 @@ static bool qvk_quantize_parse(int argc, char **argv,
 	a->opt.group = 32;
 	a->opt.method = QVK_METHOD_RTN;
 	a->calib_tokens = 8192;
+	a->mix.tokens = 512;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -109,14 +158,18 @@ static bool qvk_quantize_parse(int argc, char **argv,
 		i++;
 		if (!strcmp(arg, "--format")) {
 			format_name = val;
+			a->opt.kmix = QVK_KMIX_NONE;
+			if (qvk_kquant_mix_parse(val, &a->opt.kmix))
+				continue;
 			if (!qvk_weight_format_parse_type(val, &a->opt.format,
 							  &type_group) ||
 			    a->opt.format == QVK_WEIGHTS_AUTO) {
 				qvk_tool_usage_error("quantize", "--format '%s': "
-						     "use f32, f16, q8, q4, q4a "
-						     "or a GGUF type qvk writes: "
-						     "F32, F16, Q8_0, Q4_0, "
-						     "Q4_1", val);
+						     "use f32, f16, q8, q4, q4a, "
+						     "q4_k, q5_k, q6_k, q4_k_m, "
+						     "q5_k_m or a GGUF type qvk "
+						     "writes: F32, F16, Q8_0, "
+						     "Q4_0, Q4_1", val);
 				return false;
 			}
 		} else if (!strcmp(arg, "--group")) {
@@ -142,6 +195,29 @@ static bool qvk_quantize_parse(int argc, char **argv,
 			if (!qvk_tool_parse_u64("quantize", arg, val, 1,
 						1u << 24, &a->calib_tokens))
 				return false;
+		} else if (!strcmp(arg, "--calib-ctx")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 2,
+						1u << 20, &v))
+				return false;
+			a->opt.calib_window = (uint32_t)v;
+		} else if (!strcmp(arg, "--imatrix")) {
+			a->imatrix = val;
+		} else if (!strcmp(arg, "--sensitivity")) {
+			a->mix.text = val;
+		} else if (!strcmp(arg, "--sensitivity-json")) {
+			a->mix.json = val;
+		} else if (!strcmp(arg, "--sensitivity-tokens")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 16,
+						1u << 20, &a->mix.tokens))
+				return false;
+		} else if (!strcmp(arg, "--target-bpw")) {
+			if (!qvk_tool_parse_double("quantize", arg, val, 1, 32,
+						   &a->mix.target_bpw))
+				return false;
+		} else if (!strcmp(arg, "--target-size")) {
+			if (!qvk_tool_parse_u64("quantize", arg, val, 1,
+						UINT64_MAX, &a->mix.target_size))
+				return false;
 		} else if (!strcmp(arg, "--keep")) {
 			if (!qvk_tool_keep_ok("quantize", val))
 				return false;
@@ -159,6 +235,12 @@ static bool qvk_quantize_parse(int argc, char **argv,
 			return false;
 		}
 	}
+	if (a->opt.kmix && group_given) {
+		qvk_tool_usage_error("quantize", "--group does not apply to "
+				     "--format %s (K-quants: super-blocks of "
+				     "256)", format_name);
+		return false;
+	}
 	/* Q8_0, Q4_0, Q4_1 are group 32 by definition */
 	if (type_group != UINT32_MAX) {
 		if (group_given && a->opt.group != type_group) {
@@ -174,8 +256,17 @@ static bool qvk_quantize_parse(int argc, char **argv,
 		qvk_tool_usage_error("quantize", "needs IN and OUT");
 		return false;
 	}
+	if ((a->mix.target_bpw || a->mix.target_size) &&
+	    (!a->mix.text || a->opt.kmix ||
+	     (a->mix.target_bpw && a->mix.target_size))) {
+		qvk_tool_usage_error("quantize", "--target-bpw or --target-size "
+				     "(one of them) needs --sensitivity TEXT and "
+				     "chooses among grouped types, not with a "
+				     "K-quant --format");
+		return false;
+	}
 	if (qvk_quant_method_needs_calib(a->opt.method) &&
-	    a->opt.format >= QVK_WEIGHTS_Q8 && !a->calib) {
+	    qvk_quantize_rounds(&a->opt) && !a->calib) {
 		qvk_tool_usage_error("quantize", "--method %s needs calibration "
 				     "text: give it with --calib TEXT",
 				     qvk_quant_method_name(a->opt.method));
@@ -267,7 +358,7 @@ static bool qvk_quantize_input_ok(const struct qvk_quantize_args *a,
 {
 	const struct qvk_host_tensor *q = qvk_llm_first_quantized(model);
 
-	if (!q || a->opt.format < QVK_WEIGHTS_Q8 || a->allow_requantize)
+	if (!q || !qvk_quantize_rounds(&a->opt) || a->allow_requantize)
 		return true;
 	fprintf(stderr, "qvk quantize: %s already holds quantized weights "
 			"(%s is %s): quantizing them again adds a second "
@@ -281,10 +372,10 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 {
 	struct qvk_tokenizer *tok = NULL;
 	struct qvk_model *model = NULL;
-	struct qvk_quantized *q = NULL;
+	struct qvk_quantize_report r;
+	struct qvk_mix mix = { 0 };
+	struct qvk_imatrix *im = NULL;
 	uint32_t *tokens = NULL;
-	double t0 = qvk_tool_now_s();
-	struct stat sb;
 	qvk_status st;
 	int rc = 1;
 
@@ -316,32 +407,50 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 		goto out;
 	}
 	/* only methods that use it read the calibration text */
-	if (a->calib && a->opt.format >= QVK_WEIGHTS_Q8 &&
+	if (a->calib && qvk_quantize_rounds(&a->opt) &&
 	    (qvk_quant_method_needs_calib(a->opt.method) ||
 	     a->opt.method == QVK_METHOD_MSE) &&
 	    !qvk_quantize_calib(ctx, tok, a, &tokens))
 		goto out;
-	st = qvk_quantize_model(ctx, model, &a->opt, &q);
+	if (a->imatrix) {
+		st = qvk_imatrix_load(ctx, a->imatrix, &im);
+		if (st != QVK_OK) {
+			qvk_tool_fail(ctx, st, "quantize", a->imatrix);
+			goto out;
+		}
+		a->opt.imatrix = im;
+	}
+	if (a->mix.text && !qvk_mix_prepare(ctx, model, tok, &a->opt, &a->mix,
+					    &mix))
+		goto out;
+	st = qvk_quantize_to_file(ctx, model, &a->opt, tok, a->out, &r);
 	if (st != QVK_OK) {
 		qvk_tool_fail(ctx, st, "quantize", a->in);
 		goto out;
 	}
-	st = qvk_quantized_write(ctx, q, tok, a->out);
-	if (st != QVK_OK) {
-		qvk_tool_fail(ctx, st, "quantize", a->out);
+	if (!qvk_mix_report(ctx, model, a->out, &a->opt, &mix))
 		goto out;
-	}
-	fprintf(stderr, "qvk quantize: %s -> %s: %s g%u %s%s%s, %llu "
-			"calibration tokens, %lld bytes, %.1f s\n", a->in,
-		a->out, qvk_weight_format_name(a->opt.format), a->opt.group,
-		qvk_quant_method_name(a->opt.method),
+	if (a->opt.kmix)
+		fprintf(stderr, "qvk quantize: %s -> %s: %s %s", a->in, a->out,
+			qvk_kquant_mix_name(a->opt.kmix),
+			qvk_quant_method_name(a->opt.method));
+	else
+		fprintf(stderr, "qvk quantize: %s -> %s: %s g%u %s", a->in,
+			a->out, qvk_weight_format_name(a->opt.format),
+			a->opt.group, qvk_quant_method_name(a->opt.method));
+	fprintf(stderr, "%s%s, %llu calibration tokens, %llu bytes, %.1f s\n"
+			"qvk quantize: peak host memory %.1f MiB (largest "
+			"tensor as fp32 %.1f MiB, calibration %.1f MiB)\n",
 		a->opt.keep ? ", keep " : "", a->opt.keep ? a->opt.keep : "",
 		(unsigned long long)a->opt.n_calib_tokens,
-		stat(a->out, &sb) == 0 ? (long long)sb.st_size : -1LL,
-		qvk_tool_now_s() - t0);
+		(unsigned long long)r.file_bytes, r.seconds,
+		(double)r.peak_host_bytes / (1 << 20),
+		(double)r.largest_f32_bytes / (1 << 20),
+		(double)r.calib_bytes / (1 << 20));
 	rc = 0;
 out:
-	qvk_quantized_destroy(q);
+	qvk_mix_free(&mix);
+	qvk_imatrix_destroy(im);
 	free(tokens);
 	qvk_tokenizer_destroy(tok);
 	qvk_model_destroy(model);

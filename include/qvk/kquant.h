@@ -82,4 +82,18 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_ref_matmul_kq(
 	struct qvk_ctx *ctx, const struct qvk_kqtensor *w,
 	const struct qvk_qact *a, float *y);
 
+/*
+ * Quantize W (n, k), k a multiple of 256, into @type blocks (Q4_K, Q5_K or
+ * Q6_K, ggml's file layout, n * k / 256 blocks into @blocks of
+ * @capacity_bytes). @importance (k, optional): per-column weights of the
+ * squared error (a layer's mean input squares); @search: choose each
+ * sub-block's scale and min by a weighted error search
+ * (runtime/quant/kquant_fit.c), else from its range. Non-finite weights or
+ * importance are QVK_ERR_NUMERIC naming @name, row and column.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_kq_quantize(
+	struct qvk_ctx *ctx, const char *name, uint32_t type, const float *w,
+	uint32_t n, uint32_t k, const float *importance, int search,
+	void *blocks, size_t capacity_bytes);
+
 #endif

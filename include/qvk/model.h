@@ -187,6 +187,27 @@ QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_add_tensor(
 QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_write(
 	struct qvk_gguf_writer *w, const char *path);
 
+/*
+ * Streaming, for files larger than memory (qvk quantize): call
+ * qvk_gguf_writer_defer_data() on a new writer, add the metadata and the
+ * tensors (data may be NULL: only the type, shape and size count), then
+ * qvk_gguf_writer_begin() writes everything before the tensor data to a
+ * temporary file beside @path, qvk_gguf_writer_put_data() takes each
+ * tensor's bytes in the order the tensors were added, and
+ * qvk_gguf_writer_commit() completes the file and renames it over @path.
+ * The magic "GGUF" is written last, just before the rename: the temporary
+ * file of a run that is interrupted (killed, out of disk) is never a GGUF
+ * file. Destroying the writer before the commit removes the temporary
+ * file; @path is untouched until the commit succeeds.
+ */
+QVK_API void qvk_gguf_writer_defer_data(struct qvk_gguf_writer *w);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_begin(
+	struct qvk_gguf_writer *w, const char *path);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_put_data(
+	struct qvk_gguf_writer *w, const void *data, uint64_t size_bytes);
+QVK_API QVK_MUST_CHECK qvk_status qvk_gguf_writer_commit(
+	struct qvk_gguf_writer *w);
+
 /* ------------------------------------------------------------ model */
 
 enum qvk_model_format {

@@ -44,11 +44,11 @@ static const struct qvk_type_info qvk_types[] = {
 	  KQ },
 	{ QVK_GGML_TYPE_Q3_K, "Q3_K", true, false, true, true, 256, 110, 16, 0,
 	  KQ },
-	{ QVK_GGML_TYPE_Q4_K, "Q4_K", true, false, true, true, 256, 144, 32, 0,
+	{ QVK_GGML_TYPE_Q4_K, "Q4_K", true, true, true, true, 256, 144, 32, 0,
 	  KQ },
-	{ QVK_GGML_TYPE_Q5_K, "Q5_K", true, false, true, true, 256, 176, 32, 0,
+	{ QVK_GGML_TYPE_Q5_K, "Q5_K", true, true, true, true, 256, 176, 32, 0,
 	  KQ },
-	{ QVK_GGML_TYPE_Q6_K, "Q6_K", true, false, true, true, 256, 210, 16, 0,
+	{ QVK_GGML_TYPE_Q6_K, "Q6_K", true, true, true, true, 256, 210, 16, 0,
 	  KQ },
 	NAMED(15, "Q8_K"),
 	NAMED(16, "IQ2_XXS"),
@@ -242,7 +242,8 @@ bool qvk_weight_format_parse_type(const char *name, enum qvk_weight_format *f,
 
 	if (qvk_weight_format_parse(name, f))
 		return true;
-	if (!t || !t->writable || !t->gguf_native)
+	if (!t || !t->writable || !t->gguf_native ||
+	    t->kernel == QVK_KERNEL_KQUANT) /* K-quants: qvk_kquant_mix */
 		return false;
 	if (!t->quantized) {
 		*f = t->id == QVK_GGML_TYPE_F16 ? QVK_WEIGHTS_F16 : QVK_WEIGHTS_F32;

@@ -24,8 +24,6 @@
 
 #include "model_internal.h"
 
-#define QVK_GGUF_MAGIC 0x46554747u /* "GGUF" read little-endian */
-
 /* A bounds-checked cursor over the file. */
 struct qvk_gguf_reader {
 	struct qvk_ctx *ctx;

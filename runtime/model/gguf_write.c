@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 #include "model_internal.h"
@@ -27,6 +28,12 @@ struct qvk_gguf_writer {
 	size_t n_kv, cap_kv;
 	struct qvk_host_tensor *tensors;
 	size_t n_tensors, cap_tensors;
+	/* streaming (qvk_gguf_writer_begin): the open file and progress */
+	bool deferred;     /* tensors are added without data */
+	bool streaming;    /* begun, not yet committed or aborted */
+	struct qvk_atomic_file af;
+	size_t next;       /* the next tensor whose data is due */
+	uint64_t pos;      /* bytes written */
 };
 
 qvk_status qvk_gguf_writer_create(struct qvk_ctx *ctx,
@@ -54,6 +61,8 @@ void qvk_gguf_writer_destroy(struct qvk_gguf_writer *w)
 {
 	if (!w)
 		return;
+	if (w->streaming)
+		qvk_atomic_file_abort(&w->af);
 	for (size_t i = 0; i < w->n_kv; i++) {
 		free(w->kvs[i].key);
 		free(w->kvs[i].value);
@@ -294,7 +303,11 @@ qvk_status qvk_gguf_writer_add_tensor(struct qvk_gguf_writer *w,
 	uint64_t size;
 	size_t len = t ? strnlen(t->name, QVK_TENSOR_NAME_MAX) : 0;
 
-	if (!t || len == 0 || len >= QVK_TENSOR_NAME_MAX || !t->data)
+	if (w->streaming)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG, "GGUF writer: "
+				 "tensor added after the header was written");
+	if (!t || len == 0 || len >= QVK_TENSOR_NAME_MAX ||
+	    (!t->data && !w->deferred))
 		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG,
 				 "GGUF writer: tensor without a name (1..%d "
 				 "bytes) or data", QVK_TENSOR_NAME_MAX - 1);
@@ -355,39 +368,54 @@ static bool qvk_gguf_put_pad(FILE *f, uint32_t alignment, uint64_t *pos)
 	return true;
 }
 
-static bool qvk_gguf_writer_stream(struct qvk_gguf_writer *w, FILE *f)
+/*
+ * Header, metadata, tensor infos and the padding before the data. The
+ * magic is written as zeros when @magic is false: a streamed file gets its
+ * magic only once every tensor is in (qvk_gguf_writer_commit()), so an
+ * interrupted run never leaves a file that any GGUF reader would load.
+ */
+static bool qvk_gguf_writer_header(struct qvk_gguf_writer *w, FILE *f,
+				   bool magic, uint64_t *pos)
 {
-	uint64_t pos = 0, offset = 0;
-	bool ok = qvk_gguf_put_u32(f, 0x46554747u, &pos) &&
-		  qvk_gguf_put_u32(f, 3, &pos) &&
-		  qvk_gguf_put_u64(f, w->n_tensors, &pos) &&
-		  qvk_gguf_put_u64(f, w->n_kv, &pos);
+	uint64_t offset = 0;
+	bool ok = qvk_gguf_put_u32(f, magic ? QVK_GGUF_MAGIC : 0, pos) &&
+		  qvk_gguf_put_u32(f, 3, pos) &&
+		  qvk_gguf_put_u64(f, w->n_tensors, pos) &&
+		  qvk_gguf_put_u64(f, w->n_kv, pos);
 
 	for (size_t i = 0; ok && i < w->n_kv; i++) {
 		const struct qvk_gguf_wkv *kv = &w->kvs[i];
 		uint64_t len = strlen(kv->key);
 
-		ok = qvk_gguf_put_u64(f, len, &pos) &&
-		     qvk_gguf_put_bytes(f, kv->key, len, &pos) &&
-		     qvk_gguf_put_u32(f, kv->type, &pos) &&
-		     qvk_gguf_put_bytes(f, kv->value, kv->value_bytes, &pos);
+		ok = qvk_gguf_put_u64(f, len, pos) &&
+		     qvk_gguf_put_bytes(f, kv->key, len, pos) &&
+		     qvk_gguf_put_u32(f, kv->type, pos) &&
+		     qvk_gguf_put_bytes(f, kv->value, kv->value_bytes, pos);
 	}
 	for (size_t i = 0; ok && i < w->n_tensors; i++) {
 		const struct qvk_host_tensor *t = &w->tensors[i];
 		uint64_t len = strlen(t->name);
 
-		ok = qvk_gguf_put_u64(f, len, &pos) &&
-		     qvk_gguf_put_bytes(f, t->name, len, &pos) &&
-		     qvk_gguf_put_u32(f, t->n_dims, &pos);
+		ok = qvk_gguf_put_u64(f, len, pos) &&
+		     qvk_gguf_put_bytes(f, t->name, len, pos) &&
+		     qvk_gguf_put_u32(f, t->n_dims, pos);
 		for (uint32_t d = 0; ok && d < t->n_dims; d++)
-			ok = qvk_gguf_put_u64(f, t->ne[d], &pos);
-		ok = ok && qvk_gguf_put_u32(f, t->type, &pos) &&
-		     qvk_gguf_put_u64(f, offset, &pos);
+			ok = qvk_gguf_put_u64(f, t->ne[d], pos);
+		ok = ok && qvk_gguf_put_u32(f, t->type, pos) &&
+		     qvk_gguf_put_u64(f, offset, pos);
 		offset = QVK_ALIGN_UP(offset + t->size_bytes,
 				      (uint64_t)w->alignment);
 	}
 	if (ok && w->n_tensors)
-		ok = qvk_gguf_put_pad(f, w->alignment, &pos);
+		ok = qvk_gguf_put_pad(f, w->alignment, pos);
+	return ok;
+}
+
+static bool qvk_gguf_writer_stream(struct qvk_gguf_writer *w, FILE *f)
+{
+	uint64_t pos = 0;
+	bool ok = qvk_gguf_writer_header(w, f, true, &pos);
+
 	for (size_t i = 0; ok && i < w->n_tensors; i++) {
 		ok = qvk_gguf_put_bytes(f, w->tensors[i].data,
 					(size_t)w->tensors[i].size_bytes, &pos) &&
@@ -398,6 +426,11 @@ static bool qvk_gguf_writer_stream(struct qvk_gguf_writer *w, FILE *f)
 
 qvk_status qvk_gguf_writer_write(struct qvk_gguf_writer *w, const char *path)
 {
+	if (w->deferred)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG, "GGUF writer: "
+				 "%s: tensors without data are streamed "
+				 "(qvk_gguf_writer_begin)", path);
+
 	struct qvk_atomic_file af;
 	qvk_status st = qvk_atomic_file_begin(w->ctx, path, 0666, &af);
 
@@ -411,4 +444,77 @@ qvk_status qvk_gguf_writer_write(struct qvk_gguf_writer *w, const char *path)
 				 "(nothing was replaced)", path, strerror(err));
 	}
 	return qvk_atomic_file_commit(w->ctx, &af);
+}
+
+void qvk_gguf_writer_defer_data(struct qvk_gguf_writer *w)
+{
+	if (w && !w->n_tensors)
+		w->deferred = true;
+}
+
+static qvk_status qvk_gguf_writer_io_error(struct qvk_gguf_writer *w)
+{
+	int err = errno;
+
+	qvk_atomic_file_abort(&w->af);
+	w->streaming = false;
+	return qvk_error(w->ctx, QVK_ERR_IO, "%s: write failed: %s (nothing "
+			 "was replaced)", w->af.path, strerror(err));
+}
+
+qvk_status qvk_gguf_writer_begin(struct qvk_gguf_writer *w, const char *path)
+{
+	qvk_status st;
+
+	if (!w->deferred || w->streaming)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG, "GGUF writer: "
+				 "%s: begin needs a writer made for streaming "
+				 "and not begun yet", path);
+	st = qvk_atomic_file_begin(w->ctx, path, 0666, &w->af);
+	if (st != QVK_OK)
+		return st;
+	w->streaming = true;
+	w->next = 0;
+	w->pos = 0;
+	if (!qvk_gguf_writer_header(w, w->af.f, false, &w->pos))
+		return qvk_gguf_writer_io_error(w);
+	return QVK_OK;
+}
+
+qvk_status qvk_gguf_writer_put_data(struct qvk_gguf_writer *w,
+				    const void *data, uint64_t size_bytes)
+{
+	const struct qvk_host_tensor *t;
+
+	if (!w->streaming || w->next >= w->n_tensors)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG, "GGUF writer: "
+				 "tensor data %s", w->streaming ?
+				 "past the last tensor" : "before begin");
+	t = &w->tensors[w->next];
+	if (!data || size_bytes != t->size_bytes)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG, "GGUF writer: "
+				 "tensor '%s' needs %llu bytes, got %llu",
+				 t->name, (unsigned long long)t->size_bytes,
+				 (unsigned long long)size_bytes);
+	if (!qvk_gguf_put_bytes(w->af.f, data, (size_t)size_bytes, &w->pos) ||
+	    !qvk_gguf_put_pad(w->af.f, w->alignment, &w->pos))
+		return qvk_gguf_writer_io_error(w);
+	w->next++;
+	return QVK_OK;
+}
+
+qvk_status qvk_gguf_writer_commit(struct qvk_gguf_writer *w)
+{
+	uint32_t magic = QVK_GGUF_MAGIC;
+
+	if (!w->streaming || w->next != w->n_tensors)
+		return qvk_error(w->ctx, QVK_ERR_INVALID_ARG, "GGUF writer: "
+				 "commit with %zu of %zu tensors written",
+				 w->streaming ? w->next : 0, w->n_tensors);
+	/* the magic last: only a complete file is a GGUF file */
+	if (fflush(w->af.f) != 0 ||
+	    pwrite(fileno(w->af.f), &magic, 4, 0) != 4)
+		return qvk_gguf_writer_io_error(w);
+	w->streaming = false;
+	return qvk_atomic_file_commit(w->ctx, &w->af);
 }

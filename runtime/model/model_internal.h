@@ -46,6 +46,8 @@ qvk_status qvk_model_rope_setup(struct qvk_ctx *ctx, struct qvk_model *m,
 				const struct qvk_host_tensor *f_short,
 				const struct qvk_host_tensor *f_long);
 
+#define QVK_GGUF_MAGIC 0x46554747u /* "GGUF" read little-endian */
+
 /* The context a writer reports its errors to (gguf_write.c). */
 struct qvk_ctx *qvk_gguf_writer_ctx(const struct qvk_gguf_writer *w);
 

@@ -66,7 +66,14 @@ static void gptq_hessian(float *h, double tokens, uint32_t k, float *w,
 	}
 }
 
-/* U with H⁻¹ = UᵀU from H (k, k), in place; damping grows on failure. */
+/*
+ * U with H⁻¹ = UᵀU from H (k, k), in place; damping grows on failure.
+ * With J the reversal of the k indices and JHJ = LLᵀ (lower Cholesky),
+ * H⁻¹ = (L⁻¹J)ᵀ(L⁻¹J) = (JL⁻¹J)ᵀ(JL⁻¹J) and JL⁻¹J is upper triangular
+ * with a positive diagonal: the unique upper factor, for a Cholesky and
+ * a triangular inverse (2k³/3 flops) instead of inverting H and
+ * factoring again (4k³/3).
+ */
 static qvk_status gptq_inverse_factor(struct qvk_ctx *ctx, const char *name,
 				      float *h, float *work, uint32_t k,
 				      float damp)
@@ -79,19 +86,24 @@ static qvk_status gptq_inverse_factor(struct qvk_ctx *ctx, const char *name,
 	for (int attempt = 0; attempt < 6; attempt++, damp *= 10.0f) {
 		lapack_int info;
 
-		memcpy(work, h, (size_t)k * k * sizeof(*h));
+		for (uint32_t i = 0; i < k; i++)
+			for (uint32_t j = 0; j < k; j++)
+				work[(size_t)(k - 1 - i) * k + (k - 1 - j)] =
+					h[(size_t)i * k + j];
 		for (uint32_t j = 0; j < k; j++)
 			work[(size_t)j * k + j] += damp * (float)mean;
-		info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)k,
+		info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)k,
 				      work, (lapack_int)k);
 		if (!info)
-			info = LAPACKE_spotri(LAPACK_ROW_MAJOR, 'U',
-					      (lapack_int)k, work, (lapack_int)k);
-		if (!info)
-			info = LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'U',
+			info = LAPACKE_strtri(LAPACK_ROW_MAJOR, 'L', 'N',
 					      (lapack_int)k, work, (lapack_int)k);
 		if (!info) {
-			memcpy(h, work, (size_t)k * k * sizeof(*h));
+			for (uint32_t i = 0; i < k; i++)
+				for (uint32_t j = 0; j < k; j++)
+					h[(size_t)i * k + j] =
+						j < i ? 0.0f :
+						work[(size_t)(k - 1 - i) * k +
+						     (k - 1 - j)];
 			return QVK_OK;
 		}
 		qvk_log(ctx, QVK_LOG_WARN,
@@ -104,59 +116,41 @@ static qvk_status gptq_inverse_factor(struct qvk_ctx *ctx, const char *name,
 			 "damping %g", name, (double)damp);
 }
 
+/*
+ * What GPTQ quantizes into: a qvk_qtensor's groups (below) or K-quant
+ * super-blocks (kquant_fit.c's, through qvk_gptq_kq_*). fit() chooses
+ * the parameters of (row, group) from @wrow, the row's weights in their
+ * original column order; put() codes one weight under them and returns
+ * the value it decodes to.
+ */
 struct gptq_run {
-	const struct qvk_quant_params *qp;
-	struct qvk_qtensor *qt;
+	struct qvk_gptq_grid *grid;
 	uint32_t n, k, block;
 	float *w;             /* (n, k) working weights, processing order */
 	const float *u;       /* (k, k) upper factor, processing order */
 	float *err;           /* (n, block) */
 	const uint32_t *perm; /* processing position -> original column */
-	struct qvk_qgroup *static_groups; /* (n, n_groups) or NULL */
-	float *scratch;       /* group floats */
+	bool static_groups;   /* every group fitted up front */
 };
-
-/* Parameters of (row, g) from the row's current weights in the group. */
-static int gptq_fit_group(struct gptq_run *run, uint32_t row, uint32_t g,
-			  const float *wrow, struct qvk_qgroup *out)
-{
-	uint32_t k0 = g * run->qt->group;
-	uint32_t count = QVK_MIN(run->qt->group, run->k - k0);
-
-	if (qvk_qgroup_choose(run->qp, wrow + k0, count, NULL, run->scratch,
-			      out))
-		return -1;
-	qvk_qtensor_set_group(run->qt, row, g, out);
-	return 0;
-}
 
 /* Columns [i1, i2) of one row, with immediate in-block error feedback. */
 static int gptq_row_block(struct gptq_run *run, uint32_t row, uint32_t i1,
-			  uint32_t i2, struct qvk_qgroup *cur)
+			  uint32_t i2)
 {
+	struct qvk_gptq_grid *g = run->grid;
 	float *wrow = run->w + (size_t)row * run->k;
 	float *erow = run->err + (size_t)row * run->block;
-	uint32_t group = run->qt->group;
 
 	for (uint32_t i = i1; i < i2; i++) {
 		uint32_t col = run->perm ? run->perm[i] : i;
-		const struct qvk_qgroup *gp;
 		const float *urow = run->u + (size_t)i * run->k;
 		float w = wrow[i], q, e;
-		int code;
 
-		if (run->static_groups) {
-			gp = &run->static_groups[(size_t)row * run->qt->n_groups +
-						 col / group];
-		} else {
-			if (i % group == 0 &&
-			    gptq_fit_group(run, row, i / group, wrow, cur))
-				return -1;
-			gp = cur;
-		}
-		code = qvk_qcode(run->qp->format, gp, w);
-		qvk_qtensor_set_code(run->qt, row, col, code);
-		q = qvk_qvalue(run->qp->format, gp->d, gp->m, code);
+		/* without act-order processing order is column order */
+		if (!run->static_groups && i % g->group == 0 &&
+		    g->fit(g, row, i / g->group, wrow))
+			return -1;
+		q = g->put(g, row, col, w);
 		e = (w - q) / urow[i];
 		erow[i - i1] = e;
 		for (uint32_t j = i + 1; j < i2; j++)
@@ -168,22 +162,15 @@ static int gptq_row_block(struct gptq_run *run, uint32_t row, uint32_t i1,
 static qvk_status gptq_run_blocks(struct qvk_ctx *ctx, const char *name,
 				  struct gptq_run *run)
 {
-	struct qvk_qgroup *cur;
-
-	cur = calloc(run->n, sizeof(*cur));
-	if (!cur)
-		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
 	for (uint32_t i1 = 0; i1 < run->k; i1 += run->block) {
 		uint32_t i2 = QVK_MIN(i1 + run->block, run->k);
 
 		for (uint32_t r = 0; r < run->n; r++)
-			if (gptq_row_block(run, r, i1, i2, &cur[r])) {
-				free(cur);
+			if (gptq_row_block(run, r, i1, i2))
 				return qvk_error(ctx, QVK_ERR_NUMERIC,
 						 "%s: row %u near column %u: a "
 						 "group's range does not fit an "
 						 "fp16 scale", name, r, i1);
-			}
 		if (i2 < run->k)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
 				    (int)run->n, (int)(run->k - i2),
@@ -193,7 +180,6 @@ static qvk_status gptq_run_blocks(struct qvk_ctx *ctx, const char *name,
 				    (int)run->k, 1.0f, run->w + i2, (int)run->k);
 		qvk_progress(ctx, name, i2, run->k);
 	}
-	free(cur);
 	return QVK_OK;
 }
 
@@ -246,113 +232,157 @@ static qvk_status gptq_check_x(struct qvk_ctx *ctx, const char *name,
 	return qvk_check_finite(ctx, name, "calibration input", "token", x, t, k);
 }
 
-/* Static groups: every (row, group) fitted from the original weights. */
-static int gptq_static_groups(struct gptq_run *run, const float *w0)
-{
-	for (uint32_t r = 0; r < run->n; r++)
-		for (uint32_t g = 0; g < run->qt->n_groups; g++)
-			if (gptq_fit_group(run, r, g, w0 + (size_t)r * run->k,
-					   &run->static_groups[(size_t)r *
-							       run->qt->n_groups + g]))
-				return -1;
-	return 0;
-}
-
-/*
- * GPTQ proper on @h (k, k): the upper triangle holds XᵀX summed over
- * @tokens rows. @h is consumed (overwritten, then freed by the caller).
- */
-static qvk_status gptq_core(struct qvk_ctx *ctx, const char *name, float *h,
-			    double tokens, const float *w, uint32_t n,
-			    uint32_t k, const struct qvk_gptq_params *params,
-			    struct qvk_qtensor **out)
+qvk_status qvk_gptq_solve(struct qvk_ctx *ctx, const char *name, float *h,
+			  double tokens, float *w, uint32_t n, uint32_t k,
+			  const struct qvk_gptq_params *params,
+			  struct qvk_gptq_grid *grid)
 {
 	struct gptq_run run = { 0 };
-	struct qvk_qtensor *qt = NULL;
-	float *work = NULL, *wk = NULL;
+	float *work = NULL;
 	struct key_index *order = NULL;
 	uint32_t *perm = NULL;
-	qvk_status st;
-	size_t kk;
+	qvk_status st = QVK_OK;
+	size_t kk = (size_t)k * k;
 
-	st = qvk_qtensor_create(ctx, params->quant.format, n, k,
-				params->quant.group, &qt);
-	if (st)
-		return st;
-	kk = (size_t)k * k;
-	run.qp = &params->quant;
-	run.qt = qt;
+	run.grid = grid;
 	run.n = n;
 	run.k = k;
 	run.block = params->block ? params->block : 128;
-	run.block = qt->group >= k ? run.block :
-		    QVK_ALIGN_UP(run.block, qt->group);
+	run.block = grid->group >= k ? run.block :
+		    QVK_ALIGN_UP(run.block, grid->group);
 	work = malloc(QVK_MAX(kk, (size_t)k) * sizeof(*work));
-	wk = malloc((size_t)n * k * sizeof(*wk));
 	run.err = malloc((size_t)n * run.block * sizeof(*run.err));
-	run.scratch = malloc((size_t)qt->group * sizeof(*run.scratch));
-	if (!work || !wk || !run.err || !run.scratch) {
+	if (!work || !run.err) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
 			       "%s: no memory for GPTQ of %u x %u", name, n, k);
 		goto out_free;
 	}
-	memcpy(wk, w, (size_t)n * k * sizeof(*wk));
-	gptq_hessian(h, tokens, k, wk, n);
-	run.w = wk;
+	gptq_hessian(h, tokens, k, w, n);
+	run.w = w;
 	if (params->act_order) {
-		run.static_groups = calloc((size_t)n * qt->n_groups,
-					   sizeof(*run.static_groups));
 		order = malloc((size_t)k * sizeof(*order));
 		perm = malloc((size_t)k * sizeof(*perm));
-		if (!run.static_groups || !order || !perm) {
+		if (!order || !perm) {
 			st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory",
 				       name);
 			goto out_free;
 		}
-		if (gptq_static_groups(&run, wk)) {
-			st = qvk_error(ctx, QVK_ERR_NUMERIC,
-				       "%s: a group's range does not fit an fp16 "
-				       "scale", name);
-			goto out_free;
-		}
+		/* static groups: fitted from W before any error feedback */
+		for (uint32_t r = 0; r < n; r++)
+			for (uint32_t g = 0; g * grid->group < k; g++)
+				if (grid->fit(grid, r, g, w + (size_t)r * k)) {
+					st = qvk_error(ctx, QVK_ERR_NUMERIC,
+						       "%s: row %u: a group's "
+						       "range does not fit an "
+						       "fp16 scale", name, r);
+					goto out_free;
+				}
+		run.static_groups = true;
 		for (uint32_t j = 0; j < k; j++)
 			order[j] = (struct key_index){ h[(size_t)j * k + j], j };
 		qsort(order, k, sizeof(*order), cmp_key_desc);
 		for (uint32_t j = 0; j < k; j++)
 			perm[j] = order[j].index;
-		gptq_permute(wk, h, work, n, k, perm);
+		gptq_permute(w, h, work, n, k, perm);
 		run.perm = perm;
 	}
-	st = gptq_inverse_factor(ctx, name, h, work,  k,
+	st = gptq_inverse_factor(ctx, name, h, work, k,
 				 params->damp > 0.0f ? params->damp : 0.01f);
 	if (st)
 		goto out_free;
 	run.u = h;
 	st = gptq_run_blocks(ctx, name, &run);
+out_free:
+	free(perm);
+	free(order);
+	free(run.err);
+	free(work);
+	return st;
+}
+
+/* ------------------------------------------------- qvk_qtensor groups */
+
+struct gptq_qgrid {
+	struct qvk_gptq_grid base;
+	const struct qvk_quant_params *qp;
+	struct qvk_qtensor *qt;
+	struct qvk_qgroup *groups; /* (n, n_groups) */
+	float *scratch;            /* group floats */
+	uint32_t k;
+};
+
+static int gptq_qgrid_fit(struct qvk_gptq_grid *base, uint32_t row,
+			  uint32_t g, const float *wrow)
+{
+	struct gptq_qgrid *q = (struct gptq_qgrid *)base;
+	uint32_t k0 = g * q->qt->group;
+	struct qvk_qgroup *gp = &q->groups[(size_t)row * q->qt->n_groups + g];
+
+	if (qvk_qgroup_choose(q->qp, wrow + k0,
+			      QVK_MIN(q->qt->group, q->k - k0), NULL,
+			      q->scratch, gp))
+		return -1;
+	qvk_qtensor_set_group(q->qt, row, g, gp);
+	return 0;
+}
+
+static float gptq_qgrid_put(struct qvk_gptq_grid *base, uint32_t row,
+			    uint32_t col, float w)
+{
+	struct gptq_qgrid *q = (struct gptq_qgrid *)base;
+	const struct qvk_qgroup *gp =
+		&q->groups[(size_t)row * q->qt->n_groups + col / q->qt->group];
+	int code = qvk_qcode(q->qp->format, gp, w);
+
+	qvk_qtensor_set_code(q->qt, row, col, code);
+	return qvk_qvalue(q->qp->format, gp->d, gp->m, code);
+}
+
+/*
+ * GPTQ into a qvk_qtensor on @h (k, k): the upper triangle holds XᵀX
+ * summed over @tokens rows. @h and @w are consumed (overwritten).
+ */
+static qvk_status gptq_core(struct qvk_ctx *ctx, const char *name, float *h,
+			    double tokens, float *w, uint32_t n, uint32_t k,
+			    const struct qvk_gptq_params *params,
+			    struct qvk_qtensor **out)
+{
+	struct gptq_qgrid grid = { .qp = &params->quant, .k = k };
+	struct qvk_qtensor *qt = NULL;
+	qvk_status st;
+
+	st = qvk_qtensor_create(ctx, params->quant.format, n, k,
+				params->quant.group, &qt);
+	if (st)
+		return st;
+	grid.qt = qt;
+	grid.base.group = qt->group;
+	grid.base.fit = gptq_qgrid_fit;
+	grid.base.put = gptq_qgrid_put;
+	grid.groups = calloc((size_t)n * qt->n_groups, sizeof(*grid.groups));
+	grid.scratch = malloc((size_t)qt->group * sizeof(*grid.scratch));
+	if (!grid.groups || !grid.scratch) {
+		st = qvk_error(ctx, QVK_ERR_NO_MEMORY,
+			       "%s: no memory for GPTQ of %u x %u", name, n, k);
+		goto out_free;
+	}
+	st = qvk_gptq_solve(ctx, name, h, tokens, w, n, k, params, &grid.base);
 	if (st)
 		goto out_free;
 	/* The zero padding of the last group, with that group's parameters. */
 	for (uint32_t r = 0; r < n && k < qt->k_padded; r++) {
 		size_t gi = (size_t)r * qt->n_groups + qt->n_groups - 1;
-		struct qvk_qgroup gp = {
-			.d = qvk_fp16_to_f32(qt->scales[gi]),
-			.m = qt->mins ? qvk_fp16_to_f32(qt->mins[gi]) : 0.0f,
-		};
 
 		for (uint32_t j = k; j < qt->k_padded; j++)
 			qvk_qtensor_set_code(qt, r, j,
-					     qvk_qcode(qt->format, &gp, 0.0f));
+					     qvk_qcode(qt->format,
+						       &grid.groups[gi], 0.0f));
 	}
 	*out = qt;
 	qt = NULL;
 out_free:
-	free(perm);
-	free(order);
-	free(run.static_groups);
-	free(run.scratch);
-	free(run.err);
-	free(wk);
-	free(work);
+	free(grid.scratch);
+	free(grid.groups);
 	qvk_qtensor_destroy(qt);
 	return st;
 }
@@ -376,11 +406,43 @@ qvk_status qvk_gptq_hessian_add(struct qvk_ctx *ctx, const char *name,
 	return QVK_OK;
 }
 
-qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
-				     const float *xtx, uint64_t tokens,
-				     const float *w, uint32_t n, uint32_t k,
-				     const struct qvk_gptq_params *params,
-				     struct qvk_qtensor **out)
+/* A checked copy of the Hessian sums @xtx (k, k) for one quantization. */
+static qvk_status gptq_hessian_copy(struct qvk_ctx *ctx, const char *name,
+				    const float *xtx, uint64_t tokens,
+				    uint32_t k, float **h)
+{
+	*h = NULL;
+	if (!xtx || tokens == 0)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
+				 "%s: no calibration sums", name);
+	for (uint32_t i = 0; i < k; i++)
+		for (uint32_t j = i; j < k; j++)
+			if (!isfinite(xtx[(size_t)i * k + j]))
+				return qvk_error(ctx, QVK_ERR_NUMERIC,
+						 "%s: non-finite Hessian sum at "
+						 "(%u, %u)", name, i, j);
+	*h = malloc((size_t)k * k * sizeof(**h));
+	if (!*h)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	memcpy(*h, xtx, (size_t)k * k * sizeof(**h));
+	return QVK_OK;
+}
+
+/* A copy of W for GPTQ to work in. */
+static float *gptq_w_copy(const float *w, uint32_t n, uint32_t k)
+{
+	float *wk = malloc((size_t)n * k * sizeof(*wk));
+
+	if (wk)
+		memcpy(wk, w, (size_t)n * k * sizeof(*wk));
+	return wk;
+}
+
+qvk_status qvk_gptq_qtensor_consume(struct qvk_ctx *ctx, const char *name,
+				    const float *xtx, uint64_t tokens,
+				    float *w, uint32_t n, uint32_t k,
+				    const struct qvk_gptq_params *params,
+				    struct qvk_qtensor **out)
 {
 	qvk_status st;
 	float *h;
@@ -391,24 +453,38 @@ qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "%s: out is NULL", name);
 	*out = NULL;
 	st = gptq_check(ctx, name, w, n, k, params);
+	if (st == QVK_OK)
+		st = gptq_hessian_copy(ctx, name, xtx, tokens, k, &h);
 	if (st)
 		return st;
-	if (!xtx || tokens == 0)
-		return qvk_error(ctx, QVK_ERR_INVALID_ARG,
-				 "%s: no calibration sums", name);
-	for (uint32_t i = 0; i < k; i++)
-		for (uint32_t j = i; j < k; j++)
-			if (!isfinite(xtx[(size_t)i * k + j]))
-				return qvk_error(ctx, QVK_ERR_NUMERIC,
-						 "%s: non-finite Hessian sum at "
-						 "(%u, %u)", name, i, j);
-	h = malloc((size_t)k * k * sizeof(*h));
-	if (!h)
-		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
-	memcpy(h, xtx, (size_t)k * k * sizeof(*h));
 	qvk_progress(ctx, name, 0, k);
 	st = gptq_core(ctx, name, h, (double)tokens, w, n, k, params, out);
 	free(h);
+	return st;
+}
+
+qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
+				     const float *xtx, uint64_t tokens,
+				     const float *w, uint32_t n, uint32_t k,
+				     const struct qvk_gptq_params *params,
+				     struct qvk_qtensor **out)
+{
+	float *wk;
+	qvk_status st;
+
+	if (!name)
+		name = "gptq";
+	if (out)
+		*out = NULL;
+	st = gptq_check(ctx, name, w, n, k, params);
+	if (st)
+		return st;
+	wk = gptq_w_copy(w, n, k);
+	if (!wk)
+		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	st = qvk_gptq_qtensor_consume(ctx, name, xtx, tokens, wk, n, k, params,
+				      out);
+	free(wk);
 	return st;
 }
 
@@ -419,7 +495,7 @@ qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
 			     struct qvk_qtensor **out)
 {
 	qvk_status st;
-	float *h;
+	float *h, *wk;
 
 	if (!name)
 		name = "gptq";
@@ -432,12 +508,17 @@ qvk_status qvk_gptq_quantize(struct qvk_ctx *ctx, const char *name,
 	if (st)
 		return st;
 	h = malloc((size_t)k * k * sizeof(*h));
-	if (!h)
+	wk = gptq_w_copy(w, n, k);
+	if (!h || !wk) {
+		free(h);
+		free(wk);
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "%s: no memory", name);
+	}
 	qvk_progress(ctx, name, 0, k);
 	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)t, 1.0f,
 		    x, (int)k, 0.0f, h, (int)k);
-	st = gptq_core(ctx, name, h, (double)t, w, n, k, params, out);
+	st = gptq_core(ctx, name, h, (double)t, wk, n, k, params, out);
 	free(h);
+	free(wk);
 	return st;
 }

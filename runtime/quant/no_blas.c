@@ -81,4 +81,27 @@ qvk_status qvk_gptq_quantize_hessian(struct qvk_ctx *ctx, const char *name,
 			 "%s: GPTQ needs BLAS; this libqvk was built with "
 			 "QVK_BLAS=0", name ? name : "gptq");
 }
+
+qvk_status qvk_gptq_qtensor_consume(struct qvk_ctx *ctx, const char *name,
+				    const float *xtx, uint64_t tokens, float *w,
+				    uint32_t n, uint32_t k,
+				    const struct qvk_gptq_params *params,
+				    struct qvk_qtensor **out)
+{
+	return qvk_gptq_quantize_hessian(ctx, name, xtx, tokens, w, n, k,
+					 params, out);
+}
+
+qvk_status qvk_gptq_kq_consume(struct qvk_ctx *ctx, const char *name,
+			       const float *xtx, uint64_t tokens, float *w,
+			       uint32_t n, uint32_t k, uint32_t type,
+			       const struct qvk_gptq_params *params,
+			       void *blocks, size_t capacity_bytes)
+{
+	(void)xtx, (void)tokens, (void)w, (void)n, (void)k, (void)type;
+	(void)params, (void)blocks, (void)capacity_bytes;
+	return qvk_error(ctx, QVK_ERR_UNSUPPORTED,
+			 "%s: GPTQ needs BLAS; this libqvk was built with "
+			 "QVK_BLAS=0", name ? name : "gptq");
+}
 #endif

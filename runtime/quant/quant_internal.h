@@ -4,6 +4,7 @@
 #define QVK_QUANT_INTERNAL_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <qvk/fp16.h>
@@ -119,5 +120,75 @@ size_t qvk_find_nonfinite(const float *x, size_t count);
 QVK_MUST_CHECK qvk_status qvk_check_finite(struct qvk_ctx *ctx, const char *name,
 					   const char *what, const char *row_name,
 					   const float *x, size_t rows, uint32_t k);
+
+/*
+ * C (m, n) = A (m, k) · Bᵀ, B (n, k), plus beta · C (gemm.c: sgemm with
+ * BLAS, a blocked loop without).
+ */
+void qvk_gemm_nt(const float *a, const float *b, float *c, uint32_t m,
+		 uint32_t n, uint32_t k, float beta);
+
+/* ------------------------------------------------------------ GPTQ */
+
+/*
+ * What GPTQ codes weights into (gptq.c: qvk_qtensor groups; gptq_kq.c:
+ * K-quant super-blocks). @group columns share their parameters: fit()
+ * chooses those of (row, group g) from @wrow, the row's current weights
+ * in original column order (nonzero: a scale does not fit); put() codes
+ * weight (row, col) and returns the value its code decodes to.
+ */
+struct qvk_gptq_grid {
+	uint32_t group;
+	int (*fit)(struct qvk_gptq_grid *g, uint32_t row, uint32_t group_index,
+		   const float *wrow);
+	float (*put)(struct qvk_gptq_grid *g, uint32_t row, uint32_t col,
+		     float w);
+};
+
+/*
+ * GPTQ proper (gptq.c) on @h (k, k, consumed): XᵀX summed over @tokens
+ * rows in its upper triangle; @w (n, k) is worked in and left
+ * overwritten.
+ */
+QVK_MUST_CHECK qvk_status qvk_gptq_solve(struct qvk_ctx *ctx, const char *name,
+					 float *h, double tokens, float *w,
+					 uint32_t n, uint32_t k,
+					 const struct qvk_gptq_params *params,
+					 struct qvk_gptq_grid *grid);
+
+/*
+ * qvk_gptq_quantize_hessian() without the copy of W: @w is left
+ * overwritten (whole-model quantization owns it and saves a tensor).
+ */
+QVK_MUST_CHECK qvk_status qvk_gptq_qtensor_consume(
+	struct qvk_ctx *ctx, const char *name, const float *xtx,
+	uint64_t tokens, float *w, uint32_t n, uint32_t k,
+	const struct qvk_gptq_params *params, struct qvk_qtensor **out);
+/*
+ * GPTQ into K-quant blocks of @type (k a multiple of 256) at @blocks,
+ * ggml's file layout; params->quant is not used. @w is left overwritten.
+ */
+QVK_MUST_CHECK qvk_status qvk_gptq_kq_consume(
+	struct qvk_ctx *ctx, const char *name, const float *xtx,
+	uint64_t tokens, float *w, uint32_t n, uint32_t k, uint32_t type,
+	const struct qvk_gptq_params *params, void *blocks,
+	size_t capacity_bytes);
+
+/* ------------------------------------------------------------ K-quants */
+
+struct qvk_kq_block; /* runtime/format/format_internal.h */
+
+/* Whether qvk writes @type (Q4_K, Q5_K, Q6_K: the type table's flag). */
+bool qvk_kq_writable(uint32_t type);
+/*
+ * Fit the super-block of @type (writable) to x[0..256) with element
+ * weights @w (NULL: ones); @search: the error search (kquant_fit.c), else
+ * each sub-block's range. Fills every field of @b, codes included.
+ */
+void qvk_kq_fit_block(uint32_t type, const float *x, const float *w,
+		      bool search, struct qvk_kq_block *b);
+/* Code element @e of @b for @x under b's scales; *value: what it decodes to. */
+int qvk_kq_block_put(uint32_t type, struct qvk_kq_block *b, uint32_t e,
+		     float x, float *value);
 
 #endif
