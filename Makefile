@@ -358,17 +358,17 @@ check-faults:
 	$(Q)tests/fault/quantize-disk.sh build/sanitize/qvk
 
 # qvk run of the default model under valgrind's memcheck: no error and no
-# leak (definite or possible) anywhere, the driver included; none needs a
-# suppression today (if Mesa, LLVM or the loader ever do, suppress them by
-# object name, never qvk's code). A fresh pipeline cache, so the run
-# compiles every pipeline under memcheck too.
+# leak (definite or possible) anywhere, the driver included; suppressions
+# (tests/valgrind.supp) are by object name for ld.so, Mesa, LLVM and the
+# loader, never qvk's code. A fresh pipeline cache, so the run compiles
+# every pipeline under memcheck too.
 VALGRIND_TOKENS ?= 8
 valgrind:
 	$(Q)tools/deps.sh valgrind
 	$(Q)$(MAKE) --no-print-directory tools
 	$(Q)rm -rf $(BUILD)/valgrind-cache
 	XDG_CACHE_HOME=$(CURDIR)/$(BUILD)/valgrind-cache valgrind --error-exitcode=1 \
-		--leak-check=full --num-callers=30 ./$(QVK) run -m $(RUN_MODEL) \
+		--suppressions=tests/valgrind.supp --leak-check=full --num-callers=30 ./$(QVK) run -m $(RUN_MODEL) \
 		-t $(RUN_TOKENIZER) -p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
 
 # --------------------------------------------------------------- install

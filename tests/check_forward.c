@@ -17,7 +17,7 @@
 #include <qvk/quant.h>
 #include <qvk/tokenizer.h>
 
-#include "harness.h"
+#include "check_arch.h"
 
 #define QVK_POSITIONS 32u
 
@@ -112,26 +112,7 @@ static void qvk_gpu_logits(const struct qvk_model *model,
 			   const struct qvk_llm_options *opt,
 			   const uint32_t *tokens, bool prefill, float *out)
 {
-	uint32_t vocab = model->params.vocab_size;
-	struct qvk_llm *llm;
-	qvk_status st = qvk_llm_create(qvk_test_dev, model, opt, &llm);
-
-	ck_assert_msg(st == QVK_OK, "llm: %s", qvk_ctx_message(qvk_test_ctx));
-	/* Poison: a forward that writes nothing cannot pass. */
-	for (size_t i = 0; i < (size_t)QVK_POSITIONS * vocab; i++)
-		out[i] = NAN;
-	if (prefill) {
-		ck_assert_int_eq(qvk_llm_forward(llm, tokens, QVK_POSITIONS, 0,
-						 out, NULL),
-				 QVK_OK);
-	} else {
-		for (uint32_t p = 0; p < QVK_POSITIONS; p++)
-			ck_assert_int_eq(qvk_llm_forward(llm, tokens + p, 1, p,
-							 out + (size_t)p * vocab,
-							 NULL),
-					 QVK_OK);
-	}
-	qvk_llm_destroy(llm);
+	qvk_arch_gpu_logits(model, opt, tokens, QVK_POSITIONS, prefill, out);
 }
 
 START_TEST(test_f32_logits_match_reference)

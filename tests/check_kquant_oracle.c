@@ -217,22 +217,13 @@ static uint32_t qvk_greedy_same(const char *bin, const char *file,
 				uint32_t vocab)
 {
 	char cmd[2048], out[4096];
-	uint32_t want[QVK_GREEDY], n = 0, same = 0, tok;
+	uint32_t want[QVK_GREEDY], same = 0, tok;
 	const float *last;
-	char *p = out, *end;
 
 	snprintf(cmd, sizeof(cmd), "'%s' generate '%s' %u", bin, file, QVK_GREEDY);
 	qvk_test_ids_append(cmd, sizeof(cmd), prompt, QVK_PROMPT);
 	qvk_test_oracle_run(cmd, out, sizeof(out));
-	while (n < QVK_GREEDY) {
-		unsigned long v = strtoul(p, &end, 10);
-
-		if (end == p)
-			break;
-		want[n++] = (uint32_t)v;
-		p = end;
-	}
-	ck_assert_uint_eq(n, QVK_GREEDY);
+	ck_assert_uint_eq(qvk_test_ids_parse(out, want, QVK_GREEDY), QVK_GREEDY);
 	ck_assert_int_eq(qvk_llm_forward(llm, prompt, QVK_PROMPT, 0, NULL, &last),
 			 QVK_OK);
 	for (uint32_t i = 0; i < QVK_GREEDY; i++) {

@@ -141,4 +141,14 @@ static inline void qvk_ops_test_fill_normal(uint64_t *seed, float *x,
 		x[i] = qvk_test_normal(seed) * scale;
 }
 
+/* A small model shape for the row kernels: dim and hidden as asked. */
+static inline struct qvk_ops_model qvk_ops_model_dim(uint32_t dim, uint32_t hidden)
+{
+	return (struct qvk_ops_model){
+		.dim = dim, .hidden_dim = hidden, .n_heads = 8,
+		.n_kv_heads = 4, .head_dim = 8, .max_seq = 512,
+		.n_vocab = 512, .norm_eps = 1e-5f, .rope_theta = 10000.0f,
+	};
+}
+
 #endif

@@ -31,7 +31,7 @@
  *     the reason when the oracle is unavailable (setup.sh exit 77; a
  *     failure with QVK_TEST_STRICT=1) or when qvk does not read a type.
  *   A real vocabulary: Phi-3's 32064 tokens (phi3-vocab), F16 and Q4_K_M,
- *     recorded at test time.
+ *     recorded at test time (and Llama 3's, Qwen2's with QVK_ORACLE_ALL=1).
  *
  * llama.cpp runs on its CPU backend with its default fp16 KV cache; qvk
  * with its own default fp16 cache, the weights as stored, int8
@@ -81,23 +81,6 @@ static const struct qvk_oracle_type {
 };
 
 /* ---------------------------------------------------------- the oracle */
-/* Space-separated ids of @s into @ids; how many were read. */
-static uint32_t qvk_ids_parse(const char *s, uint32_t *ids, uint32_t max)
-{
-	uint32_t n = 0;
-	char *end;
-
-	while (n < max) {
-		unsigned long v = strtoul(s, &end, 10);
-
-		if (end == s)
-			break;
-		ids[n++] = (uint32_t)v;
-		s = end;
-	}
-	return n;
-}
-
 /* -------------------------------------------------- llama.cpp's answers */
 struct qvk_answers {
 	uint32_t greedy[QVK_ORACLE_GREEDY];
@@ -129,7 +112,7 @@ static bool qvk_answers_read(const char *dir, const char *stem, uint64_t hash,
 		if (!strncmp(line, "model_fnv1a64 ", 14))
 			want = strtoull(line + 14, NULL, 16);
 		else if (!strncmp(line, "greedy ", 7))
-			n_greedy = qvk_ids_parse(line + 7, a->greedy,
+			n_greedy = qvk_test_ids_parse(line + 7, a->greedy,
 						 QVK_ORACLE_GREEDY);
 	}
 	fclose(f);
@@ -189,7 +172,7 @@ static void qvk_oracle_record(const char *bin, const char *model,
 		 QVK_ORACLE_GREEDY);
 	qvk_test_ids_append(cmd, sizeof(cmd), prompt, QVK_ORACLE_PROMPT);
 	qvk_test_oracle_run(cmd, out, sizeof(out));
-	ck_assert_uint_eq(qvk_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
+	ck_assert_uint_eq(qvk_test_ids_parse(out, a->greedy, QVK_ORACLE_GREEDY),
 			  QVK_ORACLE_GREEDY);
 	qvk_oracle_sequence(prompt, a->greedy, seq);
 	snprintf(lpath, sizeof(lpath), "%s.logits", model);
@@ -468,11 +451,19 @@ START_TEST(test_kquants_match_llama_cpp)
 }
 END_TEST
 
-/* A real vocabulary: Phi-3's 32064 tokens, F16 and Q4_K_M. */
+/*
+ * A real vocabulary: Phi-3's 32064 tokens, F16 and Q4_K_M; with
+ * QVK_ORACLE_ALL=1 also Llama 3's 128256 and Qwen2's 151936 (Q4_K_M from
+ * F32 sources of ~140 MB each).
+ */
 START_TEST(test_real_vocab_matches_llama_cpp)
 {
 	qvk_oracle_case("phi3-vocab", qvk_oracle_type("F16"));
 	qvk_oracle_case("phi3-vocab", qvk_oracle_type("Q4_K_M"));
+	if (!qvk_oracle_all())
+		return;
+	qvk_oracle_case("llama3-vocab", qvk_oracle_type("Q4_K_M"));
+	qvk_oracle_case("qwen2-vocab", qvk_oracle_type("Q4_K_M"));
 }
 END_TEST
 
@@ -483,7 +474,8 @@ Suite *suite_oracle(void)
 	TCase *tc = tcase_create("llama.cpp");
 
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
-	tcase_set_timeout(tc, 300);
+	/* a case on a cold cache: llama.cpp quantizes, decodes, scores */
+	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_float_q8_0_match_llama_cpp, 0,
 			    3 * QVK_ARRAY_SIZE(qvk_arch_presets));
 	tcase_add_loop_test(tc, test_kquants_match_llama_cpp, 0,

@@ -63,6 +63,22 @@ void qvk_test_oracle_run(const char *cmd, char *out, size_t len)
 		      WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, cmd);
 }
 
+uint32_t qvk_test_ids_parse(const char *s, uint32_t *ids, uint32_t max)
+{
+	uint32_t n = 0;
+	char *end;
+
+	while (n < max) {
+		unsigned long v = strtoul(s, &end, 10);
+
+		if (end == s)
+			break;
+		ids[n++] = (uint32_t)v;
+		s = end;
+	}
+	return n;
+}
+
 void qvk_test_ids_append(char *buf, size_t len, const uint32_t *ids,
 			 uint32_t n)
 {

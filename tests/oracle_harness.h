@@ -26,6 +26,9 @@ bool qvk_test_oracle(char *bin, size_t len);
  */
 void qvk_test_oracle_run(const char *cmd, char *out, size_t len);
 
+/* The space-separated ids at the start of @s into @ids; how many were read. */
+uint32_t qvk_test_ids_parse(const char *s, uint32_t *ids, uint32_t max);
+
 /* " ID ID ..." of @ids[0..n) appended to the string @buf of @len bytes. */
 void qvk_test_ids_append(char *buf, size_t len, const uint32_t *ids,
 			 uint32_t n);
