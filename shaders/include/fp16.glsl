@@ -10,9 +10,9 @@
 // in the vectorised form every fp16 scale and weight read takes ("LLVM
 // ERROR: Cannot select: v4f32 = truncate ...": its AArch64 backend cannot
 // select the f16 conversion). Integer operations and a uint-to-float
-// conversion compile everywhere. Unlike attention's
-// qvk_widen8 (a multiply by 2^112), no fp32 subnormal appears on the way,
-// so a device that flushes denormals still gets fp16 subnormals right.
+// conversion compile everywhere. Unlike attention's qvk_widen8 (a
+// multiply by 2^112), no fp32 subnormal appears on the way, so a device
+// that flushes denormals still gets fp16 subnormals right.
 #ifndef QVK_FP16_GLSL
 #define QVK_FP16_GLSL
 
