@@ -301,18 +301,22 @@ check: deps
 # The standard set, JSON (and CSV, plots where gnuplot exists) in
 # build/bench/: the matmul kernels, quantization, the real stories260K in
 # every format, synthetic 110M and TinyLlama-1.1B shapes in q8 and q4.
+# BENCH_MATMUL_ARGS and BENCH_MODEL_ARGS shorten it on a slow or busy
+# machine (e.g. --quick --reps 3, and -p 16 -n 8 -r 1).
 BENCH_DIR := $(BUILD)/bench
+BENCH_MATMUL_ARGS ?=
+BENCH_MODEL_ARGS ?= -p 128 -n 32 -r 3
 bench_plot = $(if $(shell command -v gnuplot 2>/dev/null),--plot $(BENCH_DIR)/$(1).png)
 bench: deps-build
 	$(Q)$(MAKE) --no-print-directory tools
 	@mkdir -p $(BENCH_DIR)
-	./$(QVK) bench matmul --json > $(BENCH_DIR)/matmul.json
+	./$(QVK) bench matmul $(BENCH_MATMUL_ARGS) --json > $(BENCH_DIR)/matmul.json
 	./$(QVK) bench quant --json > $(BENCH_DIR)/quant.json
 	./$(QVK) bench -m tests/data/stories260K.bin --formats f32,f16,q8,q4,q4a \
-		--json $(BENCH_DIR)/stories260K.json --csv $(BENCH_DIR)/stories260K.csv \
+		$(BENCH_MODEL_ARGS) --json $(BENCH_DIR)/stories260K.json --csv $(BENCH_DIR)/stories260K.csv \
 		$(call bench_plot,stories260K)
 	./$(QVK) bench --synthetic 110m --synthetic tinyllama-1.1b --formats q8,q4 \
-		-p 128 -n 32 -r 3 --json $(BENCH_DIR)/synthetic.json \
+		$(BENCH_MODEL_ARGS) --json $(BENCH_DIR)/synthetic.json \
 		--csv $(BENCH_DIR)/synthetic.csv $(call bench_plot,synthetic)
 	@echo "make bench: results in $(BENCH_DIR)/"
 

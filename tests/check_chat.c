@@ -104,7 +104,7 @@ struct chat_case {
 /* A fresh folder and the synthetic model's path in it. */
 static void chat_paths(char *dir, size_t dir_len, char *model, size_t len)
 {
-	qvk_cli_tmpdir(dir, dir_len);
+	qvk_test_tmpdir("cli", dir, dir_len);
 	snprintf(model, len, "%s/model.gguf", dir);
 }
 
@@ -193,7 +193,7 @@ static void check_three_turns(const struct chat_case *c)
 	snprintf(expect_out, sizeof(expect_out), "%s\n", c->reply);
 	ck_assert_str_eq(r.out, expect_out);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 
 START_TEST(test_three_turns_qwen2)
@@ -259,7 +259,7 @@ START_TEST(test_template_option)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_str_eq(r.out, "Hello world\n");
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 

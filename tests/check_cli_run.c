@@ -37,7 +37,7 @@ START_TEST(test_prompt_sources)
 	char dir[256], file[300], with_nl[64];
 	struct qvk_cli p, f, in, both;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s/prompt.txt", dir);
 	snprintf(with_nl, sizeof(with_nl), "%s\n", qvk_prompt_);
 	qvk_test_write_file(file, with_nl, strlen(with_nl));
@@ -64,7 +64,7 @@ START_TEST(test_prompt_sources)
 	qvk_cli_free(&p);
 	qvk_cli_free(&f);
 	qvk_cli_free(&in);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -76,8 +76,10 @@ START_TEST(test_context_full_is_said)
 	qvk_cli_run(&r, NULL, "run", "-m", qvk_model_, "-t", qvk_tok_, "-c",
 		    "16", "-n", "100", "--temp", "0", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
-	ck_assert_msg(strstr(r.err, "the context is full (16 tokens") &&
-		      strstr(r.err, "stopped after 16 of the 100 tokens") &&
+	ck_assert_msg(strstr(r.err, "the context is full (16 tokens: 1 of the "
+				    "prompt, 15 generated, whose last position "
+				    "gave one more); stopped after 16 of the "
+				    "100 tokens") &&
 		      strstr(r.err, "--context-shift") &&
 		      strstr(r.err, "-c sets the context, up to the model's 512") &&
 		      strstr(r.err, "prompt: 1 token (BOS included)") &&
@@ -381,7 +383,7 @@ START_TEST(test_ignore_eos)
 	struct qvk_cli r;
 	int n, at = -1;
 
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(q8, sizeof(q8), "%s/q8.gguf", dir);
 	snprintf(eos_file, sizeof(eos_file), "%s/eos.gguf", dir);
 	qvk_cli_run(&r, NULL, "quantize", qvk_model_, q8, "-t", qvk_tok_, NULL);
@@ -422,7 +424,7 @@ START_TEST(test_ignore_eos)
 		ck_assert_msg(ids[i] != eos, "--ignore-eos picked %u at %d",
 			      eos, i);
 	qvk_cli_free(&r);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 }
 END_TEST
 

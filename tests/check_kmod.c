@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "harness.h"
 
 /*
@@ -96,7 +95,7 @@ START_TEST(test_vm_module)
 	int status = -1;
 	pid_t pid;
 
-	qvk_cli_build_dir(build, sizeof(build));
+	qvk_test_build_dir(build, sizeof(build));
 	snprintf(script, sizeof(script), "%s/tests/kmod/run-vm-test.sh", QVK_SOURCE_DIR);
 	snprintf(out_log, sizeof(out_log), "%s/kmod-vm-run.log", build);
 	snprintf(serial, sizeof(serial), "%s/kmod-vm/serial.log", build);

@@ -522,7 +522,7 @@ static void qvk_kq_check_all(const char *name, bool subgroup_rows)
 	uint64_t seed = qvk_test_seed(name);
 	struct qvk_mm mm;
 
-	ck_assert_int_eq(qvk_mm_init(qvk_test_dev, &mm), QVK_OK);
+	ck_assert_int_eq(qvk_mm_init_untuned(qvk_test_dev, &mm), QVK_OK);
 	/* Both layouts on every device: rows per invocation, subgroup per row. */
 	mm.subgroup_rows = subgroup_rows;
 	printf("  kernel: %s\n", subgroup_rows ? "matmul_kq_sg (subgroup per row)" :

@@ -2,11 +2,14 @@
 /*
  * The grouped integer matmul kernels against the exact integer reference of
  * the quantization core: every format x group x path (OpSDot and the SWAR
- * fallback), decode and prefill token counts, odd N, K equal to the group,
+ * fallback) x grouped kernel (matmul_q, matmul_q_sg, matmul_q_texel and
+ * their rows per invocation), decode and prefill token counts, odd N, K equal to the group,
  * K = 4352 and the padded K = 172 of stories260K. The int32 group dots must
  * match exactly; the fp32 outputs within 1e-5 of the magnitude of their
  * terms. Fresh random inputs each run (seed printed), outputs poisoned.
+ * And the per-device tuning's choice and the file that keeps it.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,26 +173,43 @@ static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
 	free(dots_gpu);
 }
 
-static void qvk_check_all(const char *name, bool subgroup_rows)
+/*
+ * Every format x group x case on grouped kernel @v with @rpi rows per
+ * invocation; @quick: groups of 32 and per row, two cases (a variant's
+ * other tiles or path, where the full set already ran on one).
+ */
+static void qvk_check_all(const char *name, enum qvk_mm_variant v,
+			  uint32_t rpi, bool quick)
 {
 	uint64_t seed = qvk_test_seed(name);
 	struct qvk_mm mm;
 
-	ck_assert_int_eq(qvk_mm_init(qvk_test_dev, &mm), QVK_OK);
-	/* Both kernels on every device: lanes per row, or a subgroup per row. */
-	mm.subgroup_rows = subgroup_rows;
-	printf("  kernel: %s\n", subgroup_rows ? "matmul_q_sg (subgroup per row)" :
-						 "matmul_q (rows per invocation)");
+	ck_assert_int_eq(qvk_mm_init_untuned(qvk_test_dev, &mm), QVK_OK);
+	if (!mm.can[v]) {
+		printf("  %s: %s cannot run on %s (skipped)\n", name,
+		       qvk_mm_variant_shader(v), qvk_test_dev->info.name);
+		qvk_mm_finish(&mm);
+		return;
+	}
+	/* Every variant on every device that can run it. */
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+		mm.q[k] = (struct qvk_mm_choice){ v, rpi };
+	printf("  kernel: %s, %u rows per invocation\n",
+	       qvk_mm_variant_shader(v), rpi);
 	for (size_t f = 0; f < QVK_ARRAY_SIZE(qvk_formats); f++)
 		for (size_t g = 0; g < QVK_ARRAY_SIZE(qvk_groups); g++) {
 			uint32_t gs = qvk_groups[g] ? qvk_groups[g] : 96;
 			const struct qvk_mm_case cases[] = {
-				{ 1, 33, 172 },  { 2, 17, gs },
-				{ 7, 65, 4352 }, { 64, 31, 256 },
+				{ 1, 33, 172 },  { 7, 65, 4352 },
+				{ 2, 17, gs },   { 64, 31, 256 },
 				{ 300, 19, 172 }, { 8, 129, 2048 },
 			};
 
+			if (quick && (g == 1 || g == 2))
+				continue;
 			for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
+				if (quick && c >= 2)
+					break;
 				qvk_check_case(&mm, qvk_formats[f], qvk_groups[g],
 					       cases[c], QVK_ACT_PER_TOKEN, &seed);
 				qvk_check_case(&mm, qvk_formats[f], qvk_groups[g],
@@ -274,25 +294,142 @@ END_TEST
 
 START_TEST(test_matmul_intdot_matches_reference)
 {
-	qvk_check_all("matmul intdot", false);
+	qvk_check_all("matmul intdot", QVK_MM_LANES, 2, false);
+	qvk_check_all("matmul intdot 1 row", QVK_MM_LANES, 1, true);
 }
 END_TEST
 
 START_TEST(test_matmul_fallback_matches_reference)
 {
-	qvk_check_all("matmul fallback", false);
+	qvk_check_all("matmul fallback", QVK_MM_LANES, 2, false);
 }
 END_TEST
 
 START_TEST(test_matmul_sg_intdot_matches_reference)
 {
-	qvk_check_all("matmul subgroup intdot", true);
+	qvk_check_all("matmul subgroup intdot", QVK_MM_SUBGROUP, 1, false);
 }
 END_TEST
 
 START_TEST(test_matmul_sg_fallback_matches_reference)
 {
-	qvk_check_all("matmul subgroup fallback", true);
+	qvk_check_all("matmul subgroup fallback", QVK_MM_SUBGROUP, 1, false);
+}
+END_TEST
+
+START_TEST(test_matmul_texel_intdot_matches_reference)
+{
+	qvk_check_all("matmul texel intdot", QVK_MM_TEXEL, 2, false);
+}
+END_TEST
+
+START_TEST(test_matmul_texel_tiles_match_reference)
+{
+	qvk_check_all("matmul texel intdot 1 row", QVK_MM_TEXEL, 1, true);
+	qvk_check_all("matmul texel intdot 4 rows", QVK_MM_TEXEL, 4, true);
+}
+END_TEST
+
+START_TEST(test_matmul_texel_fallback_matches_reference)
+{
+	qvk_check_all("matmul texel fallback", QVK_MM_TEXEL, 2, true);
+}
+END_TEST
+
+static void qvk_check_choices(const struct qvk_mm *mm)
+{
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++) {
+		const struct qvk_mm_choice *c = &mm->q[k];
+
+		ck_assert_msg(c->variant < QVK_MM_VARIANT_COUNT &&
+				      mm->can[c->variant] &&
+				      (c->rpi == 1 || c->rpi == 2 || c->rpi == 4),
+			      "kind %u: variant %u, %u rows", k, c->variant,
+			      c->rpi);
+	}
+}
+
+/* The first line of @path into @line; fails the test if absent. */
+static void qvk_read_line(const char *path, char *line, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_ptr_nonnull(fgets(line, (int)len, f));
+	fclose(f);
+}
+
+static void qvk_write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * The tuning (mm_tune.c) on this device: a choice the device can run,
+ * stored beside the pipeline cache; a stored choice is what the next
+ * start uses (a planted one shows it), and a malformed file means tuning
+ * again and replacing it.
+ */
+START_TEST(test_matmul_tune_stores_choice)
+{
+	struct qvk_device *dev = qvk_test_dev;
+	char saved[sizeof(dev->pipeline_cache_path)];
+	char dir[256], tune[600], header[128], line[128], text[512];
+	struct qvk_mm mm;
+
+	memcpy(saved, dev->pipeline_cache_path, sizeof(saved));
+	qvk_test_tmpdir("tune", dir, sizeof(dir));
+	snprintf(dev->pipeline_cache_path, sizeof(dev->pipeline_cache_path),
+		 "%s/sub/dev.pipelines", dir);
+	snprintf(tune, sizeof(tune), "%s/sub/dev-%s.tune", dir,
+		 dev->use_int_dot ? "intdot" : "fallback");
+
+	dev->mm_tuned = false;
+	ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
+	qvk_check_choices(&mm);
+	ck_assert_msg(strstr(mm.tune_note, "ms per"), "note '%s'", mm.tune_note);
+	printf("  tuned: q8 %s x%u, q4 %s x%u (%s)\n",
+	       qvk_mm_variant_shader(mm.q[QVK_MM_Q8].variant),
+	       mm.q[QVK_MM_Q8].rpi,
+	       qvk_mm_variant_shader(mm.q[QVK_MM_Q4].variant),
+	       mm.q[QVK_MM_Q4].rpi, mm.tune_note);
+	qvk_mm_finish(&mm);
+	qvk_read_line(tune, header, sizeof(header));
+	ck_assert_msg(!strncmp(header, "qvk-matmul-tune 1 ", 18), "header '%s'",
+		      header);
+
+	/* Planted: used as is, by this start and the device's later ones. */
+	snprintf(text, sizeof(text), "%sq8 matmul_q 1\nq4 matmul_q 1\n"
+		 "q4a matmul_q 1\nnote planted\n", header);
+	qvk_write_text(tune, text);
+	dev->mm_tuned = false;
+	for (int again = 0; again < 2; again++) {
+		ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
+		for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+			ck_assert(mm.q[k].variant == QVK_MM_LANES &&
+				  mm.q[k].rpi == 1);
+		ck_assert_str_eq(mm.tune_note, "planted");
+		qvk_mm_finish(&mm);
+	}
+
+	/* Malformed (3 rows per invocation): tuned again, file replaced. */
+	snprintf(text, sizeof(text), "%sq8 matmul_q 3\nq4 matmul_q 1\n"
+		 "q4a matmul_q 1\nnote planted\n", header);
+	qvk_write_text(tune, text);
+	dev->mm_tuned = false;
+	ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
+	qvk_check_choices(&mm);
+	ck_assert_msg(strstr(mm.tune_note, "ms per"), "note '%s'", mm.tune_note);
+	qvk_mm_finish(&mm);
+	qvk_read_line(tune, line, sizeof(line));
+	ck_assert_str_eq(line, header);
+
+	memcpy(dev->pipeline_cache_path, saved, sizeof(saved));
+	qvk_test_rmtree(dir);
 }
 END_TEST
 
@@ -308,12 +445,26 @@ Suite *suite_matmul(void)
 	tcase_add_test(tc, test_matmul_float_matches_reference);
 	tcase_add_test(tc, test_matmul_sg_intdot_matches_reference);
 	suite_add_tcase(s, tc);
+	/* The texel kernel and the tuning: a case of their own. */
+	tc = tcase_create("texel");
+	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_matmul_texel_intdot_matches_reference);
+	tcase_add_test(tc, test_matmul_texel_tiles_match_reference);
+	tcase_add_test(tc, test_matmul_tune_stores_choice);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("fallback");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_fallback_setup,
 				  qvk_test_gpu_teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_matmul_fallback_matches_reference);
 	tcase_add_test(tc, test_matmul_sg_fallback_matches_reference);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("texel_fallback");
+	tcase_add_checked_fixture(tc, qvk_test_gpu_fallback_setup,
+				  qvk_test_gpu_teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_matmul_texel_fallback_matches_reference);
 	suite_add_tcase(s, tc);
 	return s;
 }

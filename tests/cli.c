@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "cli.h"
 #include "harness.h"
+#include "model/unicode.h"
 
 #define QVK_CLI_MAX_ARGS 64
 
@@ -22,40 +22,6 @@ static double qvk_cli_now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-const char *qvk_cli_tmpdir(char *buf, size_t len)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(buf, len, "%s/qvk-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	ck_assert_msg(mkdtemp(buf), "mkdtemp %s: %s", buf, strerror(errno));
-	return buf;
-}
-
-static int qvk_cli_rm(const char *path, const struct stat *sb, int flag,
-		      struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-void qvk_cli_rmdir(const char *dir)
-{
-	nftw(dir, qvk_cli_rm, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-const char *qvk_cli_build_dir(char *buf, size_t len)
-{
-	const char *build = getenv("QVK_BUILD_DIR");
-
-	if (build && *build)
-		snprintf(buf, len, "%s", build);
-	else
-		snprintf(buf, len, "%s/build", QVK_SOURCE_DIR);
-	return buf;
 }
 
 void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
@@ -68,8 +34,7 @@ void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
-	qvk_cli_build_dir(bin, sizeof(bin) - 8);
-	strcat(bin, "/qvk");
+	qvk_test_qvk_path(bin, sizeof(bin));
 	argv[argc++] = bin;
 	va_start(ap, in);
 	for (const char *a; (a = va_arg(ap, const char *));) {
@@ -78,7 +43,7 @@ void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 	}
 	va_end(ap);
 	argv[argc] = NULL;
-	qvk_cli_tmpdir(dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
 	snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
 	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
 	snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
@@ -103,7 +68,8 @@ void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 		setenv("QVK_NO_PIPELINE_CACHE", "1", 1);
 		unsetenv("QVK_LOG");
 		/* An alarm survives exec: a hung command dies of SIGALRM. */
-		alarm(QVK_CLI_TIMEOUT_S);
+		alarm((unsigned)(QVK_CLI_TIMEOUT_S *
+				 qvk_test_timeout_multiplier()));
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
@@ -114,14 +80,14 @@ void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 					128 + WTERMSIG(status);
 	r->out = qvk_test_read_file(out_path, &r->out_len);
 	r->err = qvk_test_read_file(err_path, &r->err_len);
-	qvk_cli_rmdir(dir);
+	qvk_test_rmtree(dir);
 	printf("  exit %d after %.2f s\n", r->status, r->wall_s);
 	ck_assert_msg(r->status != 126 && r->status != 127,
 		      "cannot run %s (status %d)", bin, r->status);
 	ck_assert_msg(r->status < 128, "qvk was killed by signal %d after "
-		      "%.1f s (SIGALRM %d: over %d s)\nstderr:\n%s",
-		      r->status - 128, r->wall_s, SIGALRM, QVK_CLI_TIMEOUT_S,
-		      r->err);
+		      "%.1f s (SIGALRM %d: over %g s)\nstderr:\n%s",
+		      r->status - 128, r->wall_s, SIGALRM,
+		      QVK_CLI_TIMEOUT_S * qvk_test_timeout_multiplier(), r->err);
 	ck_assert_msg(!strstr(r->err, "vulkan validation"),
 		      "the validation layer reported:\n%s", r->err);
 }
@@ -182,23 +148,6 @@ bool qvk_cli_json_is_null(const char *json, const char *key)
 	return !strncmp(qvk_cli_json_need(json, key), "null", 4);
 }
 
-static size_t qvk_cli_utf8_put(char *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	out[0] = (char)(0xe0 | cp >> 12);
-	out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[2] = (char)(0x80 | (cp & 0x3f));
-	return 3;
-}
-
 char *qvk_cli_json_string(const char *json, const char *key, size_t *len)
 {
 	const char *p = qvk_cli_json_need(json, key);
@@ -223,7 +172,7 @@ char *qvk_cli_json_string(const char *json, const char *key, size_t *len)
 		case 'u':
 			ck_assert_msg(sscanf(p + 1, "%4x", &cp) == 1,
 				      "bad \\u escape in \"%s\"", key);
-			o += qvk_cli_utf8_put(o, cp);
+			o += qvk_utf8_encode(cp, o);
 			p += 4;
 			break;
 		default: *o++ = *p; break;

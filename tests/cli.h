@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A command has this long before it is killed (SIGALRM) and fails. */
+/*
+ * A command has this long (times CK_TIMEOUT_MULTIPLIER) before it is
+ * killed (SIGALRM) and fails.
+ */
 #define QVK_CLI_TIMEOUT_S 240
 
 struct qvk_cli {
@@ -21,7 +24,7 @@ struct qvk_cli {
 };
 
 /*
- * Run qvk_cli_build_dir()/qvk with the NULL-terminated arguments (after
+ * Run qvk_test_qvk_path() with the NULL-terminated arguments (after
  * "qvk"), stdin from @in (NULL: empty), QVK_VALIDATION=1 and
  * QVK_NO_PIPELINE_CACHE=1 (the user's cache is left alone).
  * Prints the command line, its status and time; fails the test when it
@@ -30,14 +33,6 @@ struct qvk_cli {
 void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 	__attribute__((sentinel));
 void qvk_cli_free(struct qvk_cli *r);
-
-/* $QVK_BUILD_DIR, which make check sets, or the source tree's build/. */
-const char *qvk_cli_build_dir(char *buf, size_t len);
-
-/* A fresh folder for a test's files (under $TMPDIR or /tmp) into @buf. */
-const char *qvk_cli_tmpdir(char *buf, size_t len);
-/* rm -r of a folder made by qvk_cli_tmpdir(). */
-void qvk_cli_rmdir(const char *dir);
 
 /* How often @needle occurs in @hay. */
 unsigned qvk_cli_count(const char *hay, const char *needle);

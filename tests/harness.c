@@ -193,14 +193,22 @@ void qvk_test_rmtree(const char *path)
 	nftw(path, qvk_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-const char *qvk_test_qvk_path(char *buf, size_t len)
+const char *qvk_test_build_dir(char *buf, size_t len)
 {
 	const char *build = getenv("QVK_BUILD_DIR");
 
 	if (build && *build)
-		snprintf(buf, len, "%s/qvk", build);
+		snprintf(buf, len, "%s", build);
 	else
-		snprintf(buf, len, "%s/build/qvk", QVK_SOURCE_DIR);
+		snprintf(buf, len, "%s/build", QVK_SOURCE_DIR);
+	return buf;
+}
+
+const char *qvk_test_qvk_path(char *buf, size_t len)
+{
+	char build[512];
+
+	snprintf(buf, len, "%s/qvk", qvk_test_build_dir(build, sizeof(build)));
 	return buf;
 }
 

@@ -67,6 +67,8 @@ double qvk_test_timeout_multiplier(void);
 const char *qvk_test_tmpdir(const char *name, char *buf, size_t len);
 void qvk_test_rmtree(const char *path);
 
+/* This build's folder ($QVK_BUILD_DIR, which make check sets, else build/). */
+const char *qvk_test_build_dir(char *buf, size_t len);
 /* The qvk command of this build ($QVK_BUILD_DIR/qvk, else build/qvk). */
 const char *qvk_test_qvk_path(char *buf, size_t len);
 

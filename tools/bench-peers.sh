@@ -5,12 +5,15 @@
 # load hits all three alike, then one table with the ratios.
 #
 #   tools/bench-peers.sh MODEL.gguf [-p 128] [-n 32] [-r 3] [--format auto]
+#                        [--threads N]
 #
 # llama.cpp comes from the npm package node-llama-cpp (pinned 3.21.1,
 # installed by tools/oracle/setup.sh into build/oracle), whose prebuilt CPU
 # and Vulkan libraries tools/peers/llama_timing.c is linked against; it
 # times one request the way qvk bench does (prompt in one batch, greedy
-# decode). The Vulkan backend skips CPU devices unless
+# decode), on --threads CPU threads (default: every online CPU; lavapipe,
+# under qvk and llama.cpp's Vulkan backend, gets LP_NUM_THREADS=N unless it
+# is set). The Vulkan backend skips CPU devices unless
 # GGML_VK_VISIBLE_DEVICES names them, so it is set to 0 (lavapipe here).
 # A synthetic model of a real shape for this script:
 #   ./build/qvk bench --synthetic tinyllama-1.1b --formats q8 \
@@ -20,23 +23,24 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
 model=$1
 shift
-prefill=128 decode=32 rounds=3 format=auto
+prefill=128 decode=32 rounds=3 format=auto threads=$(nproc)
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-p) prefill=$2 ;;
 	-n) decode=$2 ;;
 	-r) rounds=$2 ;;
 	--format) format=$2 ;;
+	--threads) threads=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
 done
-for v in "$prefill" "$decode" "$rounds"; do
+for v in "$prefill" "$decode" "$rounds" "$threads"; do
 	[[ "$v" =~ ^[1-9][0-9]{0,4}$ ]] || { echo "bench-peers: '$v' is not a count" >&2; exit 2; }
 done
 [ -r "$model" ] || { echo "bench-peers: $model: cannot read it" >&2; exit 1; }
@@ -71,11 +75,12 @@ build_timing() { # NAME PACKAGE
 cpu_bin=$(build_timing cpu linux-x64)
 vk_bin=$(build_timing vulkan linux-x64-vulkan)
 skip=",${QVK_PEERS_SKIP:-},"
+export LP_NUM_THREADS=${LP_NUM_THREADS:-$threads}
 
 out=$(mktemp -d /tmp/qvk-peers-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 read -r load0 _ </proc/loadavg
-echo "bench-peers: $model, prefill $prefill, decode $decode, $rounds rounds (load average $load0)" >&2
+echo "bench-peers: $model, prefill $prefill, decode $decode, $rounds rounds, $threads threads (load average $load0)" >&2
 for r in $(seq 1 "$rounds"); do
 	echo "bench-peers: round $r/$rounds: qvk" >&2
 	"$qvk" bench -m "$model" --formats "$format" -p "$prefill" -n "$decode" -r 1 \
@@ -83,20 +88,20 @@ for r in $(seq 1 "$rounds"); do
 		{ cat "$out/qvk-$r.log" >&2; exit 1; }
 	if [[ "$skip" != *,cpu,* ]]; then
 		echo "bench-peers: round $r/$rounds: llama.cpp CPU" >&2
-		"$cpu_bin" "$model" "$prefill" "$decode" 1 cpu >"$out/cpu-$r.txt" ||
+		"$cpu_bin" "$model" "$prefill" "$decode" 1 cpu "$threads" >"$out/cpu-$r.txt" ||
 			{ echo "bench-peers: llama.cpp CPU failed" >&2; exit 1; }
 	fi
 	if [[ "$skip" != *,vulkan,* ]]; then
 		echo "bench-peers: round $r/$rounds: llama.cpp Vulkan" >&2
 		GGML_VK_VISIBLE_DEVICES=${GGML_VK_VISIBLE_DEVICES:-0} \
-			"$vk_bin" "$model" "$prefill" "$decode" 1 gpu >"$out/vulkan-$r.txt" ||
+			"$vk_bin" "$model" "$prefill" "$decode" 1 gpu "$threads" >"$out/vulkan-$r.txt" ||
 			{ echo "bench-peers: llama.cpp Vulkan failed" >&2; exit 1; }
 	fi
 done
 read -r load1 _ </proc/loadavg
 
 python3 - "$out" "$rounds" "$model" "$load0" "$load1" <<'EOF'
-import glob, json, statistics, sys
+import glob, json, os, statistics, sys
 out, rounds, model, load0, load1 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 rows = {}
 qvk = [json.load(open("%s/qvk-%d.json" % (out, r))) for r in range(1, rounds + 1)]
@@ -128,8 +133,9 @@ for eng in ("cpu", "vulkan"):
 def fmt(v):
     return "%.2f [%.2f, %.2f]" % (statistics.median(v), min(v), max(v))
 
-print("%s: prefill %d, decode %d tokens; %d interleaved rounds; load average %s -> %s"
-      % (model, res[0]["prefill_tokens"], res[0]["decode_tokens"], rounds, load0, load1))
+print("%s: prefill %d, decode %d tokens; %d interleaved rounds; LP_NUM_THREADS=%s; load average %s -> %s"
+      % (model, res[0]["prefill_tokens"], res[0]["decode_tokens"], rounds,
+         os.environ.get("LP_NUM_THREADS"), load0, load1))
 print("llama.cpp: %s (node-llama-cpp 3.21.1 prebuilt)" % version)
 print()
 print("| engine | device | prefill tok/s | decode tok/s | qvk prefill ratio | qvk decode ratio |")

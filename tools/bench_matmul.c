@@ -46,6 +46,9 @@ struct qvk_result {
 	const char *model;
 	enum qvk_kernel kernel;
 	const char *path;
+	/* grouped formats: "tuned" (qvk_matmul_create's choice) or
+	 * "untuned" (the device type's default, what ran before tuning) */
+	const char *kernels;
 	uint32_t m, n, k, group;
 	double median_ms, min_ms, max_ms, weight_gbps, gops;
 };
@@ -55,6 +58,7 @@ struct qvk_bench_state {
 	struct qvk_ctx *ctx;
 	uint64_t rng;
 	double read_gbps;
+	const char *kernels; /* label of the pass running */
 	struct qvk_result *results;
 	uint32_t n_results, cap_results;
 };
@@ -220,7 +224,8 @@ static qvk_status qvk_bench_one(struct qvk_bench_state *bs,
 		goto out;
 	qsort(ms, reps, sizeof(ms[0]), qvk_cmp_double);
 	r = (struct qvk_result){
-		.model = shape->model, .kernel = kern, .path = path, .m = m,
+		.model = shape->model, .kernel = kern, .path = path,
+		.kernels = bs->kernels, .m = m,
 		.n = shape->n, .k = shape->k,
 		/* K-quants: their sub-block */
 		.group = kern == K_Q4_K ? 32 : kern == K_Q6_K ? 16 :
@@ -235,9 +240,10 @@ static qvk_status qvk_bench_one(struct qvk_bench_state *bs,
 	if (!bs->opt.json) {
 		/* Prefill is compute-bound: a share of read bandwidth says
 		 * nothing there (it rounds to 0%). */
-		printf("  %-15s m=%-4u %5ux%-5u %-9s %-8s %9.3f ms  %7.2f GB/s ",
-		       shape->model, m, shape->n, shape->k,
-		       qvk_kernel_names[kern], path, r.median_ms,
+		printf("  %-15s m=%-4u %5ux%-5u %-9s %-8s %-7s %9.3f ms  %7.2f "
+		       "GB/s ", shape->model, m, shape->n, shape->k,
+		       qvk_kernel_names[kern], path,
+		       kern >= K_W8A8 && kern < K_Q4_K ? r.kernels : "", r.median_ms,
 		       r.weight_gbps);
 		if (m <= 8)
 			printf("(%3.0f%% of read)", 100 * r.weight_gbps /
@@ -257,13 +263,15 @@ out:
 static const struct qvk_result *qvk_find(const struct qvk_bench_state *bs,
 					 const char *model, uint32_t m,
 					 uint32_t n, uint32_t k,
-					 enum qvk_kernel kern, const char *path)
+					 enum qvk_kernel kern, const char *path,
+					 const char *kernels)
 {
 	for (uint32_t i = 0; i < bs->n_results; i++) {
 		const struct qvk_result *r = &bs->results[i];
 
 		if (r->m == m && r->n == n && r->k == k && r->kernel == kern &&
-		    !strcmp(r->model, model) && (!path || !strcmp(r->path, path)))
+		    !strcmp(r->model, model) && (!path || !strcmp(r->path, path)) &&
+		    !strcmp(r->kernels, kernels))
 			return r;
 	}
 	return NULL;
@@ -279,10 +287,13 @@ static void qvk_print_ratios(const struct qvk_bench_state *bs,
 	for (uint32_t i = 0; i < bs->n_results; i++) {
 		const struct qvk_result *r = &bs->results[i], *w4, *f32;
 
-		if (r->kernel != K_W8A8 || strcmp(r->path, path))
+		if (r->kernel != K_W8A8 || strcmp(r->path, path) ||
+		    strcmp(r->kernels, "tuned"))
 			continue;
-		f32 = qvk_find(bs, r->model, r->m, r->n, r->k, K_F32, NULL);
-		w4 = qvk_find(bs, r->model, r->m, r->n, r->k, K_W4A8, path);
+		f32 = qvk_find(bs, r->model, r->m, r->n, r->k, K_F32, NULL,
+			       "tuned");
+		w4 = qvk_find(bs, r->model, r->m, r->n, r->k, K_W4A8, path,
+			      "tuned");
 		printf("  %-15s m=%-4u %5ux%-5u", r->model, r->m, r->n, r->k);
 		if (r->m <= 8)
 			printf("  w8a8 %3.0f%% of read", 100 * r->weight_gbps /
@@ -293,6 +304,30 @@ static void qvk_print_ratios(const struct qvk_bench_state *bs,
 			printf("  w8a8 %.2fx f32 %s", f32->median_ms / r->median_ms,
 			       r->m <= 8 ? "time" : "GOPS");
 		putchar('\n');
+	}
+}
+
+/* The tuned grouped kernels against the device type's default. */
+static void qvk_print_kernel_ratios(const struct qvk_bench_state *bs)
+{
+	bool head = false;
+
+	for (uint32_t i = 0; i < bs->n_results; i++) {
+		const struct qvk_result *r = &bs->results[i], *t;
+
+		if (strcmp(r->kernels, "untuned"))
+			continue;
+		t = qvk_find(bs, r->model, r->m, r->n, r->k, r->kernel, r->path,
+			     "tuned");
+		if (!t)
+			continue;
+		if (!head)
+			printf("\ntuned vs untuned grouped kernels (time "
+			       "ratio, same run):\n");
+		head = true;
+		printf("  %-15s m=%-4u %5ux%-5u %-9s %-8s %.2fx\n", r->model,
+		       r->m, r->n, r->k, qvk_kernel_names[r->kernel], r->path,
+		       r->median_ms / t->median_ms);
 	}
 }
 
@@ -308,12 +343,12 @@ static void qvk_print_json(const struct qvk_bench_state *bs,
 		const struct qvk_result *r = &bs->results[i];
 
 		printf("%s{\"model\":\"%s\",\"kernel\":\"%s\",\"path\":\"%s\","
-		       "\"m\":%u,\"n\":%u,\"k\":%u,\"group\":%u,"
+		       "\"kernels\":\"%s\",\"m\":%u,\"n\":%u,\"k\":%u,\"group\":%u,"
 		       "\"median_ms\":%.6f,\"min_ms\":%.6f,\"max_ms\":%.6f,"
 		       "\"weight_gbps\":%.4f,\"gops\":%.4f,"
 		       "\"read_fraction\":%.4f}",
 		       i ? "," : "", r->model, qvk_kernel_names[r->kernel],
-		       r->path, r->m, r->n, r->k, r->group, r->median_ms,
+		       r->path, r->kernels, r->m, r->n, r->k, r->group, r->median_ms,
 		       r->min_ms, r->max_ms, r->weight_gbps, r->gops,
 		       r->weight_gbps / bs->read_gbps);
 	}
@@ -327,14 +362,28 @@ static int qvk_bench_usage(void)
 	       "[--reps N]\n\n"
 	       "Times W8A8, W4A8, W4A8-asym, Q4_K and Q6_K matmuls (both "
 	       "integer paths:\nOpSDot and the fallback) and the fp32/fp16 "
-	       "baselines on "
-	       "TinyLlama-1.1B, Llama-2-7B and 768-wide\nshapes, decode (m=1) "
-	       "and prefill (m=128; Llama-2-7B and classifier prefill only with --all),\n"
-	       "with synthetic weights rotated through >= 768 MiB of copies "
-	       "so that no cache\nholds them. The device's read bandwidth is "
-	       "measured first, in the same run.\nTimes are GPU timestamps, "
-	       "median of --reps (default 7) after a warm-up.\n"
-	       "--group 0 means one group per row. --quick: fewer copies.\n");
+	       "baselines on TinyLlama-1.1B, Llama-2-7B\nand 768-wide shapes, "
+	       "decode (m=1) and prefill, with synthetic weights; decode\n"
+	       "weights rotate through >= 768 MiB of copies so that no cache "
+	       "holds them.\nThe device's read bandwidth is measured first, "
+	       "in the same run. Times are GPU\ntimestamps, the median of the "
+	       "runs after a warm-up.\n\n"
+	       "  --json          one JSON object on stdout instead of the table\n"
+	       "  --quick         at most 4 copies of each decode weight, 3 "
+	       "bandwidth runs\n"
+	       "  --all           also prefill of the Llama-2-7B and 32000-row "
+	       "classifier shapes\n"
+	       "                  (minutes on a CPU device)\n"
+	       "  --model NAME    only the shapes of NAME: small-768, "
+	       "tinyllama-1.1b, llama-2-7b\n"
+	       "  --group G       32|64|128|0 (0: one group per row; default "
+	       "32)\n"
+	       "  --prefill-m M   prefill tokens, 9..4096 (default 128)\n"
+	       "  --reps N        decode runs, 3..64 (default 7; prefill: N/4, "
+	       "at least 3)\n\n"
+	       "W8A8/W4A8/W4A8-asym run twice: on the kernels tuned for the "
+	       "device (qvk info)\nand on the device type's default "
+	       "(\"untuned\"), with their time ratios.\n");
 	return 0;
 }
 
@@ -354,6 +403,17 @@ static bool qvk_bench_parse(int argc, char **argv, struct qvk_bench_opts *o)
 		} else if (!strcmp(a, "--all")) {
 			o->all = true;
 		} else if (!strcmp(a, "--model") && val) {
+			bool known = false;
+
+			for (size_t s = 0; s < QVK_ARRAY_SIZE(qvk_shapes); s++)
+				known |= !strcmp(val, qvk_shapes[s].model);
+			if (!known) {
+				qvk_tool_usage_error("bench matmul", "--model '%s' "
+						     "is none of small-768, "
+						     "tinyllama-1.1b, llama-2-7b",
+						     val);
+				return false;
+			}
 			o->only = val;
 			i++;
 		} else if (!strcmp(a, "--group") && val) {
@@ -392,10 +452,20 @@ static bool qvk_bench_parse(int argc, char **argv, struct qvk_bench_opts *o)
 /* Every shape and token count for the kernels in [first, last]. */
 static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 				    struct qvk_device *dev, const char *path,
-				    enum qvk_kernel first, enum qvk_kernel last)
+				    enum qvk_kernel first, enum qvk_kernel last,
+				    bool untuned)
 {
 	struct qvk_matmul *mm;
 	qvk_status st = qvk_matmul_create(dev, &mm);
+	char desc[768];
+
+	bs->kernels = untuned ? "untuned" : "tuned";
+	if (st == QVK_OK && untuned)
+		st = qvk_matmul_set_kernel(mm, NULL, 0);
+	if (st == QVK_OK && !bs->opt.json) {
+		qvk_matmul_describe(mm, desc, sizeof(desc));
+		printf("%s grouped kernels: %s\n", bs->kernels, desc);
+	}
 
 	for (size_t s = 0; st == QVK_OK && s < QVK_ARRAY_SIZE(qvk_shapes); s++) {
 		const struct qvk_shape *sh = &qvk_shapes[s];
@@ -486,14 +556,20 @@ int qvk_bench_matmul(int argc, char **argv)
 	}
 	if (!bs.opt.json)
 		printf("device: %s\nread bandwidth: %.2f GB/s (streaming-read "
-		       "kernel over %.0f MiB, best of three access patterns)\nweights: "
+		       "kernel over %.0f MiB, best of three access patterns\n"
+		       "through storage and texel buffers)\nweights: "
 		       "synthetic, group %u; times: GPU timestamps, median\n\n",
 		       info->name, bs.read_gbps, (double)read_bytes / (1 << 20),
 		       bs.opt.group);
 	/* Baselines and the integer kernels on the device's chosen path. */
 	st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
 						"intdot" : "fallback",
-			       K_F32, K_Q6_K);
+			       K_F32, K_Q6_K, false);
+	/* The grouped formats again on the kernels they ran before tuning. */
+	if (st == QVK_OK)
+		st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
+							"intdot" : "fallback",
+				       K_W8A8, K_W4A8_ASYM, true);
 	/* The other integer path, where the device has integer dot product. */
 	if (st == QVK_OK && info->int_dot) {
 		bool was_intdot = qvk_device_uses_int_dot(dev);
@@ -504,7 +580,7 @@ int qvk_bench_matmul(int argc, char **argv)
 		if (st == QVK_OK)
 			st = qvk_bench_kernels(&bs, dev, was_intdot ? "fallback" :
 								     "intdot",
-					       K_W8A8, K_Q6_K);
+					       K_W8A8, K_Q6_K, false);
 	}
 	if (st != QVK_OK) {
 		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "benchmark");
@@ -515,6 +591,7 @@ int qvk_bench_matmul(int argc, char **argv)
 	} else {
 		qvk_print_ratios(&bs, "intdot");
 		qvk_print_ratios(&bs, "fallback");
+		qvk_print_kernel_ratios(&bs);
 	}
 out:
 	free(bs.results);

@@ -51,13 +51,13 @@ static void qvk_chat_print_names(const char *indent, size_t width)
 
 static int qvk_chat_usage(void)
 {
-	printf("usage: qvk chat -m MODEL [--template NAME] [--system TEXT] "
-	       "[-c N] [-n N]\n"
-	       "                [--temp T] [--top-k K] [--top-p P] [--min-p P] "
-	       "[--repeat-penalty R]\n"
+	printf("usage: qvk chat -m MODEL [-t TOKENIZER] [--template NAME] "
+	       "[--system TEXT] [-c N]\n"
+	       "                [-n N] [--temp T] [--top-k K] [--top-p P] "
+	       "[--min-p P] [--repeat-penalty R]\n"
 	       "                [-s S] [--verbose-prompt] [--format F] [--group G] "
 	       "[--keep LIST]\n"
-	       "                [--kv-f32] [--profile]\n\n"
+	       "                [--kv-f32] [--act-per-token] [--profile]\n\n"
 	       "Reads one message a line from stdin and streams each reply to "
 	       "stdout, in the\nmodel's chat format; the KV cache is kept "
 	       "across turns. Ends at end of input.\n\n%s"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/matmul.h>
+
 #include "json.h"
 #include "tool.h"
 
@@ -15,7 +17,26 @@ static const char *qvk_kernel_variant(const struct qvk_device_info *d)
 	return d->int_dot ? "intdot (OpSDot)" : "fallback (multiply-add)";
 }
 
-static void qvk_info_text(const struct qvk_device_info *d, bool is_default)
+/*
+ * The grouped matmul kernels of the default device, as qvk_matmul_create
+ * chooses them (tuning on first use), into @buf; "" when that fails.
+ */
+static void qvk_info_matmul(struct qvk_ctx *ctx, char *buf, size_t len)
+{
+	struct qvk_device_options dopt = { 0 };
+	struct qvk_device *dev = NULL;
+	struct qvk_matmul *mm = NULL;
+
+	buf[0] = 0;
+	if (qvk_device_create(ctx, &dopt, &dev) == QVK_OK &&
+	    qvk_matmul_create(dev, &mm) == QVK_OK)
+		qvk_matmul_describe(mm, buf, len);
+	qvk_matmul_destroy(mm);
+	qvk_device_destroy(dev);
+}
+
+static void qvk_info_text(const struct qvk_device_info *d, bool is_default,
+			  const char *matmul)
 {
 	char uuid[33];
 
@@ -39,6 +60,8 @@ static void qvk_info_text(const struct qvk_device_info *d, bool is_default)
 	       d->int_dot			  ? " (not accelerated)" :
 							    "");
 	printf("  kernels:          %s\n", qvk_kernel_variant(d));
+	if (is_default && matmul[0])
+		printf("  matmul kernels:   %s\n", matmul);
 	printf("  storage 8/16-bit: %s/%s   int8: %s   fp16: %s\n",
 	       d->storage_8bit ? "yes" : "no", d->storage_16bit ? "yes" : "no",
 	       d->int8 ? "yes" : "no", d->fp16 ? "yes" : "no");
@@ -75,6 +98,7 @@ int qvk_cmd_info(int argc, char **argv)
 {
 	struct qvk_device_info *infos = NULL;
 	uint32_t count = 0, def = UINT32_MAX;
+	char matmul[768] = "";
 	bool json = false;
 	struct qvk_ctx *ctx;
 	qvk_status st;
@@ -89,8 +113,10 @@ int qvk_cmd_info(int argc, char **argv)
 			       "limits and DRM node, marks the\ndefault "
 			       "(QVK_DEVICE=INDEX|NAME overrides the choice "
 			       "discrete > integrated >\nvirtual > cpu) and the "
-			       "integer kernels it uses. QVK_LOG=info shows "
-			       "why each\ndevice was chosen or skipped.\n");
+			       "integer kernels it uses, with the matmul kernels tuned for the\n"
+			       "default device (measured on first use, kept beside the "
+			       "pipeline cache).\nQVK_LOG=info shows why each device "
+			       "was chosen or skipped.\n");
 			return 0;
 		} else {
 			return qvk_tool_usage_error("info", "unknown argument "
@@ -105,6 +131,8 @@ int qvk_cmd_info(int argc, char **argv)
 		rc = qvk_tool_fail(ctx, st, "info", "listing devices");
 		goto out;
 	}
+	if (def != UINT32_MAX && infos[def].usable)
+		qvk_info_matmul(ctx, matmul, sizeof(matmul));
 	if (json) {
 		printf("{\"default\":");
 		if (def == UINT32_MAX)
@@ -117,10 +145,15 @@ int qvk_cmd_info(int argc, char **argv)
 				putchar(',');
 			qvk_json_device(stdout, &infos[i], i == def);
 		}
-		printf("]}\n");
+		printf("],\"matmul_kernels\":");
+		if (matmul[0])
+			qvk_json_str(stdout, matmul);
+		else
+			printf("null");
+		printf("}\n");
 	} else {
 		for (uint32_t i = 0; i < count; i++)
-			qvk_info_text(&infos[i], i == def);
+			qvk_info_text(&infos[i], i == def, matmul);
 		if (!count)
 			printf("no Vulkan devices\n");
 	}

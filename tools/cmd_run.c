@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "run.h"
 
@@ -51,17 +50,7 @@ static int qvk_run_usage(void)
 	       "                    Without it, generation stops there and "
 	       "says so\n"
 	       "  --n-keep N        prompt tokens after BOS a shift keeps "
-	       "(default 0; -1: all)\n"
-	       "  --temp T          0 is greedy (default 0.8)\n"
-	       "  --top-k K         keep the K most likely (default 0: off)\n"
-	       "  --top-p P         nucleus sampling (default 0.9)\n"
-	       "  --min-p P         drop tokens less likely than P times the "
-	       "most likely one,\n"
-	       "                    judged before temperature (default 0: "
-	       "off)\n"
-	       "  --repeat-penalty R  >= 1 (default 1: off)\n"
-	       "  -s, --seed S      sampling seed (default: from the clock, "
-	       "printed)\n"
+	       "(default 0; -1: all)\n%s"
 	       "  --ignore-eos      never pick the end-of-text token (exactly "
 	       "N tokens unless\n"
 	       "                    the context or a stop string ends it "
@@ -72,7 +61,7 @@ static int qvk_run_usage(void)
 	       "  --json            no streaming: one JSON object on stdout with "
 	       "the text, its\n"
 	       "                    token ids and every figure of the summary\n",
-	       qvk_llm_args_help, QVK_RUN_MAX_STOPS);
+	       qvk_llm_args_help, qvk_sampling_args_help, QVK_RUN_MAX_STOPS);
 	return 0;
 }
 
@@ -95,7 +84,6 @@ static bool qvk_run_option(const char *arg, const char *val,
 			   struct qvk_run_args *a)
 {
 	uint64_t v;
-	double d;
 
 	if (!strcmp(arg, "-p")) {
 		if (!strcmp(val, "-"))
@@ -119,31 +107,6 @@ static bool qvk_run_option(const char *arg, const char *val,
 			a->n_keep = (int64_t)v;
 		else
 			return false;
-	} else if (!strcmp(arg, "--temp")) {
-		if (!qvk_tool_parse_double("run", arg, val, 0, 100, &d))
-			return false;
-		a->sampling.temperature = (float)d;
-	} else if (!strcmp(arg, "--top-k")) {
-		if (!qvk_tool_parse_u64("run", arg, val, 0, 1u << 24, &v))
-			return false;
-		a->sampling.top_k = (uint32_t)v;
-	} else if (!strcmp(arg, "--top-p")) {
-		if (!qvk_tool_parse_double("run", arg, val, 1e-6, 1, &d))
-			return false;
-		a->sampling.top_p = (float)d;
-	} else if (!strcmp(arg, "--min-p")) {
-		if (!qvk_tool_parse_double("run", arg, val, 0, 1, &d))
-			return false;
-		a->sampling.min_p = (float)d;
-	} else if (!strcmp(arg, "--repeat-penalty")) {
-		if (!qvk_tool_parse_double("run", arg, val, 1, 100, &d))
-			return false;
-		a->sampling.repeat_penalty = (float)d;
-	} else if (!strcmp(arg, "-s") || !strcmp(arg, "--seed")) {
-		if (!qvk_tool_parse_u64("run", arg, val, 0, UINT64_MAX,
-					&a->sampling.seed))
-			return false;
-		a->seed_set = true;
 	} else if (!strcmp(arg, "--stop")) {
 		if (!*val || a->n_stops == QVK_RUN_MAX_STOPS) {
 			qvk_tool_usage_error("run", "--stop needs a non-empty "
@@ -166,13 +129,14 @@ static bool qvk_run_parse(int argc, char **argv, struct qvk_run_args *a)
 	memset(a, 0, sizeof(*a));
 	a->llm.opt.group = 32;
 	a->n_tokens = 128;
-	qvk_sampler_options_default(&a->sampling);
-	a->sampling.temperature = 0.8f;
-	a->sampling.top_p = 0.9f;
+	qvk_sampling_args_init(&a->sampling);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int took = qvk_llm_args_parse("run", argc, argv, &i, &a->llm);
 
+		if (!took)
+			took = qvk_sampling_args_parse("run", argc, argv, &i,
+						       &a->sampling);
 		if (took < 0)
 			return false;
 		if (took || qvk_run_flag(arg, a))
@@ -195,8 +159,7 @@ static bool qvk_run_parse(int argc, char **argv, struct qvk_run_args *a)
 		if (!qvk_run_option(arg, val, a))
 			return false;
 	}
-	if (!a->seed_set)
-		a->sampling.seed = (uint64_t)time(NULL);
+	qvk_sampling_args_finish(&a->sampling);
 	return true;
 }
 

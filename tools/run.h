@@ -7,10 +7,10 @@
 #ifndef QVK_TOOLS_RUN_H
 #define QVK_TOOLS_RUN_H
 
-#include <qvk/sampler.h>
 #include <qvk/telemetry.h>
 
 #include "llm_setup.h"
+#include "sampling_args.h"
 
 #define QVK_RUN_MAX_STOPS 16u
 
@@ -27,8 +27,7 @@ struct qvk_run_args {
 	const char *stops[QVK_RUN_MAX_STOPS];
 	uint32_t n_stops;
 	bool json;
-	struct qvk_sampler_options sampling;
-	bool seed_set;
+	struct qvk_sampling_args sampling;
 };
 
 enum qvk_run_stop {

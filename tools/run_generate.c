@@ -138,11 +138,13 @@ static void qvk_run_say_full(const struct qvk_run_gen *g, uint32_t model_ctx)
 			r->n_kept, r->generated, g->a->n_tokens);
 		return;
 	}
+	/* The last token generated is sampled, never fed: one more than fit. */
 	fprintf(stderr, "qvk run: the context is full (%u tokens: %u of the "
-			"prompt, %u generated); stopped after %u of the %u "
-			"tokens asked for with -n. --context-shift continues "
-			"past it (it keeps the first tokens and drops the "
-			"oldest half of the rest)", r->ctx_size, r->n_prompt,
+			"prompt, %u generated, whose last position gave one "
+			"more); stopped after %u of the %u tokens asked for "
+			"with -n. --context-shift continues past it (it keeps "
+			"the first tokens and drops the oldest half of the "
+			"rest)", r->ctx_size, r->n_prompt,
 		r->ctx_size - r->n_prompt, r->generated, g->a->n_tokens);
 	if (r->ctx_size < model_ctx)
 		fprintf(stderr, "; -c sets the context, up to the model's %u",
@@ -272,7 +274,7 @@ bool qvk_run_generate(struct qvk_ctx *ctx, struct qvk_llm *llm,
 	}
 	if (!qvk_run_prompt(ctx, tok, a, model_ctx, &g))
 		goto out;
-	st = qvk_sampler_create(ctx, model->params.vocab_size, &a->sampling,
+	st = qvk_sampler_create(ctx, model->params.vocab_size, &a->sampling.opt,
 				&smp);
 	if (st == QVK_OK && a->ignore_eos)
 		st = qvk_sampler_ban(smp, eos);

@@ -72,7 +72,7 @@ static void qvk_run_report_text(struct qvk_ctx *ctx,
 		r->first_token_s * 1e3);
 	fprintf(stderr, "decode: %u token%s, %.1f tokens/s (seed %llu), "
 		"stopped by %s\n", r->generated, qvk_plural(r->generated),
-		qvk_run_decode_rate(r), (unsigned long long)a->sampling.seed,
+		qvk_run_decode_rate(r), (unsigned long long)a->sampling.opt.seed,
 		r->stop == QVK_RUN_STOP_LENGTH ? "-n" :
 		r->stop == QVK_RUN_STOP_EOS	 ? "the end-of-text token" :
 		r->stop == QVK_RUN_STOP_STRING ? "a --stop string" :
@@ -173,7 +173,7 @@ static void qvk_run_report_json(struct qvk_ctx *ctx,
 	       "\"device_memory_bytes\":%llu,\"energy\":{",
 	       r->n_prompt, r->generated, qvk_run_stop_name(r->stop),
 	       qvk_rate(r->n_prompt, r->prefill_s), r->first_token_s * 1e3,
-	       qvk_run_decode_rate(r), (unsigned long long)a->sampling.seed,
+	       qvk_run_decode_rate(r), (unsigned long long)a->sampling.opt.seed,
 	       r->ctx_size, r->shifts, r->n_kept,
 	       (unsigned long long)r->reprefilled, r->shift_s * 1e3,
 	       (unsigned long long)qvk_llm_device_bytes(llm));

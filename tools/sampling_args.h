@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sampling options of the commands that generate text (qvk chat; qvk
- * run has the same ones): --temp, --top-k, --top-p, --min-p,
- * --repeat-penalty, -s/--seed, with one set of defaults and one help text.
+ * The sampling options of the commands that generate text (qvk run and
+ * qvk chat): --temp, --top-k, --top-p, --min-p, --repeat-penalty,
+ * -s/--seed, with one set of defaults and one help text.
  */
 #ifndef QVK_TOOLS_SAMPLING_ARGS_H
 #define QVK_TOOLS_SAMPLING_ARGS_H

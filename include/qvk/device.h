@@ -58,6 +58,14 @@ struct qvk_device_info {
 	/* Limits everything above the device layer obeys. */
 	uint32_t subgroup_size, min_subgroup_size, max_subgroup_size;
 	uint64_t max_storage_buffer_range;
+	/*
+	 * Uniform texel buffers (maxTexelBufferElements): kernels may read
+	 * weights and activations through R32G32B32A32_UINT, R32G32_UINT and
+	 * R32_UINT views, which CPU devices turn into vector gathers where
+	 * storage-buffer loads are per-lane loops. 0 when those formats are
+	 * not supported.
+	 */
+	uint32_t max_texel_buffer_elements;
 	uint64_t max_memory_allocation_size;
 	uint64_t min_storage_buffer_offset_alignment;
 	uint64_t device_local_heap_bytes; /* largest device-local heap */

@@ -15,6 +15,7 @@
 #define QVK_MATMUL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <qvk/device.h>
@@ -28,6 +29,26 @@ struct qvk_matmul_run;
 QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_create(struct qvk_device *dev,
 						    struct qvk_matmul **out);
 QVK_API void qvk_matmul_destroy(struct qvk_matmul *mm);
+
+/*
+ * The kernel each grouped format (Q8, Q4, Q4A) runs on this device, chosen
+ * at qvk_matmul_create from timings measured there (each candidate checked
+ * exactly against the C reference first; kept beside the pipeline cache),
+ * and what was measured: one line into @buf.
+ */
+QVK_API void qvk_matmul_describe(const struct qvk_matmul *mm, char *buf,
+				 size_t len);
+/*
+ * Run every grouped format on one kernel instead, for runs created
+ * afterwards (benchmarks): @shader "matmul_q" (rows per invocation),
+ * "matmul_q_sg" (a subgroup per row) or "matmul_q_texel" (rows per
+ * invocation through texel buffers), @rows_per_invocation 1, 2 or 4 (1
+ * for matmul_q_sg); NULL: the device type's default, what ran before
+ * tuning. QVK_ERR_UNSUPPORTED where the device cannot run it.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_set_kernel(
+	struct qvk_matmul *mm, const char *shader,
+	uint32_t rows_per_invocation);
 
 /*
  * Upload a quantized tensor (staging copy, or written in place on unified

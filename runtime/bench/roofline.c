@@ -2,7 +2,9 @@
 /*
  * The device's own ceilings, the roofline every kernel is judged against:
  * read bandwidth (shaders/read_bandwidth.comp over a buffer larger than
- * the caches, piece by piece, best of three access patterns) and
+ * the caches, piece by piece, best of three access patterns, through
+ * storage buffers and, where the device has them, texel buffers:
+ * read_bandwidth_texel.comp) and
  * arithmetic throughput (shaders/compute_peak.comp, register-only chains
  * of integer dot products or fp32 fma).
  */
@@ -13,13 +15,15 @@
 
 static qvk_status qvk_read_pattern(struct qvk_device *dev,
 				   struct qvk_buffer *src,
+				   const VkBufferView *views,
 				   struct qvk_buffer *dst, uint32_t pattern,
 				   uint32_t reps, double *best_ns)
 {
 	const uint32_t wg = QVK_ALIGN_UP(64u, dev->info.subgroup_size);
 	struct qvk_pipeline_desc d = {
-		.shader = "read_bandwidth",
+		.shader = views ? "read_bandwidth_texel" : "read_bandwidth",
 		.n_bindings = 2,
+		.texel_bindings = views ? 1u : 0u,
 		.push_bytes = 4,
 		.n_spec = 2,
 		.spec = { wg, pattern },
@@ -40,8 +44,9 @@ static qvk_status qvk_read_pattern(struct qvk_device *dev,
 	for (uint32_t p = 0; st == QVK_OK && p < src->n_pieces; p++) {
 		st = qvk_descset_create(pipe,
 					(struct qvk_binding[]){
-						{ src, p, 0, 0 },
-						{ dst, 0, 0, 0 } },
+						{ src, p, 0, 0,
+						  views ? views[p] : VK_NULL_HANDLE },
+						{ dst, 0, 0, 0, VK_NULL_HANDLE } },
 					&sets[p]);
 		n_sets += st == QVK_OK;
 	}
@@ -77,6 +82,8 @@ qvk_status qvk_device_read_bandwidth(struct qvk_device *dev,
 				     double *gbps)
 {
 	struct qvk_buffer *src, *dst;
+	VkBufferView views[64] = { VK_NULL_HANDLE };
+	uint32_t n_views = 0;
 	double best_ns = 0;
 	qvk_status st;
 
@@ -99,9 +106,22 @@ qvk_status qvk_device_read_bandwidth(struct qvk_device *dev,
 	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, 256 * 1024 * 4, 4, &dst);
 	/* Coalesced, a chunk per invocation, the matmuls' row walk. */
 	for (uint32_t pattern = 0; st == QVK_OK && pattern < 3; pattern++)
-		st = qvk_read_pattern(dev, src, dst, pattern, reps, &best_ns);
+		st = qvk_read_pattern(dev, src, NULL, dst, pattern, reps,
+				      &best_ns);
+	/* The same through texel views, as matmul_q_texel reads weights. */
+	while (st == QVK_OK && dev->info.max_texel_buffer_elements &&
+	       n_views < src->n_pieces &&
+	       qvk_buffer_view_create(src, n_views, VK_FORMAT_R32G32B32A32_UINT,
+				      16, &views[n_views]) == QVK_OK)
+		n_views++;
+	for (uint32_t pattern = 0;
+	     st == QVK_OK && n_views == src->n_pieces && pattern < 3; pattern++)
+		st = qvk_read_pattern(dev, src, views, dst, pattern, reps,
+				      &best_ns);
 	if (st == QVK_OK)
 		*gbps = (double)src->size_bytes / best_ns;
+	while (n_views--)
+		qvk_buffer_view_destroy(dev, views[n_views]);
 	qvk_buffer_destroy(dst);
 	qvk_buffer_destroy(src);
 	return st;

@@ -20,10 +20,22 @@ struct qvk_mm_push_f {
 	uint32_t n, row0, m, k, row_vec4, x_stride, y_stride;
 };
 
-qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm)
+const char *qvk_mm_variant_shader(enum qvk_mm_variant v)
+{
+	static const char *const names[QVK_MM_VARIANT_COUNT] = {
+		[QVK_MM_LANES] = "matmul_q",
+		[QVK_MM_SUBGROUP] = "matmul_q_sg",
+		[QVK_MM_TEXEL] = "matmul_q_texel",
+	};
+
+	return (unsigned)v < QVK_MM_VARIANT_COUNT ? names[v] : "?";
+}
+
+qvk_status qvk_mm_init_untuned(struct qvk_device *dev, struct qvk_mm *mm)
 {
 	const struct qvk_device_info *info = &dev->info;
 	uint32_t sg = info->subgroup_size ? info->subgroup_size : 1;
+	qvk_status st;
 
 	memset(mm, 0, sizeof(*mm));
 	mm->dev = dev;
@@ -44,17 +56,46 @@ qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm)
 	 * 20% on lavapipe). GPUs keep one row per invocation.
 	 */
 	mm->rpi = info->type == QVK_DEVICE_CPU ? 2 : 1;
+	mm->can[QVK_MM_LANES] = true;
+	mm->can[QVK_MM_SUBGROUP] = info->subgroup_shuffle &&
+				   info->subgroup_arithmetic && sg >= 4 &&
+				   sg <= mm->wg;
+	/* Texel views of every weight and activation, shuffles to share. */
+	mm->can[QVK_MM_TEXEL] = info->max_texel_buffer_elements &&
+				info->subgroup_shuffle;
 	mm->subgroup_rows = info->type != QVK_DEVICE_CPU &&
-			    info->subgroup_shuffle && info->subgroup_arithmetic &&
-			    sg >= 4 &&
-			    sg <= mm->wg;
-	return qvk_buffer_create(dev, QVK_MEM_DEVICE, 256, 4, &mm->dummy);
+			    mm->can[QVK_MM_SUBGROUP];
+	/* The defaults until measured: what each device type ran before. */
+	mm->fallback = (struct qvk_mm_choice){
+		mm->subgroup_rows ? QVK_MM_SUBGROUP : QVK_MM_LANES,
+		mm->subgroup_rows ? 1 : mm->rpi
+	};
+	for (uint32_t k = 0; k < QVK_ARRAY_SIZE(mm->q); k++)
+		mm->q[k] = mm->fallback;
+	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, 256, 4, &mm->dummy);
+	if (st == QVK_OK && info->max_texel_buffer_elements)
+		st = qvk_buffer_view_create(mm->dummy, 0, VK_FORMAT_R32_UINT, 4,
+					    &mm->dummy_view);
+	if (st != QVK_OK)
+		qvk_mm_finish(mm);
+	return st;
+}
+
+qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm)
+{
+	qvk_status st = qvk_mm_init_untuned(dev, mm);
+
+	if (st == QVK_OK)
+		qvk_mm_tune(mm);
+	return st;
 }
 
 void qvk_mm_finish(struct qvk_mm *mm)
 {
 	for (uint32_t i = 0; i < mm->n_pipes; i++)
 		qvk_pipeline_destroy(mm->pipes[i]);
+	if (mm->dev)
+		qvk_buffer_view_destroy(mm->dev, mm->dummy_view);
 	qvk_buffer_destroy(mm->dummy);
 	memset(mm, 0, sizeof(*mm));
 }
@@ -68,7 +109,7 @@ static bool qvk_mm_is_float(enum qvk_mm_kind kind)
 static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 			      struct qvk_pipeline **out)
 {
-	struct qvk_pipeline_desc d = { .n_spec = 9 };
+	struct qvk_pipeline_desc d = { .n_spec = 10 };
 	qvk_status st;
 
 	for (uint32_t i = 0; i < mm->n_pipes; i++)
@@ -91,15 +132,21 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.n_spec = 5;
 	} else {
 		bool kq = key.kind == QVK_MM_KQ;
+		bool texel = !kq && key.variant == QVK_MM_TEXEL;
+		bool sg_rows = kq ? mm->subgroup_rows :
+				    key.variant == QVK_MM_SUBGROUP;
 
-		d.shader = kq ? (mm->subgroup_rows ? "matmul_kq_sg" : "matmul_kq") :
-			   mm->subgroup_rows ? "matmul_q_sg" : "matmul_q";
+		d.shader = kq ? (sg_rows ? "matmul_kq_sg" : "matmul_kq") :
+				qvk_mm_variant_shader(key.variant);
+		/* matmul_q_texel reads codes, scales and activations as
+		 * uniform texel buffers (bindings 0..5). */
+		d.texel_bindings = texel ? 0x3fu : 0;
 		/*
 		 * The subgroup kernels map one row per subgroup and the dispatch
 		 * counts rows with the reported size: pin it where the device
 		 * lets us (some compilers pick another size otherwise).
 		 */
-		if (mm->subgroup_rows)
+		if (sg_rows)
 			d.subgroup_size = mm->dev->info.subgroup_size;
 		d.int_variants = true;
 		d.n_bindings = kq ? 6 : 8;
@@ -112,8 +159,9 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		d.spec[4] = key.write_dots;
 		d.spec[5] = mm->broadcast;
 		d.spec[6] = key.group_blocks;
-		d.spec[7] = mm->rpi;
+		d.spec[7] = key.rpi;
 		d.spec[8] = key.act_block;
+		d.spec[9] = key.scales_vec;
 	}
 	st = qvk_pipeline_create(mm->dev, &d, out);
 	if (st != QVK_OK)
@@ -164,6 +212,20 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 	key.accumulate = accumulate;
 	key.write_dots = dots != NULL;
 	key.act_block = a->per_block;
+	if (w->kind == QVK_MM_KQ) {
+		out->choice = (struct qvk_mm_choice){
+			mm->subgroup_rows ? QVK_MM_SUBGROUP : QVK_MM_LANES,
+			mm->rpi
+		};
+	} else if (!qvk_mm_is_float(w->kind)) {
+		out->choice = mm->q[w->kind];
+		if (out->choice.variant == QVK_MM_TEXEL &&
+		    (!w->qs_views || !a->qa_view))
+			out->choice = mm->fallback;
+	}
+	key.variant = out->choice.variant;
+	key.rpi = out->choice.rpi;
+	key.scales_vec = key.variant == QVK_MM_TEXEL && w->scales_vec;
 	/* Groups of 32/64/128 unroll; per-row groups (any size) loop. */
 	key.group_blocks = qvk_mm_is_float(w->kind) || w->kind == QVK_MM_KQ ||
 					   w->group > 128 ?
@@ -199,6 +261,17 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 		struct qvk_binding fb[3] = {
 			{ w->qs, p, 0, 0 }, { a->x, 0, 0, 0 }, { y, 0, 0, 0 }
 		};
+		bool texel = key.variant == QVK_MM_TEXEL;
+		struct qvk_binding tb[8] = {
+			{ .view = w->qs_views ? w->qs_views[p] : VK_NULL_HANDLE },
+			{ .view = w->scales_view },
+			{ .view = w->mins_view ? w->mins_view : mm->dummy_view },
+			{ .view = a->qa_view },
+			{ .view = a->sa_view },
+			{ .view = a->suma_view },
+			{ y, 0, 0, 0 },
+			{ dots ? dots : mm->dummy, 0, 0, 0 },
+		};
 		struct qvk_binding kb[6] = {
 			{ w->qs, p, 0, 0 },
 			{ a->qa, 0, 0, 0 },
@@ -210,7 +283,8 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 
 		st = qvk_descset_create(out->pipes[1],
 					qvk_mm_is_float(w->kind) ? fb :
-					w->kind == QVK_MM_KQ ? kb : qb,
+					w->kind == QVK_MM_KQ ? kb :
+					texel		     ? tb : qb,
 					&out->sets[p]);
 		if (st != QVK_OK) {
 			qvk_mm_unbind(out);
@@ -270,9 +344,9 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 
 		/* Rows per workgroup: invocations x rows each, or subgroups. */
 		uint32_t per_wg = qvk_mm_is_float(w->kind) ? b->mm->wg :
-				  b->mm->subgroup_rows ?
+				  b->choice.variant == QVK_MM_SUBGROUP ?
 					  b->mm->wg / b->mm->dev->info.subgroup_size :
-					  b->mm->wg * b->mm->rpi;
+					  b->mm->wg * b->choice.rpi;
 
 		qvk_cmd_dispatch(cmd, pipe, b->sets[p],
 				 qvk_mm_is_float(w->kind) ? (void *)&pf :

@@ -47,6 +47,14 @@ struct qvk_mm_weight {
 	struct qvk_buffer *qs;  /* (n, row_words), pieces of whole rows */
 	struct qvk_buffer *scales, *mins; /* (n, n_groups) fp16; mins Q4A only */
 	uint32_t rows_per_piece;
+	/*
+	 * Uniform texel views for matmul_q_texel (grouped kinds, where the
+	 * device has them and every piece fits maxTexelBufferElements; else
+	 * NULL): qs as R32G32B32A32_UINT, one per piece; scales, mins R32_UINT.
+	 */
+	VkBufferView *qs_views, scales_view, mins_view;
+	/* scales and mins viewed as R32G32_UINT (n_groups % 4 == 0) */
+	bool scales_vec;
 };
 
 qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
@@ -61,6 +69,8 @@ qvk_status qvk_mm_weight_upload_float(struct qvk_device *dev, const float *w,
 				      uint32_t n, uint32_t k, bool as_f16,
 				      struct qvk_mm_weight **out);
 void qvk_mm_weight_destroy(struct qvk_mm_weight *w);
+void qvk_mm_weight_views_destroy(struct qvk_device *dev,
+				 struct qvk_mm_weight *w);
 
 /*
  * Activations of up to max_m tokens of k features on the device: int8
@@ -71,6 +81,8 @@ struct qvk_mm_act {
 	uint32_t max_m, k, k_padded;
 	bool per_block; /* sa: one scale per 32-block, not per token */
 	struct qvk_buffer *qa, *sa, *suma, *x;
+	/* texel views (as in qvk_mm_weight): qa RGBA32UI, sa and suma R32UI */
+	VkBufferView qa_view, sa_view, suma_view;
 };
 
 /* @per_block: scales per 32-block (QVK_ACT_PER_BLOCK32), else per token. */
@@ -78,6 +90,7 @@ qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
 			     uint32_t k, bool per_block,
 			     struct qvk_mm_act **out);
 void qvk_mm_act_destroy(struct qvk_mm_act *a);
+void qvk_mm_act_views_destroy(struct qvk_mm_act *a);
 /* Host-side upload of quantized activations (qact->k_padded <= a->k_padded). */
 qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q);
 
@@ -88,7 +101,30 @@ struct qvk_mm_pipe_key {
 	uint32_t group_blocks; /* 1, 2, 4; 0 for per-row groups */
 	bool act_block;        /* activations scaled per 32-block */
 	bool accumulate, write_dots;
+	bool scales_vec;       /* matmul_q_texel: four scales a texel */
+	uint32_t variant;      /* enum qvk_mm_variant */
+	uint32_t rpi;          /* rows per invocation (LANES, TEXEL) */
 };
+
+/* The kernel of the grouped kinds (Q8, Q4, Q4A). */
+enum qvk_mm_variant {
+	/* matmul_q: RPI rows per invocation, storage buffers */
+	QVK_MM_LANES,
+	/* matmul_q_sg: a subgroup per row, lanes across K (coalesced) */
+	QVK_MM_SUBGROUP,
+	/* matmul_q_texel: RPI rows per invocation, uniform texel buffers */
+	QVK_MM_TEXEL,
+	QVK_MM_VARIANT_COUNT,
+};
+
+/* A grouped kernel and its tile, as tuned (mm_tune.c) or forced. */
+struct qvk_mm_choice {
+	enum qvk_mm_variant variant;
+	uint32_t rpi; /* 1, 2 or 4; 1 for QVK_MM_SUBGROUP */
+};
+
+/* Shader name of a variant ("matmul_q_texel"). */
+const char *qvk_mm_variant_shader(enum qvk_mm_variant v);
 
 #define QVK_MM_MAX_PIPES 256
 
@@ -98,21 +134,50 @@ struct qvk_mm {
 	uint32_t wg;          /* invocations per workgroup */
 	uint32_t rpi;         /* weight rows per invocation (quantized kernels) */
 	/*
-	 * Quantized kernel: one subgroup per row with lanes across K
-	 * (matmul_q_sg, coalesced: GPUs), or one invocation per row
-	 * (matmul_q: CPU devices, and GPUs without subgroup shuffles). May be
+	 * K-quant kernel: one subgroup per row with lanes across K
+	 * (matmul_kq_sg, coalesced: GPUs), or one invocation per row
+	 * (matmul_kq: CPU devices, and GPUs without subgroup shuffles). May be
 	 * changed before the first bind (tests run both).
 	 */
 	bool subgroup_rows;
+	/*
+	 * Grouped kinds (indexed by enum qvk_mm_kind: Q8, Q4, Q4A): the
+	 * kernel each runs, measured on this device at first use and kept
+	 * in the pipeline cache folder (mm_tune.c). Tests set it. A TEXEL
+	 * choice falls back to @fallback where a weight or activation has
+	 * no texel views.
+	 */
+	struct qvk_mm_choice q[QVK_MM_Q4A + 1];
+	struct qvk_mm_choice fallback;
+	/* The variants this device can run at all. */
+	bool can[QVK_MM_VARIANT_COUNT];
+	/* What the tuning measured (qvk info), "" before it ran. */
+	char tune_note[512];
 	bool broadcast;       /* subgroups of >= 8 share activation words */
 	struct qvk_buffer *dummy; /* bound where a kernel has no buffer */
+	VkBufferView dummy_view;  /* its R32UI view, if the device has them */
 	uint32_t n_pipes;
 	struct qvk_mm_pipe_key keys[QVK_MM_MAX_PIPES];
 	struct qvk_pipeline *pipes[QVK_MM_MAX_PIPES];
 };
 
+/*
+ * The kernels of @dev with the grouped kernel of each kind tuned
+ * (qvk_mm_tune), or _untuned: the device type's defaults, for tests that
+ * set their own and for the tuning itself.
+ */
 qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm);
+qvk_status qvk_mm_init_untuned(struct qvk_device *dev, struct qvk_mm *mm);
 void qvk_mm_finish(struct qvk_mm *mm);
+
+/*
+ * mm_tune.c: time every variant the device can run on one decode shape per
+ * kind after checking its result exactly against the C reference, keep the
+ * fastest correct one, and store the choice beside the pipeline cache
+ * (loaded from there next time). Never fails: any problem is logged and
+ * the defaults stay.
+ */
+void qvk_mm_tune(struct qvk_mm *mm);
 
 /*
  * y (m, w->n, row stride y_stride floats) = act · wᵀ (or += with
@@ -127,6 +192,7 @@ struct qvk_mm_binding {
 	const struct qvk_buffer *y;
 	uint32_t y_stride;
 	bool accumulate, write_dots;
+	struct qvk_mm_choice choice;    /* grouped kinds: the kernel bound */
 	uint32_t n_sets;
 	VkDescriptorSet *sets;          /* one per weight piece */
 	struct qvk_pipeline *pipes[QVK_MM_MAX_TM + 1]; /* by tokens per group */

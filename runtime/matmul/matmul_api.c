@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The public matmul API over the kernels of matmul.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,47 @@ void qvk_matmul_destroy(struct qvk_matmul *mm)
 		return;
 	qvk_mm_finish(&mm->mm);
 	free(mm);
+}
+
+void qvk_matmul_describe(const struct qvk_matmul *mm, char *buf, size_t len)
+{
+	const struct qvk_mm_choice *q = mm->mm.q;
+
+	snprintf(buf, len, "q8 %s x%u, q4 %s x%u, q4a %s x%u (%s)",
+		 qvk_mm_variant_shader(q[QVK_MM_Q8].variant), q[QVK_MM_Q8].rpi,
+		 qvk_mm_variant_shader(q[QVK_MM_Q4].variant), q[QVK_MM_Q4].rpi,
+		 qvk_mm_variant_shader(q[QVK_MM_Q4A].variant), q[QVK_MM_Q4A].rpi,
+		 mm->mm.tune_note[0] ? mm->mm.tune_note : "not tuned");
+}
+
+qvk_status qvk_matmul_set_kernel(struct qvk_matmul *mm, const char *shader,
+				 uint32_t rows_per_invocation)
+{
+	struct qvk_mm *m = &mm->mm;
+
+	if (!shader) {
+		for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+			m->q[k] = m->fallback;
+		return QVK_OK;
+	}
+	for (uint32_t v = 0; v < QVK_MM_VARIANT_COUNT; v++) {
+		if (strcmp(shader, qvk_mm_variant_shader(v)))
+			continue;
+		if (!m->can[v])
+			return qvk_error(m->dev->ctx, QVK_ERR_UNSUPPORTED,
+					 "%s cannot run on %s", shader,
+					 m->dev->info.name);
+		if ((v == QVK_MM_SUBGROUP && rows_per_invocation != 1) ||
+		    (rows_per_invocation != 1 && rows_per_invocation != 2 &&
+		     rows_per_invocation != 4))
+			break;
+		for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+			m->q[k] = (struct qvk_mm_choice){ v, rows_per_invocation };
+		return QVK_OK;
+	}
+	return qvk_error(m->dev->ctx, QVK_ERR_INVALID_ARG,
+			 "no matmul kernel %s with %u rows per invocation",
+			 shader, rows_per_invocation);
 }
 
 static qvk_status qvk_weight_wrap(struct qvk_matmul *mm, qvk_status st,

@@ -35,6 +35,56 @@ static qvk_status qvk_weight_alloc(struct qvk_device *dev,
 	return st;
 }
 
+/*
+ * Texel views of a grouped weight for matmul_q_texel. Not having them is
+ * no error (the device lacks the formats, or a piece is past
+ * maxTexelBufferElements): the storage-buffer kernels run instead.
+ */
+static void qvk_weight_views_create(struct qvk_device *dev,
+				    struct qvk_mm_weight *w)
+{
+	uint32_t i, texel;
+	VkFormat fmt;
+
+	if (!dev->info.max_texel_buffer_elements)
+		return;
+	w->qs_views = calloc(w->qs->n_pieces, sizeof(*w->qs_views));
+	if (!w->qs_views)
+		return;
+	for (i = 0; i < w->qs->n_pieces; i++)
+		if (qvk_buffer_view_create(w->qs, i, VK_FORMAT_R32G32B32A32_UINT,
+					   16, &w->qs_views[i]) != QVK_OK)
+			goto out_destroy_views;
+	/* Four scales a texel where every row starts one (see the kernel). */
+	w->scales_vec = w->group <= 128 && w->n_groups % 4 == 0;
+	fmt = w->scales_vec ? VK_FORMAT_R32G32_UINT : VK_FORMAT_R32_UINT;
+	texel = w->scales_vec ? 8 : 4;
+	if (w->scales->n_pieces != 1 ||
+	    qvk_buffer_view_create(w->scales, 0, fmt, texel,
+				   &w->scales_view) != QVK_OK)
+		goto out_destroy_views;
+	if (w->mins && (w->mins->n_pieces != 1 ||
+			qvk_buffer_view_create(w->mins, 0, fmt, texel,
+					       &w->mins_view) != QVK_OK))
+		goto out_destroy_views;
+	return;
+
+out_destroy_views:
+	qvk_mm_weight_views_destroy(dev, w);
+}
+
+void qvk_mm_weight_views_destroy(struct qvk_device *dev,
+				 struct qvk_mm_weight *w)
+{
+	for (uint32_t i = 0; w->qs_views && i < w->qs->n_pieces; i++)
+		qvk_buffer_view_destroy(dev, w->qs_views[i]);
+	free(w->qs_views);
+	w->qs_views = NULL;
+	qvk_buffer_view_destroy(dev, w->scales_view);
+	qvk_buffer_view_destroy(dev, w->mins_view);
+	w->scales_view = w->mins_view = VK_NULL_HANDLE;
+}
+
 qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
 				  const struct qvk_qtensor *qt,
 				  struct qvk_mm_weight **out)
@@ -66,6 +116,8 @@ qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
 	if (st == QVK_OK && w->mins)
 		st = qvk_buffer_upload(w->mins, 0, qt->mins,
 				qvk_qtensor_scales_bytes(qt));
+	if (st == QVK_OK)
+		qvk_weight_views_create(dev, w);
 	if (st != QVK_OK) {
 		qvk_mm_weight_destroy(w);
 		return st;
@@ -163,6 +215,8 @@ void qvk_mm_weight_destroy(struct qvk_mm_weight *w)
 {
 	if (!w)
 		return;
+	if (w->qs)
+		qvk_mm_weight_views_destroy(w->qs->dev, w);
 	qvk_buffer_destroy(w->qs);
 	qvk_buffer_destroy(w->scales);
 	qvk_buffer_destroy(w->mins);
@@ -197,6 +251,17 @@ qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
 				       (VkDeviceSize)max_m * k * 4, 4, &a->x);
+	/* Views for matmul_q_texel; without them the other kernels run. */
+	if (st == QVK_OK && dev->info.max_texel_buffer_elements &&
+	    a->qa->n_pieces == 1 && a->sa->n_pieces == 1 &&
+	    a->suma->n_pieces == 1 &&
+	    (qvk_buffer_view_create(a->qa, 0, VK_FORMAT_R32G32B32A32_UINT, 16,
+				    &a->qa_view) != QVK_OK ||
+	     qvk_buffer_view_create(a->sa, 0, VK_FORMAT_R32_UINT, 4,
+				    &a->sa_view) != QVK_OK ||
+	     qvk_buffer_view_create(a->suma, 0, VK_FORMAT_R32_UINT, 4,
+				    &a->suma_view) != QVK_OK))
+		qvk_mm_act_views_destroy(a);
 	if (st != QVK_OK) {
 		qvk_mm_act_destroy(a);
 		return st;
@@ -205,10 +270,22 @@ qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
 	return QVK_OK;
 }
 
+void qvk_mm_act_views_destroy(struct qvk_mm_act *a)
+{
+	struct qvk_device *dev = a->qa->dev;
+
+	qvk_buffer_view_destroy(dev, a->qa_view);
+	qvk_buffer_view_destroy(dev, a->sa_view);
+	qvk_buffer_view_destroy(dev, a->suma_view);
+	a->qa_view = a->sa_view = a->suma_view = VK_NULL_HANDLE;
+}
+
 void qvk_mm_act_destroy(struct qvk_mm_act *a)
 {
 	if (!a)
 		return;
+	if (a->qa)
+		qvk_mm_act_views_destroy(a);
 	qvk_buffer_destroy(a->qa);
 	qvk_buffer_destroy(a->sa);
 	qvk_buffer_destroy(a->suma);

@@ -26,6 +26,7 @@ static qvk_status qvk_piece_create(struct qvk_buffer *buf,
 		/* Rounded to 16 so vec4 loads of the tail stay in bounds. */
 		.size = QVK_ALIGN_UP(p->size_bytes, 16),
 		.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+			 VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
 			 VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
 			 VK_BUFFER_USAGE_TRANSFER_DST_BIT,
 		.sharingMode = VK_SHARING_MODE_EXCLUSIVE,
@@ -113,6 +114,43 @@ void qvk_buffer_destroy(struct qvk_buffer *buf)
 	qvk_buffer_pieces_destroy(buf, buf->n_pieces);
 	free(buf->pieces);
 	free(buf);
+}
+
+qvk_status qvk_buffer_view_create(const struct qvk_buffer *buf, uint32_t i,
+				  VkFormat format, uint32_t texel_bytes,
+				  VkBufferView *out)
+{
+	struct qvk_device *dev = buf->dev;
+	VkBufferViewCreateInfo bvci = {
+		.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+		.buffer = i < buf->n_pieces ? buf->pieces[i].buffer : NULL,
+		.format = format,
+		.offset = 0,
+		.range = VK_WHOLE_SIZE,
+	};
+	uint64_t texels;
+
+	*out = VK_NULL_HANDLE;
+	if (i >= buf->n_pieces)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+				 "view of piece %u of a %u-piece buffer", i,
+				 buf->n_pieces);
+	/* The view covers the piece's 16-byte-rounded tail, like loads. */
+	texels = QVK_ALIGN_UP(buf->pieces[i].size_bytes, 16) / texel_bytes;
+	if (texels > dev->info.max_texel_buffer_elements)
+		return qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED,
+				 "texel view of %llu elements exceeds "
+				 "maxTexelBufferElements %u",
+				 (unsigned long long)texels,
+				 dev->info.max_texel_buffer_elements);
+	return QVK_VK(dev->ctx, vkCreateBufferView(dev->device, &bvci, NULL,
+						   out));
+}
+
+void qvk_buffer_view_destroy(struct qvk_device *dev, VkBufferView view)
+{
+	if (view != VK_NULL_HANDLE)
+		vkDestroyBufferView(dev->device, view, NULL);
 }
 
 void *qvk_buffer_piece_map(const struct qvk_buffer *buf, uint32_t i)

@@ -160,16 +160,16 @@ static qvk_status qvk_create_pools(struct qvk_device *dev)
 		.queueFamilyIndex = dev->queue_family,
 	};
 	/* Descriptor sets are written once per kernel binding and reused. */
-	VkDescriptorPoolSize size = {
-		.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-		.descriptorCount = 16384,
+	VkDescriptorPoolSize sizes[] = {
+		{ VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 16384 },
+		{ VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 8192 },
 	};
 	VkDescriptorPoolCreateInfo dpci = {
 		.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
 		.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT,
 		.maxSets = 4096,
-		.poolSizeCount = 1,
-		.pPoolSizes = &size,
+		.poolSizeCount = QVK_ARRAY_SIZE(sizes),
+		.pPoolSizes = sizes,
 	};
 	qvk_status st;
 

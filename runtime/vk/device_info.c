@@ -109,6 +109,15 @@ static bool qvk_has_compute_queue(VkPhysicalDevice pdev, uint32_t *ts_bits)
 	return found;
 }
 
+/* Mandatory in Vulkan for these formats, but checked: drivers have bugs. */
+static bool qvk_uniform_texel_format(VkPhysicalDevice pdev, VkFormat fmt)
+{
+	VkFormatProperties fp;
+
+	vkGetPhysicalDeviceFormatProperties(pdev, fmt, &fp);
+	return fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT;
+}
+
 void qvk_device_info_query(struct qvk_ctx *ctx, VkPhysicalDevice pdev,
 			   uint32_t index, struct qvk_device_info *info)
 {
@@ -238,6 +247,10 @@ void qvk_device_info_query(struct qvk_ctx *ctx, VkPhysicalDevice pdev,
 	info->min_subgroup_size = have_sg ? sgp.minSubgroupSize : p11.subgroupSize;
 	info->max_subgroup_size = have_sg ? sgp.maxSubgroupSize : p11.subgroupSize;
 	info->max_storage_buffer_range = lim->maxStorageBufferRange;
+	if (qvk_uniform_texel_format(pdev, VK_FORMAT_R32G32B32A32_UINT) &&
+	    qvk_uniform_texel_format(pdev, VK_FORMAT_R32G32_UINT) &&
+	    qvk_uniform_texel_format(pdev, VK_FORMAT_R32_UINT))
+		info->max_texel_buffer_elements = lim->maxTexelBufferElements;
 	info->max_memory_allocation_size = p11.maxMemoryAllocationSize;
 	info->min_storage_buffer_offset_alignment =
 		lim->minStorageBufferOffsetAlignment;

@@ -19,6 +19,14 @@ const struct qvk_spirv *qvk_spirv_find(const char *name)
 	return NULL;
 }
 
+static VkDescriptorType qvk_descriptor_type(const struct qvk_pipeline *pipe,
+					    uint32_t binding)
+{
+	return pipe->texel_bindings >> binding & 1 ?
+		       VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER :
+		       VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+}
+
 static qvk_status qvk_layouts_create(struct qvk_pipeline *pipe)
 {
 	struct qvk_device *dev = pipe->dev;
@@ -44,7 +52,7 @@ static qvk_status qvk_layouts_create(struct qvk_pipeline *pipe)
 	for (uint32_t i = 0; i < pipe->n_bindings; i++)
 		b[i] = (VkDescriptorSetLayoutBinding){
 			.binding = i,
-			.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+			.descriptorType = qvk_descriptor_type(pipe, i),
 			.descriptorCount = 1,
 			.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
 		};
@@ -112,6 +120,7 @@ qvk_status qvk_pipeline_create(struct qvk_device *dev,
 	pipe->dev = dev;
 	pipe->n_bindings = desc->n_bindings;
 	pipe->push_bytes = desc->push_bytes;
+	pipe->texel_bindings = desc->texel_bindings;
 	st = qvk_layouts_create(pipe);
 	if (st != QVK_OK)
 		goto out_destroy;
@@ -180,22 +189,33 @@ qvk_status qvk_descset_create(struct qvk_pipeline *pipe,
 		return st;
 	for (uint32_t i = 0; i < pipe->n_bindings; i++) {
 		const struct qvk_binding *b = &bindings[i];
+		bool texel = pipe->texel_bindings >> i & 1;
 
-		if (!b->buf || b->piece >= b->buf->n_pieces)
-			return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
-					 "binding %u has no buffer piece", i);
-		bi[i] = (VkDescriptorBufferInfo){
-			.buffer = b->buf->pieces[b->piece].buffer,
-			.offset = b->offset_bytes,
-			.range = b->range_bytes ? b->range_bytes : VK_WHOLE_SIZE,
-		};
 		w[i] = (VkWriteDescriptorSet){
 			.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
 			.dstSet = *out,
 			.dstBinding = i,
 			.descriptorCount = 1,
-			.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+			.descriptorType = qvk_descriptor_type(pipe, i),
 			.pBufferInfo = &bi[i],
+			.pTexelBufferView = &b->view,
+		};
+		if (texel ? b->view == VK_NULL_HANDLE :
+			    !b->buf || b->piece >= b->buf->n_pieces) {
+			qvk_descset_free(dev, out, 1);
+			return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+					 "binding %u has no %s", i,
+					 texel ? "texel view" : "buffer piece");
+		}
+		if (texel) {
+			w[i].pBufferInfo = NULL;
+			continue;
+		}
+		w[i].pTexelBufferView = NULL;
+		bi[i] = (VkDescriptorBufferInfo){
+			.buffer = b->buf->pieces[b->piece].buffer,
+			.offset = b->offset_bytes,
+			.range = b->range_bytes ? b->range_bytes : VK_WHOLE_SIZE,
 		};
 	}
 	vkUpdateDescriptorSets(dev->device, pipe->n_bindings, w, 0, NULL);

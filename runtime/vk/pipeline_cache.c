@@ -214,7 +214,7 @@ void qvk_pipeline_cache_load(struct qvk_device *dev)
 	free(data);
 }
 
-static void qvk_mkdir_p(char *dir)
+void qvk_cache_mkdir(char *dir)
 {
 	for (char *p = dir + 1; *p; p++)
 		if (*p == '/') {
@@ -246,7 +246,7 @@ void qvk_pipeline_cache_save(struct qvk_device *dev)
 		slash = strrchr(dir, '/');
 		if (slash)
 			*slash = 0;
-		qvk_mkdir_p(dir);
+		qvk_cache_mkdir(dir);
 		/* A cache problem must not replace the context's last error. */
 		memcpy(saved, dev->ctx->message, sizeof(saved));
 		/*

@@ -144,6 +144,14 @@ qvk_status qvk_buffer_create(struct qvk_device *dev, enum qvk_mem_kind kind,
 void qvk_buffer_destroy(struct qvk_buffer *buf);
 /* Host pointer to the whole piece @i, or NULL if not host-visible. */
 void *qvk_buffer_piece_map(const struct qvk_buffer *buf, uint32_t i);
+/*
+ * A uniform texel buffer view of the whole piece @i as @format (@texel_bytes
+ * per element); QVK_ERR_UNSUPPORTED past maxTexelBufferElements.
+ */
+qvk_status qvk_buffer_view_create(const struct qvk_buffer *buf, uint32_t i,
+				  VkFormat format, uint32_t texel_bytes,
+				  VkBufferView *out);
+void qvk_buffer_view_destroy(struct qvk_device *dev, VkBufferView view);
 /* Copy host data in/out across pieces (host-visible buffers only). */
 qvk_status qvk_buffer_write(struct qvk_buffer *buf, VkDeviceSize offset,
 			    const void *src, VkDeviceSize size_bytes);
@@ -166,6 +174,11 @@ struct qvk_pipeline_desc {
 	const char *shader;   /* embedded module name without variant suffix */
 	bool int_variants;    /* built as NAME_intdot / NAME_fallback */
 	uint32_t n_bindings;  /* storage buffers 0..n-1 in set 0 */
+	/*
+	 * Bit i: binding i is a uniform texel buffer instead (a view in its
+	 * struct qvk_binding; the shader reads it as a usamplerBuffer).
+	 */
+	uint32_t texel_bindings;
 	uint32_t push_bytes;  /* push constant block size */
 	uint32_t n_spec;      /* specialization constants 0..n-1 (uint32) */
 	uint32_t spec[QVK_MAX_SPEC];
@@ -177,7 +190,7 @@ struct qvk_pipeline {
 	VkDescriptorSetLayout set_layout;
 	VkPipelineLayout layout;
 	VkPipeline pipeline;
-	uint32_t n_bindings, push_bytes;
+	uint32_t n_bindings, push_bytes, texel_bindings;
 };
 
 qvk_status qvk_pipeline_create(struct qvk_device *dev,
@@ -194,6 +207,7 @@ struct qvk_binding {
 	uint32_t piece;
 	VkDeviceSize offset_bytes; /* within the piece */
 	VkDeviceSize range_bytes;  /* VK_WHOLE_SIZE for the rest of the piece */
+	VkBufferView view;         /* texel bindings: the view (buf unused) */
 };
 
 qvk_status qvk_descset_create(struct qvk_pipeline *pipe,
@@ -249,6 +263,14 @@ struct qvk_device {
 	VkPipelineCache pipeline_cache;
 	char pipeline_cache_path[512];
 	bool use_int_dot;
+	/*
+	 * The grouped matmul kernels tuned on this device (matmul/mm_tune.c:
+	 * struct qvk_mm_choice per kind, and what was measured), once per
+	 * process.
+	 */
+	bool mm_tuned;
+	uint32_t mm_choice[8];
+	char mm_tune_note[512];
 	struct qvk_memory mem;
 	VkPhysicalDeviceMemoryProperties mem_props;
 };
@@ -256,5 +278,7 @@ struct qvk_device {
 /* Pipeline cache on disk, keyed by device UUID and driver version. */
 void qvk_pipeline_cache_load(struct qvk_device *dev);
 void qvk_pipeline_cache_save(struct qvk_device *dev);
+/* mkdir -p @dir (modified in place and restored); errors are ignored. */
+void qvk_cache_mkdir(char *dir);
 
 #endif

@@ -4,7 +4,7 @@
  * tools/bench-peers.sh. Linked against the prebuilt libllama that the npm
  * package node-llama-cpp (pinned 3.21.1) bundles; never part of qvk.
  *
- *   llama-timing MODEL.gguf PREFILL DECODE REPS cpu|gpu
+ *   llama-timing MODEL.gguf PREFILL DECODE REPS cpu|gpu [THREADS]
  *
  * A warm-up, then REPS repetitions of one request: the PREFILL-token
  * prompt (random ids, one batch), the greedy next token from its logits,
@@ -13,8 +13,9 @@
  *   rep R prefill_s S decode_s S
  * after a line naming the llama.cpp version and the device. "gpu" puts
  * every layer on the first GPU-type device (Vulkan; with
- * GGML_VK_VISIBLE_DEVICES=0 that is lavapipe); "cpu" none. 2 threads:
- * the cores of this machine (sysconf).
+ * GGML_VK_VISIBLE_DEVICES=0 that is lavapipe); "cpu" none. THREADS: the
+ * CPU threads (default: the online CPUs, as llama-bench's default of the
+ * physical cores is on this machine).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,10 +97,12 @@ int main(int argc, char **argv)
 	int32_t n_vocab;
 	double p_s, d_s;
 
-	if (argc != 6 || (strcmp(argv[5], "cpu") && strcmp(argv[5], "gpu")) ||
+	if ((argc != 6 && argc != 7) ||
+	    (strcmp(argv[5], "cpu") && strcmp(argv[5], "gpu")) ||
 	    (n_prompt = atoi(argv[2])) < 1 || (n_decode = atoi(argv[3])) < 1 ||
-	    (reps = atoi(argv[4])) < 1) {
-		fprintf(stderr, "usage: llama-timing MODEL PREFILL DECODE REPS cpu|gpu\n");
+	    (reps = atoi(argv[4])) < 1 || (argc == 7 && (threads = atoi(argv[6])) < 1)) {
+		fprintf(stderr, "usage: llama-timing MODEL PREFILL DECODE REPS "
+			"cpu|gpu [THREADS]\n");
 		return 2;
 	}
 	gpu = !strcmp(argv[5], "gpu");

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The grouped kernel of each kind (Q8, Q4; Q4A takes Q4's), chosen on this
+ * device from measured timings instead of device-type guesses.
+ *
+ * Each candidate (variant x rows per invocation the device can run) first
+ * runs one decode matmul whose exact answer is known: integer codes,
+ * activation codes in [-15, 15] and power-of-two scales (1 or 2), so every
+ * partial sum is an integer below 2^24 and the fp32 result must equal the
+ * C reference's int32 dots bit for bit, in any summation order. A
+ * candidate that differs (drivers ship integer-dot bugs) is disabled with
+ * a log line. The correct ones are timed on the same call; the fastest is
+ * kept for the device, and written to a ".tune" file beside the
+ * pipeline cache, keyed by a hash of the kernels' SPIR-V, so later starts
+ * skip all of this. The file is outside input: anything unexpected in it
+ * means tuning again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <qvk/fp16.h>
+
+#include "atomic_file.h"
+#include "shaders.h"
+#include "matmul/matmul.h"
+
+/* The decode shape timed: TinyLlama's attention width, rows of an FFN. */
+#define QVK_TUNE_N 4000u /* not a multiple of any workgroup's rows */
+#define QVK_TUNE_K 2048u
+#define QVK_TUNE_CALLS 4u /* per timed submission */
+#define QVK_TUNE_REPS 5u  /* turns of every candidate; the best counts */
+#define QVK_TUNE_FILE_VERSION 1u
+
+static const char *const qvk_tune_kind_names[] = { "", "q8", "q4", "q4a" };
+
+_Static_assert(sizeof(((struct qvk_mm *)0)->q) ==
+		       sizeof(((struct qvk_device *)0)->mm_choice),
+	       "the device keeps one choice per grouped kind");
+
+static uint64_t qvk_tune_fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ull;
+	return h;
+}
+
+/* The kernels' SPIR-V (both integer paths): a new build retunes. */
+static uint64_t qvk_tune_hash(void)
+{
+	static const char *const names[] = {
+		"matmul_q_intdot",	   "matmul_q_fallback",
+		"matmul_q_sg_intdot",	   "matmul_q_sg_fallback",
+		"matmul_q_texel_intdot", "matmul_q_texel_fallback",
+	};
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(names); i++) {
+		const struct qvk_spirv *s = qvk_spirv_find(names[i]);
+
+		if (s)
+			h = qvk_tune_fnv(h, s->code, s->size_bytes);
+	}
+	return h;
+}
+
+/*
+ * "<pipeline cache path minus .pipelines>-intdot.tune" (or -fallback:
+ * the integer path changes every kernel), or false.
+ */
+static bool qvk_tune_path(const struct qvk_device *dev, char *path,
+			  size_t len)
+{
+	const char *p = dev->pipeline_cache_path;
+	const char *dot = strrchr(p, '.');
+	int n;
+
+	if (!p[0] || !dot)
+		return false;
+	n = snprintf(path, len, "%.*s-%s.tune", (int)(dot - p), p,
+		     dev->use_int_dot ? "intdot" : "fallback");
+	return n > 0 && (size_t)n < len;
+}
+
+static bool qvk_tune_parse_choice(const struct qvk_mm *mm, const char *v,
+				  uint32_t rpi, struct qvk_mm_choice *out)
+{
+	for (uint32_t i = 0; i < QVK_MM_VARIANT_COUNT; i++)
+		if (!strcmp(v, qvk_mm_variant_shader(i)) && mm->can[i] &&
+		    (rpi == 1 || rpi == 2 || rpi == 4) &&
+		    (i != QVK_MM_SUBGROUP || rpi == 1)) {
+			*out = (struct qvk_mm_choice){ i, rpi };
+			return true;
+		}
+	return false;
+}
+
+/*
+ * The stored choices: "qvk-matmul-tune VERSION HASH", one "KIND SHADER
+ * RPI" line per kind, "note TEXT". False (nothing changed) on anything
+ * else.
+ */
+static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
+{
+	struct qvk_mm_choice got[QVK_ARRAY_SIZE(mm->q)];
+	char line[512], word[64], shader[64];
+	unsigned version, rpi;
+	uint64_t file_hash;
+	bool ok = true;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	memset(got, 0, sizeof(got));
+	ok = fgets(line, sizeof(line), f) &&
+	     sscanf(line, "qvk-matmul-tune %u %" SCNx64, &version,
+		    &file_hash) == 2 &&
+	     version == QVK_TUNE_FILE_VERSION && file_hash == hash;
+	for (uint32_t k = QVK_MM_Q8; ok && k <= QVK_MM_Q4A; k++)
+		ok = fgets(line, sizeof(line), f) &&
+		     sscanf(line, "%63s %63s %u", word, shader, &rpi) == 3 &&
+		     !strcmp(word, qvk_tune_kind_names[k]) &&
+		     qvk_tune_parse_choice(mm, shader, rpi, &got[k]);
+	if (ok && fgets(line, sizeof(line), f) && !strncmp(line, "note ", 5)) {
+		line[strcspn(line, "\n")] = 0;
+		snprintf(mm->tune_note, sizeof(mm->tune_note), "%s", line + 5);
+	} else {
+		ok = false;
+	}
+	fclose(f);
+	if (!ok) {
+		mm->tune_note[0] = 0;
+		qvk_log(mm->dev->ctx, QVK_LOG_INFO, "matmul tuning %s is stale "
+			"or malformed: tuning again", path);
+		return false;
+	}
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+		mm->q[k] = got[k];
+	return true;
+}
+
+static void qvk_tune_save(struct qvk_mm *mm, const char *path, uint64_t hash)
+{
+	struct qvk_ctx *ctx = mm->dev->ctx;
+	char saved[QVK_MESSAGE_MAX], dir[600];
+	struct qvk_atomic_file af;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		qvk_cache_mkdir(dir);
+	}
+	/* A cache problem must not replace the context's last error. */
+	memcpy(saved, ctx->message, sizeof(saved));
+	if (qvk_atomic_file_begin(ctx, path, 0666, &af) != QVK_OK) {
+		qvk_log(ctx, QVK_LOG_INFO, "matmul tuning: %s",
+			qvk_ctx_message(ctx));
+		goto out_restore;
+	}
+	fprintf(af.f, "qvk-matmul-tune %u %016" PRIx64 "\n",
+		QVK_TUNE_FILE_VERSION, hash);
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+		fprintf(af.f, "%s %s %u\n", qvk_tune_kind_names[k],
+			qvk_mm_variant_shader(mm->q[k].variant), mm->q[k].rpi);
+	fprintf(af.f, "note %s\n", mm->tune_note);
+	if (ferror(af.f)) {
+		qvk_log(ctx, QVK_LOG_INFO, "matmul tuning: cannot write %s",
+			path);
+		qvk_atomic_file_abort(&af);
+	} else if (qvk_atomic_file_commit(ctx, &af) != QVK_OK) {
+		qvk_log(ctx, QVK_LOG_INFO, "matmul tuning: %s",
+			qvk_ctx_message(ctx));
+	}
+out_restore:
+	memcpy(ctx->message, saved, sizeof(saved));
+}
+
+/* The exactly known problem of one kind, and its expected outputs. */
+struct qvk_tune_case {
+	struct qvk_qtensor *qt;
+	struct qvk_qact *qa;
+	struct qvk_mm_weight *w;
+	struct qvk_mm_act *a;
+	struct qvk_buffer *y;
+	float *want, *got; /* (n) */
+};
+
+static uint32_t qvk_tune_rand(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*s >> 32);
+}
+
+static qvk_status qvk_tune_case_create(struct qvk_mm *mm,
+				       enum qvk_qformat fmt,
+				       struct qvk_tune_case *c)
+{
+	struct qvk_device *dev = mm->dev;
+	struct qvk_ctx *ctx = dev->ctx;
+	const uint16_t one = qvk_fp16_from_f32(1.0f), two = qvk_fp16_from_f32(2.0f);
+	uint64_t seed = 0x7a11u + fmt;
+	int32_t *dots = NULL;
+	qvk_status st;
+	size_t words;
+	uint32_t blocks;
+
+	memset(c, 0, sizeof(*c));
+	st = qvk_qtensor_create(ctx, fmt, QVK_TUNE_N, QVK_TUNE_K, 32, &c->qt);
+	if (st == QVK_OK)
+		st = qvk_qact_create(ctx, QVK_ACT_PER_BLOCK32, 1, QVK_TUNE_K,
+				     c->qt->k_padded, &c->qa);
+	if (st != QVK_OK)
+		return st;
+	words = (size_t)QVK_TUNE_N * c->qt->row_words;
+	/* Q8 codes in [-127, 127], as the quantizer writes them. */
+	for (size_t i = 0; i < words; i++) {
+		uint32_t v = qvk_tune_rand(&seed);
+
+		for (uint32_t l = 0; fmt == QVK_QFORMAT_Q8 && l < 4; l++)
+			if ((v >> (8 * l) & 0xff) == 0x80)
+				v ^= 1u << (8 * l);
+		c->qt->qs[i] = v;
+	}
+	for (size_t i = 0; i < (size_t)QVK_TUNE_N * c->qt->n_groups; i++)
+		c->qt->scales[i] = qvk_tune_rand(&seed) & 1 ? two : one;
+	/* Activation codes in [-15, 15]: |partial sums| < 2^24 (above). */
+	blocks = c->qa->k_padded / 32;
+	for (uint32_t b = 0; b < blocks; b++) {
+		int32_t sum = 0;
+
+		for (uint32_t i = 0; i < 8; i++) {
+			uint32_t word = 0;
+
+			for (uint32_t l = 0; l < 4; l++) {
+				int32_t q = (int32_t)(qvk_tune_rand(&seed) % 31) - 15;
+
+				if (b * 32 + i * 4 + l >= QVK_TUNE_K)
+					q = 0;
+				sum += q;
+				word |= (uint32_t)(uint8_t)(int8_t)q << (8 * l);
+			}
+			c->qa->qs[b * 8 + i] = word;
+		}
+		c->qa->sums[b] = sum;
+		c->qa->scales[b] = qvk_tune_rand(&seed) & 1 ? 2.0f : 1.0f;
+	}
+	c->want = malloc(QVK_TUNE_N * sizeof(float));
+	c->got = malloc(QVK_TUNE_N * sizeof(float));
+	dots = malloc((size_t)QVK_TUNE_N * blocks * sizeof(*dots));
+	if (!c->want || !c->got || !dots) {
+		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "matmul tuning");
+		goto out_free_dots;
+	}
+	/* The int32 block dots of the C reference, scaled exactly. */
+	st = qvk_ref_qdots(ctx, c->qt, c->qa, dots);
+	for (uint32_t j = 0; st == QVK_OK && j < QVK_TUNE_N; j++) {
+		int64_t acc = 0;
+
+		for (uint32_t b = 0; b < blocks; b++)
+			acc += (int64_t)dots[(size_t)j * blocks + b] *
+			       (c->qt->scales[(size_t)j * c->qt->n_groups + b] ==
+					two ? 2 : 1) *
+			       (int64_t)c->qa->scales[b];
+		c->want[j] = (float)acc;
+	}
+	if (st == QVK_OK)
+		st = qvk_mm_weight_upload_q(dev, c->qt, &c->w);
+	if (st == QVK_OK)
+		st = qvk_mm_act_create(dev, 1, QVK_TUNE_K, true, &c->a);
+	if (st == QVK_OK)
+		st = qvk_mm_act_write_q(c->a, c->qa);
+	if (st == QVK_OK)
+		st = qvk_buffer_create(dev, QVK_MEM_READBACK,
+				       QVK_TUNE_N * sizeof(float), 4, &c->y);
+out_free_dots:
+	free(dots);
+	return st;
+}
+
+static void qvk_tune_case_destroy(struct qvk_tune_case *c)
+{
+	qvk_buffer_destroy(c->y);
+	qvk_mm_act_destroy(c->a);
+	qvk_mm_weight_destroy(c->w);
+	qvk_qact_destroy(c->qa);
+	qvk_qtensor_destroy(c->qt);
+	free(c->want);
+	free(c->got);
+}
+
+static double qvk_tune_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Run binding @b once; *row: the first row unlike the reference, or N. */
+static qvk_status qvk_tune_check(struct qvk_cmd *cmd,
+				 const struct qvk_mm_binding *b,
+				 struct qvk_tune_case *c, uint32_t *row)
+{
+	qvk_status st;
+
+	qvk_buffer_fill_u32(c->y, 0x7fc00000u); /* NaN: unwritten rows fail */
+	st = qvk_cmd_begin(cmd);
+	if (st != QVK_OK)
+		return st;
+	qvk_mm_record(cmd, b, 1);
+	qvk_cmd_barrier(cmd);
+	st = qvk_cmd_submit_wait(cmd, true);
+	if (st == QVK_OK)
+		st = qvk_buffer_read(c->y, 0, c->got, QVK_TUNE_N * sizeof(float));
+	for (*row = 0; st == QVK_OK && *row < QVK_TUNE_N; (*row)++)
+		if (!(c->got[*row] == c->want[*row])) /* NaN fails */
+			break;
+	return st;
+}
+
+/* Milliseconds per call of QVK_TUNE_CALLS back-to-back calls of @b. */
+static qvk_status qvk_tune_time(struct qvk_cmd *cmd,
+				const struct qvk_mm_binding *b, double *ms)
+{
+	double t0 = qvk_tune_now_ms(), ns[2];
+	qvk_status st = qvk_cmd_begin(cmd);
+
+	if (st != QVK_OK)
+		return st;
+	if (cmd->timestamps) {
+		qvk_cmd_timestamps_reset(cmd);
+		qvk_cmd_timestamp(cmd, 0);
+	}
+	/* A barrier between calls, as in a forward pass. */
+	for (uint32_t i = 0; i < QVK_TUNE_CALLS; i++) {
+		qvk_mm_record(cmd, b, 1);
+		qvk_cmd_barrier(cmd);
+	}
+	if (cmd->timestamps)
+		qvk_cmd_timestamp(cmd, 1);
+	st = qvk_cmd_submit_wait(cmd, true);
+	*ms = qvk_tune_now_ms() - t0;
+	if (st == QVK_OK && cmd->timestamps) {
+		st = qvk_cmd_timestamps_read_ns(cmd, 2, ns);
+		*ms = ns[1] * 1e-6;
+	}
+	*ms /= QVK_TUNE_CALLS;
+	return st;
+}
+
+/* Variant x rows per invocation, where the device can run them. */
+#define QVK_TUNE_MAX_CANDS 9u
+
+static uint32_t qvk_tune_candidates(const struct qvk_mm *mm,
+				    const struct qvk_tune_case *c,
+				    struct qvk_mm_choice *cands)
+{
+	static const uint32_t rpis[] = { 1, 2, 4 };
+	uint32_t n = 0;
+
+	for (uint32_t v = 0; v < QVK_MM_VARIANT_COUNT; v++)
+		for (size_t r = 0; r < QVK_ARRAY_SIZE(rpis); r++)
+			/* One row per subgroup; four rows per lane only
+			 * where texel loads keep the registers few. */
+			if (mm->can[v] &&
+			    (v != QVK_MM_SUBGROUP || rpis[r] == 1) &&
+			    (v != QVK_MM_LANES || rpis[r] != 4) &&
+			    (v != QVK_MM_TEXEL || c->w->qs_views))
+				cands[n++] = (struct qvk_mm_choice){ v, rpis[r] };
+	return n;
+}
+
+/*
+ * Tune kind @fmt; the note gets "q8: q x1 1.23, ..." (ms per call). The
+ * candidates are timed in turns, best of QVK_TUNE_REPS each, so that a
+ * busy spell of the machine hits all of them alike.
+ */
+static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
+				char *note, size_t note_len)
+{
+	struct qvk_mm_binding binds[QVK_TUNE_MAX_CANDS];
+	struct qvk_mm_choice cands[QVK_TUNE_MAX_CANDS];
+	double best_ms[QVK_TUNE_MAX_CANDS] = { 0 };
+	bool ok[QVK_TUNE_MAX_CANDS] = { false };
+	char others[160] = "";
+	uint32_t n_cands = 0, n_bound = 0, best = UINT32_MAX;
+	struct qvk_tune_case c;
+	struct qvk_cmd cmd = { 0 };
+	qvk_status st;
+
+	memset(binds, 0, sizeof(binds));
+	st = qvk_tune_case_create(mm, fmt, &c);
+	if (st == QVK_OK)
+		st = qvk_cmd_init(mm->dev, &cmd);
+	if (st == QVK_OK && mm->dev->info.timestamps)
+		st = qvk_cmd_timestamps_init(&cmd, 2);
+	if (st == QVK_OK)
+		n_cands = qvk_tune_candidates(mm, &c, cands);
+	for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
+		uint32_t row = 0;
+
+		mm->q[fmt] = cands[i];
+		st = qvk_mm_bind(mm, c.w, c.a, c.y, QVK_TUNE_N, false, NULL,
+				 &binds[i]);
+		if (st == QVK_OK)
+			n_bound++;
+		if (st == QVK_OK)
+			st = qvk_tune_check(&cmd, &binds[i], &c, &row);
+		ok[i] = st == QVK_OK && row == QVK_TUNE_N;
+		if (st == QVK_OK && !ok[i])
+			qvk_log(mm->dev->ctx, QVK_LOG_WARN,
+				"matmul: %s (%u rows per invocation) gives %s "
+				"row %u = %g where the C reference gives %g on "
+				"%s: disabled", qvk_mm_variant_shader(cands[i].variant),
+				cands[i].rpi, qvk_tune_kind_names[fmt], row,
+				c.got[row], c.want[row], mm->dev->info.name);
+	}
+	for (uint32_t r = 0; st == QVK_OK && r < QVK_TUNE_REPS; r++)
+		for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
+			double ms;
+
+			if (!ok[i])
+				continue;
+			st = qvk_tune_time(&cmd, &binds[i], &ms);
+			if (st == QVK_OK && (r == 0 || ms < best_ms[i]))
+				best_ms[i] = ms;
+		}
+	for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
+		size_t used = strlen(others);
+
+		if (!ok[i])
+			continue;
+		snprintf(others + used, sizeof(others) - used, "%s%s x%u %.3f",
+			 used ? ", " : "",
+			 qvk_mm_variant_shader(cands[i].variant) + 7,
+			 cands[i].rpi, best_ms[i]);
+		if (best == UINT32_MAX || best_ms[i] < best_ms[best])
+			best = i;
+	}
+	mm->q[fmt] = best != UINT32_MAX ? cands[best] : mm->fallback;
+	if (st == QVK_OK && best == UINT32_MAX)
+		qvk_log(mm->dev->ctx, QVK_LOG_WARN, "matmul: no %s kernel "
+			"matches the C reference on %s; keeping %s",
+			qvk_tune_kind_names[fmt], mm->dev->info.name,
+			qvk_mm_variant_shader(mm->fallback.variant));
+	snprintf(note, note_len, "%s: %s", qvk_tune_kind_names[fmt],
+		 others[0] ? others : "none correct");
+	while (n_bound--)
+		qvk_mm_unbind(&binds[n_bound]);
+	qvk_cmd_finish(&cmd);
+	qvk_tune_case_destroy(&c);
+	return st;
+}
+
+void qvk_mm_tune(struct qvk_mm *mm)
+{
+	struct qvk_device *dev = mm->dev;
+	struct qvk_mm_choice saved[QVK_ARRAY_SIZE(mm->q)];
+	char path[600], n8[192], n4[192];
+	uint64_t hash = qvk_tune_hash();
+	bool have_path = qvk_tune_path(dev, path, sizeof(path));
+	double t0 = qvk_tune_now_ms();
+	qvk_status st;
+
+	/* Once per device and process; once per cache folder on disk. */
+	if (dev->mm_tuned) {
+		memcpy(mm->q, dev->mm_choice, sizeof(mm->q));
+		snprintf(mm->tune_note, sizeof(mm->tune_note), "%s",
+			 dev->mm_tune_note);
+		return;
+	}
+	memcpy(saved, mm->q, sizeof(saved));
+	if (!have_path || !qvk_tune_load(mm, path, hash)) {
+		st = qvk_tune_kind(mm, QVK_QFORMAT_Q8, n8, sizeof(n8));
+		if (st == QVK_OK)
+			st = qvk_tune_kind(mm, QVK_QFORMAT_Q4, n4, sizeof(n4));
+		if (st != QVK_OK) {
+			/* Not fatal: the defaults run, untimed. */
+			qvk_log(dev->ctx, QVK_LOG_WARN, "matmul tuning failed "
+				"(%s): device defaults kept",
+				qvk_ctx_message(dev->ctx));
+			memcpy(mm->q, saved, sizeof(saved));
+			return;
+		}
+		/* Q4A is Q4's loop with a second scale: the same choice. */
+		mm->q[QVK_MM_Q4A] = mm->q[QVK_MM_Q4];
+		snprintf(mm->tune_note, sizeof(mm->tune_note), "ms per %ux%u "
+			 "call: %s; %s", QVK_TUNE_N, QVK_TUNE_K, n8, n4);
+		qvk_log(dev->ctx, QVK_LOG_INFO, "matmul tuned in %.0f ms: %s",
+			qvk_tune_now_ms() - t0, mm->tune_note);
+		if (have_path)
+			qvk_tune_save(mm, path, hash);
+	}
+	memcpy(dev->mm_choice, mm->q, sizeof(mm->q));
+	snprintf(dev->mm_tune_note, sizeof(dev->mm_tune_note), "%s",
+		 mm->tune_note);
+	dev->mm_tuned = true;
+}
