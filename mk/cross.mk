@@ -5,8 +5,9 @@
 #        arm64 multiarch -dev packages and qemu-user-static
 #   make CROSS_COMPILE=aarch64-linux-gnu- ARCH=arm64   build into build/arm64
 #   make check-cross CROSS_COMPILE=aarch64-linux-gnu-  file(1) and a qemu-user
-#        smoke test with the arm64 lavapipe: qvk --help, qvk info and a whole
-#        qvk run of the default model
+#        smoke test with the arm64 lavapipe: qvk --help, qvk info and whole
+#        qvk runs of the default model in each of RUN_FORMATS (default: the
+#        default format, q8, and f16), each text equal to the native build's
 #
 # The SPIR-V is target-independent: glslangValidator and spirv-val run on the
 # build machine whatever the target. pkg-config is the target's
@@ -70,4 +71,5 @@ check-cross: all $(CROSS_ICD)
 	$(Q)QVK_EXE_WRAPPER="$(QVK_EXE_WRAPPER)" VK_ICD_FILENAMES="$(CROSS_ICD)" \
 		NATIVE_QVK="$(NATIVE_QVK)" RUN_MODEL="$(RUN_MODEL)" \
 		RUN_TOKENIZER="$(RUN_TOKENIZER)" RUN_PROMPT="$(RUN_PROMPT)" \
+		RUN_FORMATS="$(RUN_FORMATS)" \
 		tools/embedded/check-cross.sh $(CROSS_CPU) 96 $(QVK) $(LIB_SO) $(LIB_A)

@@ -7,6 +7,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "ops_step.glsl"
+#include "fp16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -55,7 +56,7 @@ void main()
 			v = uintBitsToFloat(0x7fc00000u);
 		} else if (F16) {
 			uint e = first + k;
-			v = unpackHalf2x16(word_at(piece, e / 2u) >> (16u * (e & 1u))).x;
+			v = qvk_unpack_half2x16(word_at(piece, e / 2u) >> (16u * (e & 1u))).x;
 		} else {
 			v = uintBitsToFloat(word_at(piece, first + k));
 		}

@@ -11,6 +11,8 @@
 #version 450
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_GOOGLE_include_directive : require
+#include "fp16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool F16 = false;
@@ -36,8 +38,8 @@ void qvk_load8(uint r, uint c, out float wv[8])
 {
 	if (F16) {
 		uvec4 v = w[r * pc.row_vec4 + c];
-		vec2 a = unpackHalf2x16(v.x), b = unpackHalf2x16(v.y);
-		vec2 e = unpackHalf2x16(v.z), f = unpackHalf2x16(v.w);
+		vec2 a = qvk_unpack_half2x16(v.x), b = qvk_unpack_half2x16(v.y);
+		vec2 e = qvk_unpack_half2x16(v.z), f = qvk_unpack_half2x16(v.w);
 		wv[0] = a.x; wv[1] = a.y; wv[2] = b.x; wv[3] = b.y;
 		wv[4] = e.x; wv[5] = e.y; wv[6] = f.x; wv[7] = f.y;
 	} else {

@@ -22,6 +22,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
 #include "sdot.glsl"
+#include "fp16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint FMT = 1;        // 1 Q8, 2 Q4, 3 Q4A
@@ -67,7 +68,7 @@ const uint BLOCK_WORDS = FMT == 1 ? 8 : 4;  // weight words per 32 elements
 float qvk_half(uint idx_buf, bool mins)
 {
 	uint word = mins ? mw[idx_buf >> 1] : sw[idx_buf >> 1];
-	return unpackHalf2x16(word >> ((idx_buf & 1u) * 16u)).x;
+	return qvk_unpack_half2x16(word >> ((idx_buf & 1u) * 16u)).x;
 }
 
 #if !QVK_INTDOT

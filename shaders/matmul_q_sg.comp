@@ -18,6 +18,7 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "sdot.glsl"
+#include "fp16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint FMT = 1;        // 1 Q8, 2 Q4, 3 Q4A
@@ -54,7 +55,7 @@ const uint BLOCK_WORDS = FMT == 1 ? 8 : 4;
 float qvk_half(uint i, bool mins)
 {
 	uint word = mins ? mw[i >> 1] : sw[i >> 1];
-	return unpackHalf2x16(word >> ((i & 1u) * 16u)).x;
+	return qvk_unpack_half2x16(word >> ((i & 1u) * 16u)).x;
 }
 
 // The int32 dot of block @b of weight row @r with token @tok's activations.

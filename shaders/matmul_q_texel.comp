@@ -27,6 +27,7 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 #include "sdot.glsl"
+#include "fp16.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint FMT = 1;        // 1 Q8, 2 Q4, 3 Q4A
@@ -70,13 +71,13 @@ const uint BLOCK_VEC4 = FMT == 1 ? 2 : 1;  // weight texels per 32 elements
 float qvk_half(usamplerBuffer t, uint idx)
 {
 	const uint word = texelFetch(t, int(idx >> 1)).x;
-	return unpackHalf2x16(word >> ((idx & 1u) * 16u)).x;
+	return qvk_unpack_half2x16(word >> ((idx & 1u) * 16u)).x;
 }
 
 // Half @i (0..3) of a texel of four.
 float qvk_half4(uvec2 v, uint i)
 {
-	return unpackHalf2x16(v[i >> 1] >> ((i & 1u) * 16u)).x;
+	return qvk_unpack_half2x16(v[i >> 1] >> ((i & 1u) * 16u)).x;
 }
 
 // Word i (0..7) of block j (0..3) of the chunk whose texel this lane holds.

@@ -2,15 +2,19 @@
 /*
  * fp16 conversion: every one of the 65536 halves exactly, every tie and
  * its neighbours between adjacent halves, the overflow threshold, and 10^6
- * random floats against the compiler's own conversion where it has one.
+ * random floats against the compiler's own conversion where it has one;
+ * and the shaders' widening (shaders/include/fp16.glsl) against the C one,
+ * bit for bit, for all 65536 halves.
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <qvk/fp16.h>
 
 #include "harness.h"
+#include "vk/vk.h"
 
 Suite *suite_fp16(void);
 
@@ -163,7 +167,71 @@ START_TEST(test_random_against_compiler)
 #else
 	printf("SKIP: the compiler has no _Float16\n");
 #endif
-	(void)bits_of;
+}
+END_TEST
+
+/*
+ * The GLSL widening of every half (two per word, so bits 16-31 are both
+ * read and ignored) has the bits of qvk_fp16_to_f32: subnormals exact,
+ * signed zeros, infinities, NaN payloads. Output poisoned first.
+ */
+START_TEST(test_glsl_widening_matches_c)
+{
+	struct qvk_device *dev = qvk_test_dev;
+	const uint32_t n_words = 32768, n_halves = 2 * n_words;
+	struct qvk_pipeline_desc desc = {
+		.shader = "fp16_test", .n_bindings = 2, .push_bytes = 4,
+	};
+	uint32_t *words = malloc(n_words * 4), *got = malloc(n_halves * 4);
+	struct qvk_buffer *in, *out;
+	struct qvk_pipeline *pipe;
+	struct qvk_cmd cmd;
+	VkDescriptorSet set;
+	uint32_t bad = 0, sub = 0, special = 0;
+
+	ck_assert(words && got);
+	for (uint32_t i = 0; i < n_words; i++)
+		words[i] = (2 * i) | (2 * i + 1) << 16;
+	ck_assert_int_eq(qvk_buffer_create(dev, QVK_MEM_DEVICE, n_words * 4, 4, &in),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_buffer_create(dev, QVK_MEM_READBACK, n_halves * 4, 4,
+					   &out),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_buffer_upload(in, 0, words, n_words * 4), QVK_OK);
+	qvk_buffer_fill_u32(out, 0x7fc0dead); /* poison: a NaN no half gives */
+	ck_assert_int_eq(qvk_pipeline_create(dev, &desc, &pipe), QVK_OK);
+	ck_assert_int_eq(qvk_descset_create(pipe,
+					    (struct qvk_binding[]){
+						    { in, 0, 0, 0 }, { out, 0, 0, 0 } },
+					    &set),
+			 QVK_OK);
+	ck_assert_int_eq(qvk_cmd_init(dev, &cmd), QVK_OK);
+	ck_assert_int_eq(qvk_cmd_begin(&cmd), QVK_OK);
+	qvk_cmd_dispatch(&cmd, pipe, set, &n_words, QVK_DIV_ROUND_UP(n_words, 64),
+			 1, 1);
+	qvk_cmd_barrier(&cmd);
+	ck_assert_int_eq(qvk_cmd_submit_wait(&cmd, true), QVK_OK);
+	ck_assert_int_eq(qvk_buffer_read(out, 0, got, n_halves * 4), QVK_OK);
+	for (uint32_t h = 0; h < n_halves; h++) {
+		uint32_t want = bits_of(qvk_fp16_to_f32((uint16_t)h));
+		uint32_t e = (h >> 10) & 31;
+
+		sub += e == 0 && (h & 0x3ff);
+		special += e == 31;
+		if (got[h] != want && bad++ < 8)
+			printf("fp16 glsl: half 0x%04x -> 0x%08x, C 0x%08x\n", h,
+			       got[h], want);
+	}
+	printf("fp16 glsl: 65536 halves (%u subnormal, %u inf/NaN) widened on %s, "
+	       "%u differ from qvk_fp16_to_f32\n", sub, special,
+	       dev->info.name, bad);
+	ck_assert_uint_eq(bad, 0);
+	qvk_cmd_finish(&cmd);
+	qvk_pipeline_destroy(pipe);
+	qvk_buffer_destroy(in);
+	qvk_buffer_destroy(out);
+	free(words);
+	free(got);
 }
 END_TEST
 
@@ -176,6 +244,11 @@ Suite *suite_fp16(void)
 	tcase_add_test(tc, test_ties_to_even);
 	tcase_add_test(tc, test_known_vectors);
 	tcase_add_test(tc, test_random_against_compiler);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("glsl");
+	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_glsl_widening_matches_c);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,8 @@
 #ifndef QVK_KQUANT_GLSL
 #define QVK_KQUANT_GLSL
 
+#include "fp16.glsl"
+
 const uint QVK_Q2_K = 10u, QVK_Q3_K = 11u, QVK_Q4_K = 12u, QVK_Q5_K = 13u,
 	   QVK_Q6_K = 14u, QVK_IQ4_NL = 20u, QVK_IQ4_XS = 23u;
 
@@ -38,16 +40,16 @@ uint qvk_kq_byte(uint base, uint i)
 vec2 qvk_kq_d(uint base)
 {
 	if (TYPE == QVK_Q2_K)
-		return unpackHalf2x16(qw[base + 20u]);
+		return qvk_unpack_half2x16(qw[base + 20u]);
 	if (TYPE == QVK_Q3_K)
-		return vec2(unpackHalf2x16(qw[base + 27u]).x, 0.0);
+		return vec2(qvk_unpack_half2x16(qw[base + 27u]).x, 0.0);
 	if (TYPE == QVK_Q4_K || TYPE == QVK_Q5_K)
-		return unpackHalf2x16(qw[base]);
+		return qvk_unpack_half2x16(qw[base]);
 	if (TYPE == QVK_Q6_K)
-		return vec2(unpackHalf2x16(qw[base + 52u]).x, 0.0);
+		return vec2(qvk_unpack_half2x16(qw[base + 52u]).x, 0.0);
 	if (TYPE == QVK_IQ4_NL)
-		return vec2(unpackHalf2x16(qw[base + 4u]).x, 0.0);
-	return vec2(unpackHalf2x16(qw[base]).x, 0.0); // IQ4_XS
+		return vec2(qvk_unpack_half2x16(qw[base + 4u]).x, 0.0);
+	return vec2(qvk_unpack_half2x16(qw[base]).x, 0.0); // IQ4_XS
 }
 
 // Four IQ4 nibbles (at bit @shift of each byte of @w) as int8 codes.
