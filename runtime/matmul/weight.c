@@ -37,40 +37,42 @@ static qvk_status qvk_weight_alloc(struct qvk_device *dev,
 
 /*
  * Texel views of a grouped weight for matmul_q_texel. Not having them is
- * no error (the device lacks the formats, or a piece is past
- * maxTexelBufferElements): the storage-buffer kernels run instead.
+ * no error where the layout rules them out (the device has no texel
+ * buffers, or the scales span several pieces): the storage-buffer kernels
+ * run instead. A view the device fails to create (out of memory) is an
+ * error, as any other object of the upload.
  */
-static void qvk_weight_views_create(struct qvk_device *dev,
-				    struct qvk_mm_weight *w)
+static qvk_status qvk_weight_views_create(struct qvk_device *dev,
+					  struct qvk_mm_weight *w)
 {
+	qvk_status st = QVK_OK;
 	uint32_t i, texel;
 	VkFormat fmt;
 
-	if (!dev->info.max_texel_buffer_elements)
-		return;
+	if (!dev->info.max_texel_buffer_elements ||
+	    w->scales->n_pieces != 1 || (w->mins && w->mins->n_pieces != 1))
+		return QVK_OK;
 	w->qs_views = calloc(w->qs->n_pieces, sizeof(*w->qs_views));
 	if (!w->qs_views)
-		return;
-	for (i = 0; i < w->qs->n_pieces; i++)
-		if (qvk_buffer_view_create(w->qs, i, VK_FORMAT_R32G32B32A32_UINT,
-					   16, &w->qs_views[i]) != QVK_OK)
-			goto out_destroy_views;
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY,
+				 "matmul weight: texel view list");
+	for (i = 0; st == QVK_OK && i < w->qs->n_pieces; i++)
+		st = qvk_buffer_view_create(w->qs, i, VK_FORMAT_R32G32B32A32_UINT,
+					    16, &w->qs_views[i]);
 	/* Four scales a texel where every row starts one (see the kernel). */
 	w->scales_vec = w->group <= 128 && w->n_groups % 4 == 0;
 	fmt = w->scales_vec ? VK_FORMAT_R32G32_UINT : VK_FORMAT_R32_UINT;
 	texel = w->scales_vec ? 8 : 4;
-	if (w->scales->n_pieces != 1 ||
-	    qvk_buffer_view_create(w->scales, 0, fmt, texel,
-				   &w->scales_view) != QVK_OK)
-		goto out_destroy_views;
-	if (w->mins && (w->mins->n_pieces != 1 ||
-			qvk_buffer_view_create(w->mins, 0, fmt, texel,
-					       &w->mins_view) != QVK_OK))
-		goto out_destroy_views;
-	return;
-
-out_destroy_views:
-	qvk_mm_weight_views_destroy(dev, w);
+	if (st == QVK_OK)
+		st = qvk_buffer_view_create(w->scales, 0, fmt, texel,
+					    &w->scales_view);
+	if (st == QVK_OK && w->mins)
+		st = qvk_buffer_view_create(w->mins, 0, fmt, texel,
+					    &w->mins_view);
+	if (st != QVK_OK)
+		qvk_mm_weight_views_destroy(dev, w);
+	/* a piece past maxTexelBufferElements: the other kernels run */
+	return st == QVK_ERR_UNSUPPORTED ? QVK_OK : st;
 }
 
 void qvk_mm_weight_views_destroy(struct qvk_device *dev,
@@ -117,7 +119,7 @@ qvk_status qvk_mm_weight_upload_q(struct qvk_device *dev,
 		st = qvk_buffer_upload(w->mins, 0, qt->mins,
 				qvk_qtensor_scales_bytes(qt));
 	if (st == QVK_OK)
-		qvk_weight_views_create(dev, w);
+		st = qvk_weight_views_create(dev, w);
 	if (st != QVK_OK) {
 		qvk_mm_weight_destroy(w);
 		return st;
@@ -251,17 +253,27 @@ qvk_status qvk_mm_act_create(struct qvk_device *dev, uint32_t max_m,
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
 				       (VkDeviceSize)max_m * k * 4, 4, &a->x);
-	/* Views for matmul_q_texel; without them the other kernels run. */
+	/*
+	 * Views for matmul_q_texel; where the layout rules them out (no
+	 * texel buffers, pieces, past maxTexelBufferElements) the other
+	 * kernels run, but a view the device fails to create is an error.
+	 */
 	if (st == QVK_OK && dev->info.max_texel_buffer_elements &&
 	    a->qa->n_pieces == 1 && a->sa->n_pieces == 1 &&
-	    a->suma->n_pieces == 1 &&
-	    (qvk_buffer_view_create(a->qa, 0, VK_FORMAT_R32G32B32A32_UINT, 16,
-				    &a->qa_view) != QVK_OK ||
-	     qvk_buffer_view_create(a->sa, 0, VK_FORMAT_R32_UINT, 4,
-				    &a->sa_view) != QVK_OK ||
-	     qvk_buffer_view_create(a->suma, 0, VK_FORMAT_R32_UINT, 4,
-				    &a->suma_view) != QVK_OK))
-		qvk_mm_act_views_destroy(a);
+	    a->suma->n_pieces == 1) {
+		st = qvk_buffer_view_create(a->qa, 0, VK_FORMAT_R32G32B32A32_UINT,
+					    16, &a->qa_view);
+		if (st == QVK_OK)
+			st = qvk_buffer_view_create(a->sa, 0, VK_FORMAT_R32_UINT, 4,
+						    &a->sa_view);
+		if (st == QVK_OK)
+			st = qvk_buffer_view_create(a->suma, 0, VK_FORMAT_R32_UINT,
+						    4, &a->suma_view);
+		if (st != QVK_OK)
+			qvk_mm_act_views_destroy(a);
+		if (st == QVK_ERR_UNSUPPORTED)
+			st = QVK_OK;
+	}
 	if (st != QVK_OK) {
 		qvk_mm_act_destroy(a);
 		return st;

@@ -243,9 +243,13 @@ static qvk_status qvk_block_create(struct qvk_device *dev,
 	return QVK_OK;
 }
 
-/* First fit with alignment; splits the range it takes. */
-static bool qvk_block_take(struct qvk_mem_block *b, VkDeviceSize size,
-			   VkDeviceSize align, VkDeviceSize *offset)
+/*
+ * First fit with alignment; splits the range it takes. 1: taken, 0: no
+ * room in @b, -1: no host memory for the split (an error to report, not a
+ * reason to allocate another device block).
+ */
+static int qvk_block_take(struct qvk_mem_block *b, VkDeviceSize size,
+			  VkDeviceSize align, VkDeviceSize *offset)
 {
 	for (uint32_t i = 0; i < b->n_free; i++) {
 		struct qvk_free_range *r = &b->free[i];
@@ -262,7 +266,7 @@ static bool qvk_block_take(struct qvk_mem_block *b, VkDeviceSize size,
 				grown = realloc(b->free, sizeof(*grown) *
 								 b->cap_free * 2);
 				if (!grown)
-					return false;
+					return -1;
 				b->free = grown;
 				b->cap_free *= 2;
 				r = &b->free[i];
@@ -284,9 +288,9 @@ static bool qvk_block_take(struct qvk_mem_block *b, VkDeviceSize size,
 			b->n_free--;
 		}
 		*offset = start;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 static void qvk_block_give(struct qvk_mem_block *b, VkDeviceSize offset,
@@ -354,10 +358,16 @@ qvk_status qvk_memory_alloc(struct qvk_device *dev, enum qvk_mem_kind kind,
 		qvk_block_take(b, req->size, 1, &offset);
 		goto out_fill;
 	}
-	for (b = dev->mem.blocks; b; b = b->next)
-		if (!b->dedicated && b->type_index == type &&
-		    qvk_block_take(b, req->size, align, &offset))
+	for (b = dev->mem.blocks; b; b = b->next) {
+		int taken = b->dedicated || b->type_index != type ? 0 :
+			    qvk_block_take(b, req->size, align, &offset);
+
+		if (taken > 0)
 			goto out_fill;
+		if (taken < 0)
+			return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY,
+					 "device memory free list");
+	}
 	/* Near a limit: a smaller block, or the error naming the limit. */
 	st = qvk_block_create(dev, kind, type,
 			      QVK_MAX(QVK_MIN(dev->mem.block_bytes,
@@ -367,8 +377,9 @@ qvk_status qvk_memory_alloc(struct qvk_device *dev, enum qvk_mem_kind kind,
 			      false, &b);
 	if (st != QVK_OK)
 		return st;
-	if (!qvk_block_take(b, req->size, align, &offset))
-		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY, "free list");
+	if (qvk_block_take(b, req->size, align, &offset) <= 0)
+		return qvk_error(dev->ctx, QVK_ERR_NO_MEMORY,
+				 "device memory free list");
 out_fill:
 	out->block = b;
 	out->memory = b->memory;
