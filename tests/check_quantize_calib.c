@@ -141,29 +141,15 @@ static double qvk_cal_kl(const struct qvk_model *q, const uint32_t *prompt,
 {
 	uint32_t vocab = q->params.vocab_size;
 	float *l = malloc((size_t)QVK_CAL_POS * vocab * 4);
-	double kl = 0;
+	struct qvk_logit_stats ls;
+	double kl;
 
 	ck_assert_ptr_nonnull(l);
 	qvk_arch_ref_logits(q, false, prompt, QVK_CAL_POS, l);
-	for (uint32_t t = 0; t < QVK_CAL_POS; t++) {
-		const float *a = want + (size_t)t * vocab, *b = l + (size_t)t * vocab;
-		double ma = -INFINITY, mb = -INFINITY, sa = 0, sb = 0;
-
-		for (uint32_t v = 0; v < vocab; v++) {
-			ck_assert(isfinite(b[v]));
-			ma = fmax(ma, a[v]);
-			mb = fmax(mb, b[v]);
-		}
-		for (uint32_t v = 0; v < vocab; v++) {
-			sa += exp(a[v] - ma);
-			sb += exp(b[v] - mb);
-		}
-		for (uint32_t v = 0; v < vocab; v++) {
-			double la = a[v] - ma - log(sa), lb = b[v] - mb - log(sb);
-
-			kl += exp(la) * (la - lb) / QVK_CAL_POS;
-		}
-	}
+	ck_assert_int_eq(qvk_logit_stats_compute(qvk_test_ctx, "calib logits",
+						 want, l, QVK_CAL_POS, vocab, &ls),
+			 QVK_OK);
+	kl = ls.kl_mean;
 	free(l);
 	return kl;
 }

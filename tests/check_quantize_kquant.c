@@ -206,29 +206,11 @@ static void qvk_kq_fixture_free(struct qvk_kq_fixture *f)
 static double qvk_kl_mean(const float *p, const float *q, uint32_t n,
 			  uint32_t vocab)
 {
-	double kl = 0;
+	struct qvk_logit_stats ls;
 
-	for (uint32_t t = 0; t < n; t++) {
-		const float *a = p + (size_t)t * vocab, *b = q + (size_t)t * vocab;
-		double ma = -INFINITY, mb = -INFINITY, sa = 0, sb = 0, s = 0;
-
-		for (uint32_t v = 0; v < vocab; v++) {
-			ck_assert(isfinite(b[v]));
-			ma = fmax(ma, a[v]);
-			mb = fmax(mb, b[v]);
-		}
-		for (uint32_t v = 0; v < vocab; v++) {
-			sa += exp(a[v] - ma);
-			sb += exp(b[v] - mb);
-		}
-		for (uint32_t v = 0; v < vocab; v++) {
-			double la = a[v] - ma - log(sa), lb = b[v] - mb - log(sb);
-
-			s += exp(la) * (la - lb);
-		}
-		kl += s;
-	}
-	return kl / n;
+	ck_assert_int_eq(qvk_logit_stats_compute(qvk_test_ctx, "kquant logits",
+						 p, q, n, vocab, &ls), QVK_OK);
+	return ls.kl_mean;
 }
 
 static struct qvk_quantize_options qvk_kq_opt(const struct qvk_kq_fixture *f,
