@@ -34,6 +34,12 @@
 #include "oracle_harness.h"
 
 #define QVK_KQ_POS 32u
+/*
+ * Positions of the prompt llama.cpp evaluates: the KL of a 32-token
+ * prompt varies with the prompt by more than the quantizers differ
+ * (ratio 0.81..1.15 over four seeds), 256 tokens average that out.
+ */
+#define QVK_KQ_LLAMA_POS 256u
 
 /* ------------------------------------------------------------- blocks */
 
@@ -159,7 +165,7 @@ struct qvk_kq_fixture {
 	char dir[512], f32[600];
 	struct qvk_model *m;
 	struct qvk_tokenizer *tok;
-	uint32_t prompt[QVK_KQ_POS];
+	uint32_t prompt[QVK_KQ_LLAMA_POS]; /* the first QVK_KQ_POS have ref */
 	uint32_t calib[1024];
 	float *ref; /* (QVK_KQ_POS, vocab) reference logits of the F32 model */
 };
@@ -184,7 +190,7 @@ static bool qvk_kq_fixture_make(struct qvk_kq_fixture *f, const char *name)
 	ck_assert_msg(st == QVK_OK, "%s", qvk_ctx_message(qvk_test_ctx));
 	vocab = f->m->params.vocab_size;
 	f->prompt[0] = qvk_tokenizer_bos(f->tok);
-	for (uint32_t p = 1; p < QVK_KQ_POS; p++)
+	for (uint32_t p = 1; p < QVK_KQ_LLAMA_POS; p++)
 		f->prompt[p] = 3 + (uint32_t)(qvk_test_rand(&seed) % (vocab - 3));
 	for (uint32_t i = 0; i < QVK_ARRAY_SIZE(f->calib); i++)
 		f->calib[i] = 3 + (uint32_t)(qvk_test_rand(&seed) % (vocab - 3));
@@ -332,21 +338,21 @@ END_TEST
 
 /* ---------------------------------------------------------- llama.cpp */
 
-/* llama.cpp's logits of the fixture's prompt on @path into @out. */
+/* llama.cpp's logits of the fixture's long prompt on @path into @out. */
 static void qvk_kq_llama_logits(const char *bin, const struct qvk_kq_fixture *f,
 				const char *path, float *out)
 {
 	uint32_t vocab = f->m->params.vocab_size;
-	char cmd[4096], lpath[700];
+	char cmd[8192], lpath[700];
 	size_t len;
 	float *l;
 
 	snprintf(lpath, sizeof(lpath), "%s/logits.f32", f->dir);
 	snprintf(cmd, sizeof(cmd), "'%s' logits '%s' '%s'", bin, path, lpath);
-	qvk_test_ids_append(cmd, sizeof(cmd), f->prompt, QVK_KQ_POS);
+	qvk_test_ids_append(cmd, sizeof(cmd), f->prompt, QVK_KQ_LLAMA_POS);
 	qvk_test_oracle_run(cmd, NULL, 0);
 	l = qvk_test_read_file(lpath, &len);
-	ck_assert_uint_eq(len, (size_t)QVK_KQ_POS * vocab * 4);
+	ck_assert_uint_eq(len, (size_t)QVK_KQ_LLAMA_POS * vocab * 4);
 	memcpy(out, l, len);
 	free(l);
 	unlink(lpath);
@@ -397,11 +403,13 @@ static void qvk_kq_same_as_ggml(const char *bin, const struct qvk_kq_fixture *f,
 
 /*
  * llama.cpp's KL to its F32 logits: qvk's file at most this many times
- * its own Q4_K_M file's. Measured here over four seeds: RTN from each
- * sub-block's range 1.18..1.71, the MSE search 0.91..1.03 (llama.cpp's
- * own quantizer searches too); the search must hold 1.15.
+ * its own Q4_K_M file's. Measured here over 20 seeds (256 positions):
+ * RTN from each sub-block's range 1.10..1.42, the MSE search 0.88..1.09
+ * (mean 0.99, sd 0.05: the random calibration tokens move it; llama.cpp's
+ * own quantizer searches too). 1.20 is four sd above that mean, and
+ * below RTN's mean (1.26).
  */
-#define QVK_KQ_MSE_RATIO 1.15
+#define QVK_KQ_MSE_RATIO 1.20
 
 START_TEST(test_kq_llama_cpp)
 {
@@ -417,8 +425,8 @@ START_TEST(test_kq_llama_cpp)
 	if (!qvk_kq_fixture_make(&f, "kq-llama"))
 		return;
 	vocab = f.m->params.vocab_size;
-	l32 = malloc((size_t)QVK_KQ_POS * vocab * 4);
-	l = malloc((size_t)QVK_KQ_POS * vocab * 4);
+	l32 = malloc((size_t)QVK_KQ_LLAMA_POS * vocab * 4);
+	l = malloc((size_t)QVK_KQ_LLAMA_POS * vocab * 4);
 	ck_assert(l32 && l);
 	snprintf(ours, sizeof(ours), "%s/qvk.gguf", f.dir);
 	snprintf(theirs, sizeof(theirs), "%s/llama.gguf", f.dir);
@@ -427,20 +435,20 @@ START_TEST(test_kq_llama_cpp)
 	qvk_test_oracle_run(cmd, NULL, 0);
 	qvk_kq_llama_logits(bin, &f, f.f32, l32);
 	qvk_kq_llama_logits(bin, &f, theirs, l);
-	kl_theirs = qvk_kl_mean(l32, l, QVK_KQ_POS, vocab);
+	kl_theirs = qvk_kl_mean(l32, l, QVK_KQ_LLAMA_POS, vocab);
 
 	o = qvk_kq_opt(&f, QVK_KMIX_Q4_K_M, QVK_METHOD_RTN);
 	ck_assert_int_eq(qvk_quantize_to_file(qvk_test_ctx, f.m, &o, f.tok,
 					      ours, NULL), QVK_OK);
 	qvk_kq_same_as_ggml(bin, &f, ours, theirs);
 	qvk_kq_llama_logits(bin, &f, ours, l);
-	kl_rtn = qvk_kl_mean(l32, l, QVK_KQ_POS, vocab);
+	kl_rtn = qvk_kl_mean(l32, l, QVK_KQ_LLAMA_POS, vocab);
 
 	o = qvk_kq_opt(&f, QVK_KMIX_Q4_K_M, QVK_METHOD_MSE);
 	ck_assert_int_eq(qvk_quantize_to_file(qvk_test_ctx, f.m, &o, f.tok,
 					      ours, NULL), QVK_OK);
 	qvk_kq_llama_logits(bin, &f, ours, l);
-	kl_mse = qvk_kl_mean(l32, l, QVK_KQ_POS, vocab);
+	kl_mse = qvk_kl_mean(l32, l, QVK_KQ_LLAMA_POS, vocab);
 	printf("llama.cpp runs qvk's Q4_K_M (same type per tensor as its own "
 	       "quantizer, every tensor decoded by ggml as by qvk): KL to its "
 	       "F32 logits: llama.cpp's file %.5f, qvk rtn %.5f (x%.2f), qvk "

@@ -15,6 +15,7 @@
  */
 #include <check.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,11 @@ int main(void)
 	SRunner *sr = NULL;
 	int failed;
 
+	/*
+	 * A failing test's child ends without flushing stdio: line buffering
+	 * keeps the measurements it printed before the failed assertion.
+	 */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Before any tcase_create(): Check reads it there. */
 	setenv("CK_DEFAULT_TIMEOUT", QVK_TEST_DEFAULT_TIMEOUT_S, 0);
 #define QVK_SUITE(name)                                                        \
