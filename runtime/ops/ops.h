@@ -52,8 +52,8 @@
  * take vec4 paths when sizes are multiples of 4.
  *
  * Threads: recording only reads struct qvk_ops and struct qvk_op; binding
- * allocates descriptor sets and may create a CPU attention pipeline, so
- * bind from one thread at a time.
+ * allocates descriptor sets and may create a CPU or split attention
+ * pipeline, so bind from one thread at a time.
  */
 #ifndef QVK_RUNTIME_OPS_H
 #define QVK_RUNTIME_OPS_H
@@ -160,6 +160,23 @@ struct qvk_ops {
 	struct qvk_pipeline *attention_decode[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
 					     [QVK_OPS_ATTN_VARIANTS];
 	bool cpu_attention;
+	/*
+	 * Split-KV decode (attn_split.c): the one-pass kernels with SPLIT set
+	 * (GPU kernel per GMAX variant, CPU kernel per head_dim / 8 and
+	 * variant) and the combine, created on first use.
+	 */
+	struct qvk_pipeline *attention_split[QVK_OPS_ATTN_VARIANTS];
+	struct qvk_pipeline *attention_decode_split[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
+						   [QVK_OPS_ATTN_VARIANTS];
+	struct qvk_pipeline *attention_combine;
+	/* Positions per split at least: a multiple of the kernel's tile. */
+	uint32_t attn_split_min;
+	/*
+	 * Pass-1 workgroups the split is sized to (n_kv_heads * m * splits
+	 * >= this), measured per device by qvk_ops_attn_tune(); 0: decode
+	 * runs the one-pass kernel.
+	 */
+	uint32_t attn_split_wgs;
 	struct qvk_pipeline *residual_add, *argmax;
 };
 
@@ -311,6 +328,60 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 				     uint32_t n, const struct qvk_binding *x,
 				     const struct qvk_binding *y);
 
+/*
+ * Split-KV decode attention (flash-decoding; shaders/include/attn_split.glsl):
+ * pass 1 runs the one-pass kernel on n_kv_heads x m x @splits workgroups,
+ * each over one split of the positions, writing partials (@part, of
+ * qvk_ops_attention_split_bytes()); pass 2 (attention_combine.comp)
+ * merges them into @out. ops[0] and ops[1] are recorded in order, each
+ * with its barrier. @splits >= 2, at most QVK_OPS_ATTN_MAX_SPLITS;
+ * @split_min (positions per split at least) a non-zero multiple of
+ * qvk_ops_attn_split_tile(). Same inputs, outputs and tolerance as
+ * qvk_ops_attention_bind().
+ */
+#define QVK_OPS_ATTN_MAX_SPLITS 64u
+#define QVK_OPS_ATTN_SPLIT_MIN 64u /* positions; see qvk_ops_init_opts */
+qvk_status qvk_ops_attention_split_bind(struct qvk_ops *ops, struct qvk_op op[2],
+					const struct qvk_ops_model *mdl,
+					uint32_t m, uint32_t splits,
+					uint32_t split_min,
+					const struct qvk_binding *step,
+					const struct qvk_binding *q,
+					const struct qvk_binding *k_cache,
+					const struct qvk_binding *v_cache,
+					const struct qvk_binding *part,
+					const struct qvk_binding *out);
+/* Bytes of the partials of @m tokens in @splits splits. */
+uint64_t qvk_ops_attention_split_bytes(const struct qvk_ops_model *mdl,
+				       uint32_t m, uint32_t splits);
+/* Positions of the kernels' tile: split lengths are multiples of it. */
+uint32_t qvk_ops_attn_split_tile(const struct qvk_ops *ops);
+/*
+ * The splits decode of @m tokens of @mdl uses on this device: enough for
+ * ops->attn_split_wgs pass-1 workgroups, within the limits; 0 or 1: the
+ * one-pass kernel.
+ */
+uint32_t qvk_ops_attention_splits(const struct qvk_ops *ops,
+				  const struct qvk_ops_model *mdl, uint32_t m);
+/* Positions per split for a token attending @n: attn_split.glsl's rule. */
+static inline uint32_t qvk_ops_attn_split_len(uint32_t n, uint32_t splits,
+					      uint32_t split_min)
+{
+	uint32_t per = splits * split_min;
+
+	return split_min * ((n + per - 1) / per);
+}
+/*
+ * Choose ops->attn_split_wgs on this device from measured timings of the
+ * one-pass and split kernels (attn_tune.c), each split candidate first
+ * checked against the C reference; kept in the device and in a file beside
+ * the pipeline cache. Never fails: any problem is logged and the one-pass
+ * kernel stays.
+ */
+void qvk_ops_attn_tune(struct qvk_ops *ops);
+/* What decode attention runs on this device and why, for qvk info. */
+void qvk_ops_attn_describe(const struct qvk_ops *ops, char *buf, size_t len);
+
 /* The CPU-device attention pipeline for @mdl and @m, created on first use. */
 qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
 					  const struct qvk_ops_model *mdl,
@@ -329,6 +400,14 @@ qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
 qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
 				 const struct qvk_binding *b,
 				 uint64_t need_bytes);
+/* attention's checks and push constants (no pipeline, no set yet). */
+qvk_status qvk_ops_attention_prepare(struct qvk_ops *ops, struct qvk_op *op,
+				     const struct qvk_ops_model *mdl, uint32_t m,
+				     const struct qvk_binding *step,
+				     const struct qvk_binding *q,
+				     const struct qvk_binding *k_cache,
+				     const struct qvk_binding *v_cache,
+				     const struct qvk_binding *out);
 qvk_status qvk_ops_bind_set(struct qvk_ops *ops, struct qvk_op *op,
 			    struct qvk_pipeline *pipe,
 			    const struct qvk_binding *bindings);

@@ -276,6 +276,14 @@ struct qvk_device {
 	bool mm_tuned;
 	uint32_t mm_choice[8];
 	char mm_tune_note[512];
+	/*
+	 * Split-KV decode attention tuned on this device (ops/attn_tune.c:
+	 * pass-1 workgroups wanted, 0 for the one-pass kernel, and what was
+	 * measured), once per process.
+	 */
+	bool attn_tuned;
+	uint32_t attn_split_wgs;
+	char attn_tune_note[512];
 	struct qvk_memory mem;
 	VkPhysicalDeviceMemoryProperties mem_props;
 };
