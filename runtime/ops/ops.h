@@ -372,6 +372,39 @@ static inline uint32_t qvk_ops_attn_split_len(uint32_t n, uint32_t splits,
 	return split_min * ((n + per - 1) / per);
 }
 /*
+ * attn_rig.c: one decode token of a synthetic attention problem (random q,
+ * fp16 cache of random keys and values, n_heads/n_kv_heads heads of
+ * head_dim, max_seq positions) on the device, for tuning and benchmarks.
+ */
+struct qvk_attn_rig {
+	struct qvk_ops *ops;
+	struct qvk_ops_model mdl;
+	uint32_t max_splits;
+	uint16_t *kc, *vc;            /* host copies of the cache */
+	float *q, *want, *got, *att;  /* (n_heads, head_dim); att max_seq */
+	struct qvk_buffer *step, *qb, *kcb, *vcb, *ob, *pb;
+	struct qvk_cmd cmd;
+};
+qvk_status qvk_attn_rig_init(struct qvk_ops *ops, uint32_t n_heads,
+			     uint32_t n_kv_heads, uint32_t head_dim,
+			     uint32_t max_seq, uint32_t max_splits,
+			     struct qvk_attn_rig *r);
+void qvk_attn_rig_finish(struct qvk_attn_rig *r);
+/* The one-pass kernel (@splits 0: op[1] stays empty) or the split pair. */
+qvk_status qvk_attn_rig_bind(struct qvk_attn_rig *r, uint32_t splits,
+			     struct qvk_op op[2]);
+/*
+ * Run @op once for a token attending @n positions; *ok: every output
+ * within 2e-5 + 1e-4 |ref| of the C reference (NaN fails), *worst: the
+ * largest absolute error.
+ */
+qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
+			      uint32_t n, double *worst, bool *ok);
+/* Milliseconds per call of @calls back-to-back calls at @n positions. */
+qvk_status qvk_attn_rig_time(struct qvk_attn_rig *r, const struct qvk_op op[2],
+			     uint32_t n, uint32_t calls, double *ms);
+
+/*
  * Choose ops->attn_split_wgs on this device from measured timings of the
  * one-pass and split kernels (attn_tune.c), each split candidate first
  * checked against the C reference; kept in the device and in a file beside
