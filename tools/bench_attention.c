@@ -29,6 +29,7 @@ static const struct attn_shape attn_shapes[] = {
 	{ "tinyllama-1.1b", 32, 4, 64 },
 	{ "llama-2-7b", 32, 32, 128 },
 	{ "qwen2-0.5b", 14, 2, 64 },
+	{ "falcon-7b", 71, 1, 64 }, /* one kv head: one-pass decode is one workgroup */
 };
 
 struct attn_opts {
@@ -94,8 +95,9 @@ static int attn_parse(int argc, char **argv, struct attn_opts *o)
 			if (!o->shape)
 				return qvk_tool_usage_error(BENCH, "--shape is "
 							    "tinyllama-1.1b, "
-							    "llama-2-7b or "
-							    "qwen2-0.5b");
+							    "llama-2-7b, "
+							    "qwen2-0.5b or "
+							    "falcon-7b");
 		} else if (!strcmp(a, "--contexts")) {
 			if (attn_parse_list(a, val, 1, 65536, o->contexts,
 					    &o->n_contexts))
@@ -198,7 +200,8 @@ int qvk_bench_attention(int argc, char **argv)
 		       "uses on this device.\n\n"
 		       "  --shape NAME     tinyllama-1.1b (32/4 heads of 64, "
 		       "default), llama-2-7b (32/32\n"
-		       "                   of 128) or qwen2-0.5b (14/2 of 64)\n"
+		       "                   of 128), qwen2-0.5b (14/2 of 64) or "
+		       "falcon-7b (71/1 of 64)\n"
 		       "  --contexts LIST  positions attended, 1..65536 (default "
 		       "512,2048,4096)\n"
 		       "  --splits LIST    splits per kv head, 2..64 (default "

@@ -74,7 +74,10 @@ static qvk_status qvk_llm_attn_choose(struct qvk_llm *llm)
 		return qvk_error(llm->dev->ctx, QVK_ERR_INVALID_ARG,
 				 "attention: %u splits (at most %u)", want,
 				 QVK_OPS_ATTN_MAX_SPLITS);
-	if (!want) {
+	if (!want && QVK_DIV_ROUND_UP(llm->md.max_seq,
+				      llm->ops.attn_split_min) < 2) {
+		/* A cache this short has one split at most: nothing to tune. */
+	} else if (!want) {
 		qvk_ops_attn_tune(&llm->ops);
 		llm->attn_splits = qvk_ops_attention_splits(&llm->ops, &llm->md, 1);
 	} else if (want >= 2) {
