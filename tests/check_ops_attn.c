@@ -571,6 +571,91 @@ START_TEST(test_attention_split_rejects_bad_args)
 }
 END_TEST
 
+/*
+ * The split's tuning (attn_tune.c) on this device: a workgroup count it
+ * can have chosen, stored beside the pipeline cache; a stored count is
+ * what the next start uses (a planted one shows it, and turns into splits
+ * per kv head for a model), and a malformed file means tuning again and
+ * replacing it.
+ */
+static void qvk_attn_tune_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_attention_tune_stores_choice)
+{
+	struct qvk_device *dev = qvk_test_dev;
+	struct qvk_ops_model tiny = qvk_attn_model(64, 32, 4, 4096);
+	char saved[sizeof(dev->pipeline_cache_path)];
+	char dir[256], path[600], header[64], text[256], desc[700];
+	char *file;
+	size_t len;
+	struct qvk_ops ops;
+
+	memcpy(saved, dev->pipeline_cache_path, sizeof(saved));
+	qvk_test_tmpdir("attn-tune", dir, sizeof(dir));
+	snprintf(dev->pipeline_cache_path, sizeof(dev->pipeline_cache_path),
+		 "%s/sub/dev.pipelines", dir);
+	snprintf(path, sizeof(path), "%s/sub/dev-attention.tune", dir);
+
+	dev->attn_tuned = false;
+	qvk_ops_test_init(&ops, 0);
+	qvk_ops_attn_tune(&ops);
+	qvk_ops_attn_describe(&ops, desc, sizeof(desc));
+	printf("  tuned: %s\n", desc);
+	ck_assert_msg(strstr(desc, "ms per token"), "'%s'", desc);
+	ck_assert_msg(ops.attn_split_wgs % 4 == 0 && ops.attn_split_wgs <= 128 &&
+			      ops.attn_split_wgs != 4,
+		      "%u workgroups", ops.attn_split_wgs);
+	qvk_ops_finish(&ops);
+	file = qvk_test_read_file(path, &len);
+	ck_assert_ptr_nonnull(file);
+	ck_assert_msg(!strncmp(file, "qvk-attention-tune 1 ", 21), "'%s'", file);
+	snprintf(header, sizeof(header), "%.*s", (int)strcspn(file, "\n") + 1,
+		 file);
+	free(file);
+
+	/* Planted: used as is, by this start and the device's later ones. */
+	snprintf(text, sizeof(text), "%ssplit_wgs 32\nnote planted\n", header);
+	qvk_attn_tune_write(path, text);
+	dev->attn_tuned = false;
+	for (int again = 0; again < 2; again++) {
+		qvk_ops_test_init(&ops, 0);
+		qvk_ops_attn_tune(&ops);
+		qvk_ops_attn_describe(&ops, desc, sizeof(desc));
+		ck_assert_uint_eq(ops.attn_split_wgs, 32);
+		ck_assert_msg(strstr(desc, "split-KV") && strstr(desc, "planted"),
+			      "'%s'", desc);
+		/* 32 workgroups over TinyLlama's 4 kv heads: 8 splits each. */
+		ck_assert_uint_eq(qvk_ops_attention_splits(&ops, &tiny, 1), 8);
+		qvk_ops_finish(&ops);
+	}
+
+	/* Malformed (a count no candidate gives): tuned again, replaced. */
+	snprintf(text, sizeof(text), "%ssplit_wgs 33\nnote planted\n", header);
+	qvk_attn_tune_write(path, text);
+	dev->attn_tuned = false;
+	qvk_ops_test_init(&ops, 0);
+	qvk_ops_attn_tune(&ops);
+	qvk_ops_attn_describe(&ops, desc, sizeof(desc));
+	ck_assert_msg(!strstr(desc, "planted"), "'%s'", desc);
+	qvk_ops_finish(&ops);
+	file = qvk_test_read_file(path, &len);
+	ck_assert_ptr_nonnull(file);
+	ck_assert_msg(!strncmp(file, header, strlen(header)) &&
+			      !strstr(file, "planted"), "'%s'", file);
+	free(file);
+
+	memcpy(dev->pipeline_cache_path, saved, sizeof(saved));
+	qvk_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_attention_prefill_is_causal)
 {
 	uint64_t seed = qvk_test_seed("attention prefill");
@@ -614,6 +699,7 @@ Suite *suite_ops_attn(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_attention_split_matches_reference, 0, 2);
 	tcase_add_loop_test(tc, test_attention_split_rejects_bad_args, 0, 2);
+	tcase_add_test(tc, test_attention_tune_stores_choice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -79,13 +79,6 @@ static qvk_status qvk_ops_split_pipeline(struct qvk_ops *ops,
 	return st;
 }
 
-#define QVK_SPLIT_CHECK(expr)               \
-	do {                                \
-		qvk_status st_ = (expr);    \
-		if (st_ != QVK_OK)          \
-			return st_;         \
-	} while (0)
-
 qvk_status qvk_ops_attention_split_bind(struct qvk_ops *ops, struct qvk_op op[2],
 					const struct qvk_ops_model *mdl,
 					uint32_t m, uint32_t splits,
@@ -118,12 +111,12 @@ qvk_status qvk_ops_attention_split_bind(struct qvk_ops *ops, struct qvk_op op[2]
 				 "attention: %u tokens of %u heads", m,
 				 mdl->n_heads);
 	/* The one-pass bind checks the rest and sets the push constants. */
-	QVK_SPLIT_CHECK(qvk_ops_attention_prepare(ops, &op[0], mdl, m, step, q,
+	QVK_OPS_CHECK(qvk_ops_attention_prepare(ops, &op[0], mdl, m, step, q,
 						  k_cache, v_cache, out));
-	QVK_SPLIT_CHECK(qvk_ops_check_binding(ctx, "attention partials", part,
+	QVK_OPS_CHECK(qvk_ops_check_binding(ctx, "attention partials", part,
 					      qvk_ops_attention_split_bytes(mdl, m,
 									    splits)));
-	QVK_SPLIT_CHECK(qvk_ops_split_pipeline(ops, mdl, &pass1));
+	QVK_OPS_CHECK(qvk_ops_split_pipeline(ops, mdl, &pass1));
 	if (!ops->attention_combine) {
 		struct qvk_pipeline_desc d = {
 			.shader = "attention_combine",
@@ -133,7 +126,7 @@ qvk_status qvk_ops_attention_split_bind(struct qvk_ops *ops, struct qvk_op op[2]
 			.spec = { ops->wg_row },
 		};
 
-		QVK_SPLIT_CHECK(qvk_pipeline_create(ops->dev, &d,
+		QVK_OPS_CHECK(qvk_pipeline_create(ops->dev, &d,
 						    &ops->attention_combine));
 	}
 	op[0].push[7] = split_min;

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "atomic_file.h"
 #include "shaders.h"
 #include "ops.h"
 
@@ -29,7 +28,7 @@
 #define QVK_ATTN_TUNE_HD 64u
 #define QVK_ATTN_TUNE_CTX 2048u
 #define QVK_ATTN_TUNE_CALLS 4u
-#define QVK_ATTN_TUNE_REPS 5u
+#define QVK_ATTN_TUNE_REPS 3u
 #define QVK_ATTN_TUNE_MARGIN 0.95 /* split ms / one-pass ms to win */
 #define QVK_ATTN_TUNE_VERSION 1u
 
@@ -52,20 +51,6 @@ static uint64_t qvk_attn_tune_hash(const struct qvk_ops *ops)
 	}
 	/* Which kernel family pass 1 is (CPU devices: subgroup kernel). */
 	return h ^ ops->cpu_attention;
-}
-
-/* "<pipeline cache path minus .pipelines>-attention.tune", or false. */
-static bool qvk_attn_tune_path(const struct qvk_device *dev, char *path,
-			       size_t len)
-{
-	const char *p = dev->pipeline_cache_path;
-	const char *dot = strrchr(p, '.');
-	int n;
-
-	if (!p[0] || !dot)
-		return false;
-	n = snprintf(path, len, "%.*s-attention.tune", (int)(dot - p), p);
-	return n > 0 && (size_t)n < len;
 }
 
 /* A workgroup count the tuning can have chosen. */
@@ -113,37 +98,12 @@ static bool qvk_attn_tune_load(struct qvk_device *dev, const char *path,
 static void qvk_attn_tune_save(struct qvk_device *dev, const char *path,
 			       uint64_t hash)
 {
-	struct qvk_ctx *ctx = dev->ctx;
-	char saved[QVK_MESSAGE_MAX], dir[600];
-	struct qvk_atomic_file af;
-	char *slash;
+	char text[sizeof(dev->attn_tune_note) + 128];
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = 0;
-		qvk_cache_mkdir(dir);
-	}
-	/* A cache problem must not replace the context's last error. */
-	memcpy(saved, ctx->message, sizeof(saved));
-	if (qvk_atomic_file_begin(ctx, path, 0666, &af) != QVK_OK) {
-		qvk_log(ctx, QVK_LOG_INFO, "attention tuning: %s",
-			qvk_ctx_message(ctx));
-		goto out_restore;
-	}
-	fprintf(af.f, "qvk-attention-tune %u %016" PRIx64 "\nsplit_wgs %u\n"
-		"note %s\n", QVK_ATTN_TUNE_VERSION, hash, dev->attn_split_wgs,
-		dev->attn_tune_note);
-	if (ferror(af.f)) {
-		qvk_log(ctx, QVK_LOG_INFO, "attention tuning: cannot write %s",
-			path);
-		qvk_atomic_file_abort(&af);
-	} else if (qvk_atomic_file_commit(ctx, &af) != QVK_OK) {
-		qvk_log(ctx, QVK_LOG_INFO, "attention tuning: %s",
-			qvk_ctx_message(ctx));
-	}
-out_restore:
-	memcpy(ctx->message, saved, sizeof(saved));
+	snprintf(text, sizeof(text), "qvk-attention-tune %u %016" PRIx64
+		 "\nsplit_wgs %u\nnote %s\n", QVK_ATTN_TUNE_VERSION, hash,
+		 dev->attn_split_wgs, dev->attn_tune_note);
+	qvk_cache_text_save(dev, path, text, "attention tuning");
 }
 
 /* Check, then time every candidate; dev->attn_split_wgs and the note. */
@@ -228,7 +188,8 @@ void qvk_ops_attn_tune(struct qvk_ops *ops)
 	struct qvk_device *dev = ops->dev;
 	uint64_t hash = qvk_attn_tune_hash(ops);
 	char path[600];
-	bool have_path = qvk_attn_tune_path(dev, path, sizeof(path));
+	bool have_path = qvk_cache_sibling_path(dev, "-attention.tune", path,
+						sizeof(path));
 	struct timespec t0, t1;
 	qvk_status st;
 

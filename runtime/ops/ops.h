@@ -429,7 +429,14 @@ qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
 			       const struct qvk_binding *logits,
 			       const struct qvk_binding *tokens);
 
-/* Shared by the bind functions (ops_bind.c). */
+/* Shared by the bind functions (ops_bind.c, attn_split.c). */
+#define QVK_OPS_CHECK(expr)                 \
+	do {                                \
+		qvk_status st_ = (expr);    \
+		if (st_ != QVK_OK)          \
+			return st_;         \
+	} while (0)
+
 qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
 				 const struct qvk_binding *b,
 				 uint64_t need_bytes);

@@ -90,13 +90,6 @@ static void qvk_ops_push_f32(struct qvk_op *op, uint32_t i, float f)
 	memcpy(&op->push[i], &f, 4);
 }
 
-#define QVK_OPS_CHECK(expr)                 \
-	do {                                \
-		qvk_status st_ = (expr);    \
-		if (st_ != QVK_OK)          \
-			return st_;         \
-	} while (0)
-
 qvk_status qvk_ops_embed_bind(struct qvk_ops *ops, struct qvk_op *op,
 			      const struct qvk_ops_model *mdl, uint32_t m,
 			      bool f16, const struct qvk_binding *step,
