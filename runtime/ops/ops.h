@@ -48,8 +48,10 @@
  * Kernels by device: attention runs attention.comp on GPUs; on CPU devices
  * (lavapipe), where every lane-varying memory access costs one operation
  * per lane, attention_decode.comp (m = 1) and attention_prefill.comp
- * (m > 1) pass data between lanes with subgroup shuffles instead. Row ops
- * take vec4 paths when sizes are multiples of 4.
+ * (m > 1) pass data between lanes with subgroup shuffles instead. Decode
+ * may split the KV length over more workgroups (split-KV, attn_split.c),
+ * where this device measured that faster (attn_tune.c). Row ops take vec4
+ * paths when sizes are multiples of 4.
  *
  * Threads: recording only reads struct qvk_ops and struct qvk_op; binding
  * allocates descriptor sets and may create a CPU or split attention
