@@ -8,7 +8,6 @@
  * per kv head, whatever its context: 4 for TinyLlama, far fewer than a GPU
  * has compute units.
  */
-#include <math.h>
 #include <string.h>
 
 #include "ops.h"
