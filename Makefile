@@ -299,7 +299,8 @@ check: deps
 		QVK_MODELS=$(QVK_MODELS) ./tests/check_qvk
 
 # The standard set, JSON (and CSV, plots where gnuplot exists) in
-# build/bench/: the matmul kernels, quantization, the real stories260K in
+# build/bench/: the matmul kernels, quantization, decode attention (one
+# pass vs split-KV at 512..4096 positions), the real stories260K in
 # every format, synthetic 110M and TinyLlama-1.1B shapes in q8 and q4.
 # BENCH_MATMUL_ARGS and BENCH_MODEL_ARGS shorten it on a slow or busy
 # machine (e.g. --quick --reps 3, and -p 16 -n 8 -r 1).
@@ -312,6 +313,7 @@ bench: deps-build
 	@mkdir -p $(BENCH_DIR)
 	./$(QVK) bench matmul $(BENCH_MATMUL_ARGS) --json > $(BENCH_DIR)/matmul.json
 	./$(QVK) bench quant --json > $(BENCH_DIR)/quant.json
+	./$(QVK) bench attention --json > $(BENCH_DIR)/attention.json
 	./$(QVK) bench -m tests/data/stories260K.bin --formats f32,f16,q8,q4,q4a \
 		$(BENCH_MODEL_ARGS) --json $(BENCH_DIR)/stories260K.json --csv $(BENCH_DIR)/stories260K.csv \
 		$(call bench_plot,stories260K)

@@ -17,15 +17,23 @@
 // context length. For the scores invocations own positions; for the
 // weighted sum of v they own 8-dimension slices (one uvec4 of fp16).
 // head_dim is a multiple of 8, so every cache row is uvec4-aligned.
+//
+// SPLIT (flash-decoding, attn_split.glsl): the grid's z is the split of
+// the positions; each workgroup covers one split and writes its unscaled
+// partials (output sum, maximum, sum of weights) for attention_combine.comp
+// to merge, in the buffer bound as O. A long context then occupies
+// n_kv_heads * m * P workgroups instead of n_kv_heads * m.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "ops_common.glsl"
 #include "ops_step.glsl"
+#include "attn_split.glsl"
 
 layout(constant_id = 1) const uint CHUNK = 256;  // positions per round
 layout(constant_id = 2) const uint MAX_HD = 256; // head_dim limit
 layout(constant_id = 3) const uint UPT = 4;      // ceil(MAX_HD / 8 / WG)
 layout(constant_id = 4) const uint GMAX = 4;     // query heads per pass
+layout(constant_id = 5) const bool SPLIT = false; // write split partials
 
 layout(std430, binding = 1) readonly buffer Q { float q[]; };
 layout(std430, binding = 2) readonly buffer Kc { uvec4 kc[]; };
@@ -40,6 +48,7 @@ layout(push_constant) uniform Push {
 	float scale; // 1/sqrt(head_dim)
 	uint m;
 	uint kv_f32; // the cache holds fp32 (two uvec4 per 8 elements), not fp16
+	uint split_min; // SPLIT: positions per split at least, a multiple of WG
 } pc;
 
 const uint MAX_HU = MAX_HD / 8u;
@@ -101,6 +110,18 @@ void main()
 	uint G = pc.n_heads / pc.n_kv_heads;
 	uint n = min(step_pos + row + 1u, pc.max_seq);
 	uint cbase = kvh * pc.max_seq * hu;
+	// Positions [lo, hi) of this workgroup: all of them, or one split.
+	uint lo = 0u, hi = n;
+	uint P = gl_NumWorkGroups.z, split = gl_WorkGroupID.z;
+
+	if (SPLIT) {
+		uint len = qvk_split_len(n, P, pc.split_min);
+
+		lo = min(split * len, n);
+		hi = min(lo + len, n);
+		if (lo == hi)
+			return; // past the context (uniform): the combine skips it
+	}
 
 	for (uint g0 = 0u; g0 < G; g0 += GMAX) {
 		uint gn = min(GMAX, G - g0);
@@ -126,8 +147,8 @@ void main()
 		}
 		barrier(); // q is in shared memory
 
-		for (uint c0 = 0u; c0 < n; c0 += CHUNK) {
-			uint cn = min(CHUNK, n - c0);
+		for (uint c0 = lo; c0 < hi; c0 += CHUNK) {
+			uint cn = min(CHUNK, hi - c0);
 			float lmax[GMAX], lsum[GMAX];
 
 			for (uint g = 0u; g < GMAX; g++) {
@@ -206,8 +227,22 @@ void main()
 				continue;
 			for (uint g = 0u; g < gn; g++) {
 				uint b = (row * pc.n_heads + head0 + g) * pc.head_dim + 8u * u;
-				vec4 a = acc_a[g * UPT + j] / l_run[g];
-				vec4 c = acc_b[g * UPT + j] / l_run[g];
+				float l = l_run[g];
+
+				if (SPLIT) {
+					// Unscaled: the combine rescales by exp(mx - max).
+					uint ph = (row * pc.n_heads + head0 + g) * P + split;
+					uint ml0 = pc.m * pc.n_heads * P * pc.head_dim;
+
+					b = ph * pc.head_dim + 8u * u;
+					l = 1.0;
+					if (u == 0u) {
+						o[ml0 + 2u * ph] = m_run[g];
+						o[ml0 + 2u * ph + 1u] = l_run[g];
+					}
+				}
+				vec4 a = acc_a[g * UPT + j] / l;
+				vec4 c = acc_b[g * UPT + j] / l;
 				o[b] = a.x;
 				o[b + 1u] = c.x;
 				o[b + 2u] = a.y;

@@ -15,18 +15,25 @@
 // then lanes switch to owning 8-dimension slices of the output and take
 // each position's weight from its lane with subgroupShuffle. Every cache
 // word is loaded exactly once per pass.
+//
+// SPLIT (flash-decoding, attn_split.glsl): the grid's z is the split of
+// the positions; each workgroup covers one split and writes its unscaled
+// partials (output sum, maximum, sum of weights) for attention_combine.comp
+// to merge, in the buffer bound as O.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "ops_step.glsl"
+#include "attn_split.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 8;  // == SG
 layout(constant_id = 1) const uint HU = 8;  // head_dim / 8
 layout(constant_id = 2) const uint GMAX = 1; // query heads per pass
 layout(constant_id = 3) const uint SG = 8;  // the device's subgroup size
+layout(constant_id = 4) const bool SPLIT = false; // write split partials
 
 layout(std430, binding = 1) readonly buffer Q { float q[]; };
 layout(std430, binding = 2) readonly buffer Kc { uvec4 kc[]; };
@@ -41,6 +48,7 @@ layout(push_constant) uniform Push {
 	float scale; // 1/sqrt(head_dim)
 	uint m;
 	uint kv_f32; // the cache holds fp32 (two uvec4 per 8 elements), not fp16
+	uint split_min; // SPLIT: positions per split at least, a multiple of SG
 } pc;
 
 const uint UPT = (HU + SG - 1u) / SG; // output slices per lane
@@ -89,12 +97,32 @@ void main()
 	uint G = pc.n_heads / pc.n_kv_heads;
 	uint n = min(step_pos + row + 1u, pc.max_seq);
 	uint cbase = kvh * pc.max_seq * HU;
+	// Positions [lo, hi) of this workgroup: all of them, or one split.
+	uint lo = 0u, hi = n;
+	uint P = gl_NumWorkGroups.z, split = gl_WorkGroupID.z;
+	uint ml0 = pc.m * pc.n_heads * P * pc.head_dim;
 
+	if (SPLIT) {
+		uint len = qvk_split_len(n, P, pc.split_min);
+
+		lo = min(split * len, n);
+		hi = min(lo + len, n);
+		if (lo == hi)
+			return; // past the context: the combine skips this split
+	}
 	if (gl_SubgroupSize != SG || gl_NumSubgroups != 1u) {
 		// Not what the pipeline was built for: a visible NaN.
-		for (uint i = lane; i < G * pc.head_dim; i += gl_SubgroupSize)
-			o[(row * pc.n_heads + kvh * G) * pc.head_dim + i] =
+		for (uint i = lane; i < G * pc.head_dim; i += gl_SubgroupSize) {
+			uint h = kvh * G + i / pc.head_dim;
+			uint d = i - (i / pc.head_dim) * pc.head_dim;
+			uint ph = (row * pc.n_heads + h) * P + split;
+
+			o[SPLIT ? ph * pc.head_dim + d :
+				  (row * pc.n_heads + h) * pc.head_dim + d] =
 				uintBitsToFloat(0x7fc00000u);
+			if (SPLIT && d == 0u)
+				o[ml0 + 2u * ph] = uintBitsToFloat(0x7fc00000u);
+		}
 		return;
 	}
 	for (uint g0 = 0u; g0 < G; g0 += GMAX) {
@@ -117,9 +145,9 @@ void main()
 			m_run[g] = QVK_NEG_BIG;
 			l_run[g] = 0.0;
 		}
-		for (uint t0 = 0u; t0 < n; t0 += SG) {
-			bool valid = t0 + lane < n;
-			uint tl = min(t0 + lane, n - 1u);
+		for (uint t0 = lo; t0 < hi; t0 += SG) {
+			bool valid = t0 + lane < hi;
+			uint tl = min(t0 + lane, hi - 1u);
 			float s[GMAX], p[GMAX];
 
 			for (uint g = 0u; g < GMAX; g++)
@@ -142,7 +170,7 @@ void main()
 					acc_b[g * UPT + k] *= corr;
 				}
 			}
-			uint tn = min(SG, n - t0);
+			uint tn = min(SG, hi - t0);
 			for (uint j = 0u; j < SG; j++) {
 				if (j >= tn)
 					break; // uniform: the last tile only
@@ -165,6 +193,18 @@ void main()
 		for (uint g = 0u; g < GMAX; g++) {
 			uint qbase = (row * pc.n_heads + head0 + g) * pc.head_dim;
 			float inv = 1.0 / l_run[g];
+
+			if (SPLIT) {
+				// Unscaled: the combine rescales by exp(mx - max).
+				uint ph = (row * pc.n_heads + head0 + g) * P + split;
+
+				qbase = ph * pc.head_dim;
+				inv = 1.0;
+				if (lane == 0u) {
+					o[ml0 + 2u * ph] = m_run[g];
+					o[ml0 + 2u * ph + 1u] = l_run[g];
+				}
+			}
 			for (uint k = 0u; k < UPT; k++) {
 				uint u = lane + k * SG;
 				if (u < HU) {

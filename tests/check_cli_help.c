@@ -210,6 +210,7 @@ START_TEST(test_help_matches_readme)
 	static const char *const sections[][2] = {
 		{ "matmul", "### Grouped matmuls: `qvk bench matmul`" },
 		{ "quant", "### Quantization: `qvk bench quant`" },
+		{ "attention", "### Decode attention, split-KV: `qvk bench attention`" },
 	};
 	char path[512];
 	size_t len;

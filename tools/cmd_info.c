@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <qvk/attention.h>
 #include <qvk/matmul.h>
 
 #include "json.h"
@@ -19,24 +20,29 @@ static const char *qvk_kernel_variant(const struct qvk_device_info *d)
 
 /*
  * The grouped matmul kernels of the default device, as qvk_matmul_create
- * chooses them (tuning on first use), into @buf; "" when that fails.
+ * chooses them (tuning on first use), into @buf, and its decode attention
+ * kernel (also tuned) into @attn; "" where that fails.
  */
-static void qvk_info_matmul(struct qvk_ctx *ctx, char *buf, size_t len)
+static void qvk_info_kernels(struct qvk_ctx *ctx, char *buf, size_t len,
+			     char *attn, size_t attn_len)
 {
 	struct qvk_device_options dopt = { 0 };
 	struct qvk_device *dev = NULL;
 	struct qvk_matmul *mm = NULL;
 
-	buf[0] = 0;
-	if (qvk_device_create(ctx, &dopt, &dev) == QVK_OK &&
-	    qvk_matmul_create(dev, &mm) == QVK_OK)
+	buf[0] = attn[0] = 0;
+	if (qvk_device_create(ctx, &dopt, &dev) != QVK_OK)
+		return;
+	if (qvk_matmul_create(dev, &mm) == QVK_OK)
 		qvk_matmul_describe(mm, buf, len);
+	if (qvk_attention_describe(dev, attn, attn_len) != QVK_OK)
+		attn[0] = 0;
 	qvk_matmul_destroy(mm);
 	qvk_device_destroy(dev);
 }
 
 static void qvk_info_text(const struct qvk_device_info *d, bool is_default,
-			  const char *matmul)
+			  const char *matmul, const char *attn)
 {
 	char uuid[33];
 
@@ -62,6 +68,8 @@ static void qvk_info_text(const struct qvk_device_info *d, bool is_default,
 	printf("  kernels:          %s\n", qvk_kernel_variant(d));
 	if (is_default && matmul[0])
 		printf("  matmul kernels:   %s\n", matmul);
+	if (is_default && attn[0])
+		printf("  decode attention: %s\n", attn);
 	printf("  storage 8/16-bit: %s/%s   int8: %s   fp16: %s\n",
 	       d->storage_8bit ? "yes" : "no", d->storage_16bit ? "yes" : "no",
 	       d->int8 ? "yes" : "no", d->fp16 ? "yes" : "no");
@@ -98,7 +106,7 @@ int qvk_cmd_info(int argc, char **argv)
 {
 	struct qvk_device_info *infos = NULL;
 	uint32_t count = 0, def = UINT32_MAX;
-	char matmul[768] = "";
+	char matmul[768] = "", attn[768] = "";
 	bool json = false;
 	struct qvk_ctx *ctx;
 	qvk_status st;
@@ -113,10 +121,11 @@ int qvk_cmd_info(int argc, char **argv)
 			       "limits and DRM node, marks the\ndefault "
 			       "(QVK_DEVICE=INDEX|NAME overrides the choice "
 			       "discrete > integrated >\nvirtual > cpu) and the "
-			       "integer kernels it uses, with the matmul kernels tuned for the\n"
-			       "default device (measured on first use, kept beside the "
-			       "pipeline cache).\nQVK_LOG=info shows why each device "
-			       "was chosen or skipped.\n");
+			       "integer kernels it uses, with the matmul kernels and the "
+			       "decode attention\nkernel (one pass or split-KV) tuned "
+			       "for the default device (measured on first\nuse, kept "
+			       "beside the pipeline cache). QVK_LOG=info shows why each "
+			       "device was\nchosen or skipped.\n");
 			return 0;
 		} else {
 			return qvk_tool_usage_error("info", "unknown argument "
@@ -132,7 +141,8 @@ int qvk_cmd_info(int argc, char **argv)
 		goto out;
 	}
 	if (def != UINT32_MAX && infos[def].usable)
-		qvk_info_matmul(ctx, matmul, sizeof(matmul));
+		qvk_info_kernels(ctx, matmul, sizeof(matmul), attn,
+				 sizeof(attn));
 	if (json) {
 		printf("{\"default\":");
 		if (def == UINT32_MAX)
@@ -150,10 +160,15 @@ int qvk_cmd_info(int argc, char **argv)
 			qvk_json_str(stdout, matmul);
 		else
 			printf("null");
+		printf(",\"decode_attention\":");
+		if (attn[0])
+			qvk_json_str(stdout, attn);
+		else
+			printf("null");
 		printf("}\n");
 	} else {
 		for (uint32_t i = 0; i < count; i++)
-			qvk_info_text(&infos[i], i == def, matmul);
+			qvk_info_text(&infos[i], i == def, matmul, attn);
 		if (!count)
 			printf("no Vulkan devices\n");
 	}

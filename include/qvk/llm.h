@@ -46,6 +46,13 @@ struct qvk_llm_options {
 	 * closer to the float model and to llama.cpp, at a little matmul time.
 	 */
 	bool act_per_token;
+	/*
+	 * Decode attention: 0 as tuned for the device (split-KV where the
+	 * split measured faster, qvk info shows the choice), 1 the one-pass
+	 * kernel, >= 2 that many splits of each token's positions per kv
+	 * head (at most 64; fewer where the cache is short).
+	 */
+	uint32_t attn_splits;
 };
 
 struct qvk_llm;

@@ -31,6 +31,7 @@
 #include <qvk/kquant.h>
 #include <qvk/metrics.h>
 #include <qvk/matmul.h>
+#include <qvk/attention.h>
 #include <qvk/model.h>
 #include <qvk/tokenizer.h>
 #include <qvk/chat.h>

@@ -62,6 +62,42 @@ static void qvk_llm_needs(struct qvk_llm *llm)
 			llm->need.hid_block = true;
 }
 
+/*
+ * Decode attention: split-KV where this device measured it faster (or as
+ * the options force), else one pass.
+ */
+static qvk_status qvk_llm_attn_choose(struct qvk_llm *llm)
+{
+	uint32_t want = llm->opt.attn_splits;
+
+	if (want > QVK_OPS_ATTN_MAX_SPLITS)
+		return qvk_error(llm->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "attention: %u splits (at most %u)", want,
+				 QVK_OPS_ATTN_MAX_SPLITS);
+	if (!want && QVK_DIV_ROUND_UP(llm->md.max_seq,
+				      llm->ops.attn_split_min) < 2) {
+		/* A cache this short has one split at most: nothing to tune. */
+	} else if (!want) {
+		qvk_ops_attn_tune(&llm->ops);
+		llm->attn_splits = qvk_ops_attention_splits(&llm->ops, &llm->md, 1);
+	} else if (want >= 2) {
+		/* Splits past the cache's minimum-length ones never run. */
+		llm->attn_splits = QVK_MIN(want, QVK_DIV_ROUND_UP(
+			llm->md.max_seq, llm->ops.attn_split_min));
+		llm->attn_splits = QVK_MIN(llm->attn_splits,
+			llm->dev->info.max_workgroup_count[2]);
+		if (llm->attn_splits < 2)
+			llm->attn_splits = 0;
+	}
+	if (llm->attn_splits)
+		qvk_log(llm->dev->ctx, QVK_LOG_DEBUG, "decode attention: "
+			"split-KV, %u splits per kv head", llm->attn_splits);
+	else
+		qvk_log(llm->dev->ctx, QVK_LOG_DEBUG, "decode attention: one "
+			"pass per kv head");
+	return QVK_OK;
+}
+
 static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
 {
 	struct qvk_device *dev = llm->dev;
@@ -99,6 +135,11 @@ static qvk_status qvk_llm_buffers(struct qvk_llm *llm)
 	if (st == QVK_OK)
 		st = qvk_mm_act_create(dev, 1, md->dim, llm->need.dim_block,
 				       &llm->act_last);
+	if (st == QVK_OK && llm->attn_splits)
+		st = qvk_buffer_create(dev, QVK_MEM_DEVICE,
+				       qvk_ops_attention_split_bytes(md, 1,
+								     llm->attn_splits),
+				       4, &llm->attn_part);
 	if (st != QVK_OK)
 		return st;
 	llm->kv = calloc(2 * (size_t)llm->w.n_layers, sizeof(*llm->kv));
@@ -210,6 +251,8 @@ qvk_status qvk_llm_create(struct qvk_device *dev, const struct qvk_model *model,
 		st = qvk_ops_init(dev, &llm->ops);
 	if (st == QVK_OK)
 		st = qvk_mm_init(dev, &llm->mm);
+	if (st == QVK_OK)
+		st = qvk_llm_attn_choose(llm);
 	if (st == QVK_OK) {
 		qvk_llm_needs(llm);
 		st = qvk_llm_buffers(llm);
@@ -246,6 +289,7 @@ void qvk_llm_destroy(struct qvk_llm *llm)
 	qvk_mm_act_destroy(llm->act_attn);
 	qvk_mm_act_destroy(llm->act_hid);
 	qvk_mm_act_destroy(llm->act_last);
+	qvk_buffer_destroy(llm->attn_part);
 	qvk_buffer_destroy(llm->step);
 	qvk_buffer_destroy(llm->x);
 	qvk_buffer_destroy(llm->q);

@@ -64,6 +64,10 @@ struct qvk_llm {
 	struct qvk_mm_act *act_hid;   /* SwiGLU output */
 	struct qvk_mm_act *act_last;  /* the last token's normed x (1 token) */
 	struct qvk_buffer **kv;       /* [2 * n_layers]: K, V per layer */
+	/* Split-KV decode: splits per (kv head, token), 0 for one pass, and
+	 * the partials all layers share (qvk_ops_attention_split_bytes). */
+	uint32_t attn_splits;
+	struct qvk_buffer *attn_part;
 
 	/* 7 per layer, the classifier on all tokens, then on act_last */
 	struct qvk_mm_binding *mmb;

@@ -30,10 +30,11 @@ struct qvk_rec {
 	const struct qvk_buffer *probe; /* residual copies (llm_check.c) */
 };
 
-static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
-				  struct qvk_op **op)
+/* Room for @count ops after the recorded ones; *op: the first. */
+static qvk_status qvk_plan_new_ops(struct qvk_llm_plan *plan, uint32_t count,
+				   struct qvk_op **op)
 {
-	if (plan->n_ops == plan->cap_ops) {
+	while (plan->n_ops + count > plan->cap_ops) {
 		uint32_t cap = plan->cap_ops ? plan->cap_ops * 2 : 64;
 		struct qvk_op *grown = realloc(plan->ops, cap * sizeof(*grown));
 
@@ -43,8 +44,14 @@ static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
 		plan->cap_ops = cap;
 	}
 	*op = &plan->ops[plan->n_ops];
-	memset(*op, 0, sizeof(**op));
+	memset(*op, 0, count * sizeof(**op));
 	return QVK_OK;
+}
+
+static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
+				  struct qvk_op **op)
+{
+	return qvk_plan_new_ops(plan, 1, op);
 }
 
 /* After a stage: a timestamp when profiling, charged to @stage. */
@@ -244,9 +251,30 @@ static qvk_status qvk_rec_attention(struct qvk_rec *r, uint32_t l)
 	QVK_REC(r, QVK_STAGE_KV_WRITE,
 		qvk_ops_kv_write_bind(&llm->ops, op_, md, m, &step, &k, &v, &kc,
 				      &vc));
-	QVK_REC(r, QVK_STAGE_ATTENTION,
-		qvk_ops_attention_bind(&llm->ops, op_, md, m, &step, &q, &kc,
-				       &vc, &out));
+	if (m == 1 && llm->attn_splits) {
+		/* Split-KV decode: pass 1, then the combine (each with the
+		 * barrier the next needs). */
+		struct qvk_binding part = qvk_ops_whole(llm->attn_part);
+		struct qvk_op *ops2;
+
+		st = qvk_plan_new_ops(r->plan, 2, &ops2);
+		if (st == QVK_OK)
+			st = qvk_ops_attention_split_bind(&llm->ops, ops2, md, m,
+							  llm->attn_splits,
+							  llm->ops.attn_split_min,
+							  &step, &q, &kc, &vc,
+							  &part, &out);
+		if (st == QVK_OK)
+			st = qvk_rec_op(r, QVK_OK, QVK_STAGE_ATTENTION, true);
+		if (st == QVK_OK)
+			st = qvk_rec_op(r, QVK_OK, QVK_STAGE_ATTENTION, true);
+		if (st != QVK_OK)
+			return st;
+	} else {
+		QVK_REC(r, QVK_STAGE_ATTENTION,
+			qvk_ops_attention_bind(&llm->ops, op_, md, m, &step, &q,
+					       &kc, &vc, &out));
+	}
 	if (llm->need.attn_q8)
 		QVK_REC(r, QVK_STAGE_ACT_QUANT,
 			qvk_ops_act_quant_bind(&llm->ops, op_, q_dim, m, q_dim,

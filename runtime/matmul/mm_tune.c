@@ -24,7 +24,6 @@
 
 #include <qvk/fp16.h>
 
-#include "atomic_file.h"
 #include "shaders.h"
 #include "matmul/matmul.h"
 
@@ -76,15 +75,9 @@ static uint64_t qvk_tune_hash(void)
 static bool qvk_tune_path(const struct qvk_device *dev, char *path,
 			  size_t len)
 {
-	const char *p = dev->pipeline_cache_path;
-	const char *dot = strrchr(p, '.');
-	int n;
-
-	if (!p[0] || !dot)
-		return false;
-	n = snprintf(path, len, "%.*s-%s.tune", (int)(dot - p), p,
-		     dev->use_int_dot ? "intdot" : "fallback");
-	return n > 0 && (size_t)n < len;
+	return qvk_cache_sibling_path(dev, dev->use_int_dot ? "-intdot.tune" :
+							      "-fallback.tune",
+				      path, len);
 }
 
 static bool qvk_tune_parse_choice(const struct qvk_mm *mm, const char *v,
@@ -146,40 +139,17 @@ static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 
 static void qvk_tune_save(struct qvk_mm *mm, const char *path, uint64_t hash)
 {
-	struct qvk_ctx *ctx = mm->dev->ctx;
-	char saved[QVK_MESSAGE_MAX], dir[600];
-	struct qvk_atomic_file af;
-	char *slash;
+	char text[1024];
+	int n = snprintf(text, sizeof(text), "qvk-matmul-tune %u %016" PRIx64
+			 "\n", QVK_TUNE_FILE_VERSION, hash);
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = 0;
-		qvk_cache_mkdir(dir);
-	}
-	/* A cache problem must not replace the context's last error. */
-	memcpy(saved, ctx->message, sizeof(saved));
-	if (qvk_atomic_file_begin(ctx, path, 0666, &af) != QVK_OK) {
-		qvk_log(ctx, QVK_LOG_INFO, "matmul tuning: %s",
-			qvk_ctx_message(ctx));
-		goto out_restore;
-	}
-	fprintf(af.f, "qvk-matmul-tune %u %016" PRIx64 "\n",
-		QVK_TUNE_FILE_VERSION, hash);
 	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
-		fprintf(af.f, "%s %s %u\n", qvk_tune_kind_names[k],
-			qvk_mm_variant_shader(mm->q[k].variant), mm->q[k].rpi);
-	fprintf(af.f, "note %s\n", mm->tune_note);
-	if (ferror(af.f)) {
-		qvk_log(ctx, QVK_LOG_INFO, "matmul tuning: cannot write %s",
-			path);
-		qvk_atomic_file_abort(&af);
-	} else if (qvk_atomic_file_commit(ctx, &af) != QVK_OK) {
-		qvk_log(ctx, QVK_LOG_INFO, "matmul tuning: %s",
-			qvk_ctx_message(ctx));
-	}
-out_restore:
-	memcpy(ctx->message, saved, sizeof(saved));
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "%s %s %u\n",
+			      qvk_tune_kind_names[k],
+			      qvk_mm_variant_shader(mm->q[k].variant),
+			      mm->q[k].rpi);
+	snprintf(text + n, sizeof(text) - (size_t)n, "note %s\n", mm->tune_note);
+	qvk_cache_text_save(mm->dev, path, text, "matmul tuning");
 }
 
 /* The exactly known problem of one kind, and its expected outputs. */

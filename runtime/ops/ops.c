@@ -116,6 +116,15 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 				  info->type == QVK_DEVICE_CPU && shuffle &&
 				  info->subgroup_size >= 1 &&
 				  info->min_subgroup_size == info->max_subgroup_size;
+	/*
+	 * Split-KV decode: a split of fewer positions than this costs more in
+	 * fixed work (q into registers, partials written and merged) than
+	 * the parallelism it adds. Whether decode splits at all is measured
+	 * (qvk_ops_attn_tune); until then, one pass.
+	 */
+	ops->attn_split_min = QVK_ALIGN_UP(QVK_OPS_ATTN_SPLIT_MIN,
+					   qvk_ops_attn_split_tile(ops));
+	ops->attn_split_wgs = dev->attn_tuned ? dev->attn_split_wgs : 0;
 	ops->grid_x_max = QVK_MIN(info->max_workgroup_count[0], 65535u);
 	if (opt->grid_x_max)
 		ops->grid_x_max = QVK_MIN(ops->grid_x_max, opt->grid_x_max);
@@ -209,6 +218,9 @@ void qvk_ops_finish(struct qvk_ops *ops)
 		&ops->attention[0], &ops->attention[1], &ops->attention[2],
 		&ops->attention[3], &ops->swiglu[0], &ops->swiglu[1],
 		&ops->residual_add, &ops->bias_add, &ops->argmax,
+		&ops->attention_split[0], &ops->attention_split[1],
+		&ops->attention_split[2], &ops->attention_split[3],
+		&ops->attention_combine,
 	};
 
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(all); i++) {
@@ -228,7 +240,9 @@ void qvk_ops_finish(struct qvk_ops *ops)
 		ops->attention_prefill[i] = NULL;
 		for (size_t v = 0; v < QVK_OPS_ATTN_VARIANTS; v++) {
 			qvk_pipeline_destroy(ops->attention_decode[i][v]);
+			qvk_pipeline_destroy(ops->attention_decode_split[i][v]);
 			ops->attention_decode[i][v] = NULL;
+			ops->attention_decode_split[i][v] = NULL;
 		}
 	}
 }

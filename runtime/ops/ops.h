@@ -48,12 +48,14 @@
  * Kernels by device: attention runs attention.comp on GPUs; on CPU devices
  * (lavapipe), where every lane-varying memory access costs one operation
  * per lane, attention_decode.comp (m = 1) and attention_prefill.comp
- * (m > 1) pass data between lanes with subgroup shuffles instead. Row ops
- * take vec4 paths when sizes are multiples of 4.
+ * (m > 1) pass data between lanes with subgroup shuffles instead. Decode
+ * may split the KV length over more workgroups (split-KV, attn_split.c),
+ * where this device measured that faster (attn_tune.c). Row ops take vec4
+ * paths when sizes are multiples of 4.
  *
  * Threads: recording only reads struct qvk_ops and struct qvk_op; binding
- * allocates descriptor sets and may create a CPU attention pipeline, so
- * bind from one thread at a time.
+ * allocates descriptor sets and may create a CPU or split attention
+ * pipeline, so bind from one thread at a time.
  */
 #ifndef QVK_RUNTIME_OPS_H
 #define QVK_RUNTIME_OPS_H
@@ -160,6 +162,23 @@ struct qvk_ops {
 	struct qvk_pipeline *attention_decode[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
 					     [QVK_OPS_ATTN_VARIANTS];
 	bool cpu_attention;
+	/*
+	 * Split-KV decode (attn_split.c): the one-pass kernels with SPLIT set
+	 * (GPU kernel per GMAX variant, CPU kernel per head_dim / 8 and
+	 * variant) and the combine, created on first use.
+	 */
+	struct qvk_pipeline *attention_split[QVK_OPS_ATTN_VARIANTS];
+	struct qvk_pipeline *attention_decode_split[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
+						   [QVK_OPS_ATTN_VARIANTS];
+	struct qvk_pipeline *attention_combine;
+	/* Positions per split at least: a multiple of the kernel's tile. */
+	uint32_t attn_split_min;
+	/*
+	 * Pass-1 workgroups the split is sized to (n_kv_heads * m * splits
+	 * >= this), measured per device by qvk_ops_attn_tune(); 0: decode
+	 * runs the one-pass kernel.
+	 */
+	uint32_t attn_split_wgs;
 	struct qvk_pipeline *residual_add, *argmax;
 };
 
@@ -311,6 +330,93 @@ qvk_status qvk_ops_residual_add_bind(struct qvk_ops *ops, struct qvk_op *op,
 				     uint32_t n, const struct qvk_binding *x,
 				     const struct qvk_binding *y);
 
+/*
+ * Split-KV decode attention (flash-decoding; shaders/include/attn_split.glsl):
+ * pass 1 runs the one-pass kernel on n_kv_heads x m x @splits workgroups,
+ * each over one split of the positions, writing partials (@part, of
+ * qvk_ops_attention_split_bytes()); pass 2 (attention_combine.comp)
+ * merges them into @out. ops[0] and ops[1] are recorded in order, each
+ * with its barrier. @splits >= 2, at most QVK_OPS_ATTN_MAX_SPLITS;
+ * @split_min (positions per split at least) a non-zero multiple of
+ * qvk_ops_attn_split_tile(). Same inputs, outputs and tolerance as
+ * qvk_ops_attention_bind().
+ */
+#define QVK_OPS_ATTN_MAX_SPLITS 64u
+#define QVK_OPS_ATTN_SPLIT_MIN 64u /* positions; see qvk_ops_init_opts */
+qvk_status qvk_ops_attention_split_bind(struct qvk_ops *ops, struct qvk_op op[2],
+					const struct qvk_ops_model *mdl,
+					uint32_t m, uint32_t splits,
+					uint32_t split_min,
+					const struct qvk_binding *step,
+					const struct qvk_binding *q,
+					const struct qvk_binding *k_cache,
+					const struct qvk_binding *v_cache,
+					const struct qvk_binding *part,
+					const struct qvk_binding *out);
+/* Bytes of the partials of @m tokens in @splits splits. */
+uint64_t qvk_ops_attention_split_bytes(const struct qvk_ops_model *mdl,
+				       uint32_t m, uint32_t splits);
+/* Positions of the kernels' tile: split lengths are multiples of it. */
+uint32_t qvk_ops_attn_split_tile(const struct qvk_ops *ops);
+/*
+ * The splits decode of @m tokens of @mdl uses on this device: enough for
+ * ops->attn_split_wgs pass-1 workgroups, within the limits; 0 or 1: the
+ * one-pass kernel.
+ */
+uint32_t qvk_ops_attention_splits(const struct qvk_ops *ops,
+				  const struct qvk_ops_model *mdl, uint32_t m);
+/* Positions per split for a token attending @n: attn_split.glsl's rule. */
+static inline uint32_t qvk_ops_attn_split_len(uint32_t n, uint32_t splits,
+					      uint32_t split_min)
+{
+	uint32_t per = splits * split_min;
+
+	return split_min * ((n + per - 1) / per);
+}
+/*
+ * attn_rig.c: one decode token of a synthetic attention problem (random q,
+ * fp16 cache of random keys and values, n_heads/n_kv_heads heads of
+ * head_dim, max_seq positions) on the device, for tuning and benchmarks.
+ */
+struct qvk_attn_rig {
+	struct qvk_ops *ops;
+	struct qvk_ops_model mdl;
+	uint32_t max_splits;
+	uint16_t *kc, *vc;            /* host copies of the cache */
+	float *q, *want, *got, *att;  /* (n_heads, head_dim); att max_seq */
+	struct qvk_buffer *step, *qb, *kcb, *vcb, *ob, *pb;
+	struct qvk_cmd cmd;
+};
+qvk_status qvk_attn_rig_init(struct qvk_ops *ops, uint32_t n_heads,
+			     uint32_t n_kv_heads, uint32_t head_dim,
+			     uint32_t max_seq, uint32_t max_splits,
+			     struct qvk_attn_rig *r);
+void qvk_attn_rig_finish(struct qvk_attn_rig *r);
+/* The one-pass kernel (@splits 0: op[1] stays empty) or the split pair. */
+qvk_status qvk_attn_rig_bind(struct qvk_attn_rig *r, uint32_t splits,
+			     struct qvk_op op[2]);
+/*
+ * Run @op once for a token attending @n positions; *ok: every output
+ * within 2e-5 + 1e-4 |ref| of the C reference (NaN fails), *worst: the
+ * largest absolute error.
+ */
+qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
+			      uint32_t n, double *worst, bool *ok);
+/* Milliseconds per call of @calls back-to-back calls at @n positions. */
+qvk_status qvk_attn_rig_time(struct qvk_attn_rig *r, const struct qvk_op op[2],
+			     uint32_t n, uint32_t calls, double *ms);
+
+/*
+ * Choose ops->attn_split_wgs on this device from measured timings of the
+ * one-pass and split kernels (attn_tune.c), each split candidate first
+ * checked against the C reference; kept in the device and in a file beside
+ * the pipeline cache. Never fails: any problem is logged and the one-pass
+ * kernel stays.
+ */
+void qvk_ops_attn_tune(struct qvk_ops *ops);
+/* What decode attention runs on this device and why, for qvk info. */
+void qvk_ops_attn_describe(const struct qvk_ops *ops, char *buf, size_t len);
+
 /* The CPU-device attention pipeline for @mdl and @m, created on first use. */
 qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,
 					  const struct qvk_ops_model *mdl,
@@ -325,10 +431,25 @@ qvk_status qvk_ops_argmax_bind(struct qvk_ops *ops, struct qvk_op *op,
 			       const struct qvk_binding *logits,
 			       const struct qvk_binding *tokens);
 
-/* Shared by the bind functions (ops_bind.c). */
+/* Shared by the bind functions (ops_bind.c, attn_split.c). */
+#define QVK_OPS_CHECK(expr)                 \
+	do {                                \
+		qvk_status st_ = (expr);    \
+		if (st_ != QVK_OK)          \
+			return st_;         \
+	} while (0)
+
 qvk_status qvk_ops_check_binding(struct qvk_ctx *ctx, const char *what,
 				 const struct qvk_binding *b,
 				 uint64_t need_bytes);
+/* attention's checks and push constants (no pipeline, no set yet). */
+qvk_status qvk_ops_attention_prepare(struct qvk_ops *ops, struct qvk_op *op,
+				     const struct qvk_ops_model *mdl, uint32_t m,
+				     const struct qvk_binding *step,
+				     const struct qvk_binding *q,
+				     const struct qvk_binding *k_cache,
+				     const struct qvk_binding *v_cache,
+				     const struct qvk_binding *out);
 qvk_status qvk_ops_bind_set(struct qvk_ops *ops, struct qvk_op *op,
 			    struct qvk_pipeline *pipe,
 			    const struct qvk_binding *bindings);

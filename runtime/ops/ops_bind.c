@@ -90,13 +90,6 @@ static void qvk_ops_push_f32(struct qvk_op *op, uint32_t i, float f)
 	memcpy(&op->push[i], &f, 4);
 }
 
-#define QVK_OPS_CHECK(expr)                 \
-	do {                                \
-		qvk_status st_ = (expr);    \
-		if (st_ != QVK_OK)          \
-			return st_;         \
-	} while (0)
-
 qvk_status qvk_ops_embed_bind(struct qvk_ops *ops, struct qvk_op *op,
 			      const struct qvk_ops_model *mdl, uint32_t m,
 			      bool f16, const struct qvk_binding *step,
@@ -359,13 +352,13 @@ qvk_status qvk_ops_kv_write_bind(struct qvk_ops *ops, struct qvk_op *op,
 							*v_cache });
 }
 
-qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
-				  const struct qvk_ops_model *mdl, uint32_t m,
-				  const struct qvk_binding *step,
-				  const struct qvk_binding *q,
-				  const struct qvk_binding *k_cache,
-				  const struct qvk_binding *v_cache,
-				  const struct qvk_binding *out)
+qvk_status qvk_ops_attention_prepare(struct qvk_ops *ops, struct qvk_op *op,
+				     const struct qvk_ops_model *mdl, uint32_t m,
+				     const struct qvk_binding *step,
+				     const struct qvk_binding *q,
+				     const struct qvk_binding *k_cache,
+				     const struct qvk_binding *v_cache,
+				     const struct qvk_binding *out)
 {
 	struct qvk_ctx *ctx = ops->dev->ctx;
 	uint64_t qn = (uint64_t)mdl->n_heads * mdl->head_dim;
@@ -391,6 +384,19 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 	op->push[5] = m;
 	op->push[6] = mdl->kv_f32;
 	op->groups[2] = 1;
+	return QVK_OK;
+}
+
+qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
+				  const struct qvk_ops_model *mdl, uint32_t m,
+				  const struct qvk_binding *step,
+				  const struct qvk_binding *q,
+				  const struct qvk_binding *k_cache,
+				  const struct qvk_binding *v_cache,
+				  const struct qvk_binding *out)
+{
+	QVK_OPS_CHECK(qvk_ops_attention_prepare(ops, op, mdl, m, step, q,
+						k_cache, v_cache, out));
 	if (ops->cpu_attention) {
 		struct qvk_pipeline *pipe;
 

@@ -225,6 +225,46 @@ void qvk_cache_mkdir(char *dir)
 	mkdir(dir, 0755);
 }
 
+bool qvk_cache_sibling_path(const struct qvk_device *dev, const char *suffix,
+			    char *path, size_t len)
+{
+	const char *p = dev->pipeline_cache_path;
+	const char *dot = strrchr(p, '.');
+	int n;
+
+	if (!p[0] || !dot)
+		return false;
+	n = snprintf(path, len, "%.*s%s", (int)(dot - p), p, suffix);
+	return n > 0 && (size_t)n < len;
+}
+
+void qvk_cache_text_save(struct qvk_device *dev, const char *path,
+			 const char *text, const char *what)
+{
+	struct qvk_ctx *ctx = dev->ctx;
+	char saved[QVK_MESSAGE_MAX], dir[PATH_MAX];
+	struct qvk_atomic_file af;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		qvk_cache_mkdir(dir);
+	}
+	/* A cache problem must not replace the context's last error. */
+	memcpy(saved, ctx->message, sizeof(saved));
+	if (qvk_atomic_file_begin(ctx, path, 0666, &af) != QVK_OK) {
+		qvk_log(ctx, QVK_LOG_INFO, "%s: %s", what, qvk_ctx_message(ctx));
+	} else if (fputs(text, af.f) == EOF || ferror(af.f)) {
+		qvk_log(ctx, QVK_LOG_INFO, "%s: cannot write %s", what, path);
+		qvk_atomic_file_abort(&af);
+	} else if (qvk_atomic_file_commit(ctx, &af) != QVK_OK) {
+		qvk_log(ctx, QVK_LOG_INFO, "%s: %s", what, qvk_ctx_message(ctx));
+	}
+	memcpy(ctx->message, saved, sizeof(saved));
+}
+
 void qvk_pipeline_cache_save(struct qvk_device *dev)
 {
 	char dir[sizeof(dev->pipeline_cache_path)];

@@ -276,6 +276,14 @@ struct qvk_device {
 	bool mm_tuned;
 	uint32_t mm_choice[8];
 	char mm_tune_note[512];
+	/*
+	 * Split-KV decode attention tuned on this device (ops/attn_tune.c:
+	 * pass-1 workgroups wanted, 0 for the one-pass kernel, and what was
+	 * measured), once per process.
+	 */
+	bool attn_tuned;
+	uint32_t attn_split_wgs;
+	char attn_tune_note[512];
 	struct qvk_memory mem;
 	VkPhysicalDeviceMemoryProperties mem_props;
 };
@@ -285,5 +293,18 @@ void qvk_pipeline_cache_load(struct qvk_device *dev);
 void qvk_pipeline_cache_save(struct qvk_device *dev);
 /* mkdir -p @dir (modified in place and restored); errors are ignored. */
 void qvk_cache_mkdir(char *dir);
+/*
+ * A file beside the pipeline cache (the tunings): its path minus the
+ * extension, then @suffix ("-attention.tune"); false without a cache path.
+ */
+bool qvk_cache_sibling_path(const struct qvk_device *dev, const char *suffix,
+			    char *path, size_t len);
+/*
+ * @text as the whole of @path, replaced atomically, its folder created.
+ * A cache: failures are logged (under @what) and otherwise ignored, and the
+ * context's last message is kept.
+ */
+void qvk_cache_text_save(struct qvk_device *dev, const char *path,
+			 const char *text, const char *what);
 
 #endif
