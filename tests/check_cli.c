@@ -270,6 +270,50 @@ START_TEST(test_quantize_progress_once)
 }
 END_TEST
 
+/* --calib-device: each choice says which path ran; a bad one is refused. */
+START_TEST(test_quantize_calib_device)
+{
+	static const struct { const char *where, *method, *says; } cases[] = {
+		{ "gpu", "smoothquant", "calibration on the device " },
+		{ "cpu", "smoothquant", "calibration on the CPU (--calib-device cpu)" },
+		{ "auto", "gptq", "GPTQ calibrates sequentially" },
+	};
+	char dir[256], out[300], calib[300], text[2048] = "";
+	struct qvk_cli r;
+
+	qvk_test_tmpdir("cli", dir, sizeof(dir));
+	while (strlen(text) < sizeof(text) - 80)
+		strcat(text, "Once upon a time, there was a little girl named "
+			     "Lily. ");
+	snprintf(calib, sizeof(calib), "%s/calib.txt", dir);
+	qvk_test_write_file(calib, text, strlen(text));
+	snprintf(out, sizeof(out), "%s/out.gguf", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
+			    "--method", cases[i].method, "--calib", calib,
+			    "--calib-tokens", "200", "--calib-ctx", "64",
+			    "--calib-device", cases[i].where, NULL);
+		ck_assert_msg(r.status == 0 || strstr(r.err, "needs BLAS"),
+			      "%s: %s", cases[i].where, r.err);
+		ck_assert_msg(qvk_cli_count(r.err, cases[i].says) == 1,
+			      "--calib-device %s does not say '%s' once:\n%s",
+			      cases[i].where, cases[i].says, r.err);
+		if (!strcmp(cases[i].where, "gpu"))
+			ck_assert_msg(strstr(r.err, "calibrating on the device: "
+					     "done"), "%s", r.err);
+		qvk_cli_free(&r);
+	}
+	qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
+		    "--method", "awq", "--calib", calib, "--calib-device", "npu",
+		    NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "--calib-device 'npu': use auto, gpu or cpu"),
+		      "%s", r.err);
+	qvk_cli_free(&r);
+	qvk_test_rmtree(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ qvk ppl */
 
 /* A fresh folder @dir holding text.txt (@text): ~700 stories260K tokens. */
@@ -409,6 +453,7 @@ Suite *suite_cli(void)
 	tcase_add_test(quantize, test_quantize_refuses_requantize);
 	tcase_add_test(quantize, test_quantize_progress_once);
 	tcase_add_test(quantize, test_keep_matching_nothing);
+	tcase_add_test(quantize, test_quantize_calib_device);
 	suite_add_tcase(s, quantize);
 	tcase_add_unchecked_fixture(ppl, qvk_cli_paths, NULL);
 	tcase_set_timeout(ppl, QVK_CLI_TCASE_TIMEOUT_S);
