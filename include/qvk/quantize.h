@@ -141,7 +141,11 @@ struct qvk_quantize_options {
 	 * has no entry for is searched unweighted); NULL: none.
 	 */
 	const struct qvk_imatrix *imatrix;
-	/* Where calibration runs; GPU needs @calib_dev (not owned). */
+	/*
+	 * Where calibration runs; GPU needs @calib_dev (not owned), which
+	 * the call then uses from its thread (a qvk_device is not
+	 * thread-safe: no other call may use it meanwhile).
+	 */
 	enum qvk_calib_device calib_device;
 	struct qvk_device *calib_dev;
 };

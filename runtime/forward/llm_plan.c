@@ -84,7 +84,7 @@ static qvk_status qvk_rec_op(struct qvk_rec *r, qvk_status bound,
 #define QVK_REC_OP(r, stage, barrier, bind_call)                               \
 	do {                                                                   \
 		struct qvk_op *op_;                                            \
-		qvk_status st_ = qvk_llm_plan_new_op((r)->plan, &op_);             \
+		qvk_status st_ = qvk_llm_plan_new_op((r)->plan, &op_);         \
 		if (st_ == QVK_OK)                                             \
 			st_ = qvk_rec_op((r), (bind_call), (stage), (barrier)); \
 		if (st_ != QVK_OK)                                             \
