@@ -280,11 +280,16 @@ static void qvk_cg_check_model(struct qvk_model *m, const char *what,
 	       n_sites, (unsigned)ref->sites[0].tokens, worst, QVK_CG_TOL);
 	if (timing)
 		printf("calibration time (XtX, rows), same windows: device %.3f s "
-		       "(%.3f s upload, pipelines and tuning, %.3f s the windows), "
-		       "scalar reference %.3f s: reference/device %.2f (windows "
-		       "alone %.2f); batched CPU pass %.3f s: %.2f (%.2f)\n",
-		       t_gpu, t_up, t_win, t_ref, t_ref / t_gpu, t_ref / t_win,
-		       t_bat, t_bat / t_gpu, t_bat / t_win);
+		       "(again: %.3f s upload, pipelines and tuning, %.3f s the "
+		       "windows), scalar reference %.3f s: reference/device %.2f (windows "
+		       "alone %.2f)\n", t_gpu, t_up, t_win, t_ref, t_ref / t_gpu,
+		       t_ref / t_win);
+	if (timing && bat)
+		printf("  batched CPU pass %.3f s: batched/device %.2f (windows "
+		       "alone %.2f)\n", t_bat, t_bat / t_gpu, t_bat / t_win);
+	else if (timing)
+		printf("  batched CPU pass: unavailable (QVK_BLAS=0: its XtX is "
+		       "BLAS's)\n");
 	qvk_calib_destroy(bat);
 	qvk_calib_destroy(split);
 	qvk_calib_destroy(gpu);

@@ -231,18 +231,27 @@ START_TEST(test_keep_matching_nothing)
 }
 END_TEST
 
-/* Each stage's progress ends once ("awq: done" came once per trial). */
-START_TEST(test_quantize_progress_once)
+/* A fresh folder @dir holding calib.txt (@calib): about 4 KiB of text. */
+static void qvk_cli_calib_text(char *dir, size_t dir_len, char *calib,
+			       size_t calib_len)
 {
-	char dir[256], out[300], calib[300], text[4096] = "";
-	struct qvk_cli r;
+	char text[4096] = "";
 
-	qvk_test_tmpdir("cli", dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, dir_len);
 	while (strlen(text) < sizeof(text) - 80)
 		strcat(text, "Once upon a time, there was a little girl named "
 			     "Lily. ");
-	snprintf(calib, sizeof(calib), "%s/calib.txt", dir);
+	snprintf(calib, calib_len, "%s/calib.txt", dir);
 	qvk_test_write_file(calib, text, strlen(text));
+}
+
+/* Each stage's progress ends once ("awq: done" came once per trial). */
+START_TEST(test_quantize_progress_once)
+{
+	char dir[256], out[300], calib[300];
+	struct qvk_cli r;
+
+	qvk_cli_calib_text(dir, sizeof(dir), calib, sizeof(calib));
 	snprintf(out, sizeof(out), "%s/awq.gguf", dir);
 	qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
 		    "--method", "awq", "--calib", calib, "--calib-tokens", "256",
@@ -278,15 +287,10 @@ START_TEST(test_quantize_calib_device)
 		{ "cpu", "smoothquant", "calibration on the CPU (--calib-device cpu)" },
 		{ "auto", "gptq", "GPTQ calibrates sequentially" },
 	};
-	char dir[256], out[300], calib[300], text[2048] = "";
+	char dir[256], out[300], calib[300];
 	struct qvk_cli r;
 
-	qvk_test_tmpdir("cli", dir, sizeof(dir));
-	while (strlen(text) < sizeof(text) - 80)
-		strcat(text, "Once upon a time, there was a little girl named "
-			     "Lily. ");
-	snprintf(calib, sizeof(calib), "%s/calib.txt", dir);
-	qvk_test_write_file(calib, text, strlen(text));
+	qvk_cli_calib_text(dir, sizeof(dir), calib, sizeof(calib));
 	snprintf(out, sizeof(out), "%s/out.gguf", dir);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
