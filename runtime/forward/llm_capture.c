@@ -6,19 +6,15 @@
  * one window (positions 0..m-1) with, after each op that produces a linear
  * layer's input, the calib_stats kernel (per channel Σ|x|, Σx², max|x|
  * and a row sample) and, for GPTQ, the calib_xtx kernel (XᵀX), both adding
- * into per-site buffers that persist across windows. Only the sums come
- * back to the host, once, after the last window: per window nothing is
- * read back but the fence.
+ * into per-site device-local buffers that persist across windows. Only the
+ * sums come back to the host, once, after the last window, through a
+ * transfer (qvk_buffer_download): per window nothing is read back but the
+ * fence.
  *
  * The sites of layer l are 4 * (l - first_layer) + kind, kind in the
  * order attn_in (q k v), attn_out (o), ffn_in (gate up), ffn_out (down),
  * as runtime/quantize's enum qvk_site_kind; the classifier's input last.
- *
- * The sums live in host-visible memory (QVK_MEM_READBACK): on unified
- * memory (iGPUs, lavapipe) that is the device's own, and a discrete GPU
- * reads and writes them over the bus once per window, which for XᵀX of
- * wide layers costs more than a device-local accumulator with one copy at
- * the end would.
+
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,21 +74,19 @@ uint32_t qvk_llm_capture_site_width(const struct qvk_llm *llm, uint32_t kind)
 	       kind == QVK_CAPTURE_FFN_OUT ? md->hidden_dim : md->dim;
 }
 
-/* A zeroed host-visible buffer of @bytes in pieces of @align. */
+/* A zeroed device-local buffer of @bytes in pieces of @align. */
 static qvk_status qvk_capture_buffer(struct qvk_device *dev, uint64_t bytes,
 				     uint64_t align, bool one_piece,
 				     struct qvk_buffer **out)
 {
-	qvk_status st = qvk_buffer_create(dev, QVK_MEM_READBACK, bytes, align,
+	qvk_status st = qvk_buffer_create(dev, QVK_MEM_DEVICE, bytes, align,
 					  out);
 
 	if (st == QVK_OK && one_piece && (*out)->n_pieces != 1)
 		st = qvk_error(dev->ctx, QVK_ERR_UNSUPPORTED, "calibration: "
 			       "%llu bytes of sums past the device's storage "
 			       "range", (unsigned long long)bytes);
-	if (st == QVK_OK)
-		qvk_buffer_fill_u32(*out, 0);
-	return st;
+	return st == QVK_OK ? qvk_buffer_zero(*out) : st;
 }
 
 static qvk_status qvk_capture_sites(struct qvk_llm_capture *c)
@@ -301,11 +295,11 @@ qvk_status qvk_llm_capture_read(const struct qvk_llm_capture *c, uint32_t i,
 		return qvk_error(c->llm->dev->ctx, QVK_ERR_INVALID_ARG,
 				 "calibration: site %u of %u", i, c->n_sites);
 	s = &c->sites[i];
-	st = qvk_buffer_read(s->stats, 0, stats, 12ull * s->k);
+	st = qvk_buffer_download(s->stats, 0, stats, 12ull * s->k);
 	if (st == QVK_OK && xtx && s->xtx)
-		st = qvk_buffer_read(s->xtx, 0, xtx, 4ull * s->k * s->k);
+		st = qvk_buffer_download(s->xtx, 0, xtx, 4ull * s->k * s->k);
 	if (st == QVK_OK && rows && s->rows)
-		st = qvk_buffer_read(s->rows, 0, rows,
-				     4ull * c->o.max_rows * s->k);
+		st = qvk_buffer_download(s->rows, 0, rows,
+					 4ull * c->o.max_rows * s->k);
 	return st;
 }
