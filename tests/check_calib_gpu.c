@@ -12,7 +12,8 @@
  *     model holds f16 weights, so the bound is f16's rounding carried
  *     through the layers (measured below 2e-3);
  *   - one layer per pass (several XᵀX passes) gives the same bits as one
- *     pass; every host value is written (poisoned with NaN before);
+ *     pass, and so does XᵀX bound in pieces of rows; every host value is
+ *     written (poisoned with NaN before);
  *   - a layer whose input overflows is refused by the matrix's name;
  *   - GPTQ with device statistics writes a model as close to the float
  *     one as with the CPU's float statistics (within 10% in KL) and beats
@@ -28,6 +29,8 @@
 #include <unistd.h>
 
 #include <qvk/quantize.h>
+
+#include "vk/vk.h"
 
 #include "harness.h"
 #include "quantize/quantize_internal.h"
@@ -364,6 +367,58 @@ START_TEST(test_site_fully_written)
 }
 END_TEST
 
+/*
+ * XᵀX bound in pieces of whole rows (a device with a small storage range,
+ * made so by lowering the limit qvk read from this one after the model's
+ * upload): the same bits as in one piece.
+ */
+START_TEST(test_xtx_in_pieces)
+{
+	uint64_t seed = qvk_test_seed("calib gpu pieces");
+	struct qvk_model *m = qvk_cg_synthetic(&seed, 0);
+	uint32_t tokens[100], hid = m->params.hidden_dim;
+	struct qvk_quantize_options o = { .calib_tokens = tokens,
+					  .n_calib_tokens = 100,
+					  .calib_window = 50, .bos = 1 };
+	struct qvk_calib *whole = NULL;
+	struct qvk_calib_gpu *g = NULL;
+	VkDeviceSize range = qvk_test_dev->info.max_storage_buffer_range;
+	/* 44 rows of the FFN_OUT site's 92 (368 bytes each) per piece */
+	VkDeviceSize small = 44 * 4 * hid + 16;
+	uint32_t n_sites;
+
+	qvk_cg_tokens(tokens, 100, m->params.vocab_size, &seed);
+	ck_assert_int_eq(qvk_calib_gpu_run(qvk_test_ctx, qvk_test_dev, m, &o,
+					   true, 0, 0, &whole), QVK_OK);
+	n_sites = whole->n_sites;
+	ck_assert_int_eq(qvk_calib_gpu_create(qvk_test_ctx, qvk_test_dev, m, &o,
+					      true, 0, 0, &g), QVK_OK);
+	qvk_test_dev->info.max_storage_buffer_range = small;
+	for (uint32_t i = 0; i < n_sites; i++) {
+		const struct qvk_calib_site *w = &whole->sites[i];
+		struct qvk_calib_site s;
+		qvk_status st;
+
+		ck_assert_int_eq(qvk_calib_site_init(qvk_test_ctx, &s, w->k, true,
+						     0), QVK_OK);
+		st = qvk_calib_gpu_site(g, i, &s);
+		ck_assert_msg(st == QVK_OK, "site %u: %s", i,
+			      qvk_ctx_message(qvk_test_ctx));
+		ck_assert_msg(!memcmp(s.xtx, w->xtx, (size_t)w->k * w->k * 4),
+			      "site %u (k %u): XtX in pieces of %llu bytes differs",
+			      i, w->k, (unsigned long long)small - 16);
+		ck_assert(!memcmp(s.sum_sq, w->sum_sq, w->k * sizeof(double)));
+		qvk_calib_site_finish(&s);
+	}
+	qvk_test_dev->info.max_storage_buffer_range = range;
+	printf("XtX of %u channels in pieces of 44 rows: identical to one "
+	       "piece\n", hid);
+	qvk_calib_gpu_destroy(g);
+	qvk_calib_destroy(whole);
+	qvk_model_destroy(m);
+}
+END_TEST
+
 START_TEST(test_nonfinite_refused)
 {
 	uint64_t seed = qvk_test_seed("calib gpu nonfinite");
@@ -483,6 +538,7 @@ Suite *suite_calib_gpu(void)
 	tcase_add_test(tc, test_stories_matches_reference);
 	tcase_add_test(tc, test_gqa_matches_reference);
 	tcase_add_test(tc, test_site_fully_written);
+	tcase_add_test(tc, test_xtx_in_pieces);
 	tcase_add_test(tc, test_nonfinite_refused);
 	tcase_add_test(tc, test_methods_with_device_statistics);
 	suite_add_tcase(s, tc);

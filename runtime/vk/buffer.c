@@ -326,8 +326,9 @@ qvk_status qvk_buffer_download(const struct qvk_buffer *src,
 		VkDeviceSize at = offset + done;
 		uint32_t p = (uint32_t)(at / src->piece_bytes);
 		VkDeviceSize in = at - src->pieces[p].offset_bytes;
+		/* within the staging buffer's first piece too */
 		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
-						 staging->size_bytes),
+						 staging->pieces[0].size_bytes),
 					 src->pieces[p].size_bytes - in);
 		VkBufferCopy region = { in, 0, n };
 
