@@ -283,8 +283,8 @@ END_TEST
 START_TEST(test_quantize_calib_device)
 {
 	static const struct { const char *where, *method, *says; } cases[] = {
-		{ "gpu", "smoothquant", "calibration on the device " },
-		{ "cpu", "smoothquant", "calibration on the CPU (--calib-device cpu)" },
+		{ "gpu", "smoothquant", "calibration: on the device " },
+		{ "cpu", "smoothquant", "calibration: on the CPU (--calib-device cpu)" },
 		{ "auto", "gptq", "GPTQ calibrates sequentially" },
 	};
 	char dir[256], out[300], calib[300];

@@ -419,11 +419,11 @@ static bool qvk_quantize_gpu_listed(struct qvk_ctx *ctx)
 	bool gpu = st == QVK_OK && pick < n && infos[pick].type != QVK_DEVICE_CPU;
 
 	if (st != QVK_OK || pick >= n)
-		fprintf(stderr, "qvk quantize: calibration on the CPU: no "
+		fprintf(stderr, "calibration: on the CPU: no "
 				"Vulkan device (%s)\n", st != QVK_OK ?
 			qvk_ctx_message(ctx) : "QVK_DEVICE names none");
 	else if (!gpu)
-		fprintf(stderr, "qvk quantize: calibration on the CPU: the "
+		fprintf(stderr, "calibration: on the CPU: the "
 				"Vulkan device %s is a CPU implementation, where "
 				"the host's batched pass is faster "
 				"(--calib-device gpu runs it there)\n",
@@ -448,12 +448,12 @@ static bool qvk_quantize_where(struct qvk_ctx *ctx, struct qvk_quantize_args *a,
 	if (!a->opt.calib_tokens)
 		return true;
 	if (a->where == QVK_WHERE_CPU) {
-		fprintf(stderr, "qvk quantize: calibration on the CPU "
+		fprintf(stderr, "calibration: on the CPU "
 				"(--calib-device cpu)\n");
 		return true;
 	}
 	if (a->where == QVK_WHERE_AUTO && a->opt.method == QVK_METHOD_GPTQ) {
-		fprintf(stderr, "qvk quantize: calibration on the CPU: GPTQ "
+		fprintf(stderr, "calibration: on the CPU: GPTQ "
 				"calibrates sequentially, through the quantized "
 				"layers (--calib-device gpu: the float model's "
 				"statistics on the device)\n");
@@ -467,12 +467,12 @@ static bool qvk_quantize_where(struct qvk_ctx *ctx, struct qvk_quantize_args *a,
 			qvk_tool_fail(ctx, st, "quantize", "--calib-device gpu");
 			return false;
 		}
-		fprintf(stderr, "qvk quantize: calibration on the CPU: no "
+		fprintf(stderr, "calibration: on the CPU: no "
 				"Vulkan device (%s)\n", qvk_ctx_message(ctx));
 		return true;
 	}
 	info = qvk_device_info(*dev);
-	fprintf(stderr, "qvk quantize: calibration on the device %s "
+	fprintf(stderr, "calibration: on the device %s "
 			"(%s): the float model's statistics\n", info->name,
 		a->where == QVK_WHERE_GPU ? "--calib-device gpu" :
 					    "a GPU, auto");
@@ -550,7 +550,7 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	st = qvk_quantize_to_file(ctx, model, &a->opt, tok, a->out, &r);
 	if (st != QVK_OK && a->where == QVK_WHERE_AUTO && dev &&
 	    qvk_quantize_device_failure(st)) {
-		fprintf(stderr, "qvk quantize: calibration on the device failed "
+		fprintf(stderr, "calibration: on the device failed "
 				"(%s: %s); calibrating on the CPU instead\n",
 			qvk_strerror(st), qvk_ctx_message(ctx));
 		a->opt.calib_device = QVK_CALIB_CPU;
