@@ -32,6 +32,7 @@
 
 #include "vk/vk.h"
 
+#include "check_arch.h"
 #include "harness.h"
 #include "quantize/quantize_internal.h"
 
@@ -232,12 +233,12 @@ static double qvk_cg_windows_s(const struct qvk_model *m,
 
 /* Device statistics of @m against the reference, one pass and several. */
 static void qvk_cg_check_model(struct qvk_model *m, const char *what,
-			       uint64_t seed, bool timing)
+			       uint64_t seed, uint32_t n_tokens, bool timing)
 {
 	uint32_t tokens[QVK_CG_TOKENS];
 	struct qvk_quantize_options o = { .format = QVK_WEIGHTS_Q8, .group = 32,
 					  .calib_tokens = tokens,
-					  .n_calib_tokens = QVK_CG_TOKENS,
+					  .n_calib_tokens = n_tokens,
 					  .calib_window = QVK_CG_WINDOW, .bos = 1 };
 	struct qvk_calib *ref = NULL, *gpu = NULL, *split = NULL, *bat = NULL;
 	bool xtx = qvk_quant_has_blas(); /* the reference's XᵀX is BLAS's */
@@ -245,7 +246,8 @@ static void qvk_cg_check_model(struct qvk_model *m, const char *what,
 	uint32_t n_sites;
 	qvk_status st;
 
-	qvk_cg_tokens(tokens, QVK_CG_TOKENS, m->params.vocab_size, &seed);
+	ck_assert_uint_le(n_tokens, QVK_CG_TOKENS);
+	qvk_cg_tokens(tokens, n_tokens, m->params.vocab_size, &seed);
 	t0 = qvk_cg_now();
 	ck_assert_int_eq(qvk_calib_run(qvk_test_ctx, m, &o, xtx, QVK_CG_ROWS,
 				       &ref), QVK_OK);
@@ -304,7 +306,7 @@ START_TEST(test_stories_matches_reference)
 	struct qvk_model *m = qvk_cg_stories();
 
 	qvk_cg_check_model(m, "stories260K", qvk_test_seed("calib gpu stories"),
-			   true);
+			   QVK_CG_TOKENS, true);
 	qvk_model_destroy(m);
 }
 END_TEST
@@ -315,8 +317,37 @@ START_TEST(test_gqa_matches_reference)
 	struct qvk_model *m = qvk_cg_synthetic(&seed, 0);
 
 	ck_assert_uint_eq(m->params.n_heads / m->params.n_kv_heads, 4);
-	qvk_cg_check_model(m, "random GQA 4:1, hidden 92", seed, false);
+	qvk_cg_check_model(m, "random GQA 4:1, hidden 92", seed, QVK_CG_TOKENS,
+			   false);
 	qvk_model_destroy(m);
+}
+END_TEST
+
+/*
+ * The architectures' extras (Qwen2's q/k/v biases, Qwen3's q/k norms and
+ * head_dim 128, Phi-3's fused matrices and LongRoPE) go through the
+ * device's forward pass as through the reference's: synthetic presets.
+ */
+START_TEST(test_arch_presets_match_reference)
+{
+	static const char *const presets[] = { "qwen2", "qwen3", "phi3" };
+	uint64_t seed = qvk_test_seed("calib gpu presets");
+
+	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
+		const struct qvk_synth_spec *sp = qvk_synth_preset(presets[i]);
+		char dir[512], path[600];
+		struct qvk_model *m;
+
+		snprintf(path, sizeof(path), "%s/calib-%s-%d.gguf",
+			 qvk_arch_dir(dir, sizeof(dir), "arch-tests"), sp->preset,
+			 (int)getpid());
+		if (!qvk_arch_synth(sp, QVK_GGML_TYPE_F32, path))
+			return;
+		m = qvk_test_model_load(path);
+		qvk_cg_check_model(m, presets[i], seed + i, 96, false);
+		qvk_model_destroy(m);
+		unlink(path);
+	}
 }
 END_TEST
 
@@ -512,7 +543,7 @@ START_TEST(test_methods_with_device_statistics)
 		      "beat RTN %.5f", kl_gpu, kl_rtn);
 	ck_assert_msg(fabs(kl_gpu - kl_cpu) <= 0.1 * kl_cpu, "KL %.5f with the "
 		      "device's statistics, %.5f with the CPU's", kl_gpu, kl_cpu);
-	/* without a device the option is refused by name */
+	/* without a device, or with no such choice, the option is refused */
 	o.method = QVK_METHOD_GPTQ;
 	o.calib_dev = NULL;
 	{
@@ -521,6 +552,11 @@ START_TEST(test_methods_with_device_statistics)
 		ck_assert_int_eq(qvk_quantize_model(qvk_test_ctx, m, &o, &q),
 				 QVK_ERR_INVALID_ARG);
 		ck_assert(strstr(qvk_ctx_message(qvk_test_ctx), "no device"));
+		ck_assert_ptr_null(q);
+		o.calib_device = (enum qvk_calib_device)7;
+		ck_assert_int_eq(qvk_quantize_model(qvk_test_ctx, m, &o, &q),
+				 QVK_ERR_INVALID_ARG);
+		ck_assert(strstr(qvk_ctx_message(qvk_test_ctx), "calib_device 7"));
 		ck_assert_ptr_null(q);
 	}
 	qvk_model_destroy(m);
@@ -537,6 +573,7 @@ Suite *suite_calib_gpu(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_stories_matches_reference);
 	tcase_add_test(tc, test_gqa_matches_reference);
+	tcase_add_test(tc, test_arch_presets_match_reference);
 	tcase_add_test(tc, test_site_fully_written);
 	tcase_add_test(tc, test_xtx_in_pieces);
 	tcase_add_test(tc, test_nonfinite_refused);
