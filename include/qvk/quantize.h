@@ -116,8 +116,9 @@ struct qvk_quantize_options {
 	const char *keep;
 	/*
 	 * Calibration tokens (the text, tokenized, no BOS): run through the
-	 * reference forward pass in windows of @calib_window positions, each
-	 * starting with @bos. NULL/0 when the method needs none.
+	 * model (@calib_device says where) in windows of @calib_window
+	 * positions, each starting with @bos. NULL/0 when the method needs
+	 * none.
 	 */
 	const uint32_t *calib_tokens;
 	size_t n_calib_tokens;

@@ -14,7 +14,9 @@
  * The sites of layer l are 4 * (l - first_layer) + kind, kind in the
  * order attn_in (q k v), attn_out (o), ffn_in (gate up), ffn_out (down),
  * as runtime/quantize's enum qvk_site_kind; the classifier's input last.
-
+ * Sums are fp32: over one window's positions, then added to the totals
+ * of the windows before (the host's are fp64; tests/check_calib_gpu.c
+ * bounds the difference).
  */
 #include <stdlib.h>
 #include <string.h>
