@@ -231,18 +231,27 @@ START_TEST(test_keep_matching_nothing)
 }
 END_TEST
 
-/* Each stage's progress ends once ("awq: done" came once per trial). */
-START_TEST(test_quantize_progress_once)
+/* A fresh folder @dir holding calib.txt (@calib): about 4 KiB of text. */
+static void qvk_cli_calib_text(char *dir, size_t dir_len, char *calib,
+			       size_t calib_len)
 {
-	char dir[256], out[300], calib[300], text[4096] = "";
-	struct qvk_cli r;
+	char text[4096] = "";
 
-	qvk_test_tmpdir("cli", dir, sizeof(dir));
+	qvk_test_tmpdir("cli", dir, dir_len);
 	while (strlen(text) < sizeof(text) - 80)
 		strcat(text, "Once upon a time, there was a little girl named "
 			     "Lily. ");
-	snprintf(calib, sizeof(calib), "%s/calib.txt", dir);
+	snprintf(calib, calib_len, "%s/calib.txt", dir);
 	qvk_test_write_file(calib, text, strlen(text));
+}
+
+/* Each stage's progress ends once ("awq: done" came once per trial). */
+START_TEST(test_quantize_progress_once)
+{
+	char dir[256], out[300], calib[300];
+	struct qvk_cli r;
+
+	qvk_cli_calib_text(dir, sizeof(dir), calib, sizeof(calib));
 	snprintf(out, sizeof(out), "%s/awq.gguf", dir);
 	qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
 		    "--method", "awq", "--calib", calib, "--calib-tokens", "256",
@@ -265,6 +274,45 @@ START_TEST(test_quantize_progress_once)
 				      qvk_cli_count(r.err, what), r.err);
 		}
 	}
+	qvk_cli_free(&r);
+	qvk_test_rmtree(dir);
+}
+END_TEST
+
+/* --calib-device: each choice says which path ran; a bad one is refused. */
+START_TEST(test_quantize_calib_device)
+{
+	static const struct { const char *where, *method, *says; } cases[] = {
+		{ "gpu", "smoothquant", "calibration: on the device " },
+		{ "cpu", "smoothquant", "calibration: on the CPU (--calib-device cpu)" },
+		{ "auto", "gptq", "GPTQ calibrates sequentially" },
+	};
+	char dir[256], out[300], calib[300];
+	struct qvk_cli r;
+
+	qvk_cli_calib_text(dir, sizeof(dir), calib, sizeof(calib));
+	snprintf(out, sizeof(out), "%s/out.gguf", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
+			    "--method", cases[i].method, "--calib", calib,
+			    "--calib-tokens", "200", "--calib-ctx", "64",
+			    "--calib-device", cases[i].where, NULL);
+		ck_assert_msg(r.status == 0 || strstr(r.err, "needs BLAS"),
+			      "%s: %s", cases[i].where, r.err);
+		ck_assert_msg(qvk_cli_count(r.err, cases[i].says) == 1,
+			      "--calib-device %s does not say '%s' once:\n%s",
+			      cases[i].where, cases[i].says, r.err);
+		if (!strcmp(cases[i].where, "gpu"))
+			ck_assert_msg(strstr(r.err, "calibrating on the device: "
+					     "done"), "%s", r.err);
+		qvk_cli_free(&r);
+	}
+	qvk_cli_run(&r, NULL, "quantize", qvk_model_, out, "-t", qvk_tok_,
+		    "--method", "awq", "--calib", calib, "--calib-device", "npu",
+		    NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "--calib-device 'npu': use auto, gpu or cpu"),
+		      "%s", r.err);
 	qvk_cli_free(&r);
 	qvk_test_rmtree(dir);
 }
@@ -409,6 +457,7 @@ Suite *suite_cli(void)
 	tcase_add_test(quantize, test_quantize_refuses_requantize);
 	tcase_add_test(quantize, test_quantize_progress_once);
 	tcase_add_test(quantize, test_keep_matching_nothing);
+	tcase_add_test(quantize, test_quantize_calib_device);
 	suite_add_tcase(s, quantize);
 	tcase_add_unchecked_fixture(ppl, qvk_cli_paths, NULL);
 	tcase_set_timeout(ppl, QVK_CLI_TCASE_TIMEOUT_S);

@@ -20,8 +20,12 @@
 const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
 
+/* --calib-device */
+enum qvk_calib_where { QVK_WHERE_AUTO = 0, QVK_WHERE_GPU, QVK_WHERE_CPU };
+
 struct qvk_quantize_args {
 	const char *in, *out, *tokenizer, *calib, *imatrix;
+	enum qvk_calib_where where;
 	uint64_t calib_tokens;
 	bool allow_requantize;
 	struct qvk_quantize_options opt;
@@ -33,12 +37,13 @@ static int qvk_quantize_usage(void)
 	printf("usage: qvk quantize IN OUT [--format F] [--group G] "
 	       "[--method M] [--calib TEXT]\n"
 	       "                    [--calib-tokens N] [--calib-ctx N] "
-	       "[--keep LIST]\n"
-	       "                    [-t TOKENIZER] [--alpha A] "
-	       "[--allow-requantize] [--imatrix F]\n"
-	       "                    [--sensitivity TEXT [--sensitivity-tokens N] "
-	       "[--sensitivity-json F]\n"
-	       "                     [--target-bpw B | --target-size BYTES]]\n\n"
+	       "[--calib-device D]\n"
+	       "                    [--keep LIST] [-t TOKENIZER] [--alpha A] "
+	       "[--allow-requantize]\n"
+	       "                    [--imatrix F] [--sensitivity TEXT "
+	       "[--sensitivity-tokens N]\n"
+	       "                     [--sensitivity-json F] [--target-bpw B | "
+	       "--target-size BYTES]]\n\n"
 	       "Writes OUT, a GGUF file with the model quantized and its "
 	       "tokenizer. Group 32\nwith K a multiple of 32 uses GGUF's "
 	       "Q8_0/Q4_0/Q4_1 (llama.cpp runs such files);\nother groups "
@@ -71,6 +76,27 @@ static int qvk_quantize_usage(void)
 	       "  --calib-ctx N     positions per calibration window, BOS "
 	       "included\n"
 	       "                    (default min(256, the model's context))\n"
+	       "  --calib-device D  auto|gpu|cpu: where calibration runs. gpu: "
+	       "the windows\n"
+	       "                    through qvk's forward pass on the Vulkan "
+	       "device (f16\n"
+	       "                    weights, q8 where f16 is refused), every "
+	       "linear layer's\n"
+	       "                    inputs summed on the device: the float "
+	       "model's statistics.\n"
+	       "                    cpu: the batched fp32 pass on the host, "
+	       "sequential (each\n"
+	       "                    layer's inputs from the quantized layers "
+	       "before it, as\n"
+	       "                    GPTQ and AWQ calibrate). auto (default): "
+	       "gpu for mse, awq\n"
+	       "                    and smoothquant when the device is a GPU "
+	       "(on a CPU Vulkan\n"
+	       "                    device such as lavapipe the host pass is "
+	       "faster), cpu for\n"
+	       "                    gptq (sequential GPTQ stays on the host); "
+	       "a line says which\n"
+	       "                    ran and why\n"
 	       "  --keep LIST       GLOB=f16|f32,... tensors kept in higher "
 	       "precision,\n"
 	       "                    e.g. output.weight=f16 or "
@@ -200,6 +226,19 @@ static bool qvk_quantize_parse(int argc, char **argv,
 						1u << 20, &v))
 				return false;
 			a->opt.calib_window = (uint32_t)v;
+		} else if (!strcmp(arg, "--calib-device")) {
+			if (!strcmp(val, "auto")) {
+				a->where = QVK_WHERE_AUTO;
+			} else if (!strcmp(val, "gpu")) {
+				a->where = QVK_WHERE_GPU;
+			} else if (!strcmp(val, "cpu")) {
+				a->where = QVK_WHERE_CPU;
+			} else {
+				qvk_tool_usage_error("quantize", "--calib-device "
+						     "'%s': use auto, gpu or cpu",
+						     val);
+				return false;
+			}
 		} else if (!strcmp(arg, "--imatrix")) {
 			a->imatrix = val;
 		} else if (!strcmp(arg, "--sensitivity")) {
@@ -368,8 +407,91 @@ static bool qvk_quantize_input_ok(const struct qvk_quantize_args *a,
 	return false;
 }
 
+/*
+ * Whether the device qvk would pick is a GPU, from the list (no device is
+ * made for a CPU one); otherwise the line saying why the CPU calibrates.
+ */
+static bool qvk_quantize_gpu_listed(struct qvk_ctx *ctx)
+{
+	struct qvk_device_info *infos = NULL;
+	uint32_t n = 0, pick = UINT32_MAX;
+	qvk_status st = qvk_device_list(ctx, &infos, &n, &pick);
+	bool gpu = st == QVK_OK && pick < n && infos[pick].type != QVK_DEVICE_CPU;
+
+	if (st != QVK_OK || pick >= n)
+		fprintf(stderr, "calibration: on the CPU: no "
+				"Vulkan device (%s)\n", st != QVK_OK ?
+			qvk_ctx_message(ctx) : "QVK_DEVICE names none");
+	else if (!gpu)
+		fprintf(stderr, "calibration: on the CPU: the "
+				"Vulkan device %s is a CPU implementation, where "
+				"the host's batched pass is faster "
+				"(--calib-device gpu runs it there)\n",
+			infos[pick].name);
+	free(infos);
+	return gpu;
+}
+
+/*
+ * Where calibration runs (when the run calibrates at all), with a line
+ * saying which and why; false when an explicit --calib-device gpu finds
+ * no device. *@dev: the device to close afterwards, or NULL.
+ */
+static bool qvk_quantize_where(struct qvk_ctx *ctx, struct qvk_quantize_args *a,
+			       struct qvk_device **dev)
+{
+	const struct qvk_device_info *info;
+	qvk_status st;
+
+	*dev = NULL;
+	a->opt.calib_device = QVK_CALIB_CPU;
+	if (!a->opt.calib_tokens)
+		return true;
+	if (a->where == QVK_WHERE_CPU) {
+		fprintf(stderr, "calibration: on the CPU "
+				"(--calib-device cpu)\n");
+		return true;
+	}
+	if (a->where == QVK_WHERE_AUTO && a->opt.method == QVK_METHOD_GPTQ) {
+		fprintf(stderr, "calibration: on the CPU: GPTQ "
+				"calibrates sequentially, through the quantized "
+				"layers (--calib-device gpu: the float model's "
+				"statistics on the device)\n");
+		return true;
+	}
+	if (a->where == QVK_WHERE_AUTO && !qvk_quantize_gpu_listed(ctx))
+		return true;
+	st = qvk_device_create(ctx, NULL, dev);
+	if (st != QVK_OK) {
+		if (a->where == QVK_WHERE_GPU) {
+			qvk_tool_fail(ctx, st, "quantize", "--calib-device gpu");
+			return false;
+		}
+		fprintf(stderr, "calibration: on the CPU: no "
+				"Vulkan device (%s)\n", qvk_ctx_message(ctx));
+		return true;
+	}
+	info = qvk_device_info(*dev);
+	fprintf(stderr, "calibration: on the device %s "
+			"(%s): the float model's statistics\n", info->name,
+		a->where == QVK_WHERE_GPU ? "--calib-device gpu" :
+					    "a GPU, auto");
+	a->opt.calib_device = QVK_CALIB_GPU;
+	a->opt.calib_dev = *dev;
+	return true;
+}
+
+/* Failures of the device itself, after which the host pass can still run. */
+static bool qvk_quantize_device_failure(qvk_status st)
+{
+	return st == QVK_ERR_DEVICE_MEMORY || st == QVK_ERR_VULKAN ||
+	       st == QVK_ERR_NO_DEVICE || st == QVK_ERR_UNSUPPORTED ||
+	       st == QVK_ERR_DEVICE_LOST;
+}
+
 static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 {
+	struct qvk_device *dev = NULL;
 	struct qvk_tokenizer *tok = NULL;
 	struct qvk_model *model = NULL;
 	struct qvk_quantize_report r;
@@ -423,7 +545,20 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	if (a->mix.text && !qvk_mix_prepare(ctx, model, tok, &a->opt, &a->mix,
 					    &mix))
 		goto out;
+	if (!qvk_quantize_where(ctx, a, &dev))
+		goto out;
 	st = qvk_quantize_to_file(ctx, model, &a->opt, tok, a->out, &r);
+	if (st != QVK_OK && a->where == QVK_WHERE_AUTO && dev &&
+	    qvk_quantize_device_failure(st)) {
+		fprintf(stderr, "calibration: on the device failed "
+				"(%s: %s); calibrating on the CPU instead\n",
+			qvk_strerror(st), qvk_ctx_message(ctx));
+		a->opt.calib_device = QVK_CALIB_CPU;
+		a->opt.calib_dev = NULL;
+		st = qvk_quantize_to_file(ctx, model, &a->opt, tok, a->out, &r);
+	}
+	a->opt.calib_device = QVK_CALIB_CPU;
+	a->opt.calib_dev = NULL;
 	if (st != QVK_OK) {
 		qvk_tool_fail(ctx, st, "quantize", a->in);
 		goto out;
@@ -449,6 +584,7 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 		(double)r.calib_bytes / (1 << 20));
 	rc = 0;
 out:
+	qvk_device_destroy(dev);
 	qvk_mix_free(&mix);
 	qvk_imatrix_destroy(im);
 	free(tokens);

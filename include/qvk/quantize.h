@@ -88,6 +88,22 @@ QVK_API uint32_t qvk_imatrix_count(const struct qvk_imatrix *im);
 QVK_API const float *qvk_imatrix_find(const struct qvk_imatrix *im,
 				      const char *name, uint32_t *k);
 
+/* Where the calibration statistics are gathered. */
+enum qvk_calib_device {
+	/*
+	 * The batched fp32 pass on the host: sequential through the
+	 * quantized layers, or the float model's with float_calib.
+	 */
+	QVK_CALIB_CPU = 0,
+	/*
+	 * qvk's own forward pass on calib_dev (weights uploaded in f16, or
+	 * q8 where the device takes no f16), each linear layer's inputs
+	 * accumulated on the device: the float model's statistics, as
+	 * float_calib, never sequential.
+	 */
+	QVK_CALIB_GPU,
+};
+
 struct qvk_quantize_options {
 	enum qvk_weight_format format; /* F32, F16, Q8, Q4, Q4A */
 	uint32_t group;                /* 32, 64, 128 or QVK_GROUP_ROW */
@@ -100,8 +116,9 @@ struct qvk_quantize_options {
 	const char *keep;
 	/*
 	 * Calibration tokens (the text, tokenized, no BOS): run through the
-	 * reference forward pass in windows of @calib_window positions, each
-	 * starting with @bos. NULL/0 when the method needs none.
+	 * model (@calib_device says where) in windows of @calib_window
+	 * positions, each starting with @bos. NULL/0 when the method needs
+	 * none.
 	 */
 	const uint32_t *calib_tokens;
 	size_t n_calib_tokens;
@@ -125,6 +142,13 @@ struct qvk_quantize_options {
 	 * has no entry for is searched unweighted); NULL: none.
 	 */
 	const struct qvk_imatrix *imatrix;
+	/*
+	 * Where calibration runs; GPU needs @calib_dev (not owned), which
+	 * the call then uses from its thread (a qvk_device is not
+	 * thread-safe: no other call may use it meanwhile).
+	 */
+	enum qvk_calib_device calib_device;
+	struct qvk_device *calib_dev;
 };
 
 /*

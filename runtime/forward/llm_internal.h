@@ -98,6 +98,23 @@ qvk_status qvk_llm_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
 			      uint32_t m, bool all_logits,
 			      const struct qvk_buffer *probe);
 void qvk_llm_plan_finish(struct qvk_llm_plan *plan);
+/* A new op slot at the end of @plan's ops (counted by the caller). */
+qvk_status qvk_llm_plan_new_op(struct qvk_llm_plan *plan, struct qvk_op **op);
+/*
+ * A capture plan for @m tokens (llm_capture.c): the pass up to @cap's
+ * last layer (and the final norm when it captures the classifier's
+ * input), every consumer's input in fp32, @cap's kernels after each site's
+ * producer, no classifier.
+ */
+qvk_status qvk_llm_plan_build_capture(struct qvk_llm *llm,
+				      struct qvk_llm_plan *plan, uint32_t m,
+				      const struct qvk_llm_capture *cap);
+/* Record @cap's kernels for layer @layer's site @kind (layer n_layers: the classifier's). */
+qvk_status qvk_llm_capture_record(const struct qvk_llm_capture *cap,
+				  struct qvk_llm_plan *plan, uint32_t layer,
+				  uint32_t kind);
+uint32_t qvk_llm_capture_last_layer(const struct qvk_llm_capture *cap);
+bool qvk_llm_capture_head(const struct qvk_llm_capture *cap);
 /*
  * After a pass over @tokens[0..m) at @pos through @plan: QVK_OK when the
  * @rows logit rows at @logits are finite. Otherwise the pass is replayed

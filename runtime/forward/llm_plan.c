@@ -28,6 +28,7 @@ struct qvk_rec {
 	struct qvk_llm_plan *plan;
 	bool profile;
 	const struct qvk_buffer *probe; /* residual copies (llm_check.c) */
+	const struct qvk_llm_capture *cap; /* calibration (llm_capture.c) */
 };
 
 /* Room for @count ops after the recorded ones; *op: the first. */
@@ -48,8 +49,7 @@ static qvk_status qvk_plan_new_ops(struct qvk_llm_plan *plan, uint32_t count,
 	return QVK_OK;
 }
 
-static qvk_status qvk_plan_new_op(struct qvk_llm_plan *plan,
-				  struct qvk_op **op)
+qvk_status qvk_llm_plan_new_op(struct qvk_llm_plan *plan, struct qvk_op **op)
 {
 	return qvk_plan_new_ops(plan, 1, op);
 }
@@ -91,7 +91,7 @@ static qvk_status qvk_rec_op(struct qvk_rec *r, qvk_status bound,
 #define QVK_REC_OP(r, stage, barrier, bind_call)                               \
 	do {                                                                   \
 		struct qvk_op *op_;                                            \
-		qvk_status st_ = qvk_plan_new_op((r)->plan, &op_);             \
+		qvk_status st_ = qvk_llm_plan_new_op((r)->plan, &op_);         \
 		if (st_ == QVK_OK)                                             \
 			st_ = qvk_rec_op((r), (bind_call), (stage), (barrier)); \
 		if (st_ != QVK_OK)                                             \
@@ -192,7 +192,17 @@ static void qvk_rec_copy_last(struct qvk_rec *r)
 			     &to_shader, 0, NULL, 0, NULL);
 }
 
-/* a = rmsnorm(x) * w, in the representations the consumers read. */
+/* Capture plans: site @kind of layer @l (n_layers: the classifier). */
+static qvk_status qvk_rec_capture(struct qvk_rec *r, uint32_t l, uint32_t kind)
+{
+	return r->cap ? qvk_llm_capture_record(r->cap, r->plan, l, kind) :
+			QVK_OK;
+}
+
+/*
+ * a = rmsnorm(x) * w, in the representations the consumers read; capture
+ * plans read the fp32 one.
+ */
 static qvk_status qvk_rec_norm(struct qvk_rec *r, const struct qvk_buffer *w,
 			       bool q8, bool f32)
 {
@@ -207,7 +217,7 @@ static qvk_status qvk_rec_norm(struct qvk_rec *r, const struct qvk_buffer *w,
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_q8_bind(&llm->ops, op_, &llm->md, m, &x,
 						&wb, &act));
-	if (f32)
+	if (f32 || r->cap)
 		QVK_REC(r, QVK_STAGE_RMSNORM,
 			qvk_ops_rmsnorm_bind(&llm->ops, op_, &llm->md, m, &x,
 					     &wb, &xf));
@@ -300,6 +310,8 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 	qvk_status st;
 
 	st = qvk_rec_norm(r, L->ffn_norm, llm->need.dim_q8, llm->need.dim_f32);
+	if (st == QVK_OK)
+		st = qvk_rec_capture(r, l, QVK_CAPTURE_FFN_IN);
 	if (st != QVK_OK)
 		return st;
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 4], 2); /* w1, w3 */
@@ -310,10 +322,12 @@ static qvk_status qvk_rec_ffn(struct qvk_rec *r, uint32_t l)
 			qvk_ops_swiglu_q8_bind(&llm->ops, op_, md, m,
 					       md->hidden_dim, &gate, &up,
 					       &act));
-	if (llm->need.hid_f32)
+	if (llm->need.hid_f32 || r->cap)
 		QVK_REC(r, QVK_STAGE_SWIGLU,
 			qvk_ops_swiglu_bind(&llm->ops, op_, md, m,
 					    md->hidden_dim, &gate, &up, &out));
+	if ((st = qvk_rec_capture(r, l, QVK_CAPTURE_FFN_OUT)))
+		return st;
 	qvk_rec_matmuls(r, &llm->mmb[7 * l + 6], 1); /* x += w2 h */
 	return qvk_rec_biases(r, &down, 1);
 }
@@ -357,6 +371,8 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 	struct qvk_llm *llm = r->llm;
 	struct qvk_binding step = qvk_ops_whole(llm->step),
 			   x = qvk_ops_whole(llm->x);
+	uint32_t n_layers = r->cap ? qvk_llm_capture_last_layer(r->cap) :
+				     llm->w.n_layers;
 	qvk_status st;
 
 	if (r->profile) {
@@ -368,13 +384,17 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 				   &step, llm->w.tok_embd, &x));
 	if (r->probe)
 		qvk_rec_probe(r, 0);
-	for (uint32_t l = 0; l < llm->w.n_layers; l++) {
+	for (uint32_t l = 0; l < n_layers; l++) {
 		st = qvk_rec_norm(r, llm->w.layers[l].attn_norm,
 				  llm->need.dim_q8, llm->need.dim_f32);
+		if (st == QVK_OK)
+			st = qvk_rec_capture(r, l, QVK_CAPTURE_ATTN_IN);
 		if (st != QVK_OK)
 			return st;
 		qvk_rec_matmuls(r, &llm->mmb[7 * l], 3); /* q, k, v */
 		st = qvk_rec_attention(r, l);
+		if (st == QVK_OK)
+			st = qvk_rec_capture(r, l, QVK_CAPTURE_ATTN_OUT);
 		if (st != QVK_OK)
 			return st;
 		qvk_rec_matmuls(r, &llm->mmb[7 * l + 3], 1); /* x += wo o */
@@ -387,8 +407,12 @@ static qvk_status qvk_plan_record(struct qvk_rec *r)
 		if (r->probe)
 			qvk_rec_probe(r, l + 1);
 	}
+	if (r->cap && !qvk_llm_capture_head(r->cap))
+		return QVK_OK; /* the layers after the captured ones add nothing */
 	st = qvk_rec_norm(r, llm->w.output_norm, !llm->need.final_f32,
 			  llm->need.final_f32);
+	if (st == QVK_OK && r->cap)
+		return qvk_rec_capture(r, llm->w.n_layers, QVK_CAPTURE_ATTN_IN);
 	if (st != QVK_OK)
 		return st;
 	if (r->plan->all_logits || r->plan->m == 1) {
@@ -412,28 +436,47 @@ void qvk_llm_plan_finish(struct qvk_llm_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-qvk_status qvk_llm_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
-			      uint32_t m, bool all_logits,
-			      const struct qvk_buffer *probe)
+static qvk_status qvk_plan_build(struct qvk_rec *r, uint32_t m,
+				 bool all_logits)
 {
-	struct qvk_rec r = { llm, plan, llm->opt.profile && !probe, probe };
+	struct qvk_llm_plan *plan = r->plan;
+	struct qvk_device *dev = r->llm->dev;
 	qvk_status st;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->m = m;
 	plan->all_logits = all_logits;
-	st = qvk_cmd_init(llm->dev, &plan->cmd);
-	if (st == QVK_OK && r.profile)
+	st = qvk_cmd_init(dev, &plan->cmd);
+	if (st == QVK_OK && r->profile)
 		st = qvk_cmd_timestamps_init(&plan->cmd, QVK_LLM_MAX_STAMPS);
 	if (st == QVK_OK)
 		st = qvk_cmd_begin(&plan->cmd);
 	if (st == QVK_OK)
-		st = qvk_plan_record(&r);
+		st = qvk_plan_record(r);
 	if (st == QVK_OK)
-		st = QVK_VK(llm->dev->ctx, vkEndCommandBuffer(plan->cmd.cb));
+		st = QVK_VK(dev->ctx, vkEndCommandBuffer(plan->cmd.cb));
 	if (st != QVK_OK)
 		qvk_llm_plan_finish(plan);
 	return st;
+}
+
+qvk_status qvk_llm_plan_build(struct qvk_llm *llm, struct qvk_llm_plan *plan,
+			      uint32_t m, bool all_logits,
+			      const struct qvk_buffer *probe)
+{
+	struct qvk_rec r = { llm, plan, llm->opt.profile && !probe, probe,
+			     NULL };
+
+	return qvk_plan_build(&r, m, all_logits);
+}
+
+qvk_status qvk_llm_plan_build_capture(struct qvk_llm *llm,
+				      struct qvk_llm_plan *plan, uint32_t m,
+				      const struct qvk_llm_capture *cap)
+{
+	struct qvk_rec r = { llm, plan, false, NULL, cap };
+
+	return qvk_plan_build(&r, m, false);
 }
 
 qvk_status qvk_llm_plan_get(struct qvk_llm *llm, uint32_t m, bool all_logits,

@@ -18,6 +18,11 @@
  * stores, so the next layers' statistics are those of the quantized model
  * before them, as GPTQ and AWQ calibrate; with float_calib they are the
  * float model's (what the scalar reference sees: the tests' oracle).
+ *
+ * With the statistics from the device (calib_gpu.c: the float model's,
+ * gathered by qvk's own forward pass) no activations are held on the
+ * host: the sites' sums arrive whole and the steps above that compute or
+ * rescale activations are skipped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +115,7 @@ static qvk_status qvk_lw_smooth(struct qvk_layer_work *lw,
 	struct qvk_qrun *run = lw->run;
 	qvk_status st = qvk_smooth_site(run->ctx, d, cs, run->opt, lw->s);
 
-	if (st == QVK_OK)
+	if (st == QVK_OK && run->batch) /* activations held on the host */
 		qvk_unfold_scale_from_act(act, run->batch->t, d->k, lw->s);
 	return st;
 }
@@ -161,22 +166,25 @@ static qvk_status qvk_lw_attention_half(struct qvk_layer_work *lw)
 	struct qvk_calib_site *ci = &lw->cs[QVK_SITE_ATTN_IN];
 	struct qvk_calib_site *co = &lw->cs[QVK_SITE_ATTN_OUT];
 	bool smooth = qvk_run_smooths(run), gptq = run->hessian;
-	uint32_t t = run->batch->t, q_dim = p->n_heads * p->head_dim;
+	bool act = run->batch != NULL; /* else the sites came from the device */
+	uint32_t t = act ? run->batch->t : 0, q_dim = p->n_heads * p->head_dim;
 	struct qvk_site_desc d;
-	qvk_status st;
+	qvk_status st = QVK_OK;
 
-	qvk_batch_norm(run->batch, lw->w[J_ATTN_NORM], run->xn);
-	st = qvk_calib_site_add(run->ctx, ci, qvk_lw_name(lw, J_WQ), run->xn, t,
-				lw->stride);
+	if (act) {
+		qvk_batch_norm(run->batch, lw->w[J_ATTN_NORM], run->xn);
+		st = qvk_calib_site_add(run->ctx, ci, qvk_lw_name(lw, J_WQ),
+					run->xn, t, lw->stride);
+	}
 	if (st == QVK_OK && smooth) {
 		qvk_lw_desc(lw, in, 3, lw->w[J_ATTN_NORM], NULL, &d);
 		st = qvk_lw_smooth(lw, &d, ci, run->xn);
 	}
 	for (uint32_t m = 0; st == QVK_OK && gptq && m < 3; m++)
 		st = qvk_lw_put(lw, in[m], ci, true);
-	if (st == QVK_OK)
+	if (st == QVK_OK && act)
 		st = qvk_lw_attention(lw);
-	if (st == QVK_OK)
+	if (st == QVK_OK && act)
 		st = qvk_calib_site_add(run->ctx, co, qvk_lw_name(lw, J_WO),
 					run->att, t, lw->stride);
 	if (st == QVK_OK && smooth) {
@@ -193,7 +201,7 @@ static qvk_status qvk_lw_attention_half(struct qvk_layer_work *lw)
 		st = qvk_lw_put(lw, J_WO, co, true);
 	if (st == QVK_OK)
 		st = qvk_lw_put(lw, J_ATTN_NORM, NULL, false);
-	if (st == QVK_OK) /* x += att·woᵀ */
+	if (st == QVK_OK && act) /* x += att·woᵀ */
 		qvk_gemm_nt(run->att, lw->w[J_WO], run->batch->x, t, p->dim,
 			    q_dim, 1.0f);
 	return st;
@@ -207,20 +215,23 @@ static qvk_status qvk_lw_ffn_half(struct qvk_layer_work *lw)
 	struct qvk_calib_site *ci = &lw->cs[QVK_SITE_FFN_IN];
 	struct qvk_calib_site *co = &lw->cs[QVK_SITE_FFN_OUT];
 	bool smooth = qvk_run_smooths(run), gptq = run->hessian;
-	uint32_t t = run->batch->t;
+	bool act = run->batch != NULL; /* else the sites came from the device */
+	uint32_t t = act ? run->batch->t : 0;
 	struct qvk_site_desc d;
-	qvk_status st;
+	qvk_status st = QVK_OK;
 
-	qvk_batch_norm(run->batch, lw->w[J_FFN_NORM], run->xn);
-	st = qvk_calib_site_add(run->ctx, ci, qvk_lw_name(lw, J_W1), run->xn, t,
-				lw->stride);
+	if (act) {
+		qvk_batch_norm(run->batch, lw->w[J_FFN_NORM], run->xn);
+		st = qvk_calib_site_add(run->ctx, ci, qvk_lw_name(lw, J_W1),
+					run->xn, t, lw->stride);
+	}
 	if (st == QVK_OK && smooth) {
 		qvk_lw_desc(lw, in, 2, lw->w[J_FFN_NORM], NULL, &d);
 		st = qvk_lw_smooth(lw, &d, ci, run->xn);
 	}
 	for (uint32_t m = 0; st == QVK_OK && gptq && m < 2; m++)
 		st = qvk_lw_put(lw, in[m], ci, true);
-	if (st == QVK_OK) {
+	if (st == QVK_OK && act) {
 		qvk_lw_ffn(lw);
 		st = qvk_calib_site_add(run->ctx, co, qvk_lw_name(lw, J_W2),
 					run->g, t, lw->stride);
@@ -239,7 +250,7 @@ static qvk_status qvk_lw_ffn_half(struct qvk_layer_work *lw)
 		st = qvk_lw_put(lw, J_W2, co, true);
 	if (st == QVK_OK)
 		st = qvk_lw_put(lw, J_FFN_NORM, NULL, false);
-	if (st == QVK_OK) /* x += g·w2ᵀ */
+	if (st == QVK_OK && act) /* x += g·w2ᵀ */
 		qvk_gemm_nt(run->g, lw->w[J_W2], run->batch->x, t, p->dim,
 			    p->hidden_dim, 1.0f);
 	return st;
@@ -257,7 +268,8 @@ static void qvk_lw_finish(struct qvk_layer_work *lw)
 /* Sampling every stride-th position keeps about max_rows of them. */
 static uint32_t qvk_run_stride(const struct qvk_qrun *run)
 {
-	return run->max_rows ? QVK_MAX(1u, run->batch->t / run->max_rows) : 0;
+	return run->max_rows && run->batch ?
+		       QVK_MAX(1u, run->batch->t / run->max_rows) : 0;
 }
 
 qvk_status qvk_layer_quantize(struct qvk_qrun *run, uint32_t l)
@@ -268,7 +280,7 @@ qvk_status qvk_layer_quantize(struct qvk_qrun *run, uint32_t l)
 					p->dim, p->hidden_dim };
 	qvk_status st = QVK_OK;
 
-	if (!run->batch) { /* one tensor at a time */
+	if (!run->batch && !run->gpu) { /* one tensor at a time */
 		for (uint32_t j = 0; st == QVK_OK && j < J_COUNT; j++) {
 			st = qvk_tensor_load_f32(
 				run->ctx,
@@ -293,6 +305,8 @@ qvk_status qvk_layer_quantize(struct qvk_qrun *run, uint32_t l)
 	for (uint32_t i = 0; st == QVK_OK && i < QVK_SITE_KINDS; i++)
 		st = qvk_calib_site_init(run->ctx, &lw.cs[i], ks[i], run->hessian,
 					 run->max_rows);
+	for (uint32_t i = 0; st == QVK_OK && run->gpu && i < QVK_SITE_KINDS; i++)
+		st = qvk_calib_gpu_site(run->gpu, qvk_site_index(l, i), &lw.cs[i]);
 	if (st == QVK_OK)
 		st = qvk_lw_attention_half(&lw);
 	if (st == QVK_OK)
@@ -315,7 +329,7 @@ qvk_status qvk_head_quantize(struct qvk_qrun *run)
 	st = qvk_tensor_load_f32(run->ctx, plan->src[i_norm], &norm);
 	if (st == QVK_OK && has_out)
 		st = qvk_tensor_load_f32(run->ctx, plan->src[i_out], &w);
-	if (st == QVK_OK && has_out && run->batch) {
+	if (st == QVK_OK && has_out && (run->batch || run->gpu)) {
 		struct qvk_site_desc d = {
 			.name = plan->src[i_out]->name, .w = { w },
 			.rows = { p->vocab_size }, .spec = { plan->spec[i_out] },
@@ -323,14 +337,19 @@ qvk_status qvk_head_quantize(struct qvk_qrun *run)
 			.norm = norm,
 		};
 
-		qvk_batch_norm(run->batch, norm, run->xn);
 		st = qvk_calib_site_init(run->ctx, &cs, p->dim, run->hessian,
 					 run->max_rows);
 		have_cs = st == QVK_OK;
-		if (st == QVK_OK)
+		if (st == QVK_OK && run->gpu) {
+			st = qvk_calib_gpu_site(run->gpu,
+						qvk_site_index(p->n_layers, 0),
+						&cs);
+		} else if (st == QVK_OK) {
+			qvk_batch_norm(run->batch, norm, run->xn);
 			st = qvk_calib_site_add(run->ctx, &cs, d.name, run->xn,
 						run->batch->t,
 						qvk_run_stride(run));
+		}
 		if (st == QVK_OK && qvk_run_smooths(run)) {
 			s = malloc(p->dim * sizeof(*s));
 			st = s ? qvk_smooth_site(run->ctx, &d, &cs, run->opt, s) :

@@ -94,6 +94,13 @@ static qvk_status qvk_quantize_check(struct qvk_ctx *ctx,
 	if ((unsigned)opt->kmix >= QVK_ARRAY_SIZE(qvk_kmix_names))
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: K-quant "
 				 "mix %d", (int)opt->kmix);
+	if ((unsigned)opt->calib_device > QVK_CALIB_GPU)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: "
+				 "calib_device %d", (int)opt->calib_device);
+	if (opt->calib_device == QVK_CALIB_GPU && !opt->calib_dev)
+		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: "
+				 "calibration on the device: no device given "
+				 "(calib_dev)");
 	if (opt->n_tensor_types && !opt->tensor_types)
 		return qvk_error(ctx, QVK_ERR_INVALID_ARG, "quantize: %u "
 				 "tensor types without the list",

@@ -106,6 +106,39 @@ qvk_status qvk_calib_batched(struct qvk_ctx *ctx, const struct qvk_model *m,
 			     const struct qvk_quantize_options *opt,
 			     struct qvk_calib **out);
 
+/*
+ * Calibration on the device (calib_gpu.c): the float model's statistics
+ * from qvk's own forward pass on @dev, site by site in layer order, in
+ * passes of as many layers as fit @max_pass_bytes of sums (0: up to
+ * 1 GiB, half the device memory left).
+ */
+struct qvk_calib_gpu;
+
+qvk_status qvk_calib_gpu_create(struct qvk_ctx *ctx, struct qvk_device *dev,
+				const struct qvk_model *m,
+				const struct qvk_quantize_options *opt,
+				bool hessian, uint32_t max_rows,
+				uint64_t max_pass_bytes,
+				struct qvk_calib_gpu **out);
+void qvk_calib_gpu_destroy(struct qvk_calib_gpu *g);
+/* "f16 weights, 2 layers per pass". */
+const char *qvk_calib_gpu_describe(const struct qvk_calib_gpu *g);
+/* Host bytes the statistics take (one pass's sites and a layer's copy). */
+uint64_t qvk_calib_gpu_host_bytes(const struct qvk_calib_gpu *g);
+/*
+ * Site @site's statistics into @dst (qvk_calib_site_init()ed with the
+ * site's width, XᵀX and rows as the calibrator was made), running the
+ * pass that holds it when the last one does not.
+ */
+qvk_status qvk_calib_gpu_site(struct qvk_calib_gpu *g, uint32_t site,
+			      struct qvk_calib_site *dst);
+/* Every site, as qvk_calib_run() gives them (the tests' comparison). */
+qvk_status qvk_calib_gpu_run(struct qvk_ctx *ctx, struct qvk_device *dev,
+			     const struct qvk_model *m,
+			     const struct qvk_quantize_options *opt,
+			     bool hessian, uint32_t max_rows,
+			     uint64_t max_pass_bytes, struct qvk_calib **out);
+
 /* ------------------------------------------------------------- plan */
 
 /*
@@ -263,7 +296,8 @@ struct qvk_qrun {
 	const struct qvk_quantize_options *opt;
 	struct qvk_qplan *plan;
 	struct qvk_qsink *sink;
-	struct qvk_batch *batch; /* NULL: no calibration */
+	struct qvk_batch *batch; /* NULL: no calibration on the CPU */
+	struct qvk_calib_gpu *gpu; /* statistics from the device, or NULL */
 	bool rounding;           /* false: float output (folds only) */
 	bool sequential;         /* propagate through the quantized weights */
 	bool hessian;            /* GPTQ: XᵀX per site */

@@ -116,6 +116,7 @@ static void qvk_qrun_finish(struct qvk_qrun *run)
 		free(run->ready[i]);
 	free(run->ready);
 	qvk_batch_destroy(run->batch);
+	qvk_calib_gpu_destroy(run->gpu);
 	free(run->xn);
 	free(run->q);
 	free(run->k);
@@ -198,9 +199,24 @@ qvk_status qvk_quantize_stream(struct qvk_ctx *ctx, const struct qvk_model *m,
 	if (qvk_qrun_calibrates(opt, plan, rounding)) {
 		run.hessian = opt->method == QVK_METHOD_GPTQ;
 		run.max_rows = opt->method == QVK_METHOD_AWQ ? QVK_AWQ_ROWS : 0;
-		st = qvk_batch_create(ctx, m, opt, &run.batch);
-		if (st == QVK_OK)
-			st = qvk_qrun_alloc(&run, &cb);
+		if (opt->calib_device == QVK_CALIB_GPU) {
+			/* the float model's statistics, never sequential */
+			run.sequential = false;
+			st = qvk_calib_gpu_create(ctx, opt->calib_dev, m, opt,
+						  run.hessian, run.max_rows, 0,
+						  &run.gpu);
+			if (st == QVK_OK) {
+				cb = qvk_calib_gpu_host_bytes(run.gpu);
+				qvk_log(ctx, QVK_LOG_INFO, "calibration on the "
+					"device %s: %s",
+					qvk_device_info(opt->calib_dev)->name,
+					qvk_calib_gpu_describe(run.gpu));
+			}
+		} else {
+			st = qvk_batch_create(ctx, m, opt, &run.batch);
+			if (st == QVK_OK)
+				st = qvk_qrun_alloc(&run, &cb);
+		}
 	}
 	if (st == QVK_OK)
 		st = qvk_qrun_embedding(&run);

@@ -258,3 +258,97 @@ qvk_status qvk_buffer_upload(struct qvk_buffer *dst,
 	return st;
 }
 
+
+qvk_status qvk_buffer_zero(struct qvk_buffer *buf)
+{
+	/* the fills land before any later compute access (next submits too) */
+	VkMemoryBarrier to_shader = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_SHADER_READ_BIT |
+				 VK_ACCESS_SHADER_WRITE_BIT,
+	};
+	struct qvk_cmd cmd;
+	qvk_status st = qvk_cmd_init(buf->dev, &cmd);
+
+	if (st == QVK_OK)
+		st = qvk_cmd_begin(&cmd);
+	if (st == QVK_OK) {
+		for (uint32_t i = 0; i < buf->n_pieces; i++)
+			vkCmdFillBuffer(cmd.cb, buf->pieces[i].buffer, 0,
+					VK_WHOLE_SIZE, 0);
+		vkCmdPipelineBarrier(cmd.cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+				     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+				     &to_shader, 0, NULL, 0, NULL);
+		st = qvk_cmd_submit_wait(&cmd, true);
+	}
+	qvk_cmd_finish(&cmd);
+	return st;
+}
+
+/* Read back in chunks of at most 64 MiB, one transfer per chunk and piece. */
+qvk_status qvk_buffer_download(const struct qvk_buffer *src,
+			       VkDeviceSize offset, void *dst,
+			       VkDeviceSize size)
+{
+	struct qvk_device *dev = src->dev;
+	/* the shaders' writes before the copy reads them... */
+	VkMemoryBarrier to_copy = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
+	};
+	/* ...and the copy's before the host reads the staging buffer */
+	VkMemoryBarrier to_host = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+	};
+	struct qvk_buffer *staging;
+	struct qvk_cmd cmd;
+	VkDeviceSize done = 0;
+	qvk_status st;
+
+	if (offset > src->size_bytes || size > src->size_bytes - offset)
+		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG, "download of "
+				 "%llu bytes at %llu past a %llu-byte buffer",
+				 (unsigned long long)size,
+				 (unsigned long long)offset,
+				 (unsigned long long)src->size_bytes);
+	if (!size)
+		return QVK_OK;
+	st = qvk_buffer_create(dev, QVK_MEM_READBACK, QVK_MIN(size, 64u << 20),
+			       4, &staging);
+	if (st != QVK_OK)
+		return st;
+	st = qvk_cmd_init(dev, &cmd);
+	while (st == QVK_OK && done < size) {
+		VkDeviceSize at = offset + done;
+		uint32_t p = (uint32_t)(at / src->piece_bytes);
+		VkDeviceSize in = at - src->pieces[p].offset_bytes;
+		/* within the staging buffer's first piece too */
+		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
+						 staging->pieces[0].size_bytes),
+					 src->pieces[p].size_bytes - in);
+		VkBufferCopy region = { in, 0, n };
+
+		st = qvk_cmd_begin(&cmd);
+		if (st != QVK_OK)
+			break;
+		vkCmdPipelineBarrier(cmd.cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+				     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
+				     &to_copy, 0, NULL, 0, NULL);
+		vkCmdCopyBuffer(cmd.cb, src->pieces[p].buffer,
+				staging->pieces[0].buffer, 1, &region);
+		vkCmdPipelineBarrier(cmd.cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+				     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host,
+				     0, NULL, 0, NULL);
+		st = qvk_cmd_submit_wait(&cmd, true);
+		if (st == QVK_OK)
+			st = qvk_buffer_read(staging, 0, (char *)dst + done, n);
+		done += n;
+	}
+	qvk_cmd_finish(&cmd);
+	qvk_buffer_destroy(staging);
+	return st;
+}

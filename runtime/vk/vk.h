@@ -168,6 +168,16 @@ qvk_status qvk_buffer_read(const struct qvk_buffer *buf, VkDeviceSize offset,
  */
 qvk_status qvk_buffer_upload(struct qvk_buffer *dst, VkDeviceSize offset,
 			     const void *src, VkDeviceSize size_bytes);
+/*
+ * Any buffer to the host, always through a transfer into a staging
+ * buffer, after the compute work submitted before (device-local memory of
+ * a discrete GPU included).
+ */
+qvk_status qvk_buffer_download(const struct qvk_buffer *src,
+			       VkDeviceSize offset, void *dst,
+			       VkDeviceSize size_bytes);
+/* Zero any buffer on the device, before the compute work submitted after. */
+qvk_status qvk_buffer_zero(struct qvk_buffer *buf);
 /* Fill with a 32-bit pattern (host-visible): the poison before a test run. */
 void qvk_buffer_fill_u32(struct qvk_buffer *buf, uint32_t pattern);
 
