@@ -366,16 +366,25 @@ check-faults:
 # qvk run of the default model under valgrind's memcheck: no error and no
 # leak (definite or possible) anywhere, the driver included; suppressions
 # (tests/valgrind.supp) are by object name for ld.so, Mesa, LLVM and the
-# loader, never qvk's code. A fresh pipeline cache, so the run compiles
-# every pipeline under memcheck too.
+# loader, never qvk's code. A native run first fills a fresh cache folder
+# (Mesa's compiled shaders, qvk's matmul and attention tuning); the
+# memcheck run then finds the tuning files, parses them and skips the
+# timing runs (whose host code the sanitizer suites run), and with qvk's
+# pipeline cache file removed creates and saves every pipeline itself.
+# Timing the kernels under memcheck took over a quarter of an hour.
 VALGRIND_TOKENS ?= 8
+VALGRIND_CACHE := $(CURDIR)/$(BUILD)/valgrind-cache
+VALGRIND_RUN = ./$(QVK) run -m $(RUN_MODEL) -t $(RUN_TOKENIZER) \
+	-p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
 valgrind:
 	$(Q)tools/deps.sh valgrind
 	$(Q)$(MAKE) --no-print-directory tools
-	$(Q)rm -rf $(BUILD)/valgrind-cache
-	XDG_CACHE_HOME=$(CURDIR)/$(BUILD)/valgrind-cache valgrind --error-exitcode=1 \
-		--suppressions=tests/valgrind.supp --leak-check=full --num-callers=30 ./$(QVK) run -m $(RUN_MODEL) \
-		-t $(RUN_TOKENIZER) -p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
+	$(Q)rm -rf $(VALGRIND_CACHE)
+	$(Q)XDG_CACHE_HOME=$(VALGRIND_CACHE) $(VALGRIND_RUN) >/dev/null
+	$(Q)rm -f $(VALGRIND_CACHE)/qvk/*.pipelines
+	XDG_CACHE_HOME=$(VALGRIND_CACHE) valgrind --error-exitcode=1 \
+		--suppressions=tests/valgrind.supp --leak-check=full \
+		--num-callers=30 $(VALGRIND_RUN)
 
 # --------------------------------------------------------------- install
 include mk/install.mk
