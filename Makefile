@@ -141,12 +141,16 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o
 LIB_A := $(BUILD)/libqvk.a
 LIB_SO := $(BUILD)/libqvk.so.$(QVK_VERSION)
 QVK := $(BUILD)/qvk
+# The builds that make run, check, bench, valgrind, fuzz and check-faults
+# start use every core (the test runs themselves stay one process).
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+SUBMAKE = $(MAKE) --no-print-directory -j$(BUILD_JOBS)
 CHECK_RUNNER := $(BUILD)/tests/check_qvk
 SYNTH := $(BUILD)/tests/qvk-synth
 
 .PHONY: all deps deps-build lib tools tests check run bench install uninstall clean
 all: deps-build
-	$(Q)$(MAKE) --no-print-directory lib tools man
+	$(Q)$(SUBMAKE) lib tools man
 
 lib: $(LIB_A) $(LIB_SO)
 tools: $(QVK)
@@ -275,7 +279,7 @@ RUN_MODEL ?= tests/data/stories260K.bin
 RUN_TOKENIZER ?= tests/data/tok512.bin
 RUN_PROMPT ?= Once upon a time
 run: deps-build
-	$(Q)$(MAKE) --no-print-directory tools
+	$(Q)$(SUBMAKE) tools
 	./$(QVK) run -m $(RUN_MODEL) -t $(RUN_TOKENIZER) -p "$(RUN_PROMPT)" -n 96
 
 # ----------------------------------------------------------------- tests
@@ -294,7 +298,7 @@ CHECK_ENV := QVK_SUITE=$(QVK_SUITE) \
 	TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/tsan.supp
 endif
 check: deps
-	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)$(SUBMAKE) tests
 	$(Q)cd $(BUILD) && env $(CHECK_ENV) QVK_BUILD_DIR=$(CURDIR)/$(BUILD) \
 		QVK_MODELS=$(QVK_MODELS) ./tests/check_qvk
 
@@ -309,7 +313,7 @@ BENCH_MATMUL_ARGS ?=
 BENCH_MODEL_ARGS ?= -p 128 -n 32 -r 3
 bench_plot = $(if $(shell command -v gnuplot 2>/dev/null),--plot $(BENCH_DIR)/$(1).png)
 bench: deps-build
-	$(Q)$(MAKE) --no-print-directory tools
+	$(Q)$(SUBMAKE) tools
 	@mkdir -p $(BENCH_DIR)
 	./$(QVK) bench matmul $(BENCH_MATMUL_ARGS) --json > $(BENCH_DIR)/matmul.json
 	./$(QVK) bench quant --json > $(BENCH_DIR)/quant.json
@@ -332,7 +336,7 @@ DEB_FUZZ := clang libclang-rt-14-dev
 .PHONY: fuzz fuzz-build check-faults valgrind
 fuzz:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
-	$(Q)$(MAKE) --no-print-directory SANITIZE=fuzz fuzz-build
+	$(Q)$(SUBMAKE) SANITIZE=fuzz fuzz-build
 	$(Q)tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(QVK_MODELS) $(FUZZ_TARGETS)
 
 ifeq ($(SANITIZE),fuzz)
@@ -358,7 +362,7 @@ endif
 # QVK_FAULT_MAX_RUNS runs per site), then qvk quantize on a full disk and
 # read-only outputs.
 check-faults:
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 tools
+	$(Q)$(SUBMAKE) SANITIZE=1 tools
 	$(Q)tests/fault/sweep.sh build/sanitize/qvk run
 	$(Q)tests/fault/sweep.sh build/sanitize/qvk quantize
 	$(Q)tests/fault/quantize-disk.sh build/sanitize/qvk
@@ -378,7 +382,7 @@ VALGRIND_RUN = ./$(QVK) run -m $(RUN_MODEL) -t $(RUN_TOKENIZER) \
 	-p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
 valgrind:
 	$(Q)tools/deps.sh valgrind
-	$(Q)$(MAKE) --no-print-directory tools
+	$(Q)$(SUBMAKE) tools
 	$(Q)rm -rf $(VALGRIND_CACHE)
 	$(Q)XDG_CACHE_HOME=$(VALGRIND_CACHE) $(VALGRIND_RUN) >/dev/null
 	$(Q)rm -f $(VALGRIND_CACHE)/qvk/*.pipelines

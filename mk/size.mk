@@ -29,5 +29,5 @@ size-row: lib tools
 check-minimal:
 	$(Q)$(MAKE) --no-print-directory QVK_DRM=0 QVK_BLAS=0 check-minimal-run
 check-minimal-run: deps
-	$(Q)$(MAKE) --no-print-directory lib tools tests
+	$(Q)$(SUBMAKE) lib tools tests
 	$(Q)tools/embedded/check-minimal.sh $(BUILD)

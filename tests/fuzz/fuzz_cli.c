@@ -53,11 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		argv[0] = "run";
 		if (qvk_run_parse(argc, argv, &a)) {
+			const struct qvk_sampler_options *o = &a.sampling.opt;
+
 			fuzz_check_llm(&a.llm);
 			if (a.n_tokens < 1 || a.n_tokens > (1u << 20) ||
-			    !isfinite(a.sampling.temperature) ||
-			    !(a.sampling.top_p > 0 && a.sampling.top_p <= 1) ||
-			    !(a.sampling.repeat_penalty >= 1))
+			    !isfinite(o->temperature) ||
+			    !(o->top_p > 0 && o->top_p <= 1) ||
+			    !(o->repeat_penalty >= 1))
 				abort();
 		}
 		break;
