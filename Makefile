@@ -148,7 +148,7 @@ SUBMAKE = $(MAKE) --no-print-directory -j$(BUILD_JOBS)
 CHECK_RUNNER := $(BUILD)/tests/check_qvk
 SYNTH := $(BUILD)/tests/qvk-synth
 
-.PHONY: all deps deps-build lib tools tests check run bench install uninstall clean
+.PHONY: all deps deps-all deps-build lib tools tests check run bench install uninstall clean
 all: deps-build
 	$(Q)$(SUBMAKE) lib tools man
 
@@ -181,6 +181,12 @@ ifeq ($(QVK_DEPS),1)
 endif
 deps:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_CHECK) $(DEB_KMOD)
+# Every native target's packages at once (the cross toolchain aside:
+# deps-cross), so that targets run side by side never start apt-get
+# together (.ci/run).
+deps-all:
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_CHECK) $(DEB_KMOD) $(DEB_FUZZ) \
+		$(DEB_VALGRIND) $(DEB_INSTALL) $(DEB_DKMS)
 
 # ------------------------------------------------------------------ build
 $(BUILD)/obj/%.o: %.c
@@ -333,6 +339,7 @@ bench: deps-build
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 DEB_FUZZ := clang libclang-rt-14-dev
+DEB_VALGRIND := valgrind
 .PHONY: fuzz fuzz-build check-faults valgrind
 fuzz:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
@@ -371,22 +378,27 @@ check-faults:
 # leak (definite or possible) anywhere, the driver included; suppressions
 # (tests/valgrind.supp) are by object name for ld.so, Mesa, LLVM and the
 # loader, never qvk's code. A native run first fills a fresh cache folder
-# (Mesa's compiled shaders, qvk's matmul and attention tuning); the
+# (seeded by tests/cache-seed.sh: qvk's matmul and attention tuning,
+# Mesa's compiled shaders); the
 # memcheck run then finds the tuning files, parses them and skips the
 # timing runs (whose host code the sanitizer suites run), and with qvk's
 # pipeline cache file removed creates and saves every pipeline itself.
 # Timing the kernels under memcheck took over a quarter of an hour.
 VALGRIND_TOKENS ?= 8
 VALGRIND_CACHE := $(CURDIR)/$(BUILD)/valgrind-cache
+CACHE_NOW := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+VALGRIND_ENV := XDG_CACHE_HOME=$(VALGRIND_CACHE) \
+	MESA_SHADER_CACHE_DIR=$(or $(MESA_SHADER_CACHE_DIR),$(CACHE_NOW)/mesa_shader_cache)
 VALGRIND_RUN = ./$(QVK) run -m $(RUN_MODEL) -t $(RUN_TOKENIZER) \
 	-p "$(RUN_PROMPT)" -n $(VALGRIND_TOKENS) --temp 0
 valgrind:
-	$(Q)tools/deps.sh valgrind
+	$(Q)tools/deps.sh $(DEB_VALGRIND)
 	$(Q)$(SUBMAKE) tools
 	$(Q)rm -rf $(VALGRIND_CACHE)
-	$(Q)XDG_CACHE_HOME=$(VALGRIND_CACHE) $(VALGRIND_RUN) >/dev/null
+	$(Q)tests/cache-seed.sh $(VALGRIND_CACHE) >/dev/null
+	$(Q)$(VALGRIND_ENV) $(VALGRIND_RUN) >/dev/null
 	$(Q)rm -f $(VALGRIND_CACHE)/qvk/*.pipelines
-	XDG_CACHE_HOME=$(VALGRIND_CACHE) valgrind --error-exitcode=1 \
+	$(VALGRIND_ENV) valgrind --error-exitcode=1 \
 		--suppressions=tests/valgrind.supp --leak-check=full \
 		--num-callers=30 $(VALGRIND_RUN)
 

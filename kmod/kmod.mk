@@ -112,8 +112,9 @@ dkms-install: dkms-sources
 # Refuses to run over a registration it did not make: it ends with dkms
 # remove, which would take a user's installed module with it.
 # (A new make after the packages: KDIR is found when the Makefile is read.)
+DEB_DKMS = dkms kmod $(if $(wildcard $(KDIR)),,linux-headers-amd64)
 check-dkms:
-	$(Q)tools/deps.sh dkms kmod $(if $(wildcard $(KDIR)),,linux-headers-amd64)
+	$(Q)tools/deps.sh $(DEB_DKMS)
 	$(Q)$(MAKE) --no-print-directory check-dkms-run
 check-dkms-run:
 	$(DKMS_NEED)

@@ -115,8 +115,9 @@ print-%:
 
 # Install into a scratch DESTDIR, build and run a program against it with
 # pkg-config, uninstall, and check that nothing is left.
+DEB_INSTALL := groff-base man-db pkg-config
 check-install: all
-	$(Q)tools/deps.sh groff-base man-db pkg-config
+	$(Q)tools/deps.sh $(DEB_INSTALL)
 	$(Q)tools/embedded/check-install.sh
 
 # The Buildroot package and the Yocto recipe against make install's lists.

@@ -54,8 +54,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:verify_asan_link_order=0
 export LSAN_OPTIONS=suppressions=$src/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 [ -n "$lvp" ] && export LD_PRELOAD=$lvp
-# One pipeline cache for the sweep, never the user's.
-export XDG_CACHE_HOME=$work/cache
+# One cache folder for the sweep, never the user's, with the tuning and
+# the compiled shaders of the one in use (tests/cache-seed.sh).
+MESA_SHADER_CACHE_DIR=$("$src/tests/cache-seed.sh" "$work/cache")
+export MESA_SHADER_CACHE_DIR XDG_CACHE_HOME=$work/cache
 
 # qvk CMD ARGS with @OUT@ replaced by $1/out.gguf (a folder per run).
 qvk_out() {
@@ -67,8 +69,8 @@ qvk_out() {
 export -f qvk_out
 
 mkdir -p "$work/count" "$work/warm"
-# A first run fills the cache folder: its pipelines and the matmul tuning
-# file, whose work later runs skip; the calls are counted after it.
+# A first run fills the cache folder: its pipelines and any tuning not
+# copied in, whose work later runs skip; the calls are counted after it.
 qvk_out "$work/warm" "$@" >/dev/null 2>&1 || true
 count_line=$(QVK_FAULT=count qvk_out "$work/count" "$@" 2>&1 >/dev/null |
 	grep '^qvk fault: calls:')
