@@ -37,6 +37,10 @@ static inline struct qvk_buffer *qvk_attn_step_buffer(uint32_t m)
 	float q_scale;
 	/* Split-KV: splits (0: the one-pass kernel), split_min in tiles. */
 	uint32_t splits, min_tiles;
+	/* Prefill kernel forced (enum qvk_attn_prefill + 1; 0: the bound
+	 * one), fp32 cache (of fp16-exact values: the reference's). */
+	uint32_t prefill;
+	bool f32;
 };
 
 static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
@@ -44,7 +48,9 @@ static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 {
 	struct qvk_ops_model mdl = qvk_attn_model(c->hd, c->heads, c->kv,
 						  c->max_seq);
-	uint64_t lb = qvk_ops_kv_layer_bytes(&mdl);
+	uint64_t lb = qvk_ops_kv_layer_bytes(&mdl), lb32 = 2 * lb;
+	float *kc32 = c->f32 ? qvk_ops_test_alloc(lb32) : NULL;
+	float *vc32 = c->f32 ? qvk_ops_test_alloc(lb32) : NULL;
 	size_t nq = (size_t)c->m * c->heads * c->hd;
 	uint16_t *kc = qvk_ops_test_alloc(lb), *vc = qvk_ops_test_alloc(lb);
 	float *q = qvk_ops_test_alloc(4 * nq), *want = qvk_ops_test_alloc(4 * nq);
@@ -70,8 +76,15 @@ static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 	qvk_ops_test_fill_normal(seed, q, nq, c->q_scale);
 	step = qvk_attn_step_buffer(c->m);
 	qb = qvk_ops_test_buffer(q, 4 * nq);
-	kcb = qvk_ops_test_buffer(kc, lb);
-	vcb = qvk_ops_test_buffer(vc, lb);
+	if (c->f32) {
+		for (uint64_t i = 0; i < lb / 2; i++) {
+			kc32[i] = qvk_ref_f16_to_f32(kc[i]); /* NaN stays NaN */
+			vc32[i] = qvk_ref_f16_to_f32(vc[i]);
+		}
+		mdl.kv_f32 = true;
+	}
+	kcb = c->f32 ? qvk_ops_test_buffer(kc32, lb32) : qvk_ops_test_buffer(kc, lb);
+	vcb = c->f32 ? qvk_ops_test_buffer(vc32, lb32) : qvk_ops_test_buffer(vc, lb);
 	ob = qvk_ops_test_buffer(NULL, 4 * nq);
 	ck_assert_int_eq(qvk_ops_step_write(step, c->pos, NULL, c->m,
 					    mdl.max_seq, mdl.n_vocab),
@@ -85,6 +98,13 @@ static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 			QVK_WHOLE(step), QVK_WHOLE(qb), QVK_WHOLE(kcb),
 			QVK_WHOLE(vcb), QVK_WHOLE(pb), QVK_WHOLE(ob)));
 		qvk_ops_test_run(op, 2);
+	} else if (c->prefill) {
+		qvk_ops_test_check_bind(qvk_ops_attention_prefill_bind(
+			ops, &op[0], &mdl, c->m,
+			(enum qvk_attn_prefill)(c->prefill - 1), QVK_WHOLE(step),
+			QVK_WHOLE(qb), QVK_WHOLE(kcb), QVK_WHOLE(vcb),
+			QVK_WHOLE(ob)));
+		qvk_ops_test_run(op, 1);
 	} else {
 		qvk_ops_test_check_bind(qvk_ops_attention_bind(
 			ops, &op[0], &mdl, c->m, QVK_WHOLE(step), QVK_WHOLE(qb),
@@ -92,6 +112,7 @@ static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 		qvk_ops_test_run(op, 1);
 	}
 	qvk_ops_test_read(ob, got, 4 * nq);
+	mdl.kv_f32 = false; /* the reference reads the fp16 copy */
 	qvk_ref_attention(&mdl, c->m, c->pos, q, kc, vc, att, want);
 	if (c->splits) {
 		uint32_t len = qvk_ops_attn_split_len(filled, c->splits, split_min);
@@ -103,6 +124,18 @@ static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 			 filled - 1, c->splits, len, QVK_DIV_ROUND_UP(filled, len),
 			 filled - (QVK_DIV_ROUND_UP(filled, len) - 1) * len,
 			 (double)c->q_scale);
+	} else if (c->prefill) {
+		struct qvk_attn_tile t;
+		enum qvk_attn_prefill k = (enum qvk_attn_prefill)(c->prefill - 1);
+
+		if (!qvk_ops_attn_tile(ops, &mdl, k, &t))
+			memset(&t, 0, sizeof(t));
+		snprintf(what, sizeof(what),
+			 "%s attention hd %u heads %u/%u m %u pos %u..%u, %s cache "
+			 "(tile %u tokens x %u heads, %u positions, %u lanes/row), "
+			 "q x%g", qvk_attn_prefill_name(k), c->hd, c->heads, c->kv,
+			 c->m, c->pos, filled - 1, c->f32 ? "fp32" : "fp16", t.br,
+			 t.gq, t.bc, t.tpr, (double)c->q_scale);
 	} else {
 		snprintf(what, sizeof(what),
 			 "attention hd %u heads %u/%u m %u pos %u..%u (chunk %u, "
@@ -120,6 +153,8 @@ static inline void qvk_attn_run_case(struct qvk_ops *ops, uint64_t *seed,
 	qvk_buffer_destroy(ob);
 	free(kc);
 	free(vc);
+	free(kc32);
+	free(vc32);
 	free(q);
 	free(want);
 	free(got);

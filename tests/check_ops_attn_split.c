@@ -93,9 +93,9 @@ START_TEST(test_attention_split_rejects_bad_args)
 END_TEST
 
 /*
- * The split's tuning (attn_tune.c) on this device: a workgroup count it
- * can have chosen, stored beside the pipeline cache; a stored count is
- * what the next start uses (a planted one shows it, and turns into splits
+ * The tuning (attn_tune.c) on this device: a workgroup count it can have
+ * chosen and a prefill kernel, stored beside the pipeline cache; a stored
+ * choice is what the next start uses (a planted one shows it, and turns into splits
  * per kv head for a model), and a malformed file means tuning again and
  * replacing it.
  */
@@ -130,19 +130,21 @@ START_TEST(test_attention_tune_stores_choice)
 	qvk_ops_attn_describe(&ops, desc, sizeof(desc));
 	printf("  tuned: %s\n", desc);
 	ck_assert_msg(strstr(desc, "ms per token"), "'%s'", desc);
+	ck_assert_msg(strstr(desc, "prefill ms for") && strstr(desc, "; prefill: "),
+		      "'%s'", desc);
 	ck_assert_msg(ops.attn_split_wgs % 4 == 0 && ops.attn_split_wgs <= 128 &&
 			      ops.attn_split_wgs != 4,
 		      "%u workgroups", ops.attn_split_wgs);
 	qvk_ops_finish(&ops);
 	file = qvk_test_read_file(path, &len);
 	ck_assert_ptr_nonnull(file);
-	ck_assert_msg(!strncmp(file, "qvk-attention-tune 1 ", 21), "'%s'", file);
+	ck_assert_msg(!strncmp(file, "qvk-attention-tune 2 ", 21), "'%s'", file);
 	snprintf(header, sizeof(header), "%.*s", (int)strcspn(file, "\n") + 1,
 		 file);
 	free(file);
 
 	/* Planted: used as is, by this start and the device's later ones. */
-	snprintf(text, sizeof(text), "%ssplit_wgs 32\nnote planted\n", header);
+	snprintf(text, sizeof(text), "%ssplit_wgs 32\nprefill tiled-small\nnote planted\n", header);
 	qvk_attn_tune_write(path, text);
 	dev->attn_tuned = false;
 	for (int again = 0; again < 2; again++) {
@@ -150,6 +152,8 @@ START_TEST(test_attention_tune_stores_choice)
 		qvk_ops_attn_tune(&ops);
 		qvk_ops_attn_describe(&ops, desc, sizeof(desc));
 		ck_assert_uint_eq(ops.attn_split_wgs, 32);
+		ck_assert_uint_eq(ops.attn_prefill, QVK_ATTN_PREFILL_TILED_SMALL);
+		ck_assert_msg(strstr(desc, "prefill: tiled-small"), "'%s'", desc);
 		ck_assert_msg(strstr(desc, "split-KV") && strstr(desc, "planted"),
 			      "'%s'", desc);
 		/* 32 workgroups over TinyLlama's 4 kv heads: 8 splits each. */
@@ -158,7 +162,7 @@ START_TEST(test_attention_tune_stores_choice)
 	}
 
 	/* Malformed (a count no candidate gives): tuned again, replaced. */
-	snprintf(text, sizeof(text), "%ssplit_wgs 33\nnote planted\n", header);
+	snprintf(text, sizeof(text), "%ssplit_wgs 33\nprefill tiled\nnote planted\n", header);
 	qvk_attn_tune_write(path, text);
 	dev->attn_tuned = false;
 	qvk_ops_test_init(&ops, 0);

@@ -65,7 +65,7 @@ qvk_status qvk_attention_bench(struct qvk_device *dev,
 		return st;
 	qvk_ops_attn_tune(&ops);
 	st = qvk_attn_rig_init(&ops, d->n_heads, d->n_kv_heads, d->head_dim,
-			       max_ctx, max_splits, &rig);
+			       max_ctx, 1, max_splits, &rig);
 	if (st != QVK_OK)
 		goto out_finish_ops;
 	if (tuned_splits)
@@ -85,7 +85,7 @@ qvk_status qvk_attention_bench(struct qvk_device *dev,
 			*t = (struct qvk_attention_timing){
 				.context = d->contexts[c], .splits = d->splits[s],
 			};
-			st = qvk_attn_rig_check(&rig, ops2[s], t->context,
+			st = qvk_attn_rig_check(&rig, ops2[s], 1, t->context,
 						&t->max_abs_err, &ok);
 			if (st == QVK_OK && !ok)
 				st = qvk_error(ctx, QVK_ERR_NUMERIC, "attention "
@@ -98,7 +98,7 @@ qvk_status qvk_attention_bench(struct qvk_device *dev,
 		for (uint32_t i = 0; st == QVK_OK && i < d->n_contexts * d->n_splits; i++) {
 			double ms;
 
-			st = qvk_attn_rig_time(&rig, ops2[i % d->n_splits],
+			st = qvk_attn_rig_time(&rig, ops2[i % d->n_splits], 1,
 					       out[i].context, d->calls, &ms);
 			if (st == QVK_OK && (r == 0 || ms < out[i].ms))
 				out[i].ms = ms;
