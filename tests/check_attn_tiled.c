@@ -17,6 +17,7 @@
  */
 #include "check_ops_attn.h"
 #include "check_arch.h"
+#include "forward/llm_internal.h"
 
 #define QVK_TILED (QVK_ATTN_PREFILL_TILED + 1)
 #define QVK_TILED_SMALL (QVK_ATTN_PREFILL_TILED_SMALL + 1)
@@ -164,6 +165,12 @@ static void qvk_tiled_model_run(const char *kind, const uint32_t *tokens,
 			 QVK_OK);
 	ck_assert_int_eq(qvk_llm_forward(llm, tokens + 40, 32, 40, logits, NULL),
 			 QVK_OK);
+	if (kind) {
+		/* The tiled kernel was bound, not the fallback: its pipeline
+		 * exists (heads of 8, 2 per kv head: GMAX variant 1). */
+		ck_assert_uint_eq(llm->ops.attn_prefill, QVK_ATTN_PREFILL_TILED);
+		ck_assert_ptr_nonnull(llm->ops.attention_tiled[1][1][0]);
+	}
 	qvk_llm_destroy(llm);
 	ck_assert_int_eq(unsetenv("QVK_ATTN_PREFILL"), 0);
 }
