@@ -22,8 +22,9 @@
 //      maximum, rescales its output slice and partial sum by
 //      exp(old max - new max) once (online softmax), turns its own scores
 //      into weights in place;
-//   4. each adds the weighted values into its HD4 / TPR vec4 slice of
-//      the row's output, held in registers.
+//   4. each adds the weighted values into its HD4 / TPR vec4s of the
+//      row's output (vec4 lane, lane + TPR, ...: neighbouring lanes read
+//      neighbouring words of the V tile), held in registers.
 // Rows past m compute row m - 1 and are not written.
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -147,7 +148,7 @@ void main()
 		for (uint c = 0u; c < cn; c++) {
 			float p = s_p[row * BC + c];
 			for (uint j = 0u; j < DPT; j++)
-				acc[j] += p * s_v[c * KS + lane * DPT + j];
+				acc[j] += p * s_v[c * KS + lane + j * TPR];
 		}
 	}
 	barrier(); // done with s_p's weights: it holds the partial sums now
@@ -158,7 +159,7 @@ void main()
 		l += s_p[row * BC + i];
 	if (tok0 + t >= pc.m)
 		return;
-	uint ob = ((tok0 + t) * pc.n_heads + head0 + g) * HD4 + lane * DPT;
+	uint ob = ((tok0 + t) * pc.n_heads + head0 + g) * HD4 + lane;
 	for (uint j = 0u; j < DPT; j++)
-		o[ob + j] = acc[j] / l;
+		o[ob + j * TPR] = acc[j] / l;
 }
