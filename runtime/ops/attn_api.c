@@ -150,19 +150,12 @@ qvk_status qvk_attention_prefill_bench(struct qvk_device *dev,
 		goto out_finish_rig;
 	}
 	for (uint32_t c = 0; c < d->n_contexts; c++)
-		for (uint32_t k = 0; k < nk; k++) {
-			struct qvk_attn_tile t;
-
+		for (uint32_t k = 0; k < nk; k++)
 			out[c * nk + k] = (struct qvk_attention_prefill_timing){
 				.context = d->contexts[c], .tokens = tokens,
 				.kernel = qvk_attn_prefill_name(k),
-				.runs = k == QVK_ATTN_PREFILL_ONEPASS ||
-					(k == QVK_ATTN_PREFILL_SUBGROUP ?
-						 ops.subgroup_prefill :
-						 qvk_ops_attn_tile(&ops, &rig.mdl,
-								   k, &t)),
+				.runs = qvk_ops_attn_prefill_runs(&ops, &rig.mdl, k),
 			};
-		}
 	for (uint32_t k = 0; st == QVK_OK && k < nk; k++)
 		if (out[k].runs)
 			st = qvk_attn_rig_bind_prefill(&rig, k, tokens, ops2[k]);

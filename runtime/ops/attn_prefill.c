@@ -137,6 +137,19 @@ static bool qvk_aligned16(const struct qvk_binding *b)
 	return b->offset_bytes % 16 == 0;
 }
 
+bool qvk_ops_attn_prefill_runs(const struct qvk_ops *ops,
+				const struct qvk_ops_model *mdl,
+				enum qvk_attn_prefill kind)
+{
+	struct qvk_attn_tile t;
+
+	if (kind == QVK_ATTN_PREFILL_ONEPASS)
+		return true;
+	if (kind == QVK_ATTN_PREFILL_SUBGROUP)
+		return ops->subgroup_prefill;
+	return qvk_ops_attn_tile(ops, mdl, kind, &t);
+}
+
 /* Whether @kind runs @mdl's prefill on this device with these bindings. */
 static bool qvk_ops_prefill_applies(const struct qvk_ops *ops,
 				    const struct qvk_ops_model *mdl,
@@ -148,8 +161,8 @@ static bool qvk_ops_prefill_applies(const struct qvk_ops *ops,
 	const struct qvk_device_info *info = &ops->dev->info;
 
 	switch (kind) {
-	case QVK_ATTN_PREFILL_SUBGROUP:
-		return ops->subgroup_prefill &&
+	case QVK_ATTN_PREFILL_SUBGROUP: /* m == 1 there is the decode kernel */
+		return ops->subgroup_prefill && m > 1 &&
 		       mdl->n_heads <= info->max_workgroup_count[0];
 	case QVK_ATTN_PREFILL_TILED:
 	case QVK_ATTN_PREFILL_TILED_SMALL:

@@ -129,20 +129,6 @@ static void qvk_attn_tune_save(struct qvk_device *dev, const char *path,
 	qvk_cache_text_save(dev, path, text, "attention tuning");
 }
 
-/* Whether prefill @kind runs its own kernel here (not the fallback). */
-static bool qvk_attn_tune_applies(const struct qvk_ops *ops,
-				  const struct qvk_ops_model *mdl,
-				  enum qvk_attn_prefill kind)
-{
-	struct qvk_attn_tile t;
-
-	if (kind == QVK_ATTN_PREFILL_SUBGROUP)
-		return ops->subgroup_prefill;
-	if (kind == QVK_ATTN_PREFILL_ONEPASS)
-		return true;
-	return qvk_ops_attn_tile(ops, mdl, kind, &t);
-}
-
 /* Check, then time every prefill kernel; dev->attn_prefill and @note. */
 static qvk_status qvk_attn_tune_prefill(struct qvk_ops *ops,
 					struct qvk_attn_rig *rig, char *note,
@@ -161,7 +147,7 @@ static qvk_status qvk_attn_tune_prefill(struct qvk_ops *ops,
 		double worst = 0, worst_odd = 0;
 		bool ok_odd = false;
 
-		if (!qvk_attn_tune_applies(ops, &rig->mdl, k))
+		if (!qvk_ops_attn_prefill_runs(ops, &rig->mdl, k))
 			continue;
 		st = qvk_attn_rig_bind_prefill(rig, k, QVK_ATTN_TUNE_PM, ops2[k]);
 		if (st == QVK_OK)

@@ -472,6 +472,10 @@ struct qvk_attn_tile {
 bool qvk_ops_attn_tile(const struct qvk_ops *ops,
 		       const struct qvk_ops_model *mdl,
 		       enum qvk_attn_prefill kind, struct qvk_attn_tile *t);
+/* Whether @kind has a kernel of its own for @mdl here (not the fallback). */
+bool qvk_ops_attn_prefill_runs(const struct qvk_ops *ops,
+				const struct qvk_ops_model *mdl,
+				enum qvk_attn_prefill kind);
 const char *qvk_attn_prefill_name(enum qvk_attn_prefill kind);
 bool qvk_attn_prefill_parse(const char *name, enum qvk_attn_prefill *kind);
 
