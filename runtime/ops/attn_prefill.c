@@ -69,9 +69,14 @@ bool qvk_ops_attn_tile(const struct qvk_ops *ops,
 	uint32_t cap = QVK_MIN(info->max_workgroup_invocations,
 			       info->max_workgroup_size[0]);
 	bool small = kind == QVK_ATTN_PREFILL_TILED_SMALL;
-	/* Large: 128 invocations and up to 64 positions per tile; small:
-	 * 64 and 32, more workgroups for short prefills. */
-	uint32_t wg = QVK_MIN(small ? 64u : 128u, cap), bc_max = small ? 32 : 64;
+	/*
+	 * Every row of a workgroup reads the same K/V tile, so rows per
+	 * workgroup (br * gq) are the reuse: large tiles take 256 invocations
+	 * at up to 4 per row (64 rows; up to 64 positions per tile), small
+	 * ones 64 at up to 8 per row (8 rows, 32 positions: more workgroups
+	 * for short prefills and fewer registers per invocation).
+	 */
+	uint32_t wg = QVK_MIN(small ? 64u : 256u, cap), bc_max = small ? 32 : 64;
 
 	memset(t, 0, sizeof(*t));
 	if (kind != QVK_ATTN_PREFILL_TILED && !small)
@@ -79,7 +84,7 @@ bool qvk_ops_attn_tile(const struct qvk_ops *ops,
 	if (wg >= sg)
 		wg = wg / sg * sg; /* whole subgroups */
 	/* Invocations per query row: each owns hd4 / tpr vec4s of output. */
-	t->tpr = qvk_pow2_divisor(hd4, 8);
+	t->tpr = qvk_pow2_divisor(hd4, small ? 8 : 4);
 	t->gq = 1u << qvk_ops_attention_variant(mdl);
 	while (t->gq > 1 && t->gq * t->tpr > wg)
 		t->gq /= 2;
