@@ -154,14 +154,21 @@ static void qvk_rig_record(struct qvk_attn_rig *r, const struct qvk_op op[2])
 		qvk_op_record(&r->cmd, &op[1]);
 }
 
+/* The step of @m tokens of which the last attends @n positions. */
+static qvk_status qvk_rig_step(struct qvk_attn_rig *r, uint32_t m, uint32_t n)
+{
+	if (!m || m > r->max_m || m > n)
+		return qvk_error(r->ops->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "attention rig: %u tokens ending at %u "
+				 "positions (room for %u)", m, n, r->max_m);
+	return qvk_ops_step_write(r->step, n - m, NULL, m, r->mdl.max_seq, 1);
+}
+
 qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
 			      uint32_t m, uint32_t n, double *worst, bool *ok)
 {
 	size_t nq = (size_t)m * r->mdl.n_heads * r->mdl.head_dim;
-	qvk_status st = m <= r->max_m && m <= n ?
-		qvk_ops_step_write(r->step, n - m, NULL, m, r->mdl.max_seq, 1) :
-		qvk_error(r->ops->dev->ctx, QVK_ERR_INVALID_ARG, "attention "
-			  "rig: %u tokens ending at %u positions", m, n);
+	qvk_status st = qvk_rig_step(r, m, n);
 
 	*ok = false;
 	*worst = 0;
@@ -210,10 +217,7 @@ qvk_status qvk_attn_rig_time(struct qvk_attn_rig *r, const struct qvk_op op[2],
 			     uint32_t m, uint32_t n, uint32_t calls, double *ms)
 {
 	double t0, ns[2];
-	qvk_status st = m <= r->max_m && m <= n ?
-		qvk_ops_step_write(r->step, n - m, NULL, m, r->mdl.max_seq, 1) :
-		qvk_error(r->ops->dev->ctx, QVK_ERR_INVALID_ARG, "attention "
-			  "rig: %u tokens ending at %u positions", m, n);
+	qvk_status st = qvk_rig_step(r, m, n);
 
 	if (st == QVK_OK)
 		st = qvk_cmd_begin(&r->cmd);

@@ -149,22 +149,21 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 	 * subgroup shuffles instead. They keep whole rows in registers,
 	 * which GPUs would spill; GPUs use attention.comp.
 	 */
-	ops->cpu_attention = !opt->no_cpu_attention &&
-				  info->type == QVK_DEVICE_CPU && shuffle &&
-				  info->subgroup_size >= 1 &&
-				  info->min_subgroup_size == info->max_subgroup_size;
+	ops->subgroup_prefill = !opt->no_cpu_attention && shuffle &&
+				info->subgroup_size >= 1 &&
+				info->min_subgroup_size == info->max_subgroup_size;
+	ops->cpu_attention = ops->subgroup_prefill &&
+			     info->type == QVK_DEVICE_CPU;
+	/* attention_prefill.comp may run elsewhere too: the tuning times it. */
+	st = qvk_ops_prefill_choose(dev, opt, ops);
+	if (st != QVK_OK)
+		return st;
 	/*
 	 * Split-KV decode: a split of fewer positions than this costs more in
 	 * fixed work (q into registers, partials written and merged) than
 	 * the parallelism it adds. Whether decode splits at all is measured
 	 * (qvk_ops_attn_tune); until then, one pass.
 	 */
-	ops->subgroup_prefill = !opt->no_cpu_attention && shuffle &&
-				info->subgroup_size >= 1 &&
-				info->min_subgroup_size == info->max_subgroup_size;
-	st = qvk_ops_prefill_choose(dev, opt, ops);
-	if (st != QVK_OK)
-		return st;
 	ops->attn_split_min = QVK_ALIGN_UP(QVK_OPS_ATTN_SPLIT_MIN,
 					   qvk_ops_attn_split_tile(ops));
 	ops->attn_split_wgs = dev->attn_tuned ? dev->attn_split_wgs : 0;
