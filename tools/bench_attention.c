@@ -2,9 +2,11 @@
 /*
  * qvk bench attention: decode attention of one token at several context
  * lengths, the one-pass kernel (one workgroup per kv head) against
- * split-KV (flash-decoding) at several split counts, as ratios measured in
- * the same run (synthetic q and fp16 cache; each kernel checked against
- * the C reference first).
+ * split-KV (flash-decoding) at several split counts; then a prefill chunk
+ * after a cached prefix at the same contexts, attention.comp against the
+ * subgroup and tiled prefill kernels; ratios measured in the same run
+ * (synthetic q and fp16 cache; each kernel checked against the C
+ * reference first).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,8 @@
 #include "tool.h"
 
 const char qvk_bench_attention_summary[] =
-	"decode attention at 512..4096 positions: one pass vs split-KV";
+	"attention at 512..4096 positions: decode one pass vs split-KV, "
+	"prefill kernels";
 
 #define BENCH "bench attention"
 #define MAX_LIST 16u
@@ -37,8 +40,12 @@ struct attn_opts {
 	uint32_t contexts[MAX_LIST], n_contexts;
 	uint32_t splits[MAX_LIST], n_splits; /* splits[0] == 0: the baseline */
 	uint32_t reps, calls;
+	uint32_t prefill; /* tokens of the prefill chunk; 0: no prefill rows */
 	bool json;
 };
+
+/* Prefill rows: at most this many turns (a chunk is 10^4 x a token). */
+#define PREFILL_REPS 3u
 
 /* "a,b,c" of numbers in [min, max] into @out (at most MAX_LIST). */
 static int attn_parse_list(const char *opt, const char *text, uint64_t min,
@@ -73,7 +80,7 @@ static int attn_parse(int argc, char **argv, struct attn_opts *o)
 	uint64_t v;
 
 	*o = (struct attn_opts){ .shape = &attn_shapes[0], .reps = 5,
-				 .calls = 4, .n_contexts = 3 };
+				 .calls = 4, .n_contexts = 3, .prefill = 128 };
 	memcpy(o->contexts, def_ctx, sizeof(def_ctx));
 	memcpy(splits, def_splits, sizeof(def_splits));
 	for (int i = 1; i < argc; i++) {
@@ -108,6 +115,13 @@ static int attn_parse(int argc, char **argv, struct attn_opts *o)
 			if (n == MAX_LIST)
 				return qvk_tool_usage_error(BENCH, "--splits: at "
 							    "most %u", MAX_LIST - 1);
+		} else if (!strcmp(a, "--prefill")) {
+			if (!qvk_tool_parse_u64(BENCH, a, val, 0, 1024, &v))
+				return 2;
+			if (v == 1)
+				return qvk_tool_usage_error(BENCH, "--prefill: 0 "
+							    "or 2..1024 tokens");
+			o->prefill = (uint32_t)v;
 		} else if (!strcmp(a, "--reps")) {
 			if (!qvk_tool_parse_u64(BENCH, a, val, 1, 100, &v))
 				return 2;
@@ -116,6 +130,11 @@ static int attn_parse(int argc, char **argv, struct attn_opts *o)
 			return qvk_tool_usage_error(BENCH, "unknown option '%s'", a);
 		}
 	}
+	for (uint32_t c = 0; o->prefill && c < o->n_contexts; c++)
+		if (o->contexts[c] < o->prefill)
+			return qvk_tool_usage_error(BENCH, "--prefill %u is more "
+						    "than the context %u",
+						    o->prefill, o->contexts[c]);
 	/* The one-pass kernel first: every ratio is against it. */
 	o->splits[0] = 0;
 	memcpy(o->splits + 1, splits, n * sizeof(*splits));
@@ -125,8 +144,11 @@ static int attn_parse(int argc, char **argv, struct attn_opts *o)
 
 static void attn_print(const struct attn_opts *o,
 		       const struct qvk_attention_timing *t, uint32_t tuned,
-		       const char *choice)
+		       const char *choice,
+		       const struct qvk_attention_prefill_timing *pt,
+		       const char *ptuned)
 {
+	const uint32_t nk = QVK_ATTENTION_PREFILL_KERNELS;
 	uint32_t ns = o->n_splits;
 
 	if (o->json) {
@@ -142,7 +164,23 @@ static void attn_print(const struct attn_opts *o,
 			       "%.3g}", i ? ", " : "", t[i].context, t[i].splits,
 			       t[i].ms, t[i - i % ns].ms / t[i].ms,
 			       t[i].max_abs_err);
-		printf("]}\n");
+		printf("]");
+		if (o->prefill) {
+			printf(", \"prefill_tokens\": %u, \"prefill_choice\": "
+			       "\"%s\", \"prefill\": [", o->prefill, ptuned);
+			for (uint32_t i = 0, n = 0; i < o->n_contexts * nk; i++) {
+				if (!pt[i].runs)
+					continue;
+				printf("%s{\"context\": %u, \"kernel\": \"%s\", "
+				       "\"ms\": %.4f, \"speedup_vs_onepass\": "
+				       "%.3f, \"max_abs_err\": %.3g}", n++ ? ", " : "",
+				       pt[i].context, pt[i].kernel, pt[i].ms,
+				       pt[i - i % nk].ms / pt[i].ms,
+				       pt[i].max_abs_err);
+			}
+			printf("]");
+		}
+		printf("}\n");
 		return;
 	}
 	printf("decode attention, %s heads (%u query / %u kv, head_dim %u), "
@@ -169,11 +207,35 @@ static void attn_print(const struct attn_opts *o,
 	       tuned ? "split-KV" : "one pass", choice);
 	if (tuned)
 		printf("  %u splits per kv head\n", tuned);
+	if (!o->prefill)
+		return;
+	printf("\nprefill attention, %u tokens after a cached prefix (the last "
+	       "attends the context); ms per chunk (best of %u) and speed-up "
+	       "over attention.comp (onepass)\n%8s", o->prefill,
+	       QVK_MIN(o->reps, PREFILL_REPS), "context");
+	for (uint32_t k = 0; k < nk; k++)
+		printf(" %19s", pt[k].kernel);
+	printf("\n");
+	for (uint32_t c = 0; c < o->n_contexts; c++) {
+		const struct qvk_attention_prefill_timing *row = &pt[c * nk];
+
+		printf("%8u", row[0].context);
+		for (uint32_t k = 0; k < nk; k++)
+			if (row[k].runs)
+				printf(" %11.3f (%4.2fx)", row[k].ms,
+				       row[0].ms / row[k].ms);
+			else
+				printf(" %19s", "does not apply");
+		printf("\n");
+	}
+	printf("prefill on this device: %s\n", ptuned);
 }
 
 int qvk_bench_attention(int argc, char **argv)
 {
 	struct qvk_attention_timing *t = NULL;
+	struct qvk_attention_prefill_timing *pt = NULL;
+	const char *ptuned = "";
 	struct qvk_device_options dopt = { 0 };
 	struct qvk_device *dev = NULL;
 	struct qvk_attention_bench_desc d;
@@ -189,7 +251,8 @@ int qvk_bench_attention(int argc, char **argv)
 			continue;
 		printf("usage: qvk bench attention [--shape NAME] [--contexts "
 		       "LIST] [--splits LIST]\n"
-		       "                           [--reps N] [--json]\n\n"
+		       "                           [--prefill N] [--reps N] "
+		       "[--json]\n\n"
 		       "Times decode attention of one token over a random fp16 "
 		       "KV cache: the one-pass\nkernel (one workgroup per kv "
 		       "head over the whole context) against split-KV\n"
@@ -198,6 +261,12 @@ int qvk_bench_attention(int argc, char **argv)
 		       "same run. Each kernel is checked against the C\n"
 		       "reference first. Also prints what decode of the shape "
 		       "uses on this device.\n\n"
+		       "Then a prefill chunk of N tokens after a cached prefix, "
+		       "the last attending each\ncontext: attention.comp (the "
+		       "cache read once per token) against\nattention_prefill."
+		       "comp (subgroup shuffles, where they exist) and the tiled "
+		       "kernel\n(K/V tiles in shared memory, built for GPUs) at "
+		       "its two tile sizes.\n\n"
 		       "  --shape NAME     tinyllama-1.1b (32/4 heads of 64, "
 		       "default), llama-2-7b (32/32\n"
 		       "                   of 128), qwen2-0.5b (14/2 of 64) or "
@@ -206,10 +275,14 @@ int qvk_bench_attention(int argc, char **argv)
 		       "512,2048,4096)\n"
 		       "  --splits LIST    splits per kv head, 2..64 (default "
 		       "2,4,8,16,32)\n"
+		       "  --prefill N      prefill chunk, 2..1024 tokens, at most "
+		       "every context; 0: no\n"
+		       "                   prefill rows (default 128)\n"
 		       "  --reps N         turns of every kernel, the best counts, "
-		       "1..100 (default 5)\n"
+		       "1..100 (default 5;\n"
+		       "                   prefill at most %u)\n"
 		       "  --json           one JSON object on stdout instead of "
-		       "the table\n");
+		       "the table\n", PREFILL_REPS);
 		return 0;
 	}
 	rc = attn_parse(argc, argv, &o);
@@ -219,7 +292,9 @@ int qvk_bench_attention(int argc, char **argv)
 	if (!ctx)
 		return 1;
 	t = calloc((size_t)o.n_contexts * o.n_splits, sizeof(*t));
-	if (!t) {
+	pt = calloc((size_t)o.n_contexts * QVK_ATTENTION_PREFILL_KERNELS,
+		    sizeof(*pt));
+	if (!t || !pt) {
 		rc = qvk_tool_fail(ctx, QVK_ERR_NO_MEMORY, BENCH, "results");
 		goto out_destroy;
 	}
@@ -238,10 +313,19 @@ int qvk_bench_attention(int argc, char **argv)
 		rc = qvk_tool_fail(ctx, st, BENCH, "decode attention");
 		goto out_destroy;
 	}
-	attn_print(&o, t, tuned, choice);
+	d.reps = QVK_MIN(o.reps, PREFILL_REPS);
+	d.calls = 1;
+	if (o.prefill)
+		st = qvk_attention_prefill_bench(dev, &d, o.prefill, pt, &ptuned);
+	if (st != QVK_OK) {
+		rc = qvk_tool_fail(ctx, st, BENCH, "prefill attention");
+		goto out_destroy;
+	}
+	attn_print(&o, t, tuned, choice, pt, ptuned);
 	rc = 0;
 out_destroy:
 	free(t);
+	free(pt);
 	qvk_device_destroy(dev);
 	qvk_ctx_destroy(ctx);
 	return rc;

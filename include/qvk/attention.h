@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Decode attention on the device: which kernel a token's attention runs
+ * Attention on the device: which kernel a decode token's attention runs
  * (one workgroup per kv head over the whole context, or split-KV:
  * flash-decoding, the context cut into splits that run in parallel and are
- * merged), as measured on first use, and a benchmark of both.
+ * merged) and which kernel a prefill chunk runs, as measured on first use,
+ * and benchmarks of them.
  *
  * Thread-safety: as the device (include/qvk/device.h).
  */
 #ifndef QVK_ATTENTION_H
 #define QVK_ATTENTION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,5 +53,32 @@ struct qvk_attention_bench_desc {
 QVK_API QVK_MUST_CHECK qvk_status qvk_attention_bench(
 	struct qvk_device *dev, const struct qvk_attention_bench_desc *d,
 	struct qvk_attention_timing *out, uint32_t *tuned_splits);
+
+/*
+ * Prefill: @tokens new tokens after a cached prefix, the last attending
+ * @context positions, with each prefill kernel: 0 attention.comp (the
+ * cache read once per token), 1 attention_prefill.comp (subgroup
+ * shuffles), 2 and 3 the tiled kernel at its large and small tiles.
+ */
+#define QVK_ATTENTION_PREFILL_KERNELS 4u
+struct qvk_attention_prefill_timing {
+	uint32_t context, tokens;
+	const char *kernel; /* "onepass", "subgroup", "tiled", "tiled-small" */
+	bool runs;          /* false: does not apply on this device (no ms) */
+	double ms;          /* best of the repetitions, per chunk */
+	double max_abs_err; /* against the C reference, checked first */
+};
+
+/*
+ * Time a prefill chunk of @tokens (2..1024, <= every context) for every
+ * context of @d and every kernel, in turns: @out[c * KERNELS + k]. Each
+ * kernel that runs here is checked against the C reference first (a
+ * disagreement is QVK_ERR_NUMERIC). @d->splits is not used. *@tuned (may
+ * be NULL): the kernel prefill uses on @dev.
+ */
+QVK_API QVK_MUST_CHECK qvk_status qvk_attention_prefill_bench(
+	struct qvk_device *dev, const struct qvk_attention_bench_desc *d,
+	uint32_t tokens, struct qvk_attention_prefill_timing *out,
+	const char **tuned);
 
 #endif

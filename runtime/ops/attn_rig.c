@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A synthetic decode attention problem on the device (random q and an fp16
- * cache of random keys and values), run through the one-pass or split-KV
- * kernels, checked against the C reference and timed: what the split's
- * tuning (attn_tune.c) and qvk bench attention measure. Speed does not
- * depend on the values.
+ * A synthetic attention problem on the device (random q of up to max_m
+ * tokens and an fp16 cache of random keys and values), run through the
+ * decode kernels (one pass, split-KV) or a prefill kernel, checked against
+ * the C reference and timed: what the tuning (attn_tune.c) and qvk bench
+ * attention measure. Speed does not depend on the values.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +20,17 @@ static float qvk_rig_uniform(uint64_t *s)
 
 qvk_status qvk_attn_rig_init(struct qvk_ops *ops, uint32_t n_heads,
 			     uint32_t n_kv_heads, uint32_t head_dim,
-			     uint32_t max_seq, uint32_t max_splits,
-			     struct qvk_attn_rig *r)
+			     uint32_t max_seq, uint32_t max_m,
+			     uint32_t max_splits, struct qvk_attn_rig *r)
 {
 	struct qvk_device *dev = ops->dev;
 	uint64_t seed = 0x5eed0a77u, lb;
-	size_t nq = (size_t)n_heads * head_dim;
+	size_t nq = (size_t)QVK_MAX(max_m, 1u) * n_heads * head_dim;
 	qvk_status st;
 
 	memset(r, 0, sizeof(*r));
 	r->ops = ops;
+	r->max_m = QVK_MAX(max_m, 1u);
 	r->max_splits = max_splits;
 	r->mdl = (struct qvk_ops_model){
 		.dim = n_heads * head_dim, .hidden_dim = n_heads * head_dim,
@@ -57,7 +58,7 @@ qvk_status qvk_attn_rig_init(struct qvk_ops *ops, uint32_t n_heads,
 	}
 	for (size_t i = 0; i < nq; i++)
 		r->q[i] = 2.0f * qvk_rig_uniform(&seed);
-	st = qvk_buffer_create(dev, QVK_MEM_UPLOAD, QVK_OPS_STEP_BYTES(1), 4,
+	st = qvk_buffer_create(dev, QVK_MEM_UPLOAD, QVK_OPS_STEP_BYTES(r->max_m), 4,
 			       &r->step);
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_DEVICE, 4 * nq, 4, &r->qb);
@@ -129,6 +130,23 @@ qvk_status qvk_attn_rig_bind(struct qvk_attn_rig *r, uint32_t splits,
 					    &kc, &vc, &part, &out);
 }
 
+qvk_status qvk_attn_rig_bind_prefill(struct qvk_attn_rig *r,
+				     enum qvk_attn_prefill kind, uint32_t m,
+				     struct qvk_op op[2])
+{
+	struct qvk_binding step = qvk_ops_whole(r->step), q = qvk_ops_whole(r->qb),
+			   kc = qvk_ops_whole(r->kcb), vc = qvk_ops_whole(r->vcb),
+			   out = qvk_ops_whole(r->ob);
+
+	memset(&op[1], 0, sizeof(op[1]));
+	if (m < 2 || m > r->max_m)
+		return qvk_error(r->ops->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "attention rig: prefill of %u tokens (2..%u)",
+				 m, r->max_m);
+	return qvk_ops_attention_prefill_bind(r->ops, &op[0], &r->mdl, m, kind,
+					      &step, &q, &kc, &vc, &out);
+}
+
 static void qvk_rig_record(struct qvk_attn_rig *r, const struct qvk_op op[2])
 {
 	qvk_op_record(&r->cmd, &op[0]);
@@ -136,12 +154,21 @@ static void qvk_rig_record(struct qvk_attn_rig *r, const struct qvk_op op[2])
 		qvk_op_record(&r->cmd, &op[1]);
 }
 
-qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
-			      uint32_t n, double *worst, bool *ok)
+/* The step of @m tokens of which the last attends @n positions. */
+static qvk_status qvk_rig_step(struct qvk_attn_rig *r, uint32_t m, uint32_t n)
 {
-	size_t nq = (size_t)r->mdl.n_heads * r->mdl.head_dim;
-	qvk_status st = qvk_ops_step_write(r->step, n - 1, NULL, 1,
-					   r->mdl.max_seq, 1);
+	if (!m || m > r->max_m || m > n)
+		return qvk_error(r->ops->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "attention rig: %u tokens ending at %u "
+				 "positions (room for %u)", m, n, r->max_m);
+	return qvk_ops_step_write(r->step, n - m, NULL, m, r->mdl.max_seq, 1);
+}
+
+qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
+			      uint32_t m, uint32_t n, double *worst, bool *ok)
+{
+	size_t nq = (size_t)m * r->mdl.n_heads * r->mdl.head_dim;
+	qvk_status st = qvk_rig_step(r, m, n);
 
 	*ok = false;
 	*worst = 0;
@@ -157,8 +184,13 @@ qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
 		st = qvk_buffer_read(r->ob, 0, r->got, 4 * nq);
 	if (st != QVK_OK)
 		return st;
-	qvk_ref_attention(&r->mdl, 1, n - 1, r->q, r->kc, r->vc, r->att,
-			  r->want);
+	/* The reference is the slow part: once per (m, n). */
+	if (r->want_m != m || r->want_n != n) {
+		qvk_ref_attention(&r->mdl, m, n - m, r->q, r->kc, r->vc, r->att,
+				  r->want);
+		r->want_m = m;
+		r->want_n = n;
+	}
 	*ok = true;
 	for (size_t i = 0; i < nq; i++) {
 		float e = r->got[i] - r->want[i];
@@ -182,11 +214,10 @@ static double qvk_rig_now_ms(void)
 }
 
 qvk_status qvk_attn_rig_time(struct qvk_attn_rig *r, const struct qvk_op op[2],
-			     uint32_t n, uint32_t calls, double *ms)
+			     uint32_t m, uint32_t n, uint32_t calls, double *ms)
 {
 	double t0, ns[2];
-	qvk_status st = qvk_ops_step_write(r->step, n - 1, NULL, 1,
-					   r->mdl.max_seq, 1);
+	qvk_status st = qvk_rig_step(r, m, n);
 
 	if (st == QVK_OK)
 		st = qvk_cmd_begin(&r->cmd);

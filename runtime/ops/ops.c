@@ -5,6 +5,7 @@
  * buffer and model checks. The per-op binds are in ops_bind.c.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -76,6 +77,42 @@ static qvk_status qvk_ops_wg_choose(struct qvk_device *dev, uint32_t given,
 	return QVK_OK;
 }
 
+/*
+ * The prefill kernel until (or instead of) tuning: forced by @opt or
+ * QVK_ATTN_PREFILL (a name of qvk_attn_prefill_name()), else what this
+ * device measured, else the subgroup kernel on CPU devices and
+ * attention.comp elsewhere.
+ */
+static qvk_status qvk_ops_prefill_choose(struct qvk_device *dev,
+					 const struct qvk_ops_options *opt,
+					 struct qvk_ops *ops)
+{
+	const char *env = getenv("QVK_ATTN_PREFILL");
+	enum qvk_attn_prefill kind;
+
+	if (opt->attn_prefill) {
+		if (opt->attn_prefill > QVK_ATTN_PREFILL_KINDS)
+			return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+					 "ops: prefill kernel %u (1..%u)",
+					 opt->attn_prefill, QVK_ATTN_PREFILL_KINDS);
+		ops->attn_prefill = (enum qvk_attn_prefill)(opt->attn_prefill - 1);
+		ops->attn_prefill_forced = true;
+	} else if (env && *env) {
+		if (!qvk_attn_prefill_parse(env, &kind))
+			return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG,
+					 "QVK_ATTN_PREFILL=%s: not onepass, "
+					 "subgroup, tiled or tiled-small", env);
+		ops->attn_prefill = kind;
+		ops->attn_prefill_forced = true;
+	} else if (dev->attn_tuned) {
+		ops->attn_prefill = (enum qvk_attn_prefill)dev->attn_prefill;
+	} else {
+		ops->attn_prefill = ops->cpu_attention ? QVK_ATTN_PREFILL_SUBGROUP :
+							 QVK_ATTN_PREFILL_ONEPASS;
+	}
+	return QVK_OK;
+}
+
 qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     const struct qvk_ops_options *opt,
 			     struct qvk_ops *ops)
@@ -112,10 +149,15 @@ qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 	 * subgroup shuffles instead. They keep whole rows in registers,
 	 * which GPUs would spill; GPUs use attention.comp.
 	 */
-	ops->cpu_attention = !opt->no_cpu_attention &&
-				  info->type == QVK_DEVICE_CPU && shuffle &&
-				  info->subgroup_size >= 1 &&
-				  info->min_subgroup_size == info->max_subgroup_size;
+	ops->subgroup_prefill = !opt->no_cpu_attention && shuffle &&
+				info->subgroup_size >= 1 &&
+				info->min_subgroup_size == info->max_subgroup_size;
+	ops->cpu_attention = ops->subgroup_prefill &&
+			     info->type == QVK_DEVICE_CPU;
+	/* attention_prefill.comp may run elsewhere too: the tuning times it. */
+	st = qvk_ops_prefill_choose(dev, opt, ops);
+	if (st != QVK_OK)
+		return st;
 	/*
 	 * Split-KV decode: a split of fewer positions than this costs more in
 	 * fixed work (q into registers, partials written and merged) than
@@ -235,6 +277,7 @@ void qvk_ops_finish(struct qvk_ops *ops)
 			ops->rmsnorm_q8[b][v] = ops->act_quant[b][v] =
 				ops->swiglu_q8[b][v] = NULL;
 		}
+	qvk_ops_attention_prefill_finish(ops);
 	for (size_t i = 0; i < QVK_ARRAY_SIZE(ops->attention_prefill); i++) {
 		qvk_pipeline_destroy(ops->attention_prefill[i]);
 		ops->attention_prefill[i] = NULL;

@@ -45,12 +45,14 @@
  *   swiglu_q8(gate, up) -> act          MM x += w2 · act
  * then rmsnorm(x, output_norm), the classifier, and argmax for greedy.
  *
- * Kernels by device: attention runs attention.comp on GPUs; on CPU devices
- * (lavapipe), where every lane-varying memory access costs one operation
- * per lane, attention_decode.comp (m = 1) and attention_prefill.comp
- * (m > 1) pass data between lanes with subgroup shuffles instead. Decode
- * may split the KV length over more workgroups (split-KV, attn_split.c),
- * where this device measured that faster (attn_tune.c). Row ops take vec4
+ * Kernels by device: decode attention runs attention.comp on GPUs; on CPU
+ * devices (lavapipe), where every lane-varying memory access costs one
+ * operation per lane, attention_decode.comp passes data between lanes
+ * with subgroup shuffles instead. Decode may split the KV length over
+ * more workgroups (split-KV, attn_split.c) and prefill (m > 1) runs
+ * attention.comp, attention_prefill.comp (shuffles) or the tiled
+ * attention_prefill_tiled.comp (attn_prefill.c), as this device measured
+ * fastest (attn_tune.c). Row ops take vec4
  * paths when sizes are multiples of 4.
  *
  * Threads: recording only reads struct qvk_ops and struct qvk_op; binding
@@ -137,6 +139,15 @@ qvk_status qvk_ops_model_check(struct qvk_ctx *ctx,
 uint64_t qvk_ops_kv_layer_bytes(const struct qvk_ops_model *mdl);
 
 /* ------------------------------------------------------------ kernels */
+/* Prefill attention kernels (attn_prefill.c); the values are stored. */
+enum qvk_attn_prefill {
+	QVK_ATTN_PREFILL_ONEPASS = 0,  /* attention.comp: cache read per token */
+	QVK_ATTN_PREFILL_SUBGROUP = 1, /* attention_prefill.comp */
+	QVK_ATTN_PREFILL_TILED = 2,    /* attention_prefill_tiled.comp */
+	QVK_ATTN_PREFILL_TILED_SMALL = 3, /* the same, smaller tiles */
+	QVK_ATTN_PREFILL_KINDS
+};
+
 struct qvk_ops {
 	struct qvk_device *dev;
 	uint32_t wg_row;   /* invocations per row/head workgroup */
@@ -171,6 +182,16 @@ struct qvk_ops {
 	struct qvk_pipeline *attention_decode_split[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
 						   [QVK_OPS_ATTN_VARIANTS];
 	struct qvk_pipeline *attention_combine;
+	/*
+	 * Prefill (m > 1) kernel (attn_prefill.c): measured per device by
+	 * qvk_ops_attn_tune() unless forced (QVK_ATTN_PREFILL, options);
+	 * subgroup_prefill: attention_prefill.comp can run here. Tiled
+	 * pipelines per head_dim / 8, GMAX variant and tile size.
+	 */
+	enum qvk_attn_prefill attn_prefill;
+	bool attn_prefill_forced, subgroup_prefill;
+	struct qvk_pipeline *attention_tiled[QVK_OPS_MAX_HEAD_DIM / 8 + 1]
+					    [QVK_OPS_ATTN_VARIANTS][2];
 	/* Positions per split at least: a multiple of the kernel's tile. */
 	uint32_t attn_split_min;
 	/*
@@ -204,6 +225,11 @@ struct qvk_ops_options {
 	uint32_t wg_row, wg_flat, wg_attn;
 	uint32_t grid_x_max; /* fold flat grids into y past this (tests) */
 	bool no_cpu_attention; /* attention.comp only, as on GPUs */
+	/*
+	 * Prefill kernel, forced (over QVK_ATTN_PREFILL and tuning): 0 keeps
+	 * the device's, else enum qvk_attn_prefill + 1.
+	 */
+	uint32_t attn_prefill;
 };
 qvk_status qvk_ops_init_opts(struct qvk_device *dev,
 			     const struct qvk_ops_options *opt,
@@ -374,37 +400,42 @@ static inline uint32_t qvk_ops_attn_split_len(uint32_t n, uint32_t splits,
 	return split_min * ((n + per - 1) / per);
 }
 /*
- * attn_rig.c: one decode token of a synthetic attention problem (random q,
- * fp16 cache of random keys and values, n_heads/n_kv_heads heads of
- * head_dim, max_seq positions) on the device, for tuning and benchmarks.
+ * attn_rig.c: a synthetic attention problem (random q of up to max_m
+ * tokens, fp16 cache of random keys and values, n_heads/n_kv_heads heads
+ * of head_dim, max_seq positions) on the device, for tuning and benchmarks.
  */
 struct qvk_attn_rig {
 	struct qvk_ops *ops;
 	struct qvk_ops_model mdl;
-	uint32_t max_splits;
+	uint32_t max_splits, max_m;
+	uint32_t want_m, want_n;      /* what want holds (0: nothing) */
 	uint16_t *kc, *vc;            /* host copies of the cache */
-	float *q, *want, *got, *att;  /* (n_heads, head_dim); att max_seq */
+	float *q, *want, *got, *att;  /* (max_m, n_heads, head_dim); att max_seq */
 	struct qvk_buffer *step, *qb, *kcb, *vcb, *ob, *pb;
 	struct qvk_cmd cmd;
 };
 qvk_status qvk_attn_rig_init(struct qvk_ops *ops, uint32_t n_heads,
 			     uint32_t n_kv_heads, uint32_t head_dim,
-			     uint32_t max_seq, uint32_t max_splits,
-			     struct qvk_attn_rig *r);
+			     uint32_t max_seq, uint32_t max_m,
+			     uint32_t max_splits, struct qvk_attn_rig *r);
 void qvk_attn_rig_finish(struct qvk_attn_rig *r);
-/* The one-pass kernel (@splits 0: op[1] stays empty) or the split pair. */
+/* Decode: the one-pass kernel (@splits 0: op[1] stays empty) or the split pair. */
 qvk_status qvk_attn_rig_bind(struct qvk_attn_rig *r, uint32_t splits,
 			     struct qvk_op op[2]);
+/* Prefill of @m tokens (2..max_m) with @kind (op[1] stays empty). */
+qvk_status qvk_attn_rig_bind_prefill(struct qvk_attn_rig *r,
+				     enum qvk_attn_prefill kind, uint32_t m,
+				     struct qvk_op op[2]);
 /*
- * Run @op once for a token attending @n positions; *ok: every output
- * within 2e-5 + 1e-4 |ref| of the C reference (NaN fails), *worst: the
- * largest absolute error.
+ * Run @op once for @m tokens (what it was bound for) of which the last
+ * attends @n positions; *ok: every output within 2e-5 + 1e-4 |ref| of the
+ * C reference (NaN fails), *worst: the largest absolute error.
  */
 qvk_status qvk_attn_rig_check(struct qvk_attn_rig *r, const struct qvk_op op[2],
-			      uint32_t n, double *worst, bool *ok);
-/* Milliseconds per call of @calls back-to-back calls at @n positions. */
+			      uint32_t m, uint32_t n, double *worst, bool *ok);
+/* Milliseconds per call of @calls back-to-back calls, as rig_check. */
 qvk_status qvk_attn_rig_time(struct qvk_attn_rig *r, const struct qvk_op op[2],
-			     uint32_t n, uint32_t calls, double *ms);
+			     uint32_t m, uint32_t n, uint32_t calls, double *ms);
 
 /*
  * Choose ops->attn_split_wgs on this device from measured timings of the
@@ -416,6 +447,37 @@ qvk_status qvk_attn_rig_time(struct qvk_attn_rig *r, const struct qvk_op op[2],
 void qvk_ops_attn_tune(struct qvk_ops *ops);
 /* What decode attention runs on this device and why, for qvk info. */
 void qvk_ops_attn_describe(const struct qvk_ops *ops, char *buf, size_t len);
+
+/*
+ * Prefill attention with @kind (attn_prefill.c); a kind that does not
+ * apply to @mdl here (tiles that do not fit, no subgroup shuffles, q or
+ * out not 16-byte aligned) runs attention.comp. Same contract as
+ * qvk_ops_attention_bind().
+ */
+qvk_status qvk_ops_attention_prefill_bind(struct qvk_ops *ops,
+					  struct qvk_op *op,
+					  const struct qvk_ops_model *mdl,
+					  uint32_t m, enum qvk_attn_prefill kind,
+					  const struct qvk_binding *step,
+					  const struct qvk_binding *q,
+					  const struct qvk_binding *k_cache,
+					  const struct qvk_binding *v_cache,
+					  const struct qvk_binding *out);
+void qvk_ops_attention_prefill_finish(struct qvk_ops *ops);
+/* The tiled kernel's tiles for @mdl: WG = br * gq * tpr invocations. */
+struct qvk_attn_tile {
+	uint32_t wg, br, gq, bc, tpr; /* tokens, heads, positions, lanes/row */
+};
+/* False: @kind is not tiled, or no tile fits this device's limits. */
+bool qvk_ops_attn_tile(const struct qvk_ops *ops,
+		       const struct qvk_ops_model *mdl,
+		       enum qvk_attn_prefill kind, struct qvk_attn_tile *t);
+/* Whether @kind has a kernel of its own for @mdl here (not the fallback). */
+bool qvk_ops_attn_prefill_runs(const struct qvk_ops *ops,
+				const struct qvk_ops_model *mdl,
+				enum qvk_attn_prefill kind);
+const char *qvk_attn_prefill_name(enum qvk_attn_prefill kind);
+bool qvk_attn_prefill_parse(const char *name, enum qvk_attn_prefill *kind);
 
 /* The CPU-device attention pipeline for @mdl and @m, created on first use. */
 qvk_status qvk_ops_cpu_attention_pipeline(struct qvk_ops *ops,

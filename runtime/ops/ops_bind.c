@@ -395,15 +395,18 @@ qvk_status qvk_ops_attention_bind(struct qvk_ops *ops, struct qvk_op *op,
 				  const struct qvk_binding *v_cache,
 				  const struct qvk_binding *out)
 {
+	if (m > 1)
+		return qvk_ops_attention_prefill_bind(ops, op, mdl, m,
+						      ops->attn_prefill, step, q,
+						      k_cache, v_cache, out);
 	QVK_OPS_CHECK(qvk_ops_attention_prepare(ops, op, mdl, m, step, q,
 						k_cache, v_cache, out));
 	if (ops->cpu_attention) {
 		struct qvk_pipeline *pipe;
 
 		QVK_OPS_CHECK(qvk_ops_cpu_attention_pipeline(ops, mdl, m, &pipe));
-		/* Prefill: (head, token block); decode: (kv head, token). */
-		op->groups[0] = m > 1 ? mdl->n_heads : mdl->n_kv_heads;
-		op->groups[1] = m > 1 ? QVK_DIV_ROUND_UP(m, ops->wg_attn) : m;
+		op->groups[0] = mdl->n_kv_heads; /* (kv head, token) */
+		op->groups[1] = m;
 		return qvk_ops_bind_set(ops, op, pipe,
 					(struct qvk_binding[]){ *step, *q, *k_cache,
 								*v_cache, *out });

@@ -293,6 +293,7 @@ struct qvk_device {
 	 */
 	bool attn_tuned;
 	uint32_t attn_split_wgs;
+	uint32_t attn_prefill; /* enum qvk_attn_prefill of ops/ops.h */
 	char attn_tune_note[512];
 	struct qvk_memory mem;
 	VkPhysicalDeviceMemoryProperties mem_props;
