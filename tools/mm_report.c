@@ -52,7 +52,7 @@ void qvk_bench_mm_print_ratios(const struct qvk_bench_state *bs,
 	}
 }
 
-/* Every other pass of the grouped kernels (untuned, tiled) against the tuned one. */
+/* Every other pass of the grouped kernels (untuned, tiled) vs the tuned. */
 void qvk_bench_mm_print_kernel_ratios(const struct qvk_bench_state *bs)
 {
 	bool head = false;

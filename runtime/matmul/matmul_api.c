@@ -63,7 +63,7 @@ void qvk_matmul_describe(const struct qvk_matmul *mm, char *buf, size_t len)
 			qvk_mm_tile_name(&m->tiles[m->prefill[k] - 1], tile,
 					 sizeof(tile));
 		snprintf(pre[k], sizeof(pre[k]), "%s%s%s",
-			 m->prefill[k] ? QVK_MM_TILED_SHADER : "same",
+			 m->prefill[k] ? QVK_MM_TILED_SHADER : "as decode",
 			 tile[0] ? " " : "", tile);
 	}
 	snprintf(buf, len, "q8 %s x%u, q4 %s x%u, q4a %s x%u; prefill q8 %s, "
