@@ -244,7 +244,8 @@ static int qvk_bench_usage(void)
 	       "  --quick         at most 4 copies of each decode weight, 3 "
 	       "bandwidth runs\n"
 	       "  --all           also prefill of the Llama-2-7B and 32000-row "
-	       "classifier shapes\n"
+	       "classifier shapes,\n"
+	       "                  and of every tile of matmul_q_tiled\n"
 	       "                  (minutes on a CPU device)\n"
 	       "  --model NAME    only the shapes of NAME: small-768, "
 	       "tinyllama-1.1b, llama-2-7b\n"
@@ -255,10 +256,10 @@ static int qvk_bench_usage(void)
 	       "at least 3)\n\n"
 	       "W8A8/W4A8/W4A8-asym run twice: on the kernels tuned for the "
 	       "device (qvk info)\nand on the device type's default "
-	       "(\"untuned\"); their prefill also on each tile of the\n"
-	       "shared-memory kernel matmul_q_tiled the device can run "
-	       "(\"tiled BMxBN/TMxTN\");\nall with their time ratios to the "
-	       "tuned kernels.\n");
+	       "(\"untuned\"); their prefill also on the shared-\nmemory "
+	       "kernel matmul_q_tiled (\"tiled BMxBN/TMxTN\": the device's "
+	       "largest tile,\nwith --all each tile it can run); all with "
+	       "their time ratios to the tuned ones.\n");
 	return 0;
 }
 
@@ -469,8 +470,12 @@ int qvk_bench_matmul(int argc, char **argv)
 	if (st == QVK_OK)
 		st = qvk_bench_kernels(&bs, dev, path, K_W8A8, K_W4A8_ASYM, true,
 				       0, NULL);
-	/* And their prefill on each tile of the shared-memory kernel. */
-	for (uint32_t t = 1; st == QVK_OK && t <= n_tiles; t++)
+	/*
+	 * And their prefill on the shared-memory kernel: its first tile (the
+	 * device's largest), every tile with --all (minutes on a CPU device).
+	 */
+	for (uint32_t t = 1; st == QVK_OK && t <= (bs.opt.all ? n_tiles : 1);
+	     t++)
 		st = qvk_bench_kernels(&bs, dev, path, K_W8A8, K_W4A8_ASYM,
 				       false, t, NULL);
 	/* The other integer path, where the device has integer dot product. */
