@@ -195,7 +195,8 @@ void qvk_mm_finish(struct qvk_mm *mm);
 /*
  * mm_tune.c: time every variant the device can run on one decode shape per
  * kind after checking its result exactly against the C reference, keep the
- * fastest correct one, and store the choice beside the pipeline cache
+ * fastest correct one (then the same for prefill: that kernel against the
+ * tiles of matmul_q_tiled), and store the choices beside the pipeline cache
  * (loaded from there next time). Never fails: any problem is logged and
  * the defaults stay.
  */

@@ -13,7 +13,9 @@
  * kept for the device, and written to a ".tune" file beside the
  * pipeline cache, keyed by a hash of the kernels' SPIR-V, so later starts
  * skip all of this. The file is outside input: anything unexpected in it
- * means tuning again.
+ * means tuning again. After decode, the prefill kernel of each kind is
+ * chosen the same way between that decode kernel and the tiles of
+ * matmul_q_tiled (mm_tiled.c), and kept in the same file.
  */
 #include <errno.h>
 #include <inttypes.h>
