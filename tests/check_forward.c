@@ -5,7 +5,8 @@
  * first 32 positions of a real prompt, through decode (one token at a time)
  * and batched prefill; fp16 and quantized formats against the reference of
  * the same quantized (dequantized) weights; greedy generation of 64 tokens
- * equal to the reference's; split-KV decode attention against one pass.
+ * equal to the reference's; split-KV decode attention against one pass;
+ * prefill on the shared-memory tiled kernel against the default one.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #include "check_arch.h"
 #include "forward/llm_internal.h"
+#include "matmul/matmul.h"
 
 #define QVK_POSITIONS 32u
 
@@ -279,6 +281,64 @@ START_TEST(test_q4_logits_match_reference)
 }
 END_TEST
 
+/*
+ * Prefill through matmul_q_tiled (QVK_MM_PREFILL=tiled, the device's first
+ * tile) against the decode kernel (=default) on the same quantized model:
+ * the int32 dots are exact on both and the fp32 sums per group run in
+ * the same order, so only contraction into FMAs may differ: 1e-5 of the
+ * largest logit, every argmax equal.
+ */
+static void qvk_check_tiled_prefill(enum qvk_weight_format fmt, uint32_t group)
+{
+	uint32_t vocab = qvk_model_->params.vocab_size, tokens[QVK_POSITIONS];
+	float *tiled = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	float *plain = malloc((size_t)QVK_POSITIONS * vocab * 4);
+	struct qvk_llm_options opt = { .format = fmt, .group = group,
+				       .max_batch = QVK_POSITIONS };
+	struct qvk_mm mm;
+	struct qvk_cmp c;
+
+	ck_assert(tiled && plain);
+	for (uint32_t i = 0; i < QVK_POSITIONS; i++)
+		tokens[i] = 1 + (i * 131u) % (vocab - 1);
+	ck_assert_int_eq(setenv("QVK_MM_PREFILL", "tiled", 1), 0);
+	ck_assert_int_eq(qvk_mm_init(qvk_test_dev, &mm), QVK_OK);
+	ck_assert_uint_eq(mm.prefill[QVK_MM_Q8], 1); /* the override holds */
+	qvk_mm_finish(&mm);
+	qvk_gpu_logits(qvk_model_, &opt, tokens, true, tiled);
+	ck_assert_int_eq(setenv("QVK_MM_PREFILL", "default", 1), 0);
+	qvk_gpu_logits(qvk_model_, &opt, tokens, true, plain);
+	ck_assert_int_eq(unsetenv("QVK_MM_PREFILL"), 0);
+	c = qvk_compare(tiled, plain, vocab);
+	printf("%s g%u prefill of %u tokens, tiled vs default kernel: worst "
+	       "max|diff|/max|logit| %.2e (bound 1e-5), top-1 %u/%u\n",
+	       qvk_weight_format_name(fmt), group, QVK_POSITIONS, c.worst,
+	       c.top1, QVK_POSITIONS);
+	fflush(stdout);
+	ck_assert(c.worst <= 1e-5);
+	ck_assert_uint_eq(c.top1, QVK_POSITIONS);
+	free(tiled);
+	free(plain);
+}
+
+START_TEST(test_tiled_prefill_matches_default)
+{
+	struct qvk_mm mm;
+	uint32_t n_tiles;
+
+	ck_assert_int_eq(qvk_mm_init_untuned(qvk_test_dev, &mm), QVK_OK);
+	n_tiles = mm.n_tiles;
+	qvk_mm_finish(&mm);
+	if (!n_tiles) {
+		printf("tiled prefill: %s has no tile (skipped)\n",
+		       qvk_test_dev->info.name);
+		return;
+	}
+	qvk_check_tiled_prefill(QVK_WEIGHTS_Q8, 32);
+	qvk_check_tiled_prefill(QVK_WEIGHTS_Q4A, 64);
+}
+END_TEST
+
 /* Greedy decoding from BOS: 64 tokens equal to the reference's, in fp32. */
 START_TEST(test_greedy_64_tokens_match_reference)
 {
@@ -402,6 +462,7 @@ Suite *suite_forward(void)
 	tcase_add_test(tc, test_f16_logits_match_reference);
 	tcase_add_test(tc, test_q8_logits_match_reference);
 	tcase_add_test(tc, test_q4_logits_match_reference);
+	tcase_add_test(tc, test_tiled_prefill_matches_default);
 	tcase_add_test(tc, test_greedy_64_tokens_match_reference);
 	tcase_add_test(tc, test_split_decode_matches_one_pass);
 	suite_add_tcase(s, tc);

@@ -3,7 +3,8 @@
  * The grouped integer matmul kernels against the exact integer reference of
  * the quantization core: every format x group x path (OpSDot and the SWAR
  * fallback) x grouped kernel (matmul_q, matmul_q_sg, matmul_q_texel and
- * their rows per invocation), decode and prefill token counts, odd N, K equal to the group,
+ * their rows per invocation; matmul_q_tiled's tiles at prefill), decode and
+ * prefill token counts, odd N, K equal to the group,
  * K = 4352 and the padded K = 172 of stories260K. The int32 group dots must
  * match exactly; the fp32 outputs within 1e-5 of the magnitude of their
  * terms. Fresh random inputs each run (seed printed), outputs poisoned.
@@ -123,6 +124,9 @@ static void qvk_check_case(struct qvk_mm *mm, enum qvk_qformat fmt,
 	qvk_buffer_fill_u32(dots_buf, 0x80000000u); /* INT_MIN */
 	ck_assert_int_eq(qvk_mm_bind(mm, dw, da, y, c.n, false, dots_buf, &bind),
 			 QVK_OK);
+	/* A forced tile runs wherever it applies: prefill, groups <= 128. */
+	if (mm->prefill[fmt] && c.m > 1 && group && group <= 128)
+		ck_assert_ptr_nonnull(bind.tiled);
 	ck_assert_int_eq(qvk_cmd_init(dev, &cmd), QVK_OK);
 	ck_assert_int_eq(qvk_cmd_begin(&cmd), QVK_OK);
 	qvk_mm_record(&cmd, &bind, c.m);
@@ -215,6 +219,55 @@ static void qvk_check_all(const char *name, enum qvk_mm_variant v,
 				qvk_check_case(&mm, qvk_formats[f], qvk_groups[g],
 					       cases[c], QVK_ACT_PER_BLOCK32,
 					       &seed);
+			}
+		}
+	qvk_mm_finish(&mm);
+}
+
+/*
+ * Prefill on matmul_q_tiled's tile @tile (1-based) forced: every format x
+ * group of 32/64/128 x activation granularity, tokens 2, 7, BN + 1 and
+ * 129, rows not a multiple of BM, K equal to the group and six groups;
+ * @quick: Q8 at groups of 32 and Q4 at 128, BN + 1 tokens only.
+ */
+static void qvk_check_tiled(const char *name, uint32_t tile, bool quick)
+{
+	uint64_t seed = qvk_test_seed(name);
+	struct qvk_mm mm;
+	char tname[32];
+
+	ck_assert_int_eq(qvk_mm_init_untuned(qvk_test_dev, &mm), QVK_OK);
+	if (tile > mm.n_tiles) {
+		printf("  %s: %s has %u tiles (skipped)\n", name,
+		       qvk_test_dev->info.name, mm.n_tiles);
+		qvk_mm_finish(&mm);
+		return;
+	}
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+		mm.prefill[k] = tile;
+	qvk_mm_tile_name(&mm.tiles[tile - 1], tname, sizeof(tname));
+	printf("  kernel: %s, tile %s\n", QVK_MM_TILED_SHADER, tname);
+	for (size_t f = 0; f < QVK_ARRAY_SIZE(qvk_formats); f++)
+		for (size_t g = 0; g < 3; g++) {
+			const struct qvk_mm_tile *t = &mm.tiles[tile - 1];
+			uint32_t gs = qvk_groups[g];
+			const struct qvk_mm_case cases[] = {
+				{ t->bn + 1, 2 * t->bm - 1, 6 * gs },
+				{ 2, t->bm + 3, gs },
+				{ 7, 37, 6 * gs },
+				{ 129, t->bm + 1, gs },
+			};
+
+			/* quick: Q8 at groups of 32, Q4 at 128 */
+			if (quick && !(f == 0 && g == 0) && !(f == 1 && g == 2))
+				continue;
+			for (size_t c = 0; c < QVK_ARRAY_SIZE(cases); c++) {
+				if (quick && c >= 1)
+					break;
+				qvk_check_case(&mm, qvk_formats[f], gs, cases[c],
+					       QVK_ACT_PER_TOKEN, &seed);
+				qvk_check_case(&mm, qvk_formats[f], gs, cases[c],
+					       QVK_ACT_PER_BLOCK32, &seed);
 			}
 		}
 	qvk_mm_finish(&mm);
@@ -336,10 +389,27 @@ START_TEST(test_matmul_texel_fallback_matches_reference)
 }
 END_TEST
 
+START_TEST(test_matmul_tiled_intdot_matches_reference)
+{
+	qvk_check_tiled("matmul tiled intdot", 1, false);
+	for (uint32_t t = 2; t <= QVK_MM_MAX_TILES; t++)
+		qvk_check_tiled("matmul tiled intdot other tile", t, true);
+}
+END_TEST
+
+START_TEST(test_matmul_tiled_fallback_matches_reference)
+{
+	qvk_check_tiled("matmul tiled fallback", 1, true);
+}
+END_TEST
+
 static void qvk_check_choices(const struct qvk_mm *mm)
 {
 	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++) {
 		const struct qvk_mm_choice *c = &mm->q[k];
+
+		ck_assert_msg(mm->prefill[k] <= mm->n_tiles, "kind %u: prefill "
+			      "tile %u of %u", k, mm->prefill[k], mm->n_tiles);
 
 		ck_assert_msg(c->variant < QVK_MM_VARIANT_COUNT &&
 				      mm->can[c->variant] &&
@@ -378,7 +448,8 @@ START_TEST(test_matmul_tune_stores_choice)
 {
 	struct qvk_device *dev = qvk_test_dev;
 	char saved[sizeof(dev->pipeline_cache_path)];
-	char dir[256], tune[600], header[128], line[128], text[512];
+	char dir[256], tune[600], header[128], line[128], text[512], tile[32];
+	uint32_t planted;
 	struct qvk_mm mm;
 
 	memcpy(saved, dev->pipeline_cache_path, sizeof(saved));
@@ -399,26 +470,37 @@ START_TEST(test_matmul_tune_stores_choice)
 	       mm.q[QVK_MM_Q4].rpi, mm.tune_note);
 	qvk_mm_finish(&mm);
 	qvk_read_line(tune, header, sizeof(header));
-	ck_assert_msg(!strncmp(header, "qvk-matmul-tune 1 ", 18), "header '%s'",
+	ck_assert_msg(!strncmp(header, "qvk-matmul-tune 2 ", 18), "header '%s'",
 		      header);
 
-	/* Planted: used as is, by this start and the device's later ones. */
-	snprintf(text, sizeof(text), "%sq8 matmul_q 1\nq4 matmul_q 1\n"
-		 "q4a matmul_q 1\nnote planted\n", header);
+	/*
+	 * Planted: used as is, by this start and the device's later ones;
+	 * Q8's prefill on the device's first tile, where it has one.
+	 */
+	ck_assert_int_eq(qvk_mm_init_untuned(dev, &mm), QVK_OK);
+	planted = mm.n_tiles ? 1 : 0;
+	if (planted)
+		qvk_mm_tile_name(&mm.tiles[0], tile, sizeof(tile));
+	else
+		snprintf(tile, sizeof(tile), "decode");
+	qvk_mm_finish(&mm);
+	snprintf(text, sizeof(text), "%sq8 matmul_q 1 %s\nq4 matmul_q 1 decode\n"
+		 "q4a matmul_q 1 decode\nnote planted\n", header, tile);
 	qvk_write_text(tune, text);
 	dev->mm_tuned = false;
 	for (int again = 0; again < 2; again++) {
 		ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
 		for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
 			ck_assert(mm.q[k].variant == QVK_MM_LANES &&
-				  mm.q[k].rpi == 1);
+				  mm.q[k].rpi == 1 &&
+				  mm.prefill[k] == (k == QVK_MM_Q8 ? planted : 0));
 		ck_assert_str_eq(mm.tune_note, "planted");
 		qvk_mm_finish(&mm);
 	}
 
 	/* Malformed (3 rows per invocation): tuned again, file replaced. */
-	snprintf(text, sizeof(text), "%sq8 matmul_q 3\nq4 matmul_q 1\n"
-		 "q4a matmul_q 1\nnote planted\n", header);
+	snprintf(text, sizeof(text), "%sq8 matmul_q 3 decode\nq4 matmul_q 1 "
+		 "decode\nq4a matmul_q 1 decode\nnote planted\n", header);
 	qvk_write_text(tune, text);
 	dev->mm_tuned = false;
 	ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
@@ -445,6 +527,12 @@ Suite *suite_matmul(void)
 	tcase_add_test(tc, test_matmul_float_matches_reference);
 	tcase_add_test(tc, test_matmul_sg_intdot_matches_reference);
 	suite_add_tcase(s, tc);
+	/* Prefill through shared memory: a case of its own. */
+	tc = tcase_create("tiled");
+	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_matmul_tiled_intdot_matches_reference);
+	suite_add_tcase(s, tc);
 	/* The texel kernel and the tuning: a case of their own. */
 	tc = tcase_create("texel");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_setup, qvk_test_gpu_teardown);
@@ -459,6 +547,7 @@ Suite *suite_matmul(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_matmul_fallback_matches_reference);
 	tcase_add_test(tc, test_matmul_sg_fallback_matches_reference);
+	tcase_add_test(tc, test_matmul_tiled_fallback_matches_reference);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("texel_fallback");
 	tcase_add_checked_fixture(tc, qvk_test_gpu_fallback_setup,

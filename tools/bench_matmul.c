@@ -12,16 +12,12 @@
 #include <qvk/fp16.h>
 #include <qvk/matmul.h>
 
+#include "bench_matmul.h"
 #include "tool.h"
 
 const char qvk_bench_matmul_summary[] =
 	"W8A8/W4A8/Q4_K/Q6_K matmuls vs read bandwidth and fp32/fp16 (synthetic "
 	"weights)";
-
-struct qvk_shape {
-	const char *model;
-	uint32_t n, k;
-};
 
 static const struct qvk_shape qvk_shapes[] = {
 	{ "small-768", 768, 768 },      { "small-768", 3072, 768 },
@@ -31,37 +27,8 @@ static const struct qvk_shape qvk_shapes[] = {
 	{ "llama-2-7b", 11008, 4096 },  { "llama-2-7b", 4096, 11008 },
 };
 
-enum qvk_kernel { K_F32, K_F16, K_W8A8, K_W4A8, K_W4A8_ASYM, K_Q4_K, K_Q6_K,
-		  K_COUNT };
-static const char *const qvk_kernel_names[] = { "f32", "f16", "w8a8", "w4a8",
+const char *const qvk_kernel_names[K_COUNT] = { "f32", "f16", "w8a8", "w4a8",
 						"w4a8_asym", "q4_k", "q6_k" };
-
-struct qvk_bench_opts {
-	bool json, all, quick;
-	uint32_t prefill_m, group, reps;
-	const char *only; /* model name filter */
-};
-
-struct qvk_result {
-	const char *model;
-	enum qvk_kernel kernel;
-	const char *path;
-	/* grouped formats: "tuned" (qvk_matmul_create's choice) or
-	 * "untuned" (the device type's default, what ran before tuning) */
-	const char *kernels;
-	uint32_t m, n, k, group;
-	double median_ms, min_ms, max_ms, weight_gbps, gops;
-};
-
-struct qvk_bench_state {
-	struct qvk_bench_opts opt;
-	struct qvk_ctx *ctx;
-	uint64_t rng;
-	double read_gbps;
-	const char *kernels; /* label of the pass running */
-	struct qvk_result *results;
-	uint32_t n_results, cap_results;
-};
 
 static int qvk_cmp_double(const void *a, const void *b)
 {
@@ -260,101 +227,6 @@ out:
 	return st;
 }
 
-static const struct qvk_result *qvk_find(const struct qvk_bench_state *bs,
-					 const char *model, uint32_t m,
-					 uint32_t n, uint32_t k,
-					 enum qvk_kernel kern, const char *path,
-					 const char *kernels)
-{
-	for (uint32_t i = 0; i < bs->n_results; i++) {
-		const struct qvk_result *r = &bs->results[i];
-
-		if (r->m == m && r->n == n && r->k == k && r->kernel == kern &&
-		    !strcmp(r->model, model) && (!path || !strcmp(r->path, path)) &&
-		    !strcmp(r->kernels, kernels))
-			return r;
-	}
-	return NULL;
-}
-
-/* The issue's targets, as ratios measured in this run. */
-static void qvk_print_ratios(const struct qvk_bench_state *bs,
-			     const char *path)
-{
-	printf("\nratios (%s path; targets: decode w8a8 >= 50%% of read "
-	       "bandwidth, w4a8 >= 1.5x w8a8,\n  w8a8 >= 3x f32; prefill "
-	       "w8a8 >= 2x f32 GOPS):\n", path);
-	for (uint32_t i = 0; i < bs->n_results; i++) {
-		const struct qvk_result *r = &bs->results[i], *w4, *f32;
-
-		if (r->kernel != K_W8A8 || strcmp(r->path, path) ||
-		    strcmp(r->kernels, "tuned"))
-			continue;
-		f32 = qvk_find(bs, r->model, r->m, r->n, r->k, K_F32, NULL,
-			       "tuned");
-		w4 = qvk_find(bs, r->model, r->m, r->n, r->k, K_W4A8, path,
-			      "tuned");
-		printf("  %-15s m=%-4u %5ux%-5u", r->model, r->m, r->n, r->k);
-		if (r->m <= 8)
-			printf("  w8a8 %3.0f%% of read", 100 * r->weight_gbps /
-								 bs->read_gbps);
-		if (w4)
-			printf("  w4a8 %.2fx w8a8", r->median_ms / w4->median_ms);
-		if (f32)
-			printf("  w8a8 %.2fx f32 %s", f32->median_ms / r->median_ms,
-			       r->m <= 8 ? "time" : "GOPS");
-		putchar('\n');
-	}
-}
-
-/* The tuned grouped kernels against the device type's default. */
-static void qvk_print_kernel_ratios(const struct qvk_bench_state *bs)
-{
-	bool head = false;
-
-	for (uint32_t i = 0; i < bs->n_results; i++) {
-		const struct qvk_result *r = &bs->results[i], *t;
-
-		if (strcmp(r->kernels, "untuned"))
-			continue;
-		t = qvk_find(bs, r->model, r->m, r->n, r->k, r->kernel, r->path,
-			     "tuned");
-		if (!t)
-			continue;
-		if (!head)
-			printf("\ntuned vs untuned grouped kernels (time "
-			       "ratio, same run):\n");
-		head = true;
-		printf("  %-15s m=%-4u %5ux%-5u %-9s %-8s %.2fx\n", r->model,
-		       r->m, r->n, r->k, qvk_kernel_names[r->kernel], r->path,
-		       r->median_ms / t->median_ms);
-	}
-}
-
-static void qvk_print_json(const struct qvk_bench_state *bs,
-			   const struct qvk_device_info *info)
-{
-	printf("{\"device\":\"");
-	for (const char *c = info->name; *c; c++)
-		printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-	printf("\",\"synthetic_weights\":true,\"read_gbps\":%.3f,\"results\":[",
-	       bs->read_gbps);
-	for (uint32_t i = 0; i < bs->n_results; i++) {
-		const struct qvk_result *r = &bs->results[i];
-
-		printf("%s{\"model\":\"%s\",\"kernel\":\"%s\",\"path\":\"%s\","
-		       "\"kernels\":\"%s\",\"m\":%u,\"n\":%u,\"k\":%u,\"group\":%u,"
-		       "\"median_ms\":%.6f,\"min_ms\":%.6f,\"max_ms\":%.6f,"
-		       "\"weight_gbps\":%.4f,\"gops\":%.4f,"
-		       "\"read_fraction\":%.4f}",
-		       i ? "," : "", r->model, qvk_kernel_names[r->kernel],
-		       r->path, r->kernels, r->m, r->n, r->k, r->group, r->median_ms,
-		       r->min_ms, r->max_ms, r->weight_gbps, r->gops,
-		       r->weight_gbps / bs->read_gbps);
-	}
-	printf("]}\n");
-}
-
 static int qvk_bench_usage(void)
 {
 	printf("usage: qvk bench matmul [--json] [--quick] [--all] [--model NAME]\n"
@@ -372,7 +244,8 @@ static int qvk_bench_usage(void)
 	       "  --quick         at most 4 copies of each decode weight, 3 "
 	       "bandwidth runs\n"
 	       "  --all           also prefill of the Llama-2-7B and 32000-row "
-	       "classifier shapes\n"
+	       "classifier shapes,\n"
+	       "                  and of every tile of matmul_q_tiled\n"
 	       "                  (minutes on a CPU device)\n"
 	       "  --model NAME    only the shapes of NAME: small-768, "
 	       "tinyllama-1.1b, llama-2-7b\n"
@@ -383,7 +256,10 @@ static int qvk_bench_usage(void)
 	       "at least 3)\n\n"
 	       "W8A8/W4A8/W4A8-asym run twice: on the kernels tuned for the "
 	       "device (qvk info)\nand on the device type's default "
-	       "(\"untuned\"), with their time ratios.\n");
+	       "(\"untuned\"); their prefill also on the shared-\nmemory "
+	       "kernel matmul_q_tiled (\"tiled BMxBN/TMxTN\": the device's "
+	       "largest tile,\nwith --all each tile it can run); all with "
+	       "their time ratios to the tuned ones.\n");
 	return 0;
 }
 
@@ -449,20 +325,41 @@ static bool qvk_bench_parse(int argc, char **argv, struct qvk_bench_opts *o)
 	return true;
 }
 
-/* Every shape and token count for the kernels in [first, last]. */
+/*
+ * Every shape and token count for the kernels in [first, last]; @tile > 0:
+ * prefill only, forced onto matmul_q_tiled's tile @tile, where the device
+ * has that many (*n_tiles: how many it has).
+ */
 static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 				    struct qvk_device *dev, const char *path,
 				    enum qvk_kernel first, enum qvk_kernel last,
-				    bool untuned)
+				    bool untuned, uint32_t tile,
+				    uint32_t *n_tiles)
 {
 	struct qvk_matmul *mm;
 	qvk_status st = qvk_matmul_create(dev, &mm);
-	char desc[768];
+	char desc[1024], *label = bs->tile_labels[tile ? tile - 1 : 0];
 
 	bs->kernels = untuned ? "untuned" : "tuned";
 	if (st == QVK_OK && untuned)
 		st = qvk_matmul_set_kernel(mm, NULL, 0);
-	if (st == QVK_OK && !bs->opt.json) {
+	if (st == QVK_OK && n_tiles)
+		*n_tiles = qvk_matmul_tile_count(mm);
+	if (st == QVK_OK && tile) {
+		if (tile > qvk_matmul_tile_count(mm) ||
+		    tile > QVK_ARRAY_SIZE(bs->tile_labels)) {
+			qvk_matmul_destroy(mm);
+			return QVK_OK;
+		}
+		st = qvk_matmul_set_prefill(mm, tile);
+		memcpy(label, "tiled ", 7);
+		qvk_matmul_tile_name(mm, tile, label + 6,
+				     sizeof(bs->tile_labels[0]) - 6);
+		bs->kernels = label;
+	}
+	if (st == QVK_OK && !bs->opt.json && tile) {
+		printf("prefill forced onto matmul_q_tiled, tile %s\n", label + 6);
+	} else if (st == QVK_OK && !bs->opt.json) {
 		qvk_matmul_describe(mm, desc, sizeof(desc));
 		printf("%s grouped kernels: %s\n", bs->kernels, desc);
 	}
@@ -493,6 +390,8 @@ static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 			 */
 			if (mi == 1 && !bs->opt.all &&
 			    (!strcmp(sh->model, "llama-2-7b") || sh->n > 16384))
+				continue;
+			if (mi == 0 && tile)
 				continue;
 			qvk_qact_destroy(qa);
 			qvk_qact_destroy(qa_block);
@@ -527,6 +426,8 @@ int qvk_bench_matmul(int argc, char **argv)
 	struct qvk_device_options dopt = { 0 };
 	const struct qvk_device_info *info;
 	struct qvk_device *dev = NULL;
+	const char *path;
+	uint32_t n_tiles = 0;
 	uint64_t read_bytes;
 	qvk_status st;
 	int rc = 0;
@@ -561,15 +462,22 @@ int qvk_bench_matmul(int argc, char **argv)
 		       "synthetic, group %u; times: GPU timestamps, median\n\n",
 		       info->name, bs.read_gbps, (double)read_bytes / (1 << 20),
 		       bs.opt.group);
+	path = qvk_device_uses_int_dot(dev) ? "intdot" : "fallback";
 	/* Baselines and the integer kernels on the device's chosen path. */
-	st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
-						"intdot" : "fallback",
-			       K_F32, K_Q6_K, false);
+	st = qvk_bench_kernels(&bs, dev, path, K_F32, K_Q6_K, false, 0,
+			       &n_tiles);
 	/* The grouped formats again on the kernels they ran before tuning. */
 	if (st == QVK_OK)
-		st = qvk_bench_kernels(&bs, dev, qvk_device_uses_int_dot(dev) ?
-							"intdot" : "fallback",
-				       K_W8A8, K_W4A8_ASYM, true);
+		st = qvk_bench_kernels(&bs, dev, path, K_W8A8, K_W4A8_ASYM, true,
+				       0, NULL);
+	/*
+	 * And their prefill on the shared-memory kernel: its first tile (the
+	 * device's largest), every tile with --all (minutes on a CPU device).
+	 */
+	for (uint32_t t = 1; st == QVK_OK && t <= (bs.opt.all ? n_tiles : 1);
+	     t++)
+		st = qvk_bench_kernels(&bs, dev, path, K_W8A8, K_W4A8_ASYM,
+				       false, t, NULL);
 	/* The other integer path, where the device has integer dot product. */
 	if (st == QVK_OK && info->int_dot) {
 		bool was_intdot = qvk_device_uses_int_dot(dev);
@@ -580,18 +488,18 @@ int qvk_bench_matmul(int argc, char **argv)
 		if (st == QVK_OK)
 			st = qvk_bench_kernels(&bs, dev, was_intdot ? "fallback" :
 								     "intdot",
-					       K_W8A8, K_Q6_K, false);
+					       K_W8A8, K_Q6_K, false, 0, NULL);
 	}
 	if (st != QVK_OK) {
 		rc = qvk_tool_fail(bs.ctx, st, "bench matmul", "benchmark");
 		goto out;
 	}
 	if (bs.opt.json) {
-		qvk_print_json(&bs, qvk_device_info(dev));
+		qvk_bench_mm_print_json(&bs, qvk_device_info(dev));
 	} else {
-		qvk_print_ratios(&bs, "intdot");
-		qvk_print_ratios(&bs, "fallback");
-		qvk_print_kernel_ratios(&bs);
+		qvk_bench_mm_print_ratios(&bs, "intdot");
+		qvk_bench_mm_print_ratios(&bs, "fallback");
+		qvk_bench_mm_print_kernel_ratios(&bs);
 	}
 out:
 	free(bs.results);

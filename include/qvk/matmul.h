@@ -49,6 +49,19 @@ QVK_API void qvk_matmul_describe(const struct qvk_matmul *mm, char *buf,
 QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_set_kernel(
 	struct qvk_matmul *mm, const char *shader,
 	uint32_t rows_per_invocation);
+/*
+ * Prefill (more than one token) of the grouped formats with groups of 32,
+ * 64 or 128: the tiles of the shared-memory kernel matmul_q_tiled this
+ * device's limits allow (numbered 1..count), tile @tile's name
+ * ("64x32/4x2": rows x tokens a workgroup / an invocation; "decode" for
+ * 0), and running every format's prefill on it for runs created
+ * afterwards (0: the decode kernel at 8 tokens a workgroup).
+ */
+QVK_API uint32_t qvk_matmul_tile_count(const struct qvk_matmul *mm);
+QVK_API void qvk_matmul_tile_name(const struct qvk_matmul *mm, uint32_t tile,
+				  char *buf, size_t len);
+QVK_API QVK_MUST_CHECK qvk_status qvk_matmul_set_prefill(
+	struct qvk_matmul *mm, uint32_t tile);
 
 /*
  * Upload a quantized tensor (staging copy, or written in place on unified

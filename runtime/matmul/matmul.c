@@ -72,6 +72,7 @@ qvk_status qvk_mm_init_untuned(struct qvk_device *dev, struct qvk_mm *mm)
 	};
 	for (uint32_t k = 0; k < QVK_ARRAY_SIZE(mm->q); k++)
 		mm->q[k] = mm->fallback;
+	qvk_mm_tiles_pick(mm);
 	st = qvk_buffer_create(dev, QVK_MEM_DEVICE, 256, 4, &mm->dummy);
 	if (st == QVK_OK && info->max_texel_buffer_elements)
 		st = qvk_buffer_view_create(mm->dummy, 0, VK_FORMAT_R32_UINT, 4,
@@ -87,6 +88,10 @@ qvk_status qvk_mm_init(struct qvk_device *dev, struct qvk_mm *mm)
 
 	if (st == QVK_OK)
 		qvk_mm_tune(mm);
+	if (st == QVK_OK)
+		st = qvk_mm_prefill_env(mm);
+	if (st != QVK_OK)
+		qvk_mm_finish(mm);
 	return st;
 }
 
@@ -121,7 +126,23 @@ static qvk_status qvk_mm_pipe(struct qvk_mm *mm, struct qvk_mm_pipe_key key,
 		return qvk_error(mm->dev->ctx, QVK_ERR_NO_MEMORY,
 				 "too many matmul pipeline variants");
 	d.spec[0] = mm->wg;
-	if (qvk_mm_is_float(key.kind)) {
+	if (key.tile.bm) {
+		/* matmul_q_tiled: the tile in matmul_q's unused slots */
+		d.shader = QVK_MM_TILED_SHADER;
+		d.int_variants = true;
+		d.n_bindings = 8;
+		d.push_bytes = sizeof(struct qvk_mm_push_q);
+		d.spec[0] = key.tile.bm / key.tile.tm * (key.tile.bn / key.tile.tn);
+		d.spec[1] = key.kind;
+		d.spec[2] = key.tile.bn;
+		d.spec[3] = key.accumulate;
+		d.spec[4] = key.write_dots;
+		d.spec[5] = key.tile.bm;
+		d.spec[6] = key.group_blocks;
+		d.spec[7] = key.tile.tm;
+		d.spec[8] = key.act_block;
+		d.spec[9] = key.tile.tn;
+	} else if (qvk_mm_is_float(key.kind)) {
 		d.shader = "matmul_float";
 		d.n_bindings = 3;
 		d.push_bytes = sizeof(struct qvk_mm_push_f);
@@ -244,9 +265,29 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 		if (tm == QVK_MIN(QVK_MM_MAX_TM, a->max_m))
 			break;
 	}
+	/* Prefill on the tiled kernel where the kind chose it. */
+	if (!qvk_mm_is_float(w->kind) && w->kind != QVK_MM_KQ &&
+	    a->max_m > 1 && mm->prefill[w->kind] &&
+	    key.group_blocks) {
+		struct qvk_mm_pipe_key tk = key;
+
+		tk.tile = mm->tiles[mm->prefill[w->kind] - 1];
+		tk.variant = 0;
+		tk.rpi = 0;
+		tk.scales_vec = false;
+		tk.tm = 0;
+		st = qvk_mm_pipe(mm, tk, &out->tiled);
+		if (st != QVK_OK)
+			return st;
+		out->tile = tk.tile;
+		out->tiled_sets = calloc(w->qs->n_pieces,
+					 sizeof(*out->tiled_sets));
+	}
 	out->sets = calloc(w->qs->n_pieces, sizeof(*out->sets));
-	if (!out->sets)
+	if (!out->sets || (out->tiled && !out->tiled_sets)) {
+		qvk_mm_unbind(out);
 		return qvk_error(ctx, QVK_ERR_NO_MEMORY, "matmul bindings");
+	}
 	for (uint32_t p = 0; p < w->qs->n_pieces; p++) {
 		struct qvk_binding qb[8] = {
 			{ w->qs, p, 0, 0 },
@@ -286,6 +327,12 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 					w->kind == QVK_MM_KQ ? kb :
 					texel		     ? tb : qb,
 					&out->sets[p]);
+		if (st == QVK_OK && out->tiled) {
+			st = qvk_descset_create(out->tiled, qb,
+						&out->tiled_sets[p]);
+			if (st != QVK_OK)
+				qvk_descset_free(mm->dev, &out->sets[p], 1);
+		}
 		if (st != QVK_OK) {
 			qvk_mm_unbind(out);
 			return st;
@@ -297,9 +344,13 @@ qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,
 
 void qvk_mm_unbind(struct qvk_mm_binding *b)
 {
-	if (b->mm)
+	if (b->mm) {
 		qvk_descset_free(b->mm->dev, b->sets, b->n_sets);
+		if (b->tiled_sets)
+			qvk_descset_free(b->mm->dev, b->tiled_sets, b->n_sets);
+	}
 	free(b->sets);
+	free(b->tiled_sets);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -348,6 +399,12 @@ void qvk_mm_record(struct qvk_cmd *cmd, const struct qvk_mm_binding *b,
 					  b->mm->wg / b->mm->dev->info.subgroup_size :
 					  b->mm->wg * b->choice.rpi;
 
+		if (m > 1 && b->tiled) {
+			qvk_cmd_dispatch(cmd, b->tiled, b->tiled_sets[p], &pq,
+					 QVK_DIV_ROUND_UP(rows, b->tile.bm),
+					 QVK_DIV_ROUND_UP(m, b->tile.bn), 1);
+			continue;
+		}
 		qvk_cmd_dispatch(cmd, pipe, b->sets[p],
 				 qvk_mm_is_float(w->kind) ? (void *)&pf :
 				 w->kind == QVK_MM_KQ ? (void *)&pk :

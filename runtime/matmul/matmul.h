@@ -94,6 +94,14 @@ void qvk_mm_act_views_destroy(struct qvk_mm_act *a);
 /* Host-side upload of quantized activations (qact->k_padded <= a->k_padded). */
 qvk_status qvk_mm_act_write_q(struct qvk_mm_act *a, const struct qvk_qact *q);
 
+/*
+ * A tile of matmul_q_tiled: BM weight rows x BN tokens a workgroup, each
+ * invocation TM rows x TN tokens; (bm / tm) * (bn / tn) invocations.
+ */
+struct qvk_mm_tile {
+	uint32_t bm, bn, tm, tn;
+};
+
 struct qvk_mm_pipe_key {
 	enum qvk_mm_kind kind;
 	uint32_t type;         /* QVK_MM_KQ: the ggml type */
@@ -104,6 +112,7 @@ struct qvk_mm_pipe_key {
 	bool scales_vec;       /* matmul_q_texel: four scales a texel */
 	uint32_t variant;      /* enum qvk_mm_variant */
 	uint32_t rpi;          /* rows per invocation (LANES, TEXEL) */
+	struct qvk_mm_tile tile; /* matmul_q_tiled; all zero for the others */
 };
 
 /* The kernel of the grouped kinds (Q8, Q4, Q4A). */
@@ -127,6 +136,9 @@ struct qvk_mm_choice {
 const char *qvk_mm_variant_shader(enum qvk_mm_variant v);
 
 #define QVK_MM_MAX_PIPES 256
+/* Candidate tiles of matmul_q_tiled kept for one device (mm_tiled.c). */
+#define QVK_MM_MAX_TILES 4u
+#define QVK_MM_TILED_SHADER "matmul_q_tiled"
 
 /* The matmul kernels of one device; thread-compatible, not thread-safe. */
 struct qvk_mm {
@@ -149,10 +161,20 @@ struct qvk_mm {
 	 */
 	struct qvk_mm_choice q[QVK_MM_Q4A + 1];
 	struct qvk_mm_choice fallback;
+	/*
+	 * Prefill (m > 1) of each grouped kind: 0 runs the kind's q[] kernel
+	 * QVK_MM_MAX_TM tokens a workgroup; i > 0 runs matmul_q_tiled on
+	 * tiles[i - 1] (groups of 32, 64, 128; other groups keep q[]). Tuned
+	 * with q[] (mm_tiled.c); tests and QVK_MM_PREFILL set it.
+	 */
+	uint32_t prefill[QVK_MM_Q4A + 1];
+	/* The tiles this device's limits allow, best guess first. */
+	struct qvk_mm_tile tiles[QVK_MM_MAX_TILES];
+	uint32_t n_tiles;
 	/* The variants this device can run at all. */
 	bool can[QVK_MM_VARIANT_COUNT];
 	/* What the tuning measured (qvk info), "" before it ran. */
-	char tune_note[512];
+	char tune_note[768];
 	bool broadcast;       /* subgroups of >= 8 share activation words */
 	struct qvk_buffer *dummy; /* bound where a kernel has no buffer */
 	VkBufferView dummy_view;  /* its R32UI view, if the device has them */
@@ -173,11 +195,59 @@ void qvk_mm_finish(struct qvk_mm *mm);
 /*
  * mm_tune.c: time every variant the device can run on one decode shape per
  * kind after checking its result exactly against the C reference, keep the
- * fastest correct one, and store the choice beside the pipeline cache
+ * fastest correct one (then the same for prefill: that kernel against the
+ * tiles of matmul_q_tiled), and store the choices beside the pipeline cache
  * (loaded from there next time). Never fails: any problem is logged and
  * the defaults stay.
  */
 void qvk_mm_tune(struct qvk_mm *mm);
+
+/*
+ * mm_tune.c's exactly known problem (integer codes, activation codes in
+ * [-15, 15], power-of-two scales: every fp32 partial sum exact for
+ * k <= 2048), shared with the prefill tuning of mm_tiled.c.
+ */
+struct qvk_mm_binding;
+
+struct qvk_mm_tune_case {
+	uint32_t m, n;
+	struct qvk_qtensor *qt;
+	struct qvk_qact *qa;
+	struct qvk_mm_weight *w;
+	struct qvk_mm_act *a;
+	struct qvk_buffer *y;
+	float *want, *got; /* (m, n) */
+};
+
+#define QVK_MM_TUNE_CALLS 4u /* per timed submission */
+#define QVK_MM_TUNE_REPS 5u  /* turns of every candidate; the best counts */
+
+qvk_status qvk_mm_tune_case_create(struct qvk_mm *mm, enum qvk_qformat fmt,
+				   uint32_t m, uint32_t n, uint32_t k,
+				   struct qvk_mm_tune_case *c);
+void qvk_mm_tune_case_destroy(struct qvk_mm_tune_case *c);
+/* Run @b once on @c (outputs poisoned first); *bad: the first output
+ * unlike the reference, or m * n. */
+qvk_status qvk_mm_tune_check(struct qvk_cmd *cmd,
+			     const struct qvk_mm_binding *b,
+			     struct qvk_mm_tune_case *c, size_t *bad);
+/* Milliseconds per call of QVK_MM_TUNE_CALLS back-to-back calls of @b. */
+qvk_status qvk_mm_tune_time(struct qvk_cmd *cmd,
+			    const struct qvk_mm_binding *b, uint32_t m,
+			    double *ms);
+double qvk_mm_tune_now_ms(void);
+
+/*
+ * mm_tiled.c: the tiles of matmul_q_tiled that fit this device's limits
+ * (into mm->tiles), their names ("64x32/4x2"), the prefill tuning of kind
+ * @fmt (after its decode kernel is chosen; the note gets the ms per call
+ * of each correct candidate) and the QVK_MM_PREFILL override.
+ */
+void qvk_mm_tiles_pick(struct qvk_mm *mm);
+void qvk_mm_tile_name(const struct qvk_mm_tile *t, char *buf, size_t len);
+qvk_status qvk_mm_tune_prefill(struct qvk_mm *mm, enum qvk_qformat fmt,
+			       char *note, size_t note_len);
+qvk_status qvk_mm_prefill_env(struct qvk_mm *mm);
 
 /*
  * y (m, w->n, row stride y_stride floats) = act · wᵀ (or += with
@@ -196,6 +266,11 @@ struct qvk_mm_binding {
 	uint32_t n_sets;
 	VkDescriptorSet *sets;          /* one per weight piece */
 	struct qvk_pipeline *pipes[QVK_MM_MAX_TM + 1]; /* by tokens per group */
+	/* Prefill on matmul_q_tiled (m > 1), where the kind chose it: its
+	 * pipeline and one set per weight piece; NULL otherwise. */
+	struct qvk_mm_tile tile;
+	struct qvk_pipeline *tiled;
+	VkDescriptorSet *tiled_sets;
 };
 
 qvk_status qvk_mm_bind(struct qvk_mm *mm, const struct qvk_mm_weight *w,

@@ -52,13 +52,54 @@ void qvk_matmul_destroy(struct qvk_matmul *mm)
 
 void qvk_matmul_describe(const struct qvk_matmul *mm, char *buf, size_t len)
 {
-	const struct qvk_mm_choice *q = mm->mm.q;
+	const struct qvk_mm *m = &mm->mm;
+	char pre[QVK_MM_Q4A + 1][48];
 
-	snprintf(buf, len, "q8 %s x%u, q4 %s x%u, q4a %s x%u (%s)",
-		 qvk_mm_variant_shader(q[QVK_MM_Q8].variant), q[QVK_MM_Q8].rpi,
-		 qvk_mm_variant_shader(q[QVK_MM_Q4].variant), q[QVK_MM_Q4].rpi,
-		 qvk_mm_variant_shader(q[QVK_MM_Q4A].variant), q[QVK_MM_Q4A].rpi,
-		 mm->mm.tune_note[0] ? mm->mm.tune_note : "not tuned");
+	/* Prefill: the decode kernel, or matmul_q_tiled and its tile. */
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++) {
+		char tile[32] = "";
+
+		if (m->prefill[k])
+			qvk_mm_tile_name(&m->tiles[m->prefill[k] - 1], tile,
+					 sizeof(tile));
+		snprintf(pre[k], sizeof(pre[k]), "%s%s%s",
+			 m->prefill[k] ? QVK_MM_TILED_SHADER : "as decode",
+			 tile[0] ? " " : "", tile);
+	}
+	snprintf(buf, len, "q8 %s x%u, q4 %s x%u, q4a %s x%u; prefill q8 %s, "
+		 "q4 %s, q4a %s (%s)",
+		 qvk_mm_variant_shader(m->q[QVK_MM_Q8].variant), m->q[QVK_MM_Q8].rpi,
+		 qvk_mm_variant_shader(m->q[QVK_MM_Q4].variant), m->q[QVK_MM_Q4].rpi,
+		 qvk_mm_variant_shader(m->q[QVK_MM_Q4A].variant), m->q[QVK_MM_Q4A].rpi,
+		 pre[QVK_MM_Q8], pre[QVK_MM_Q4], pre[QVK_MM_Q4A],
+		 m->tune_note[0] ? m->tune_note : "not tuned");
+}
+
+uint32_t qvk_matmul_tile_count(const struct qvk_matmul *mm)
+{
+	return mm->mm.n_tiles;
+}
+
+void qvk_matmul_tile_name(const struct qvk_matmul *mm, uint32_t tile,
+			  char *buf, size_t len)
+{
+	if (tile >= 1 && tile <= mm->mm.n_tiles)
+		qvk_mm_tile_name(&mm->mm.tiles[tile - 1], buf, len);
+	else
+		snprintf(buf, len, "decode");
+}
+
+qvk_status qvk_matmul_set_prefill(struct qvk_matmul *mm, uint32_t tile)
+{
+	struct qvk_mm *m = &mm->mm;
+
+	if (tile > m->n_tiles)
+		return qvk_error(m->dev->ctx, QVK_ERR_INVALID_ARG,
+				 "prefill tile %u of the %u %s can run", tile,
+				 m->n_tiles, m->dev->info.name);
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+		m->prefill[k] = tile;
+	return QVK_OK;
 }
 
 qvk_status qvk_matmul_set_kernel(struct qvk_matmul *mm, const char *shader,

@@ -13,7 +13,9 @@
  * kept for the device, and written to a ".tune" file beside the
  * pipeline cache, keyed by a hash of the kernels' SPIR-V, so later starts
  * skip all of this. The file is outside input: anything unexpected in it
- * means tuning again.
+ * means tuning again. After decode, the prefill kernel of each kind is
+ * chosen the same way between that decode kernel and the tiles of
+ * matmul_q_tiled (mm_tiled.c), and kept in the same file.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,15 +32,16 @@
 /* The decode shape timed: TinyLlama's attention width, rows of an FFN. */
 #define QVK_TUNE_N 4000u /* not a multiple of any workgroup's rows */
 #define QVK_TUNE_K 2048u
-#define QVK_TUNE_CALLS 4u /* per timed submission */
-#define QVK_TUNE_REPS 5u  /* turns of every candidate; the best counts */
-#define QVK_TUNE_FILE_VERSION 1u
+#define QVK_TUNE_FILE_VERSION 2u
 
 static const char *const qvk_tune_kind_names[] = { "", "q8", "q4", "q4a" };
 
 _Static_assert(sizeof(((struct qvk_mm *)0)->q) ==
 		       sizeof(((struct qvk_device *)0)->mm_choice),
 	       "the device keeps one choice per grouped kind");
+_Static_assert(sizeof(((struct qvk_mm *)0)->prefill) ==
+		       sizeof(((struct qvk_device *)0)->mm_prefill),
+	       "the device keeps one prefill choice per grouped kind");
 
 static uint64_t qvk_tune_fnv(uint64_t h, const void *p, size_t n)
 {
@@ -56,6 +59,7 @@ static uint64_t qvk_tune_hash(void)
 		"matmul_q_intdot",	   "matmul_q_fallback",
 		"matmul_q_sg_intdot",	   "matmul_q_sg_fallback",
 		"matmul_q_texel_intdot", "matmul_q_texel_fallback",
+		"matmul_q_tiled_intdot", "matmul_q_tiled_fallback",
 	};
 	uint64_t h = 0xcbf29ce484222325ull;
 
@@ -93,15 +97,44 @@ static bool qvk_tune_parse_choice(const struct qvk_mm *mm, const char *v,
 	return false;
 }
 
+/* A prefill choice: "decode" (0) or one of this device's tiles. */
+static bool qvk_tune_parse_prefill(const struct qvk_mm *mm, const char *v,
+				   uint32_t *out)
+{
+	char name[32];
+
+	*out = 0;
+	if (!strcmp(v, "decode"))
+		return true;
+	for (uint32_t i = 0; i < mm->n_tiles; i++) {
+		qvk_mm_tile_name(&mm->tiles[i], name, sizeof(name));
+		if (!strcmp(v, name)) {
+			*out = i + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void qvk_tune_prefill_name(const struct qvk_mm *mm, uint32_t p,
+				  char *buf, size_t len)
+{
+	if (p)
+		qvk_mm_tile_name(&mm->tiles[p - 1], buf, len);
+	else
+		snprintf(buf, len, "decode");
+}
+
 /*
  * The stored choices: "qvk-matmul-tune VERSION HASH", one "KIND SHADER
- * RPI" line per kind, "note TEXT". False (nothing changed) on anything
- * else.
+ * RPI PREFILL" line per kind (PREFILL "decode" or a tile of
+ * matmul_q_tiled), "note TEXT". False (nothing changed) on anything else.
  */
 static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 {
 	struct qvk_mm_choice got[QVK_ARRAY_SIZE(mm->q)];
-	char line[512], word[64], shader[64];
+	uint32_t got_prefill[QVK_ARRAY_SIZE(mm->q)] = { 0 };
+	char line[768], word[64], shader[64], prefill[64];
 	unsigned version, rpi;
 	uint64_t file_hash;
 	bool ok = true;
@@ -116,9 +149,11 @@ static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 	     version == QVK_TUNE_FILE_VERSION && file_hash == hash;
 	for (uint32_t k = QVK_MM_Q8; ok && k <= QVK_MM_Q4A; k++)
 		ok = fgets(line, sizeof(line), f) &&
-		     sscanf(line, "%63s %63s %u", word, shader, &rpi) == 3 &&
+		     sscanf(line, "%63s %63s %u %63s", word, shader, &rpi,
+			    prefill) == 4 &&
 		     !strcmp(word, qvk_tune_kind_names[k]) &&
-		     qvk_tune_parse_choice(mm, shader, rpi, &got[k]);
+		     qvk_tune_parse_choice(mm, shader, rpi, &got[k]) &&
+		     qvk_tune_parse_prefill(mm, prefill, &got_prefill[k]);
 	if (ok && fgets(line, sizeof(line), f) && !strncmp(line, "note ", 5)) {
 		line[strcspn(line, "\n")] = 0;
 		snprintf(mm->tune_note, sizeof(mm->tune_note), "%s", line + 5);
@@ -132,35 +167,30 @@ static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 			"or malformed: tuning again", path);
 		return false;
 	}
-	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++) {
 		mm->q[k] = got[k];
+		mm->prefill[k] = got_prefill[k];
+	}
 	return true;
 }
 
 static void qvk_tune_save(struct qvk_mm *mm, const char *path, uint64_t hash)
 {
-	char text[1024];
+	char text[2048], prefill[32];
 	int n = snprintf(text, sizeof(text), "qvk-matmul-tune %u %016" PRIx64
 			 "\n", QVK_TUNE_FILE_VERSION, hash);
 
-	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "%s %s %u\n",
-			      qvk_tune_kind_names[k],
+	for (uint32_t k = QVK_MM_Q8; k <= QVK_MM_Q4A; k++) {
+		qvk_tune_prefill_name(mm, mm->prefill[k], prefill,
+				      sizeof(prefill));
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "%s %s %u %s\n", qvk_tune_kind_names[k],
 			      qvk_mm_variant_shader(mm->q[k].variant),
-			      mm->q[k].rpi);
+			      mm->q[k].rpi, prefill);
+	}
 	snprintf(text + n, sizeof(text) - (size_t)n, "note %s\n", mm->tune_note);
 	qvk_cache_text_save(mm->dev, path, text, "matmul tuning");
 }
-
-/* The exactly known problem of one kind, and its expected outputs. */
-struct qvk_tune_case {
-	struct qvk_qtensor *qt;
-	struct qvk_qact *qa;
-	struct qvk_mm_weight *w;
-	struct qvk_mm_act *a;
-	struct qvk_buffer *y;
-	float *want, *got; /* (n) */
-};
 
 static uint32_t qvk_tune_rand(uint64_t *s)
 {
@@ -168,9 +198,9 @@ static uint32_t qvk_tune_rand(uint64_t *s)
 	return (uint32_t)(*s >> 32);
 }
 
-static qvk_status qvk_tune_case_create(struct qvk_mm *mm,
-				       enum qvk_qformat fmt,
-				       struct qvk_tune_case *c)
+qvk_status qvk_mm_tune_case_create(struct qvk_mm *mm, enum qvk_qformat fmt,
+				   uint32_t m, uint32_t n, uint32_t k,
+				   struct qvk_mm_tune_case *c)
 {
 	struct qvk_device *dev = mm->dev;
 	struct qvk_ctx *ctx = dev->ctx;
@@ -182,13 +212,15 @@ static qvk_status qvk_tune_case_create(struct qvk_mm *mm,
 	uint32_t blocks;
 
 	memset(c, 0, sizeof(*c));
-	st = qvk_qtensor_create(ctx, fmt, QVK_TUNE_N, QVK_TUNE_K, 32, &c->qt);
+	c->m = m;
+	c->n = n;
+	st = qvk_qtensor_create(ctx, fmt, n, k, 32, &c->qt);
 	if (st == QVK_OK)
-		st = qvk_qact_create(ctx, QVK_ACT_PER_BLOCK32, 1, QVK_TUNE_K,
+		st = qvk_qact_create(ctx, QVK_ACT_PER_BLOCK32, m, k,
 				     c->qt->k_padded, &c->qa);
 	if (st != QVK_OK)
 		return st;
-	words = (size_t)QVK_TUNE_N * c->qt->row_words;
+	words = (size_t)n * c->qt->row_words;
 	/* Q8 codes in [-127, 127], as the quantizer writes them. */
 	for (size_t i = 0; i < words; i++) {
 		uint32_t v = qvk_tune_rand(&seed);
@@ -198,11 +230,11 @@ static qvk_status qvk_tune_case_create(struct qvk_mm *mm,
 				v ^= 1u << (8 * l);
 		c->qt->qs[i] = v;
 	}
-	for (size_t i = 0; i < (size_t)QVK_TUNE_N * c->qt->n_groups; i++)
+	for (size_t i = 0; i < (size_t)n * c->qt->n_groups; i++)
 		c->qt->scales[i] = qvk_tune_rand(&seed) & 1 ? two : one;
 	/* Activation codes in [-15, 15]: |partial sums| < 2^24 (above). */
 	blocks = c->qa->k_padded / 32;
-	for (uint32_t b = 0; b < blocks; b++) {
+	for (uint32_t b = 0; b < m * blocks; b++) {
 		int32_t sum = 0;
 
 		for (uint32_t i = 0; i < 8; i++) {
@@ -211,7 +243,7 @@ static qvk_status qvk_tune_case_create(struct qvk_mm *mm,
 			for (uint32_t l = 0; l < 4; l++) {
 				int32_t q = (int32_t)(qvk_tune_rand(&seed) % 31) - 15;
 
-				if (b * 32 + i * 4 + l >= QVK_TUNE_K)
+				if (b % blocks * 32 + i * 4 + l >= k)
 					q = 0;
 				sum += q;
 				word |= (uint32_t)(uint8_t)(int8_t)q << (8 * l);
@@ -221,40 +253,42 @@ static qvk_status qvk_tune_case_create(struct qvk_mm *mm,
 		c->qa->sums[b] = sum;
 		c->qa->scales[b] = qvk_tune_rand(&seed) & 1 ? 2.0f : 1.0f;
 	}
-	c->want = malloc(QVK_TUNE_N * sizeof(float));
-	c->got = malloc(QVK_TUNE_N * sizeof(float));
-	dots = malloc((size_t)QVK_TUNE_N * blocks * sizeof(*dots));
+	c->want = malloc((size_t)m * n * sizeof(float));
+	c->got = malloc((size_t)m * n * sizeof(float));
+	dots = malloc((size_t)m * n * blocks * sizeof(*dots));
 	if (!c->want || !c->got || !dots) {
 		st = qvk_error(ctx, QVK_ERR_NO_MEMORY, "matmul tuning");
 		goto out_free_dots;
 	}
 	/* The int32 block dots of the C reference, scaled exactly. */
 	st = qvk_ref_qdots(ctx, c->qt, c->qa, dots);
-	for (uint32_t j = 0; st == QVK_OK && j < QVK_TUNE_N; j++) {
+	for (size_t o = 0; st == QVK_OK && o < (size_t)m * n; o++) {
+		size_t t = o / n, j = o % n;
 		int64_t acc = 0;
 
 		for (uint32_t b = 0; b < blocks; b++)
-			acc += (int64_t)dots[(size_t)j * blocks + b] *
-			       (c->qt->scales[(size_t)j * c->qt->n_groups + b] ==
+			acc += (int64_t)dots[o * blocks + b] *
+			       (c->qt->scales[j * c->qt->n_groups + b] ==
 					two ? 2 : 1) *
-			       (int64_t)c->qa->scales[b];
-		c->want[j] = (float)acc;
+			       (int64_t)c->qa->scales[t * blocks + b];
+		c->want[o] = (float)acc;
 	}
 	if (st == QVK_OK)
 		st = qvk_mm_weight_upload_q(dev, c->qt, &c->w);
 	if (st == QVK_OK)
-		st = qvk_mm_act_create(dev, 1, QVK_TUNE_K, true, &c->a);
+		st = qvk_mm_act_create(dev, m, k, true, &c->a);
 	if (st == QVK_OK)
 		st = qvk_mm_act_write_q(c->a, c->qa);
 	if (st == QVK_OK)
 		st = qvk_buffer_create(dev, QVK_MEM_READBACK,
-				       QVK_TUNE_N * sizeof(float), 4, &c->y);
+				       (VkDeviceSize)m * n * sizeof(float), 4,
+				       &c->y);
 out_free_dots:
 	free(dots);
 	return st;
 }
 
-static void qvk_tune_case_destroy(struct qvk_tune_case *c)
+void qvk_mm_tune_case_destroy(struct qvk_mm_tune_case *c)
 {
 	qvk_buffer_destroy(c->y);
 	qvk_mm_act_destroy(c->a);
@@ -265,7 +299,7 @@ static void qvk_tune_case_destroy(struct qvk_tune_case *c)
 	free(c->got);
 }
 
-static double qvk_tune_now_ms(void)
+double qvk_mm_tune_now_ms(void)
 {
 	struct timespec ts;
 
@@ -273,33 +307,33 @@ static double qvk_tune_now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-/* Run binding @b once; *row: the first row unlike the reference, or N. */
-static qvk_status qvk_tune_check(struct qvk_cmd *cmd,
-				 const struct qvk_mm_binding *b,
-				 struct qvk_tune_case *c, uint32_t *row)
+qvk_status qvk_mm_tune_check(struct qvk_cmd *cmd,
+			     const struct qvk_mm_binding *b,
+			     struct qvk_mm_tune_case *c, size_t *bad)
 {
+	size_t outs = (size_t)c->m * c->n;
 	qvk_status st;
 
 	qvk_buffer_fill_u32(c->y, 0x7fc00000u); /* NaN: unwritten rows fail */
 	st = qvk_cmd_begin(cmd);
 	if (st != QVK_OK)
 		return st;
-	qvk_mm_record(cmd, b, 1);
+	qvk_mm_record(cmd, b, c->m);
 	qvk_cmd_barrier(cmd);
 	st = qvk_cmd_submit_wait(cmd, true);
 	if (st == QVK_OK)
-		st = qvk_buffer_read(c->y, 0, c->got, QVK_TUNE_N * sizeof(float));
-	for (*row = 0; st == QVK_OK && *row < QVK_TUNE_N; (*row)++)
-		if (!(c->got[*row] == c->want[*row])) /* NaN fails */
+		st = qvk_buffer_read(c->y, 0, c->got, outs * sizeof(float));
+	for (*bad = 0; st == QVK_OK && *bad < outs; (*bad)++)
+		if (!(c->got[*bad] == c->want[*bad])) /* NaN fails */
 			break;
 	return st;
 }
 
-/* Milliseconds per call of QVK_TUNE_CALLS back-to-back calls of @b. */
-static qvk_status qvk_tune_time(struct qvk_cmd *cmd,
-				const struct qvk_mm_binding *b, double *ms)
+qvk_status qvk_mm_tune_time(struct qvk_cmd *cmd,
+			    const struct qvk_mm_binding *b, uint32_t m,
+			    double *ms)
 {
-	double t0 = qvk_tune_now_ms(), ns[2];
+	double t0 = qvk_mm_tune_now_ms(), ns[2];
 	qvk_status st = qvk_cmd_begin(cmd);
 
 	if (st != QVK_OK)
@@ -309,19 +343,19 @@ static qvk_status qvk_tune_time(struct qvk_cmd *cmd,
 		qvk_cmd_timestamp(cmd, 0);
 	}
 	/* A barrier between calls, as in a forward pass. */
-	for (uint32_t i = 0; i < QVK_TUNE_CALLS; i++) {
-		qvk_mm_record(cmd, b, 1);
+	for (uint32_t i = 0; i < QVK_MM_TUNE_CALLS; i++) {
+		qvk_mm_record(cmd, b, m);
 		qvk_cmd_barrier(cmd);
 	}
 	if (cmd->timestamps)
 		qvk_cmd_timestamp(cmd, 1);
 	st = qvk_cmd_submit_wait(cmd, true);
-	*ms = qvk_tune_now_ms() - t0;
+	*ms = qvk_mm_tune_now_ms() - t0;
 	if (st == QVK_OK && cmd->timestamps) {
 		st = qvk_cmd_timestamps_read_ns(cmd, 2, ns);
 		*ms = ns[1] * 1e-6;
 	}
-	*ms /= QVK_TUNE_CALLS;
+	*ms /= QVK_MM_TUNE_CALLS;
 	return st;
 }
 
@@ -329,7 +363,7 @@ static qvk_status qvk_tune_time(struct qvk_cmd *cmd,
 #define QVK_TUNE_MAX_CANDS 9u
 
 static uint32_t qvk_tune_candidates(const struct qvk_mm *mm,
-				    const struct qvk_tune_case *c,
+				    const struct qvk_mm_tune_case *c,
 				    struct qvk_mm_choice *cands)
 {
 	static const uint32_t rpis[] = { 1, 2, 4 };
@@ -349,7 +383,7 @@ static uint32_t qvk_tune_candidates(const struct qvk_mm *mm,
 
 /*
  * Tune kind @fmt; the note gets "q8: q x1 1.23, ..." (ms per call). The
- * candidates are timed in turns, best of QVK_TUNE_REPS each, so that a
+ * candidates are timed in turns, best of QVK_MM_TUNE_REPS each, so that a
  * busy spell of the machine hits all of them alike.
  */
 static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
@@ -361,12 +395,12 @@ static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
 	bool ok[QVK_TUNE_MAX_CANDS] = { false };
 	char others[160] = "";
 	uint32_t n_cands = 0, n_bound = 0, best = UINT32_MAX;
-	struct qvk_tune_case c;
+	struct qvk_mm_tune_case c;
 	struct qvk_cmd cmd = { 0 };
 	qvk_status st;
 
 	memset(binds, 0, sizeof(binds));
-	st = qvk_tune_case_create(mm, fmt, &c);
+	st = qvk_mm_tune_case_create(mm, fmt, 1, QVK_TUNE_N, QVK_TUNE_K, &c);
 	if (st == QVK_OK)
 		st = qvk_cmd_init(mm->dev, &cmd);
 	if (st == QVK_OK && mm->dev->info.timestamps)
@@ -374,7 +408,7 @@ static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
 	if (st == QVK_OK)
 		n_cands = qvk_tune_candidates(mm, &c, cands);
 	for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
-		uint32_t row = 0;
+		size_t row = 0;
 
 		mm->q[fmt] = cands[i];
 		st = qvk_mm_bind(mm, c.w, c.a, c.y, QVK_TUNE_N, false, NULL,
@@ -382,23 +416,23 @@ static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
 		if (st == QVK_OK)
 			n_bound++;
 		if (st == QVK_OK)
-			st = qvk_tune_check(&cmd, &binds[i], &c, &row);
+			st = qvk_mm_tune_check(&cmd, &binds[i], &c, &row);
 		ok[i] = st == QVK_OK && row == QVK_TUNE_N;
 		if (st == QVK_OK && !ok[i])
 			qvk_log(mm->dev->ctx, QVK_LOG_WARN,
 				"matmul: %s (%u rows per invocation) gives %s "
-				"row %u = %g where the C reference gives %g on "
+				"row %zu = %g where the C reference gives %g on "
 				"%s: disabled", qvk_mm_variant_shader(cands[i].variant),
 				cands[i].rpi, qvk_tune_kind_names[fmt], row,
 				c.got[row], c.want[row], mm->dev->info.name);
 	}
-	for (uint32_t r = 0; st == QVK_OK && r < QVK_TUNE_REPS; r++)
+	for (uint32_t r = 0; st == QVK_OK && r < QVK_MM_TUNE_REPS; r++)
 		for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
 			double ms;
 
 			if (!ok[i])
 				continue;
-			st = qvk_tune_time(&cmd, &binds[i], &ms);
+			st = qvk_mm_tune_time(&cmd, &binds[i], 1, &ms);
 			if (st == QVK_OK && (r == 0 || ms < best_ms[i]))
 				best_ms[i] = ms;
 		}
@@ -425,7 +459,7 @@ static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
 	while (n_bound--)
 		qvk_mm_unbind(&binds[n_bound]);
 	qvk_cmd_finish(&cmd);
-	qvk_tune_case_destroy(&c);
+	qvk_mm_tune_case_destroy(&c);
 	return st;
 }
 
@@ -433,15 +467,16 @@ void qvk_mm_tune(struct qvk_mm *mm)
 {
 	struct qvk_device *dev = mm->dev;
 	struct qvk_mm_choice saved[QVK_ARRAY_SIZE(mm->q)];
-	char path[600], n8[192], n4[192];
+	char path[600], n8[192], n4[192], p8[160], p4[160];
 	uint64_t hash = qvk_tune_hash();
 	bool have_path = qvk_tune_path(dev, path, sizeof(path));
-	double t0 = qvk_tune_now_ms();
+	double t0 = qvk_mm_tune_now_ms();
 	qvk_status st;
 
 	/* Once per device and process; once per cache folder on disk. */
 	if (dev->mm_tuned) {
 		memcpy(mm->q, dev->mm_choice, sizeof(mm->q));
+		memcpy(mm->prefill, dev->mm_prefill, sizeof(mm->prefill));
 		snprintf(mm->tune_note, sizeof(mm->tune_note), "%s",
 			 dev->mm_tune_note);
 		return;
@@ -451,24 +486,35 @@ void qvk_mm_tune(struct qvk_mm *mm)
 		st = qvk_tune_kind(mm, QVK_QFORMAT_Q8, n8, sizeof(n8));
 		if (st == QVK_OK)
 			st = qvk_tune_kind(mm, QVK_QFORMAT_Q4, n4, sizeof(n4));
+		/* Prefill after decode: its first candidate is that kernel. */
+		if (st == QVK_OK)
+			st = qvk_mm_tune_prefill(mm, QVK_QFORMAT_Q8, p8,
+						 sizeof(p8));
+		if (st == QVK_OK)
+			st = qvk_mm_tune_prefill(mm, QVK_QFORMAT_Q4, p4,
+						 sizeof(p4));
 		if (st != QVK_OK) {
 			/* Not fatal: the defaults run, untimed. */
 			qvk_log(dev->ctx, QVK_LOG_WARN, "matmul tuning failed "
 				"(%s): device defaults kept",
 				qvk_ctx_message(dev->ctx));
 			memcpy(mm->q, saved, sizeof(saved));
+			memset(mm->prefill, 0, sizeof(mm->prefill));
 			return;
 		}
 		/* Q4A is Q4's loop with a second scale: the same choice. */
 		mm->q[QVK_MM_Q4A] = mm->q[QVK_MM_Q4];
+		mm->prefill[QVK_MM_Q4A] = mm->prefill[QVK_MM_Q4];
 		snprintf(mm->tune_note, sizeof(mm->tune_note), "ms per %ux%u "
-			 "call: %s; %s", QVK_TUNE_N, QVK_TUNE_K, n8, n4);
+			 "call: %s; %s; %s; %s", QVK_TUNE_N, QVK_TUNE_K, n8, n4,
+			 p8, p4);
 		qvk_log(dev->ctx, QVK_LOG_INFO, "matmul tuned in %.0f ms: %s",
-			qvk_tune_now_ms() - t0, mm->tune_note);
+			qvk_mm_tune_now_ms() - t0, mm->tune_note);
 		if (have_path)
 			qvk_tune_save(mm, path, hash);
 	}
 	memcpy(dev->mm_choice, mm->q, sizeof(mm->q));
+	memcpy(dev->mm_prefill, mm->prefill, sizeof(mm->prefill));
 	snprintf(dev->mm_tune_note, sizeof(dev->mm_tune_note), "%s",
 		 mm->tune_note);
 	dev->mm_tuned = true;
