@@ -2,7 +2,7 @@
 # qvk's Q4_K_M against llama.cpp's own Q4_K_M on a real model (issue #14),
 # every perplexity computed by llama.cpp.
 #
-#   tools/kquant-vs-llama.sh [WINDOWS]     (default 64 windows of 256)
+#   tools/kquant-vs-llama.sh [WINDOWS]     (default 32 windows of 256)
 #
 # Needs build/qvk (make), the model trained by tools/train/train_llama.py
 # (build/train/model.bin, heldout.ids) and the oracle (tools/oracle/setup.sh,
@@ -24,7 +24,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 models=${QVK_MODELS:-$src/../shared/models}
-win=${1:-64}
+win=${1:-32}
 qvk=$src/build/qvk
 tr=${QVK_TRAIN_DIR:-$src/build/train}
 out=$src/build/kquant-vs-llama
@@ -60,7 +60,7 @@ for m in mse awq gptq; do
 	files+=("qvk q4_k_m $m=$out/qvk-$m.gguf")
 done
 if [ -n "${LLAMA_BIN:-}" ]; then
-	nice -n 19 "$LLAMA_BIN/llama-imatrix" -m "$out/f32.gguf" -f "$calib" -c 256 -t 2 \
+	nice -n 19 "$LLAMA_BIN/llama-imatrix" -m "$out/f32.gguf" -f "$calib" -c 256 -t 2 --no-ppl \
 		-o "$out/imatrix.gguf" > "$out/imatrix.log" 2>&1 ||
 		{ tail -n 20 "$out/imatrix.log" >&2; exit 1; }
 	"$LLAMA_BIN/llama-quantize" --imatrix "$out/imatrix.gguf" "$out/f32.gguf" \
