@@ -5,8 +5,8 @@
 #   tools/kquant-vs-llama.sh [WINDOWS]     (default 32 windows of 256)
 #
 # Needs build/qvk (make), the model trained by tools/train/train_llama.py
-# (build/train/model.bin, heldout.ids) and the oracle (tools/oracle/setup.sh,
-# run here). Optionally $LLAMA_BIN, a folder with llama-imatrix and
+# (build/train/model.bin, heldout.ids; or $QVK_TRAIN_DIR) and the oracle
+# (tools/oracle/setup.sh, run here). Optionally $LLAMA_BIN, a folder with llama-imatrix and
 # llama-quantize built from llama.cpp's source (see README; libllama's C API
 # has no importance matrix): llama-imatrix's matrix of the calibration text
 # then drives one more file on each side (llama-quantize --imatrix, qvk
