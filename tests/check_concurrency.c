@@ -16,6 +16,7 @@
 #include <qvk/model.h>
 #include <qvk/tokenizer.h>
 
+#include "cache_sandbox.h"
 #include "harness.h"
 
 Suite *suite_concurrency(void);
@@ -25,8 +26,7 @@ Suite *suite_concurrency(void);
 
 static struct qvk_model *conc_model;
 static struct qvk_tokenizer *conc_tok;
-static char conc_cache[512];
-static char *conc_saved_xdg;
+static struct qvk_cache_sandbox conc_cache;
 
 /* One thread's work and what came out of it. */
 struct conc_run {
@@ -43,7 +43,6 @@ struct conc_run {
 static void conc_setup(void)
 {
 	char path[4096];
-	const char *xdg = getenv("XDG_CACHE_HOME");
 
 	qvk_test_ctx_setup();
 	conc_model = qvk_test_model_load(qvk_test_source_path(
@@ -51,9 +50,7 @@ static void conc_setup(void)
 	conc_tok = qvk_test_tokenizer_load(qvk_test_source_path(
 		"tests/data/tok512.bin", path, sizeof(path)));
 	/* The threads' devices save the pipeline cache at once: not the user's. */
-	conc_saved_xdg = xdg ? strdup(xdg) : NULL;
-	setenv("XDG_CACHE_HOME", qvk_test_tmpdir("conc-cache", conc_cache,
-						 sizeof(conc_cache)), 1);
+	qvk_cache_sandbox_enter(&conc_cache, "conc-cache");
 }
 
 static void conc_teardown(void)
@@ -62,13 +59,7 @@ static void conc_teardown(void)
 	qvk_model_destroy(conc_model);
 	conc_tok = NULL;
 	conc_model = NULL;
-	qvk_test_rmtree(conc_cache);
-	if (conc_saved_xdg)
-		setenv("XDG_CACHE_HOME", conc_saved_xdg, 1);
-	else
-		unsetenv("XDG_CACHE_HOME");
-	free(conc_saved_xdg);
-	conc_saved_xdg = NULL;
+	qvk_cache_sandbox_leave(&conc_cache);
 	qvk_test_ctx_teardown();
 }
 

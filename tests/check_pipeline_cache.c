@@ -5,7 +5,7 @@
  * handed to the driver, and replaced by a valid one when the device goes;
  * two `qvk run` processes sharing the file at once both succeed with the
  * same output and leave a file the next device loads (issue #13 item 7).
- * Every test points XDG_CACHE_HOME at a folder of its own.
+ * Every test points XDG_CACHE_HOME at a folder of its own (cache_sandbox.h).
  */
 #include <fcntl.h>
 #include <glob.h>
@@ -16,14 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache_sandbox.h"
 #include "harness.h"
 
 Suite *suite_pipeline_cache(void);
 
 extern char **environ;
 
-static char pc_dir[512];
-static char *pc_saved_xdg;
+static struct qvk_cache_sandbox pc_sandbox;
 static char pc_log[8192]; /* what the device said at QVK_LOG_INFO and above */
 
 static void pc_log_fn(void *user, enum qvk_log_level level, const char *line)
@@ -37,23 +37,13 @@ static void pc_log_fn(void *user, enum qvk_log_level level, const char *line)
 
 static void pc_setup(void)
 {
-	const char *xdg = getenv("XDG_CACHE_HOME");
-
 	qvk_test_ctx_setup();
-	pc_saved_xdg = xdg ? strdup(xdg) : NULL;
-	setenv("XDG_CACHE_HOME", qvk_test_tmpdir("pipeline-cache", pc_dir,
-						 sizeof(pc_dir)), 1);
+	qvk_cache_sandbox_enter(&pc_sandbox, "pipeline-cache");
 }
 
 static void pc_teardown(void)
 {
-	qvk_test_rmtree(pc_dir);
-	if (pc_saved_xdg)
-		setenv("XDG_CACHE_HOME", pc_saved_xdg, 1);
-	else
-		unsetenv("XDG_CACHE_HOME");
-	free(pc_saved_xdg);
-	pc_saved_xdg = NULL;
+	qvk_cache_sandbox_leave(&pc_sandbox);
 	qvk_test_ctx_teardown();
 }
 
@@ -81,9 +71,9 @@ static size_t pc_file(char *path, size_t len)
 	size_t size = 0;
 	glob_t g;
 
-	snprintf(pattern, sizeof(pattern), "%s/qvk/*.pipelines", pc_dir);
+	snprintf(pattern, sizeof(pattern), "%s/qvk/*.pipelines", pc_sandbox.dir);
 	ck_assert_msg(glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc == 1,
-		      "not one pipeline cache file in %s/qvk", pc_dir);
+		      "not one pipeline cache file in %s/qvk", pc_sandbox.dir);
 	snprintf(path, len, "%s", g.gl_pathv[0]);
 	globfree(&g);
 	free(qvk_test_read_file(path, &size));
@@ -210,8 +200,8 @@ START_TEST(test_two_processes_share_the_cache)
 		pid_t pid[2];
 
 		for (int i = 0; i < 2; i++) {
-			snprintf(out[i], sizeof(out[i]), "%s/run%d.out", pc_dir, i);
-			snprintf(err[i], sizeof(err[i]), "%s/run%d.err", pc_dir, i);
+			snprintf(out[i], sizeof(out[i]), "%s/run%d.out", pc_sandbox.dir, i);
+			snprintf(err[i], sizeof(err[i]), "%s/run%d.err", pc_sandbox.dir, i);
 			pid[i] = pc_spawn_run(qvk, out[i], err[i]);
 		}
 		for (int i = 0; i < 2; i++) {

@@ -15,13 +15,11 @@
 #include <qvk/quantize.h>
 
 #include "llm_setup.h"
+#include "quantize_calib.h"
 #include "quantize_mix.h"
 
 const char qvk_cmd_quantize_summary[] =
 	"quantize a model to a self-contained GGUF file";
-
-/* --calib-device */
-enum qvk_calib_where { QVK_WHERE_AUTO = 0, QVK_WHERE_GPU, QVK_WHERE_CPU };
 
 struct qvk_quantize_args {
 	const char *in, *out, *tokenizer, *calib, *imatrix;
@@ -407,88 +405,6 @@ static bool qvk_quantize_input_ok(const struct qvk_quantize_args *a,
 	return false;
 }
 
-/*
- * Whether the device qvk would pick is a GPU, from the list (no device is
- * made for a CPU one); otherwise the line saying why the CPU calibrates.
- */
-static bool qvk_quantize_gpu_listed(struct qvk_ctx *ctx)
-{
-	struct qvk_device_info *infos = NULL;
-	uint32_t n = 0, pick = UINT32_MAX;
-	qvk_status st = qvk_device_list(ctx, &infos, &n, &pick);
-	bool gpu = st == QVK_OK && pick < n && infos[pick].type != QVK_DEVICE_CPU;
-
-	if (st != QVK_OK || pick >= n)
-		fprintf(stderr, "calibration: on the CPU: no "
-				"Vulkan device (%s)\n", st != QVK_OK ?
-			qvk_ctx_message(ctx) : "QVK_DEVICE names none");
-	else if (!gpu)
-		fprintf(stderr, "calibration: on the CPU: the "
-				"Vulkan device %s is a CPU implementation, where "
-				"the host's batched pass is faster "
-				"(--calib-device gpu runs it there)\n",
-			infos[pick].name);
-	free(infos);
-	return gpu;
-}
-
-/*
- * Where calibration runs (when the run calibrates at all), with a line
- * saying which and why; false when an explicit --calib-device gpu finds
- * no device. *@dev: the device to close afterwards, or NULL.
- */
-static bool qvk_quantize_where(struct qvk_ctx *ctx, struct qvk_quantize_args *a,
-			       struct qvk_device **dev)
-{
-	const struct qvk_device_info *info;
-	qvk_status st;
-
-	*dev = NULL;
-	a->opt.calib_device = QVK_CALIB_CPU;
-	if (!a->opt.calib_tokens)
-		return true;
-	if (a->where == QVK_WHERE_CPU) {
-		fprintf(stderr, "calibration: on the CPU "
-				"(--calib-device cpu)\n");
-		return true;
-	}
-	if (a->where == QVK_WHERE_AUTO && a->opt.method == QVK_METHOD_GPTQ) {
-		fprintf(stderr, "calibration: on the CPU: GPTQ "
-				"calibrates sequentially, through the quantized "
-				"layers (--calib-device gpu: the float model's "
-				"statistics on the device)\n");
-		return true;
-	}
-	if (a->where == QVK_WHERE_AUTO && !qvk_quantize_gpu_listed(ctx))
-		return true;
-	st = qvk_device_create(ctx, NULL, dev);
-	if (st != QVK_OK) {
-		if (a->where == QVK_WHERE_GPU) {
-			qvk_tool_fail(ctx, st, "quantize", "--calib-device gpu");
-			return false;
-		}
-		fprintf(stderr, "calibration: on the CPU: no "
-				"Vulkan device (%s)\n", qvk_ctx_message(ctx));
-		return true;
-	}
-	info = qvk_device_info(*dev);
-	fprintf(stderr, "calibration: on the device %s "
-			"(%s): the float model's statistics\n", info->name,
-		a->where == QVK_WHERE_GPU ? "--calib-device gpu" :
-					    "a GPU, auto");
-	a->opt.calib_device = QVK_CALIB_GPU;
-	a->opt.calib_dev = *dev;
-	return true;
-}
-
-/* Failures of the device itself, after which the host pass can still run. */
-static bool qvk_quantize_device_failure(qvk_status st)
-{
-	return st == QVK_ERR_DEVICE_MEMORY || st == QVK_ERR_VULKAN ||
-	       st == QVK_ERR_NO_DEVICE || st == QVK_ERR_UNSUPPORTED ||
-	       st == QVK_ERR_DEVICE_LOST;
-}
-
 static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 {
 	struct qvk_device *dev = NULL;
@@ -545,11 +461,11 @@ static int qvk_quantize_run(struct qvk_ctx *ctx, struct qvk_quantize_args *a)
 	if (a->mix.text && !qvk_mix_prepare(ctx, model, tok, &a->opt, &a->mix,
 					    &mix))
 		goto out;
-	if (!qvk_quantize_where(ctx, a, &dev))
+	if (!qvk_calib_choose(ctx, a->where, &a->opt, &dev))
 		goto out;
 	st = qvk_quantize_to_file(ctx, model, &a->opt, tok, a->out, &r);
 	if (st != QVK_OK && a->where == QVK_WHERE_AUTO && dev &&
-	    qvk_quantize_device_failure(st)) {
+	    qvk_calib_device_failure(st)) {
 		fprintf(stderr, "calibration: on the device failed "
 				"(%s: %s); calibrating on the CPU instead\n",
 			qvk_strerror(st), qvk_ctx_message(ctx));

@@ -216,41 +216,76 @@ void qvk_buffer_fill_u32(struct qvk_buffer *buf, uint32_t pattern)
 	}
 }
 
-/* Staged in chunks of at most 64 MiB, one transfer per chunk and piece. */
-qvk_status qvk_buffer_upload(struct qvk_buffer *dst,
-			     VkDeviceSize offset, const void *src,
-			     VkDeviceSize size)
+/*
+ * Between host memory and a buffer the host cannot map, through a staging
+ * buffer: chunks of at most 64 MiB, one transfer (and submission) per chunk
+ * and piece: from @up, or into @down when it is not NULL. A download
+ * first waits for the compute work submitted before.
+ */
+static qvk_status qvk_buffer_staged(const struct qvk_buffer *buf,
+				    VkDeviceSize offset, const void *up,
+				    void *down, VkDeviceSize size)
 {
-	struct qvk_device *dev = dst->dev;
+	bool download = down != NULL;
+	struct qvk_device *dev = buf->dev;
+	/* the shaders' writes before the copy reads them... */
+	VkMemoryBarrier to_copy = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
+	};
+	/* ...and the copy's before the host reads the staging buffer */
+	VkMemoryBarrier to_host = {
+		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+		.dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+	};
 	struct qvk_buffer *staging;
 	struct qvk_cmd cmd;
 	VkDeviceSize done = 0;
 	qvk_status st;
 
-	if (dst->pieces[0].alloc.mapped)
-		return qvk_buffer_write(dst, offset, src, size);
-	st = qvk_buffer_create(dev, QVK_MEM_UPLOAD, QVK_MIN(size, 64u << 20), 4,
-			       &staging);
+	if (!size)
+		return QVK_OK;
+	st = qvk_buffer_create(dev, download ? QVK_MEM_READBACK : QVK_MEM_UPLOAD,
+			       QVK_MIN(size, 64u << 20), 4, &staging);
 	if (st != QVK_OK)
 		return st;
 	st = qvk_cmd_init(dev, &cmd);
 	while (st == QVK_OK && done < size) {
 		VkDeviceSize at = offset + done;
-		uint32_t p = (uint32_t)(at / dst->piece_bytes);
-		VkDeviceSize in = at - dst->pieces[p].offset_bytes;
+		uint32_t p = (uint32_t)(at / buf->piece_bytes);
+		VkDeviceSize in = at - buf->pieces[p].offset_bytes;
+		/* within the staging buffer's first piece too */
 		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
-						 staging->size_bytes),
-					 dst->pieces[p].size_bytes - in);
-		VkBufferCopy region = { 0, in, n };
+						 staging->pieces[0].size_bytes),
+					 buf->pieces[p].size_bytes - in);
+		VkBufferCopy region = { download ? in : 0, download ? 0 : in, n };
 
-		st = qvk_buffer_write(staging, 0, (const char *)src + done, n);
+		if (!download)
+			st = qvk_buffer_write(staging, 0, (const char *)up + done,
+					      n);
 		if (st == QVK_OK)
 			st = qvk_cmd_begin(&cmd);
 		if (st != QVK_OK)
 			break;
-		vkCmdCopyBuffer(cmd.cb, staging->pieces[0].buffer,
-				dst->pieces[p].buffer, 1, &region);
+		if (download) {
+			vkCmdPipelineBarrier(cmd.cb,
+					     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+					     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
+					     &to_copy, 0, NULL, 0, NULL);
+			vkCmdCopyBuffer(cmd.cb, buf->pieces[p].buffer,
+					staging->pieces[0].buffer, 1, &region);
+			vkCmdPipelineBarrier(cmd.cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+					     VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+					     &to_host, 0, NULL, 0, NULL);
+		} else {
+			vkCmdCopyBuffer(cmd.cb, staging->pieces[0].buffer,
+					buf->pieces[p].buffer, 1, &region);
+		}
 		st = qvk_cmd_submit_wait(&cmd, true);
+		if (st == QVK_OK && download)
+			st = qvk_buffer_read(staging, 0, (char *)down + done, n);
 		done += n;
 	}
 	qvk_cmd_finish(&cmd);
@@ -258,6 +293,14 @@ qvk_status qvk_buffer_upload(struct qvk_buffer *dst,
 	return st;
 }
 
+qvk_status qvk_buffer_upload(struct qvk_buffer *dst,
+			     VkDeviceSize offset, const void *src,
+			     VkDeviceSize size)
+{
+	if (dst->pieces[0].alloc.mapped)
+		return qvk_buffer_write(dst, offset, src, size);
+	return qvk_buffer_staged(dst, offset, src, NULL, size);
+}
 
 qvk_status qvk_buffer_zero(struct qvk_buffer *buf)
 {
@@ -286,69 +329,15 @@ qvk_status qvk_buffer_zero(struct qvk_buffer *buf)
 	return st;
 }
 
-/* Read back in chunks of at most 64 MiB, one transfer per chunk and piece. */
 qvk_status qvk_buffer_download(const struct qvk_buffer *src,
 			       VkDeviceSize offset, void *dst,
 			       VkDeviceSize size)
 {
-	struct qvk_device *dev = src->dev;
-	/* the shaders' writes before the copy reads them... */
-	VkMemoryBarrier to_copy = {
-		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-		.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-		.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
-	};
-	/* ...and the copy's before the host reads the staging buffer */
-	VkMemoryBarrier to_host = {
-		.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-		.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-		.dstAccessMask = VK_ACCESS_HOST_READ_BIT,
-	};
-	struct qvk_buffer *staging;
-	struct qvk_cmd cmd;
-	VkDeviceSize done = 0;
-	qvk_status st;
-
 	if (offset > src->size_bytes || size > src->size_bytes - offset)
-		return qvk_error(dev->ctx, QVK_ERR_INVALID_ARG, "download of "
-				 "%llu bytes at %llu past a %llu-byte buffer",
+		return qvk_error(src->dev->ctx, QVK_ERR_INVALID_ARG, "download "
+				 "of %llu bytes at %llu past a %llu-byte buffer",
 				 (unsigned long long)size,
 				 (unsigned long long)offset,
 				 (unsigned long long)src->size_bytes);
-	if (!size)
-		return QVK_OK;
-	st = qvk_buffer_create(dev, QVK_MEM_READBACK, QVK_MIN(size, 64u << 20),
-			       4, &staging);
-	if (st != QVK_OK)
-		return st;
-	st = qvk_cmd_init(dev, &cmd);
-	while (st == QVK_OK && done < size) {
-		VkDeviceSize at = offset + done;
-		uint32_t p = (uint32_t)(at / src->piece_bytes);
-		VkDeviceSize in = at - src->pieces[p].offset_bytes;
-		/* within the staging buffer's first piece too */
-		VkDeviceSize n = QVK_MIN(QVK_MIN(size - done,
-						 staging->pieces[0].size_bytes),
-					 src->pieces[p].size_bytes - in);
-		VkBufferCopy region = { in, 0, n };
-
-		st = qvk_cmd_begin(&cmd);
-		if (st != QVK_OK)
-			break;
-		vkCmdPipelineBarrier(cmd.cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-				     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
-				     &to_copy, 0, NULL, 0, NULL);
-		vkCmdCopyBuffer(cmd.cb, src->pieces[p].buffer,
-				staging->pieces[0].buffer, 1, &region);
-		vkCmdPipelineBarrier(cmd.cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-				     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host,
-				     0, NULL, 0, NULL);
-		st = qvk_cmd_submit_wait(&cmd, true);
-		if (st == QVK_OK)
-			st = qvk_buffer_read(staging, 0, (char *)dst + done, n);
-		done += n;
-	}
-	qvk_cmd_finish(&cmd);
-	qvk_buffer_destroy(staging);
-	return st;
+	return qvk_buffer_staged(src, offset, NULL, dst, size);
 }
