@@ -7,6 +7,8 @@
  *     readers that load files, within each type's error bound; the search
  *     never does worse than the range on the weighted error; bad inputs
  *     are refused naming what is wrong;
+ *   - a tied classifier (stories260K) stays one tensor in the _m mixes,
+ *     typed as the classifier, as llama.cpp keeps it;
  *   - files: a synthetic llama (the "mistral" preset: dim 256, 3 layers,
  *     GQA, untied) quantized to q4_k_m streams to a file equal byte for
  *     byte to the in-memory path's; a run that fails half-way leaves
@@ -264,6 +266,48 @@ static uint32_t qvk_dir_entries(const char *dir)
 	return n;
 }
 
+/*
+ * A classifier tied to the embedding (stories260K's) stays one tensor in
+ * the _m mixes, typed as llama.cpp types it, as the classifier: Q6_K, which
+ * stories260K's 64-wide rows turn into Q8_0; the uniform mixes untie it.
+ */
+START_TEST(test_kq_tied)
+{
+	static const enum qvk_kquant_mix mixes[] = {
+		QVK_KMIX_Q4_K_M, QVK_KMIX_Q5_K_M, QVK_KMIX_Q4_K,
+	};
+	struct qvk_model *m = NULL;
+	char path[512];
+
+	ck_assert_int_eq(qvk_model_load(qvk_test_ctx,
+		qvk_test_source_path("tests/data/stories260K.bin", path,
+				     sizeof(path)), &m), QVK_OK);
+	ck_assert(m->params.shared_classifier);
+	for (size_t i = 0; i < QVK_ARRAY_SIZE(mixes); i++) {
+		struct qvk_quantize_options o = { .kmix = mixes[i],
+			.method = QVK_METHOD_RTN, .format = QVK_WEIGHTS_Q8,
+			.group = 32 };
+		bool tied = mixes[i] != QVK_KMIX_Q4_K;
+		struct qvk_quantized *q;
+		const struct qvk_model *out;
+
+		ck_assert_msg(qvk_quantize_model(qvk_test_ctx, m, &o, &q) ==
+			      QVK_OK, "%s", qvk_ctx_message(qvk_test_ctx));
+		out = qvk_quantized_model(q);
+		printf("k-quant tied classifier: mix %zu: %s, token_embd %s\n", i,
+		       out->params.shared_classifier ? "tied" : "untied",
+		       qvk_ggml_type_name(out->tok_embd.type));
+		ck_assert_int_eq(out->params.shared_classifier, tied);
+		ck_assert_uint_eq(qvk_model_tensor_count(out),
+				  qvk_model_tensor_count(m) + !tied);
+		ck_assert_uint_eq(out->tok_embd.type, tied ? QVK_GGML_TYPE_Q8_0 :
+							     QVK_GGML_TYPE_Q4_1);
+		qvk_quantized_destroy(q);
+	}
+	qvk_model_destroy(m);
+}
+END_TEST
+
 START_TEST(test_kq_stream_file)
 {
 	struct qvk_kq_fixture f;
@@ -474,6 +518,7 @@ Suite *suite_quantize_kquant(void)
 	tcase_add_checked_fixture(tb, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_add_test(tb, test_kq_blocks);
 	tcase_add_test(tb, test_kq_bad_inputs);
+	tcase_add_test(tb, test_kq_tied);
 	suite_add_tcase(s, tb);
 	tcase_add_checked_fixture(tf, qvk_test_ctx_setup, qvk_test_ctx_teardown);
 	tcase_set_timeout(tf, 300);

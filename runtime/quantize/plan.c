@@ -16,7 +16,13 @@
  *   q5_k_m             the same over Q5_K
  *   use_more_bits(i, n) = i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2
  *
- * and where a row is not whole 256-blocks a K-quant falls back, as
+ * In the _m mixes a classifier tied to the embedding stays one tensor,
+ * typed as the classifier (Q6_K), as llama.cpp keeps it: untied, the
+ * looked-up copy was Q4_K, which on the model tools/kquant-vs-llama.sh
+ * trains gave qvk's file 1.5x the KL of llama.cpp's (AWQ, whose classifier
+ * scale cannot fold into a tied embedding, still unties).
+ *
+ * Where a row is not whole 256-blocks a K-quant falls back, as
  * llama.cpp falls back to Q5_0/Q5_1/Q8_0 (types qvk does not write or
  * read): Q4_K to q4a g32 (Q4_1, a 4-bit code with a min per 32, as Q4_K
  * has), Q5_K and Q6_K to Q8_0. Norms stay F32; the embedding stays F32
@@ -95,8 +101,8 @@ static uint32_t qvk_plan_kmix(const struct qvk_model *m, enum qvk_kquant_mix mix
 	default: break;
 	}
 	base = mix == QVK_KMIX_Q4_K_M ? QVK_GGML_TYPE_Q4_K : QVK_GGML_TYPE_Q5_K;
-	if (index == 0)
-		return base;
+	if (index == 0) /* tied: the embedding is the classifier too */
+		return m->params.shared_classifier ? QVK_GGML_TYPE_Q6_K : base;
 	if (index > 9 * n_layers)
 		return QVK_GGML_TYPE_Q6_K; /* the classifier */
 	l = (index - 1) / 9;
@@ -206,13 +212,20 @@ static bool qvk_plan_stays_tied(const struct qvk_model *m,
 	enum qvk_weight_format ko, ke;
 	uint32_t type;
 
-	if (!m->params.shared_classifier || opt->kmix ||
+	if (!m->params.shared_classifier ||
 	    qvk_plan_override(opt, "output.weight", &type))
 		return false;
 	if (!rounding)
-		return !smooth;
-	if (opt->format != QVK_WEIGHTS_F32 && opt->format != QVK_WEIGHTS_F16)
+		return !smooth && !opt->kmix;
+	if (opt->kmix) {
+		/* llama.cpp's _m mixes keep the tied tensor (plan_kmix) */
+		if (smooth || (opt->kmix != QVK_KMIX_Q4_K_M &&
+			       opt->kmix != QVK_KMIX_Q5_K_M))
+			return false;
+	} else if (opt->format != QVK_WEIGHTS_F32 &&
+		   opt->format != QVK_WEIGHTS_F16) {
 		return false;
+	}
 	/* both names give the tensor one type */
 	ko = qvk_keep_lookup(rules, "output.weight", NULL);
 	ke = qvk_keep_lookup(rules, "token_embd.weight", NULL);
