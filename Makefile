@@ -208,6 +208,8 @@ define spv_rule
 $(BUILD)/gen/spv/$(1).h: shaders/$(2).comp
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  GLSL    $$< -> $(1)")
+	@! grep -Hn 'unpackHalf2x16 *(' $$< || { echo "$$<: use qvk_unpack_half2x16" \
+		"(shaders/include/fp16.glsl): arm64 lavapipe cannot compile unpackHalf2x16"; exit 1; }
 	$$(Q)$$(GLSLANG) --target-env vulkan1.2 -Ishaders/include $(3) \
 		--depfile $$(@:.h=.d) -o $$(@:.h=.spv) $$< >$$(@:.h=.log) || \
 		{ cat $$(@:.h=.log); exit 1; }

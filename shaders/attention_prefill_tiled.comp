@@ -29,6 +29,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "ops_step.glsl"
+#include "fp16.glsl" // not unpackHalf2x16: see fp16.glsl
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;  // BR * GQ * TPR
@@ -70,7 +71,7 @@ vec4 qvk_k4(uint x)
 	if (pc.kv_f32 != 0u)
 		return uintBitsToFloat(uvec4(kc[2u * x], kc[2u * x + 1u]));
 	uvec2 w = kc[x];
-	return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+	return vec4(qvk_unpack_half2x16(w.x), qvk_unpack_half2x16(w.y));
 }
 
 vec4 qvk_v4(uint x)
@@ -78,7 +79,7 @@ vec4 qvk_v4(uint x)
 	if (pc.kv_f32 != 0u)
 		return uintBitsToFloat(uvec4(vc[2u * x], vc[2u * x + 1u]));
 	uvec2 w = vc[x];
-	return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+	return vec4(qvk_unpack_half2x16(w.x), qvk_unpack_half2x16(w.y));
 }
 
 void main()
