@@ -48,6 +48,37 @@ START_TEST(test_missing_file_says_errno)
 }
 END_TEST
 
+/*
+ * qvk info names the default device and the kernels its tuning chose; a
+ * setting that stops a kernel's set-up is named on stderr, the rest of
+ * the report still printed and --json still one object.
+ */
+START_TEST(test_info_reports_kernels)
+{
+	struct qvk_cli r;
+	char *mm;
+
+	qvk_cli_run(&r, NULL, "info", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "  [default]\n"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "\n  matmul kernels:   q8 "), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "\n  decode attention: "), "%s", r.out);
+	qvk_cli_free(&r);
+
+	ck_assert_int_eq(setenv("QVK_ATTN_PREFILL", "bogus", 1), 0);
+	qvk_cli_run(&r, NULL, "info", "--json", NULL);
+	ck_assert_int_eq(unsetenv("QVK_ATTN_PREFILL"), 0);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.err, "decode attention unavailable: "
+				    "QVK_ATTN_PREFILL=bogus"), "%s", r.err);
+	ck_assert(qvk_cli_json_is_null(r.out, "decode_attention"));
+	mm = qvk_cli_json_string(r.out, "matmul_kernels", NULL);
+	ck_assert_msg(!strncmp(mm, "q8 ", 3), "%s", mm);
+	free(mm);
+	qvk_cli_free(&r);
+}
+END_TEST
+
 START_TEST(test_folder_as_input)
 {
 	char dir[256], text[300];
@@ -450,6 +481,7 @@ Suite *suite_cli(void)
 	tcase_add_test(help, test_folder_as_input);
 	tcase_add_test(help, test_unsupported_is_not_a_device_limit);
 	tcase_add_test(help, test_usage_hint_once);
+	tcase_add_test(help, test_info_reports_kernels);
 	suite_add_tcase(s, help);
 	tcase_add_unchecked_fixture(quantize, qvk_cli_paths, NULL);
 	tcase_set_timeout(quantize, QVK_CLI_TCASE_TIMEOUT_S);

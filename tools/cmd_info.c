@@ -33,10 +33,17 @@ static void qvk_info_kernels(struct qvk_ctx *ctx, char *buf, size_t len,
 	buf[0] = attn[0] = 0;
 	if (qvk_device_create(ctx, &dopt, &dev) != QVK_OK)
 		return;
+	/* Said on stderr, so that --json stays one object on stdout. */
 	if (qvk_matmul_create(dev, &mm) == QVK_OK)
 		qvk_matmul_describe(mm, buf, len);
-	if (qvk_attention_describe(dev, attn, attn_len) != QVK_OK)
+	else
+		fprintf(stderr, "qvk info: matmul kernels unavailable: %s\n",
+			qvk_ctx_message(ctx));
+	if (qvk_attention_describe(dev, attn, attn_len) != QVK_OK) {
 		attn[0] = 0;
+		fprintf(stderr, "qvk info: decode attention unavailable: %s\n",
+			qvk_ctx_message(ctx));
+	}
 	qvk_matmul_destroy(mm);
 	qvk_device_destroy(dev);
 }
