@@ -441,8 +441,8 @@ static void qvk_write_text(const char *path, const char *text)
 /*
  * The tuning (mm_tune.c) on this device: a choice the device can run,
  * stored beside the pipeline cache; a stored choice is what the next
- * start uses (a planted one shows it), and a malformed file means tuning
- * again and replacing it.
+ * start uses (a planted one shows it), and a malformed file or one of
+ * another hash means tuning again and replacing it.
  */
 START_TEST(test_matmul_tune_stores_choice)
 {
@@ -505,6 +505,18 @@ START_TEST(test_matmul_tune_stores_choice)
 	dev->mm_tuned = false;
 	ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
 	qvk_check_choices(&mm);
+	ck_assert_msg(strstr(mm.tune_note, "ms per"), "note '%s'", mm.tune_note);
+	qvk_mm_finish(&mm);
+	qvk_read_line(tune, line, sizeof(line));
+	ck_assert_str_eq(line, header);
+
+	/* Another build's (or tile rules') hash: tuned again, replaced. */
+	snprintf(text, sizeof(text), "qvk-matmul-tune 2 %s\nq8 matmul_q 1 "
+		 "decode\nq4 matmul_q 1 decode\nq4a matmul_q 1 decode\nnote "
+		 "planted\n", strcmp(header + 18, "0\n") ? "0" : "1");
+	qvk_write_text(tune, text);
+	dev->mm_tuned = false;
+	ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
 	ck_assert_msg(strstr(mm.tune_note, "ms per"), "note '%s'", mm.tune_note);
 	qvk_mm_finish(&mm);
 	qvk_read_line(tune, line, sizeof(line));

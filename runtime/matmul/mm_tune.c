@@ -52,8 +52,12 @@ static uint64_t qvk_tune_fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* The kernels' SPIR-V (both integer paths): a new build retunes. */
-static uint64_t qvk_tune_hash(void)
+/*
+ * The kernels' SPIR-V (both integer paths) and the prefill tiles this
+ * device is offered: a new build, or new host rules for the tiles,
+ * retunes (a stored choice is only ever one of the candidates timed).
+ */
+static uint64_t qvk_tune_hash(const struct qvk_mm *mm)
 {
 	static const char *const names[] = {
 		"matmul_q_intdot",	   "matmul_q_fallback",
@@ -68,6 +72,12 @@ static uint64_t qvk_tune_hash(void)
 
 		if (s)
 			h = qvk_tune_fnv(h, s->code, s->size_bytes);
+	}
+	for (uint32_t i = 0; i < mm->n_tiles; i++) {
+		char name[32];
+
+		qvk_mm_tile_name(&mm->tiles[i], name, sizeof(name));
+		h = qvk_tune_fnv(h, name, strlen(name) + 1);
 	}
 	return h;
 }
@@ -468,7 +478,7 @@ void qvk_mm_tune(struct qvk_mm *mm)
 	struct qvk_device *dev = mm->dev;
 	struct qvk_mm_choice saved[QVK_ARRAY_SIZE(mm->q)];
 	char path[600], n8[192], n4[192], p8[160], p4[160];
-	uint64_t hash = qvk_tune_hash();
+	uint64_t hash = qvk_tune_hash(mm);
 	bool have_path = qvk_tune_path(dev, path, sizeof(path));
 	double t0 = qvk_mm_tune_now_ms();
 	qvk_status st;
