@@ -269,10 +269,12 @@ $(BUILD)/gen/check_suites.h: Makefile $(wildcard tests/check_*.c)
 	$(Q){ true; $(foreach s,$(CHECK_SUITES),echo 'QVK_SUITE($(s))';) } > $@.tmp && mv $@.tmp $@
 $(TEST_OBJS): | $(BUILD)/gen/check_suites.h $(BUILD)/gen/shaders.h
 
-$(CHECK_RUNNER): $(TEST_OBJS) $(LIB_A) $(QVK)
+# (tools/sanitize_keep_modules.c: see there; empty outside ASan builds.)
+$(CHECK_RUNNER): $(TEST_OBJS) $(BUILD)/obj/tools/sanitize_keep_modules.o $(LIB_A) $(QVK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_A) \
+	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) \
+		$(BUILD)/obj/tools/sanitize_keep_modules.o $(LIB_A) \
 		$(CHECK_LIBS) $(LINK_LIBS)
 
 # qvk-synth: synthetic models for tools/oracle/record-fixtures.sh.
