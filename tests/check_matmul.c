@@ -470,7 +470,7 @@ START_TEST(test_matmul_tune_stores_choice)
 	       mm.q[QVK_MM_Q4].rpi, mm.tune_note);
 	qvk_mm_finish(&mm);
 	qvk_read_line(tune, header, sizeof(header));
-	ck_assert_msg(!strncmp(header, "qvk-matmul-tune 2 ", 18), "header '%s'",
+	ck_assert_msg(!strncmp(header, "qvk-matmul-tune 3 ", 18), "header '%s'",
 		      header);
 
 	/*
@@ -511,7 +511,7 @@ START_TEST(test_matmul_tune_stores_choice)
 	ck_assert_str_eq(line, header);
 
 	/* Another build's (or tile rules') hash: tuned again, replaced. */
-	snprintf(text, sizeof(text), "qvk-matmul-tune 2 %s\nq8 matmul_q 1 "
+	snprintf(text, sizeof(text), "qvk-matmul-tune 3 %s\nq8 matmul_q 1 "
 		 "decode\nq4 matmul_q 1 decode\nq4a matmul_q 1 decode\nnote "
 		 "planted\n", strcmp(header + 18, "0\n") ? "0" : "1");
 	qvk_write_text(tune, text);

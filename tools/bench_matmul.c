@@ -338,7 +338,7 @@ static qvk_status qvk_bench_kernels(struct qvk_bench_state *bs,
 {
 	struct qvk_matmul *mm;
 	qvk_status st = qvk_matmul_create(dev, &mm);
-	char desc[1024], *label = bs->tile_labels[tile ? tile - 1 : 0];
+	char desc[1536], *label = bs->tile_labels[tile ? tile - 1 : 0];
 
 	bs->kernels = untuned ? "untuned" : "tuned";
 	if (st == QVK_OK && untuned)

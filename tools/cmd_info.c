@@ -113,7 +113,7 @@ int qvk_cmd_info(int argc, char **argv)
 {
 	struct qvk_device_info *infos = NULL;
 	uint32_t count = 0, def = UINT32_MAX;
-	char matmul[768] = "", attn[768] = "";
+	char matmul[1536] = "", attn[768] = "";
 	bool json = false;
 	struct qvk_ctx *ctx;
 	qvk_status st;

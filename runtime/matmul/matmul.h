@@ -174,7 +174,7 @@ struct qvk_mm {
 	/* The variants this device can run at all. */
 	bool can[QVK_MM_VARIANT_COUNT];
 	/* What the tuning measured (qvk info), "" before it ran. */
-	char tune_note[768];
+	char tune_note[1024];
 	bool broadcast;       /* subgroups of >= 8 share activation words */
 	struct qvk_buffer *dummy; /* bound where a kernel has no buffer */
 	VkBufferView dummy_view;  /* its R32UI view, if the device has them */

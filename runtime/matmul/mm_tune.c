@@ -4,12 +4,12 @@
  * device from measured timings instead of device-type guesses.
  *
  * Each candidate (variant x rows per invocation the device can run) first
- * runs one decode matmul whose exact answer is known: integer codes,
+ * runs decode matmuls whose exact answers are known: integer codes,
  * activation codes in [-15, 15] and power-of-two scales (1 or 2), so every
  * partial sum is an integer below 2^24 and the fp32 result must equal the
  * C reference's int32 dots bit for bit, in any summation order. A
  * candidate that differs (drivers ship integer-dot bugs) is disabled with
- * a log line. The correct ones are timed on the same call; the fastest is
+ * a log line. The correct ones are timed on the same calls; the fastest is
  * kept for the device, and written to a ".tune" file beside the
  * pipeline cache, keyed by a hash of the kernels' SPIR-V, so later starts
  * skip all of this. The file is outside input: anything unexpected in it
@@ -29,10 +29,18 @@
 #include "shaders.h"
 #include "matmul/matmul.h"
 
-/* The decode shape timed: TinyLlama's attention width, rows of an FFN. */
-#define QVK_TUNE_N 4000u /* not a multiple of any workgroup's rows */
-#define QVK_TUNE_K 2048u
-#define QVK_TUNE_FILE_VERSION 2u
+/*
+ * The decode shapes timed: many rows (TinyLlama's FFN up; 4000 is no
+ * multiple of any workgroup's rows) and few long ones (its FFN down). One
+ * shape alone picked 4 rows an invocation on lavapipe, 2-3x slower than 1
+ * on the long rows; the kernel kept is the one with the least time summed
+ * over both, each relative to that shape's fastest.
+ */
+static const uint32_t qvk_tune_shapes[][2] = { { 4000, 2048 }, { 2048, 5632 } };
+#define QVK_TUNE_SHAPES 2u /* the note prints both */
+_Static_assert(QVK_ARRAY_SIZE(qvk_tune_shapes) == QVK_TUNE_SHAPES,
+	       "one entry per decode shape timed");
+#define QVK_TUNE_FILE_VERSION 3u
 
 static const char *const qvk_tune_kind_names[] = { "", "q8", "q4", "q4a" };
 
@@ -42,6 +50,9 @@ _Static_assert(sizeof(((struct qvk_mm *)0)->q) ==
 _Static_assert(sizeof(((struct qvk_mm *)0)->prefill) ==
 		       sizeof(((struct qvk_device *)0)->mm_prefill),
 	       "the device keeps one prefill choice per grouped kind");
+_Static_assert(sizeof(((struct qvk_mm *)0)->tune_note) ==
+		       sizeof(((struct qvk_device *)0)->mm_tune_note),
+	       "the device keeps the whole note");
 
 static uint64_t qvk_tune_fnv(uint64_t h, const void *p, size_t n)
 {
@@ -144,7 +155,7 @@ static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 {
 	struct qvk_mm_choice got[QVK_ARRAY_SIZE(mm->q)];
 	uint32_t got_prefill[QVK_ARRAY_SIZE(mm->q)] = { 0 };
-	char line[768], word[64], shader[64], prefill[64];
+	char line[sizeof(mm->tune_note) + 8], word[64], shader[64], prefill[64];
 	unsigned version, rpi;
 	uint64_t file_hash;
 	bool ok = true;
@@ -166,7 +177,8 @@ static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 		     qvk_tune_parse_prefill(mm, prefill, &got_prefill[k]);
 	if (ok && fgets(line, sizeof(line), f) && !strncmp(line, "note ", 5)) {
 		line[strcspn(line, "\n")] = 0;
-		snprintf(mm->tune_note, sizeof(mm->tune_note), "%s", line + 5);
+		snprintf(mm->tune_note, sizeof(mm->tune_note), "%.*s",
+			 (int)sizeof(mm->tune_note) - 1, line + 5);
 	} else {
 		ok = false;
 	}
@@ -186,7 +198,7 @@ static bool qvk_tune_load(struct qvk_mm *mm, const char *path, uint64_t hash)
 
 static void qvk_tune_save(struct qvk_mm *mm, const char *path, uint64_t hash)
 {
-	char text[2048], prefill[32];
+	char text[sizeof(mm->tune_note) + 1024], prefill[32];
 	int n = snprintf(text, sizeof(text), "qvk-matmul-tune %u %016" PRIx64
 			 "\n", QVK_TUNE_FILE_VERSION, hash);
 
@@ -392,70 +404,87 @@ static uint32_t qvk_tune_candidates(const struct qvk_mm *mm,
 }
 
 /*
- * Tune kind @fmt; the note gets "q8: q x1 1.23, ..." (ms per call). The
- * candidates are timed in turns, best of QVK_MM_TUNE_REPS each, so that a
- * busy spell of the machine hits all of them alike.
+ * Tune kind @fmt; the note gets "q8: q x1 1.23/4.56, ..." (ms per call on
+ * each shape). The candidates are timed in turns, best of QVK_MM_TUNE_REPS
+ * each, so that a busy spell of the machine hits all of them alike.
  */
 static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
 				char *note, size_t note_len)
 {
-	struct qvk_mm_binding binds[QVK_TUNE_MAX_CANDS];
+	struct qvk_mm_binding binds[QVK_TUNE_SHAPES][QVK_TUNE_MAX_CANDS];
 	struct qvk_mm_choice cands[QVK_TUNE_MAX_CANDS];
-	double best_ms[QVK_TUNE_MAX_CANDS] = { 0 };
-	bool ok[QVK_TUNE_MAX_CANDS] = { false };
-	char others[160] = "";
-	uint32_t n_cands = 0, n_bound = 0, best = UINT32_MAX;
-	struct qvk_mm_tune_case c;
+	double best_ms[QVK_TUNE_SHAPES][QVK_TUNE_MAX_CANDS] = { { 0 } };
+	double fastest[QVK_TUNE_SHAPES] = { 0 }, score[QVK_TUNE_MAX_CANDS];
+	bool ok[QVK_TUNE_MAX_CANDS];
+	char others[300] = "";
+	uint32_t n_cands = 0, n_bound[QVK_TUNE_SHAPES] = { 0 }, best = UINT32_MAX;
+	struct qvk_mm_tune_case c[QVK_TUNE_SHAPES];
 	struct qvk_cmd cmd = { 0 };
-	qvk_status st;
+	qvk_status st = QVK_OK;
 
 	memset(binds, 0, sizeof(binds));
-	st = qvk_mm_tune_case_create(mm, fmt, 1, QVK_TUNE_N, QVK_TUNE_K, &c);
+	memset(c, 0, sizeof(c));
+	for (uint32_t s = 0; st == QVK_OK && s < QVK_TUNE_SHAPES; s++)
+		st = qvk_mm_tune_case_create(mm, fmt, 1, qvk_tune_shapes[s][0],
+					     qvk_tune_shapes[s][1], &c[s]);
 	if (st == QVK_OK)
 		st = qvk_cmd_init(mm->dev, &cmd);
 	if (st == QVK_OK && mm->dev->info.timestamps)
 		st = qvk_cmd_timestamps_init(&cmd, 2);
 	if (st == QVK_OK)
-		n_cands = qvk_tune_candidates(mm, &c, cands);
-	for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
-		size_t row = 0;
+		n_cands = qvk_tune_candidates(mm, &c[0], cands);
+	for (uint32_t i = 0; i < n_cands; i++)
+		ok[i] = true;
+	for (uint32_t s = 0; s < QVK_TUNE_SHAPES; s++)
+		for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
+			uint32_t n = qvk_tune_shapes[s][0];
+			size_t row = 0;
 
-		mm->q[fmt] = cands[i];
-		st = qvk_mm_bind(mm, c.w, c.a, c.y, QVK_TUNE_N, false, NULL,
-				 &binds[i]);
-		if (st == QVK_OK)
-			n_bound++;
-		if (st == QVK_OK)
-			st = qvk_mm_tune_check(&cmd, &binds[i], &c, &row);
-		ok[i] = st == QVK_OK && row == QVK_TUNE_N;
-		if (st == QVK_OK && !ok[i])
+			mm->q[fmt] = cands[i];
+			st = qvk_mm_bind(mm, c[s].w, c[s].a, c[s].y, n, false,
+					 NULL, &binds[s][i]);
+			if (st == QVK_OK)
+				n_bound[s]++;
+			if (st == QVK_OK && ok[i])
+				st = qvk_mm_tune_check(&cmd, &binds[s][i], &c[s],
+						       &row);
+			if (st != QVK_OK || !ok[i] || row == n)
+				continue;
+			ok[i] = false;
 			qvk_log(mm->dev->ctx, QVK_LOG_WARN,
 				"matmul: %s (%u rows per invocation) gives %s "
 				"row %zu = %g where the C reference gives %g on "
 				"%s: disabled", qvk_mm_variant_shader(cands[i].variant),
 				cands[i].rpi, qvk_tune_kind_names[fmt], row,
-				c.got[row], c.want[row], mm->dev->info.name);
-	}
-	for (uint32_t r = 0; st == QVK_OK && r < QVK_MM_TUNE_REPS; r++)
-		for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
-			double ms;
-
-			if (!ok[i])
-				continue;
-			st = qvk_mm_tune_time(&cmd, &binds[i], 1, &ms);
-			if (st == QVK_OK && (r == 0 || ms < best_ms[i]))
-				best_ms[i] = ms;
+				c[s].got[row], c[s].want[row], mm->dev->info.name);
 		}
+	for (uint32_t r = 0; st == QVK_OK && r < QVK_MM_TUNE_REPS; r++)
+		for (uint32_t i = 0; i < n_cands; i++)
+			for (uint32_t s = 0; st == QVK_OK && ok[i] &&
+					     s < QVK_TUNE_SHAPES; s++) {
+				double ms;
+
+				st = qvk_mm_tune_time(&cmd, &binds[s][i], 1, &ms);
+				if (st == QVK_OK && (r == 0 || ms < best_ms[s][i]))
+					best_ms[s][i] = ms;
+			}
+	for (uint32_t s = 0; st == QVK_OK && s < QVK_TUNE_SHAPES; s++)
+		for (uint32_t i = 0; i < n_cands; i++)
+			if (ok[i] && (!fastest[s] || best_ms[s][i] < fastest[s]))
+				fastest[s] = best_ms[s][i];
 	for (uint32_t i = 0; st == QVK_OK && i < n_cands; i++) {
 		size_t used = strlen(others);
 
 		if (!ok[i])
 			continue;
-		snprintf(others + used, sizeof(others) - used, "%s%s x%u %.3f",
-			 used ? ", " : "",
+		score[i] = 0;
+		for (uint32_t s = 0; s < QVK_TUNE_SHAPES; s++)
+			score[i] += fastest[s] > 0 ? best_ms[s][i] / fastest[s] : 1;
+		snprintf(others + used, sizeof(others) - used,
+			 "%s%s x%u %.3f/%.3f", used ? ", " : "",
 			 qvk_mm_variant_shader(cands[i].variant) + 7,
-			 cands[i].rpi, best_ms[i]);
-		if (best == UINT32_MAX || best_ms[i] < best_ms[best])
+			 cands[i].rpi, best_ms[0][i], best_ms[1][i]);
+		if (best == UINT32_MAX || score[i] < score[best])
 			best = i;
 	}
 	mm->q[fmt] = best != UINT32_MAX ? cands[best] : mm->fallback;
@@ -466,10 +495,12 @@ static qvk_status qvk_tune_kind(struct qvk_mm *mm, enum qvk_qformat fmt,
 			qvk_mm_variant_shader(mm->fallback.variant));
 	snprintf(note, note_len, "%s: %s", qvk_tune_kind_names[fmt],
 		 others[0] ? others : "none correct");
-	while (n_bound--)
-		qvk_mm_unbind(&binds[n_bound]);
+	for (uint32_t s = 0; s < QVK_TUNE_SHAPES; s++)
+		while (n_bound[s]--)
+			qvk_mm_unbind(&binds[s][n_bound[s]]);
 	qvk_cmd_finish(&cmd);
-	qvk_mm_tune_case_destroy(&c);
+	for (uint32_t s = 0; s < QVK_TUNE_SHAPES; s++)
+		qvk_mm_tune_case_destroy(&c[s]);
 	return st;
 }
 
@@ -477,7 +508,7 @@ void qvk_mm_tune(struct qvk_mm *mm)
 {
 	struct qvk_device *dev = mm->dev;
 	struct qvk_mm_choice saved[QVK_ARRAY_SIZE(mm->q)];
-	char path[600], n8[192], n4[192], p8[160], p4[160];
+	char path[600], n8[312], n4[312], p8[160], p4[160];
 	uint64_t hash = qvk_tune_hash(mm);
 	bool have_path = qvk_tune_path(dev, path, sizeof(path));
 	double t0 = qvk_mm_tune_now_ms();
@@ -515,8 +546,10 @@ void qvk_mm_tune(struct qvk_mm *mm)
 		/* Q4A is Q4's loop with a second scale: the same choice. */
 		mm->q[QVK_MM_Q4A] = mm->q[QVK_MM_Q4];
 		mm->prefill[QVK_MM_Q4A] = mm->prefill[QVK_MM_Q4];
-		snprintf(mm->tune_note, sizeof(mm->tune_note), "ms per %ux%u "
-			 "call: %s; %s; %s; %s", QVK_TUNE_N, QVK_TUNE_K, n8, n4,
+		snprintf(mm->tune_note, sizeof(mm->tune_note), "ms per %ux%u/"
+			 "%ux%u call: %s; %s; %s; %s", qvk_tune_shapes[0][0],
+			 qvk_tune_shapes[0][1], qvk_tune_shapes[1][0],
+			 qvk_tune_shapes[1][1], n8, n4,
 			 p8, p4);
 		qvk_log(dev->ctx, QVK_LOG_INFO, "matmul tuned in %.0f ms: %s",
 			qvk_mm_tune_now_ms() - t0, mm->tune_note);

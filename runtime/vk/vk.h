@@ -286,7 +286,7 @@ struct qvk_device {
 	bool mm_tuned;
 	uint32_t mm_choice[8];
 	uint32_t mm_prefill[4]; /* struct qvk_mm's prefill per kind */
-	char mm_tune_note[768];
+	char mm_tune_note[1024];
 	/*
 	 * Split-KV decode attention tuned on this device (ops/attn_tune.c:
 	 * pass-1 workgroups wanted, 0 for the one-pass kernel, and what was
