@@ -510,10 +510,13 @@ START_TEST(test_matmul_tune_stores_choice)
 	qvk_read_line(tune, line, sizeof(line));
 	ck_assert_str_eq(line, header);
 
-	/* Another build's (or tile rules') hash: tuned again, replaced. */
-	snprintf(text, sizeof(text), "qvk-matmul-tune 3 %s\nq8 matmul_q 1 "
-		 "decode\nq4 matmul_q 1 decode\nq4a matmul_q 1 decode\nnote "
-		 "planted\n", strcmp(header + 18, "0\n") ? "0" : "1");
+	/*
+	 * Another build's (or tile rules') hash, the stored one with its
+	 * first digit changed: tuned again, replaced.
+	 */
+	snprintf(text, sizeof(text), "%sq8 matmul_q 1 decode\nq4 matmul_q 1 "
+		 "decode\nq4a matmul_q 1 decode\nnote planted\n", header);
+	text[18] = text[18] == '0' ? '1' : '0';
 	qvk_write_text(tune, text);
 	dev->mm_tuned = false;
 	ck_assert_int_eq(qvk_mm_init(dev, &mm), QVK_OK);
