@@ -269,13 +269,14 @@ $(BUILD)/gen/check_suites.h: Makefile $(wildcard tests/check_*.c)
 	$(Q){ true; $(foreach s,$(CHECK_SUITES),echo 'QVK_SUITE($(s))';) } > $@.tmp && mv $@.tmp $@
 $(TEST_OBJS): | $(BUILD)/gen/check_suites.h $(BUILD)/gen/shaders.h
 
-# (tools/sanitize_keep_modules.c: see there; empty outside ASan builds.)
-$(CHECK_RUNNER): $(TEST_OBJS) $(BUILD)/obj/tools/sanitize_keep_modules.o $(LIB_A) $(QVK)
+# tools/sanitize_keep_modules.c (see there; empty outside ASan builds) is
+# in qvk as a tool object, and linked into the runner too.
+KEEP_MODULES_OBJ := $(BUILD)/obj/tools/sanitize_keep_modules.o
+$(CHECK_RUNNER): $(TEST_OBJS) $(KEEP_MODULES_OBJ) $(LIB_A) $(QVK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(QVK_LDFLAGS) $(LDFLAGS) -o $@ $(TEST_OBJS) \
-		$(BUILD)/obj/tools/sanitize_keep_modules.o $(LIB_A) \
-		$(CHECK_LIBS) $(LINK_LIBS)
+		$(KEEP_MODULES_OBJ) $(LIB_A) $(CHECK_LIBS) $(LINK_LIBS)
 
 # qvk-synth: synthetic models for tools/oracle/record-fixtures.sh.
 $(SYNTH): $(BUILD)/obj/tests/oracle/synth_main.o $(SYNTH_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_A)
