@@ -309,6 +309,7 @@ CHECK_ENV := QVK_SUITE=$(QVK_SUITE) \
 	TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/tsan.supp
 endif
 check: deps
+	$(Q)tools/lint-pipefail.sh
 	$(Q)$(SUBMAKE) tests
 	$(Q)cd $(BUILD) && env $(CHECK_ENV) QVK_BUILD_DIR=$(CURDIR)/$(BUILD) \
 		QVK_MODELS=$(QVK_MODELS) ./tests/check_qvk

@@ -49,7 +49,7 @@ trap 'rm -rf "$work"' EXIT
 # suppressions by library name. Keeping lavapipe loaded lets
 # tests/lsan.supp name it (leak:libvulkan_lvp.so); qvk itself is linked
 # into the executable and is never an unknown module.
-lvp=$(ldconfig -p 2>/dev/null | awk '/libvulkan_lvp\.so /{print $NF; exit}')
+lvp=$(ldconfig -p 2>/dev/null | awk '/libvulkan_lvp\.so / && !n++ {print $NF}')
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:verify_asan_link_order=0
 export LSAN_OPTIONS=suppressions=$src/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -101,7 +101,7 @@ one() {
 		verdict=ERROR
 		# The message names the call: the Vulkan function, or that host
 		# memory ran out (malloc, calloc, realloc, strdup).
-		call=$(sed -n 's/^qvk fault: injected: \([A-Za-z]*\).*/\1/p' "$log" | head -1)
+		call=$(sed -n 's/^qvk fault: injected: \([A-Za-z]*\).*/\1/p' "$log" | sed -n 1p)
 		case $call in
 		vk*) grep -qF "$call" <<<"$detail" || verdict=BAD ;;
 		*) grep -qi 'out of host memory\|out of memory\|cannot allocate memory' \
@@ -144,11 +144,11 @@ for site in malloc vkAllocate vkCreate vkMapMemory lost; do
 	echo "$site: $calls calls, $tried runs ($how): $n_err clean errors, $n_tol tolerated, $n_bad bad"
 	# What the CLI said, one example per distinct message shape.
 	grep ' ERROR ' "$work/$site.verdicts" | cut -d' ' -f4- |
-		sed 's/[0-9]\+/N/g' | sort | uniq -c | sort -rn | head -3 |
+		sed 's/[0-9]\+/N/g' | sort | uniq -c | sort -rn | sed -n 1,3p |
 		sed 's/^/    /'
-	grep ' TOLERATED ' "$work/$site.verdicts" | cut -d' ' -f4- | head -3 | sed 's/^/    tolerated: /'
+	grep ' TOLERATED ' "$work/$site.verdicts" | cut -d' ' -f4- | sed -n 1,3p | sed 's/^/    tolerated: /'
 	if [ "$n_bad" -gt 0 ]; then
-		grep ' BAD ' "$work/$site.verdicts" | head -5 | sed 's/^/    BAD: /'
+		grep ' BAD ' "$work/$site.verdicts" | sed -n 1,5p | sed 's/^/    BAD: /'
 		for f in "$work"/bad."$site".*.log; do
 			echo "    --- $(basename "$f")"
 			tail -25 "$f" | sed 's/^/    /'

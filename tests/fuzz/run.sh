@@ -140,7 +140,7 @@ for t in "$@"; do
 	else
 		echo "fuzz $t: CRASH after ${secs} s or less; input saved in $build/crashes/$t/:"
 		ls "$build/crashes/$t/" | sed 's/^/  /'
-		grep -m1 -A25 'ERROR\|==ABORTING\|deadly signal\|Assertion\|abort' "$log" | head -40
+		grep -m1 -A25 'ERROR\|==ABORTING\|deadly signal\|Assertion\|abort' "$log" | sed -n 1,40p
 		fail=1
 	fi
 done

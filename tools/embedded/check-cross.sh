@@ -28,12 +28,12 @@ x86_64) machine="x86-64" ;;
 *) fail "no file(1) name known for CPU $cpu" ;;
 esac
 for f in "$qvk" "$so"; do
-	file -b "$f" | grep -q "$machine" || fail "$f is not $machine: $(file -b "$f")"
+	grep -q "$machine" <<<"$(file -b "$f")" || fail "$f is not $machine: $(file -b "$f")"
 done
 n=0
 while read -r member; do
 	ar p "$a" "$member" >"$tmp/member.o"
-	file -b "$tmp/member.o" | grep -q "$machine" ||
+	grep -q "$machine" <<<"$(file -b "$tmp/member.o")" ||
 		fail "$a($member) is not $machine: $(file -b "$tmp/member.o")"
 	n=$((n + 1))
 done < <(ar t "$a")

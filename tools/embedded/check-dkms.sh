@@ -11,7 +11,7 @@ args=(-m "$name" -v "$version")
 tree=/var/lib/dkms/$name
 fail() { echo "check-dkms: $*" >&2; exit 1; }
 cleanup() {
-	if dkms status "${args[@]}" 2>/dev/null | grep -q .; then
+	if [ -n "$(dkms status "${args[@]}" 2>/dev/null)" ]; then
 		dkms remove "${args[@]}" --all >/dev/null 2>&1 || true
 	fi
 	rm -rf "/usr/src/$name-$version"
@@ -24,14 +24,14 @@ if ! dkms build "${args[@]}" -k "$kernel"; then
 	cat "$tree/$version/build/make.log" 2>/dev/null || true
 	fail "dkms build against $kernel failed"
 fi
-ko=$(find "$tree/$version/$kernel" -name "$name.ko*" | head -1)
+ko=$(find "$tree/$version/$kernel" -name "$name.ko*" -print -quit)
 [ -n "$ko" ] || fail "dkms build left no $name.ko under $tree/$version/$kernel"
 vermagic=$(modinfo -F vermagic "$ko")
 case $vermagic in
 "$kernel "*) ;;
 *) fail "$ko has vermagic '$vermagic', not $kernel" ;;
 esac
-dkms status "${args[@]}" -k "$kernel" | grep -q ': built' ||
+grep -q ': built' <<<"$(dkms status "${args[@]}" -k "$kernel")" ||
 	fail "dkms status does not say built: $(dkms status "${args[@]}")"
 echo "check-dkms: built $ko (vermagic $vermagic)"
 

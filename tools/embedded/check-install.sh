@@ -33,13 +33,18 @@ check_one() { # NAME MAKE-ARGS...
 	mandir=$dest$("$make" --no-print-directory -s print-MANDIR "$@")
 	local version
 	version=$("$make" --no-print-directory -s print-QVK_VERSION)
-	readelf -d "$libdir/libqvk.so.$version" | grep -q 'SONAME.*\[libqvk\.so\.0\]' ||
+	# Output captured before grep: under pipefail, grep -q leaving early
+	# kills the writer with SIGPIPE and fails the test on a busy machine.
+	local out
+	out=$(readelf -d "$libdir/libqvk.so.$version")
+	grep -q 'SONAME.*\[libqvk\.so\.0\]' <<<"$out" ||
 		fail "$name: libqvk.so.$version has no soname libqvk.so.0"
 	if [ "$(readlink "$libdir/libqvk.so.0")" != "libqvk.so.$version" ] ||
 		[ "$(readlink "$libdir/libqvk.so")" != libqvk.so.0 ]; then
 		fail "$name: libqvk.so links do not lead to libqvk.so.$version"
 	fi
-	"$bindir/qvk" --version | grep -qx "qvk $version" || fail "$name: qvk --version"
+	out=$("$bindir/qvk" --version)
+	grep -qx "qvk $version" <<<"$out" || fail "$name: qvk --version"
 
 	# The man page: no groff warnings, and it carries each --help text.
 	local warn
@@ -47,7 +52,7 @@ check_one() { # NAME MAKE-ARGS...
 	[ -z "$warn" ] || fail "$name: groff warns about qvk.1: $warn"
 	MANWIDTH=200 man -l "$mandir/man1/qvk.1" 2>/dev/null >"$tmp/$name.man"
 	for c in info run ppl quantize bench energy; do
-		"$bindir/qvk" "$c" --help | head -1 >"$tmp/usage"
+		"$bindir/qvk" "$c" --help | sed -n 1p >"$tmp/usage"
 		grep -qF -- "$(sed 's/^ *//' "$tmp/usage")" "$tmp/$name.man" ||
 			fail "$name: qvk.1 lacks 'qvk $c --help' ($(cat "$tmp/usage"))"
 	done
@@ -65,7 +70,8 @@ check_one() { # NAME MAKE-ARGS...
 	# shellcheck disable=SC2086 # flag lists
 	cc -std=c11 -Wall -Wextra -Werror $cflags -o "$tmp/use_qvk" \
 		tests/install/use_qvk.c $libs || fail "$name: the pkg-config build failed"
-	LD_LIBRARY_PATH=$libdir ldd "$tmp/use_qvk" | grep -q "libqvk.so.0 => $libdir/" ||
+	out=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/use_qvk")
+	grep -q "libqvk.so.0 => $libdir/" <<<"$out" ||
 		fail "$name: use_qvk does not load the installed libqvk.so.0"
 	LD_LIBRARY_PATH=$libdir "$tmp/use_qvk" || fail "$name: use_qvk (shared) failed"
 	# shellcheck disable=SC2086

@@ -15,7 +15,9 @@ needed=$(readelf -d "$build"/libqvk.so.* "$build/qvk" | sed -n 's/.*(NEEDED).*\[
 syms=$(nm -u "$build"/libqvk.a "$build/qvk" 2>/dev/null |
 	grep -oE ' (drm[A-Z][A-Za-z0-9]*|amdgpu_[a-z_]*|cblas_[a-z]*|LAPACKE_[a-z_]*)$' | sort -u || true)
 [ -z "$syms" ] || fail "the QVK_DRM=0 QVK_BLAS=0 build uses:$syms"
-"$build/qvk" info | grep -q 'drm: *DRM matching is off' ||
+# Captured first: grep -q leaving early would SIGPIPE qvk under pipefail.
+info=$("$build/qvk" info)
+grep -q 'drm: *DRM matching is off' <<<"$info" ||
 	fail "qvk info does not say that DRM matching is off"
 for suite in device telemetry_gpu_libs quantize; do
 	(cd "$build" && QVK_SUITE=$suite QVK_BUILD_DIR=$PWD ./tests/check_qvk) \

@@ -22,7 +22,7 @@ mkdir -p "$out/root"
 # read: true and harmless here.)
 (cd "$out" && apt-get download "$pkg" >/dev/null 2> >(grep -v 'unsandboxed as root' >&2))
 dpkg-deb -x "$out"/mesa-vulkan-drivers_*.deb "$out/root"
-icd=$(find "$out/root/usr/share/vulkan/icd.d" -name 'lvp_icd.*.json' | head -1)
+icd=$(find "$out/root/usr/share/vulkan/icd.d" -name 'lvp_icd.*.json' -print -quit)
 [ -n "$icd" ] || { echo "qvk: $pkg has no lavapipe ICD file" >&2; exit 1; }
 sed "s|\"library_path\": *\"\([^\"]*\)\"|\"library_path\": \"$(realpath "$out/root")\1\"|" \
 	"$icd" >"$out/lvp_icd.json"

@@ -42,8 +42,8 @@ fi
 
 libs=$mod/@node-llama-cpp/linux-x64/bins/linux-x64
 [ -d "$libs" ] || skip "the package has no prebuilt linux-x64 libraries ($libs)"
-llama_so=$(cd "$libs" && ls libllama.v*.so 2>/dev/null | head -n 1)
-ggml_so=$(cd "$libs" && ls libggml.v*.so 2>/dev/null | head -n 1)
+llama_so=$(cd "$libs" && ls libllama.v*.so 2>/dev/null | sed -n 1p)
+ggml_so=$(cd "$libs" && ls libggml.v*.so 2>/dev/null | sed -n 1p)
 [ -n "$llama_so" ] && [ -n "$ggml_so" ] || skip "no libllama/libggml in $libs"
 
 # Headers of the exact release the libraries were built from.
