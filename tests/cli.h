@@ -26,7 +26,8 @@ struct qvk_cli {
 /*
  * Run qvk_test_qvk_path() with the NULL-terminated arguments (after
  * "qvk"), stdin from @in (NULL: empty), QVK_VALIDATION=1 and
- * QVK_NO_PIPELINE_CACHE=1 (the user's cache is left alone).
+ * XDG_CACHE_HOME at the test build's tests/cli-cache (the user's cache is
+ * left alone; the tuning and pipelines are made once per build folder).
  * Prints the command line, its status and time; fails the test when it
  * cannot run, is killed, or the validation layer reports anything.
  */
