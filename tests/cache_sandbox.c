@@ -71,6 +71,23 @@ void qvk_cache_sandbox_enter(struct qvk_cache_sandbox *s, const char *name)
 	setenv("XDG_CACHE_HOME", s->dir, 1);
 }
 
+void qvk_cache_sandbox_lasting(const char *dir, char *mesa, size_t len)
+{
+	char from[1024];
+	int have = qvk_cache_sandbox_current(from, sizeof(from));
+
+	mesa[0] = 0;
+	if (mkdir(dir, 0755) == 0) {
+		if (have)
+			qvk_cache_sandbox_seed(from, dir);
+	} else {
+		ck_assert_msg(errno == EEXIST, "mkdir %s: %s", dir,
+			      strerror(errno));
+	}
+	if (have && !getenv("MESA_SHADER_CACHE_DIR"))
+		snprintf(mesa, len, "%s/mesa_shader_cache", from);
+}
+
 void qvk_cache_sandbox_leave(struct qvk_cache_sandbox *s)
 {
 	if (!s->dir[0])

@@ -24,4 +24,12 @@ void qvk_cache_sandbox_enter(struct qvk_cache_sandbox *s, const char *name);
 /* Remove the folder and its files; restore the variables. */
 void qvk_cache_sandbox_leave(struct qvk_cache_sandbox *s);
 
+/*
+ * A lasting cache folder @dir for commands the tests run (tests/cli.c):
+ * made and seeded with the tuning on its first use, kept after. @mesa
+ * gets the Mesa shader cache folder to point MESA_SHADER_CACHE_DIR at
+ * ("" where the variable is set already or no cache folder is in use).
+ */
+void qvk_cache_sandbox_lasting(const char *dir, char *mesa, size_t len);
+
 #endif

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cache_sandbox.h"
 #include "cli.h"
 #include "harness.h"
 #include "model/unicode.h"
@@ -27,25 +27,25 @@ static double qvk_cli_now_s(void)
 
 /*
  * The cache folder of every command this test build runs: not the user's,
- * and shared, so that the device is tuned and the pipelines compiled once
- * per build folder, not once per command (a bare cache costs lavapipe
- * ~5 s of tuning and compiling per command, ~10 s under ASan).
+ * and lasting, so that the device is tuned once per build folder, not once
+ * per command (with no cache folder, or a bare one, each command re-tuned
+ * the kernels and lavapipe recompiled every shader: 5-35 s a command,
+ * several times that under ASan). Seeded with the tuning of the cache in
+ * use, Mesa's shader cache shared (tests/cache_sandbox.h).
  */
-static const char *qvk_cli_cache_dir(char *buf, size_t len)
+static void qvk_cli_cache(char *dir, size_t len, char *mesa, size_t mesa_len)
 {
 	char build[512];
 
-	snprintf(buf, len, "%s/tests/cli-cache",
+	snprintf(dir, len, "%s/tests/cli-cache",
 		 qvk_test_build_dir(build, sizeof(build)));
-	ck_assert_msg(mkdir(buf, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
-		      buf, strerror(errno));
-	return buf;
+	qvk_cache_sandbox_lasting(dir, mesa, mesa_len);
 }
 
 void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 {
 	char bin[600], dir[256], out_path[300], err_path[300], in_path[300];
-	char cache[600];
+	char cache[600], mesa[1100];
 	const char *argv[QVK_CLI_MAX_ARGS + 2];
 	int argc = 0, status = 0;
 	double t0;
@@ -67,7 +67,7 @@ void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
 	snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
 	qvk_test_write_file(in_path, in ? in : "", in ? strlen(in) : 0);
-	qvk_cli_cache_dir(cache, sizeof(cache));
+	qvk_cli_cache(cache, sizeof(cache), mesa, sizeof(mesa));
 	printf("$ qvk");
 	for (int i = 1; i < argc; i++)
 		printf(" '%s'", argv[i]);
@@ -86,6 +86,8 @@ void qvk_cli_run(struct qvk_cli *r, const char *in, ...)
 			_exit(126);
 		setenv("QVK_VALIDATION", "1", 1);
 		setenv("XDG_CACHE_HOME", cache, 1);
+		if (mesa[0])
+			setenv("MESA_SHADER_CACHE_DIR", mesa, 1);
 		unsetenv("QVK_LOG");
 		/* An alarm survives exec: a hung command dies of SIGALRM. */
 		alarm((unsigned)(QVK_CLI_TIMEOUT_S *
